@@ -1,0 +1,164 @@
+// This module is browser compatible.
+/**
+ * The `dataType` codec that the server's connections and the client share:
+ * `decode` turns a received frame into `onMessage`'s `data`, `encode` turns a
+ * value given to `send` into what the socket sends (SPEC.md, "Data types").
+ *
+ * @module
+ */
+import { ErrorCode, Ws4dError } from "./_errors.ts";
+import type { DataType } from "./_types.ts";
+
+/** What the socket hands over: `binaryType` is always `"arraybuffer"`. */
+export type Frame = string | ArrayBuffer;
+
+/** What `encode` gives to `socket.send`. */
+export type Encoded = string | ArrayBuffer | ArrayBufferView | Blob;
+
+const UTF8_DECODER = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+const UTF8_ENCODER = new TextEncoder();
+
+/** The default of `maxMessageSize`: 16 MiB. */
+export const DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024;
+
+/** Throws a `TypeError` naming `name` unless `value` is a `DataType`. */
+export function checkDataType(value: unknown, name: string): DataType {
+  if (value === "text" || value === "blob" || value === "object") return value;
+  throw new TypeError(
+    `Cannot use ${name}: it must be "text", "blob" or "object", current value is ${
+      describe(value)
+    }`,
+  );
+}
+
+/** A short, safe rendering of a value for error messages. */
+export function describe(value: unknown): string {
+  if (typeof value === "string") return JSON.stringify(value);
+  if (typeof value === "function") return "a function";
+  if (typeof value === "symbol") return "a symbol";
+  if (typeof value === "bigint") return `${value}n`;
+  if (value === null || typeof value !== "object") return String(value);
+  return Array.isArray(value) ? "an array" : "an object";
+}
+
+function utf8Length(text: string): number {
+  return UTF8_ENCODER.encode(text).byteLength;
+}
+
+function tooLarge(size: number, max: number): Ws4dError {
+  return new Ws4dError(
+    ErrorCode.MessageTooLarge,
+    `Cannot receive message: it is ${size} bytes, maxMessageSize is ${max}`,
+  );
+}
+
+function decodeText(frame: ArrayBuffer): string {
+  try {
+    return UTF8_DECODER.decode(frame);
+  } catch (cause) {
+    throw new Ws4dError(
+      ErrorCode.InvalidUTF8,
+      "Cannot decode message: it is not valid UTF-8",
+      cause,
+    );
+  }
+}
+
+function parseJSON(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (cause) {
+    throw new Ws4dError(
+      ErrorCode.InvalidJSON,
+      `Cannot parse message as JSON: ${(cause as Error).message}`,
+      cause,
+    );
+  }
+}
+
+/**
+ * Turns a received frame into the `data` of `onMessage`.
+ *
+ * @throws {Ws4dError} `InvalidUTF8`, `InvalidJSON` or `MessageTooLarge`.
+ */
+export function decode(frame: Frame, dataType: DataType, max: number): unknown {
+  if (typeof frame === "string") {
+    // A string of n UTF-16 units is n to 3n bytes of UTF-8: count only near the limit.
+    if (frame.length * 3 > max) {
+      const size = utf8Length(frame);
+      if (size > max) throw tooLarge(size, max);
+    }
+    if (dataType === "text") return frame;
+    if (dataType === "object") return parseJSON(frame);
+    return UTF8_ENCODER.encode(frame);
+  }
+  if (frame.byteLength > max) throw tooLarge(frame.byteLength, max);
+  if (dataType === "blob") return new Uint8Array(frame);
+  const text = decodeText(frame);
+  return dataType === "text" ? text : parseJSON(text);
+}
+
+/**
+ * Turns a value given to `send` into what the socket sends: a string as a
+ * text frame, bytes or a `Blob` as a binary frame, any other JSON value as
+ * its `JSON.stringify` text (SPEC.md, "Data types").
+ *
+ * @throws {TypeError} For `undefined`, a function, a symbol, a bigint, or a
+ * value `JSON.stringify` cannot serialise (circular, holding a bigint).
+ */
+export function encode(message: unknown): Encoded {
+  if (typeof message === "string") return message;
+  if (typeof message === "object" && message !== null) {
+    if (message instanceof ArrayBuffer || ArrayBuffer.isView(message)) {
+      return message;
+    }
+    if (typeof Blob === "function" && message instanceof Blob) return message;
+  }
+  switch (typeof message) {
+    case "undefined":
+    case "function":
+    case "symbol":
+    case "bigint":
+      throw new TypeError(
+        `Cannot send message: ${
+          describe(message)
+        } cannot be sent, send a string, bytes, a Blob or a JSON value`,
+      );
+  }
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(message);
+  } catch (cause) {
+    throw new TypeError(
+      `Cannot send message: it cannot be serialised as JSON (${
+        (cause as Error).message
+      })`,
+      { cause },
+    );
+  }
+  if (text === undefined) {
+    throw new TypeError(
+      "Cannot send message: JSON.stringify gave nothing for it",
+    );
+  }
+  return text;
+}
+
+/** A close reason: a string of at most 123 bytes (RFC 6455 §5.5). */
+export function checkReason(reason: unknown, action: string): string {
+  if (reason === undefined) return "";
+  if (typeof reason !== "string") {
+    throw new TypeError(
+      `${action}: the reason must be a string, current value is ${
+        describe(reason)
+      }`,
+    );
+  }
+  const size = UTF8_ENCODER.encode(reason).byteLength;
+  if (size > 123) {
+    throw new RangeError(
+      `${action}: the reason must be at most 123 bytes of UTF-8, current size is ${size}`,
+    );
+  }
+  return reason;
+}

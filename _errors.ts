@@ -1,0 +1,143 @@
+// This module is browser compatible.
+/**
+ * The `ErrorCode` table, the one factory of `onError` entries, and the one
+ * place where an error with nowhere else to go is printed.
+ *
+ * @module
+ */
+import type { WSError } from "./_types.ts";
+
+/**
+ * The stable numbers of the `errCode` field of every {@linkcode WSError}.
+ * A number never changes meaning; new codes are only added.
+ *
+ * @example Telling a callback failure from bad data
+ * ```ts
+ * import { ErrorCode } from "@ws4d/websocket";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(ErrorCode.InvalidJSON, 3);
+ * ```
+ */
+export const ErrorCode = {
+  /** A user callback threw or its promise rejected. */
+  CallbackFailed: 1,
+  /** A message was not valid UTF-8 where text was needed (close 1007). */
+  InvalidUTF8: 2,
+  /** A message was not valid JSON under `dataType: "object"` (close 1007). */
+  InvalidJSON: 3,
+  /** A message was larger than `maxMessageSize` (close 1009). */
+  MessageTooLarge: 4,
+  /** The connection could not be made, or broke before it opened. */
+  ConnectionFailed: 5,
+  /** `onConnection` returned a handler without an `onMessage` method. */
+  InvalidHandler: 6,
+  /** `onConnection` threw or its promise rejected (HTTP 500). */
+  ConnectionRefused: 7,
+  /** Messages queued while connecting were dropped because it never opened. */
+  MessagesDropped: 8,
+  /** The outgoing buffer passed `maxBufferedAmount` (close 1008). */
+  SlowConsumer: 9,
+  /** The backplane of a server failed; delivery stays local until it is back. */
+  BackplaneFailed: 10,
+  /** The socket reported an error of its own. */
+  SocketError: 11,
+} as const;
+
+/** One of the names of {@linkcode ErrorCode}. */
+export type ErrorCodeName = keyof typeof ErrorCode;
+/** One of the numbers of {@linkcode ErrorCode}. */
+export type ErrorCodeValue = (typeof ErrorCode)[ErrorCodeName];
+
+/**
+ * The close code that a server sends for a fatal error of each kind
+ * (RFC 6455 §7.4.1); a client always closes with 1000 and a reason.
+ */
+const CLOSE_CODES: Partial<Record<ErrorCodeValue, number>> = {
+  [ErrorCode.CallbackFailed]: 1011,
+  [ErrorCode.InvalidUTF8]: 1007,
+  [ErrorCode.InvalidJSON]: 1007,
+  [ErrorCode.MessageTooLarge]: 1009,
+  [ErrorCode.SlowConsumer]: 1008,
+};
+
+/** The short close reason that goes with each fatal error. */
+const CLOSE_REASONS: Partial<Record<ErrorCodeValue, string>> = {
+  [ErrorCode.InvalidUTF8]: "invalid UTF-8",
+  [ErrorCode.InvalidJSON]: "invalid JSON",
+  [ErrorCode.MessageTooLarge]: "message too large",
+  [ErrorCode.SlowConsumer]: "slow consumer",
+};
+
+/** An internal error that carries its {@linkcode ErrorCode}. */
+export class Ws4dError extends Error {
+  /** One of the values of {@linkcode ErrorCode}. */
+  readonly errCode: ErrorCodeValue;
+
+  constructor(errCode: ErrorCodeValue, message: string, cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.name = "Ws4dError";
+    this.errCode = errCode;
+  }
+
+  /** The close code a server sends for this error (1011 for any other). */
+  get closeCode(): number {
+    return CLOSE_CODES[this.errCode] ?? 1011;
+  }
+
+  /** The close reason that goes with the close code, by the side that closes. */
+  closeReason(side: "server" | "client"): string {
+    if (this.errCode === ErrorCode.CallbackFailed) return `${side} error`;
+    return CLOSE_REASONS[this.errCode] ?? "error";
+  }
+
+  /** The entry of an `onError` stack. */
+  toEntry(): WSError {
+    return wsError(this.errCode, this.message, this.cause);
+  }
+}
+
+/** Builds one entry of an `onError` stack. */
+export function wsError(
+  errCode: ErrorCodeValue,
+  message: string,
+  cause?: unknown,
+): WSError {
+  return cause === undefined
+    ? { errCode, message, componentSignature: "ws4d" }
+    : { errCode, message, componentSignature: "ws4d", cause };
+}
+
+/** Turns anything thrown (a string, a plain object) into an `Error`. */
+export function toError(thrown: unknown): Error {
+  if (thrown instanceof Error) return thrown;
+  let text: string;
+  try {
+    text = typeof thrown === "string" ? thrown : JSON.stringify(thrown);
+  } catch {
+    text = String(thrown);
+  }
+  return new Error(`Non-error thrown: ${text}`, { cause: thrown });
+}
+
+/** The entry for a user callback that threw or rejected. */
+export function callbackFailed(name: string, thrown: unknown): Ws4dError {
+  const error = toError(thrown);
+  return new Ws4dError(
+    ErrorCode.CallbackFailed,
+    `Callback ${name} failed: ${error.message}`,
+    error,
+  );
+}
+
+/**
+ * The last resort for errors nobody else receives: the only `console` call of
+ * the package (SPEC.md, "Errors").
+ */
+export function printErrors(
+  where: string,
+  errors: readonly WSError[],
+): void {
+  // deno-lint-ignore no-console
+  console.error(`ws4d: unhandled error in ${where}:`, errors);
+}

@@ -1,0 +1,434 @@
+// This module is browser compatible.
+/**
+ * The event sequence that a server-side connection and the client share
+ * (SPEC.md, "Callbacks"): one callback queue per target, so that callbacks
+ * never overlap and keep the order of events, and one `Session` that drives
+ * a WHATWG `WebSocket` through open → messages → error? → terminate once.
+ *
+ * @module
+ */
+import { decode, encode, type Encoded, type Frame } from "./_codec.ts";
+import { callbackFailed, ErrorCode, Ws4dError, wsError } from "./_errors.ts";
+import type { DataType, WSError, WSRequest, WSStatus } from "./_types.ts";
+
+/** A handler as the queue sees it: any object whose callbacks it may call. */
+type AnyHandler = object;
+
+/** An internal step of the queue (not a user callback): runs unguarded. */
+type Step = () => void;
+
+/** Where a callback failure goes: the owner decides what it means. */
+export type FailureSink = (name: string, thrown: unknown) => void;
+
+/**
+ * Calls a target's callbacks one at a time, in order. A synchronous callback
+ * costs one call and no allocation; a callback that returns a promise holds
+ * the following ones back until it settles.
+ */
+export class CallbackQueue {
+  readonly #target: unknown;
+  readonly #handler: AnyHandler;
+  readonly #onFailure: FailureSink;
+  /** A callback is running, or its promise has not settled. */
+  #busy = false;
+  /** Waiting entries, flat: name (or step), event, name, event, … */
+  #waiting: unknown[] = [];
+
+  constructor(target: unknown, handler: AnyHandler, onFailure: FailureSink) {
+    this.#target = target;
+    this.#handler = handler;
+    this.#onFailure = onFailure;
+  }
+
+  /** Calls `handler[name](target, event)` now, or after those before it. */
+  push(name: string, event: unknown): void {
+    if (this.#busy) {
+      this.#waiting.push(name, event);
+      return;
+    }
+    this.#call(name, event);
+    if (!this.#busy && this.#waiting.length > 0) this.#drain();
+  }
+
+  /** Runs an internal step once every callback before it has settled. */
+  after(step: Step): void {
+    if (this.#busy) this.#waiting.push(step, undefined);
+    else step();
+  }
+
+  /**
+   * Drops every waiting `onMessage`/`onOpen` (a fatal error stops the
+   * processing) and puts `name` first, ahead of a waiting `onTerminate`.
+   */
+  preempt(name: string, event: unknown): void {
+    const kept: unknown[] = [name, event];
+    const waiting = this.#waiting;
+    for (let i = 0; i < waiting.length; i += 2) {
+      const entry = waiting[i];
+      if (typeof entry === "function" || entry === "onTerminate") {
+        kept.push(entry, waiting[i + 1]);
+      }
+    }
+    this.#waiting = kept;
+    if (!this.#busy) this.#drain();
+  }
+
+  #call(name: string, event: unknown): void {
+    const handler = this.#handler as Record<string, unknown>;
+    const callback = handler[name];
+    if (typeof callback !== "function") return;
+    this.#busy = true;
+    let result: unknown;
+    try {
+      result = callback.call(handler, this.#target, event);
+    } catch (thrown) {
+      this.#busy = false;
+      this.#onFailure(name, thrown);
+      return;
+    }
+    if (
+      result !== undefined && result !== null &&
+      typeof (result as PromiseLike<unknown>).then === "function"
+    ) {
+      (result as PromiseLike<unknown>).then(this.#settled, (thrown) => {
+        this.#busy = false;
+        this.#onFailure(name, thrown);
+        this.#settled();
+      });
+    } else {
+      this.#busy = false;
+    }
+  }
+
+  #settled = (): void => {
+    this.#busy = false;
+    this.#drain();
+  };
+
+  #drain(): void {
+    while (!this.#busy && this.#waiting.length > 0) {
+      const entry = this.#waiting.shift();
+      const event = this.#waiting.shift();
+      if (typeof entry === "function") (entry as Step)();
+      else this.#call(entry as string, event);
+    }
+  }
+}
+
+/** What differs between a server-side connection and a client. */
+export interface SessionSettings {
+  /** A server may close with 1007/1009/1011; a client only with 1000. */
+  readonly side: "server" | "client";
+  readonly dataType: DataType;
+  readonly maxMessageSize: number;
+  /** Past this many bytes waiting to go out, the peer is a slow consumer. */
+  readonly maxBufferedAmount: number;
+  /** Errors with no `onError` to receive them, or thrown by `onError`. */
+  readonly fallback: (errors: readonly WSError[]) => void;
+  /** The socket opened, before `onOpen` runs (the server's registry). */
+  readonly onConnected?: () => void;
+  /** The status has left `"Connected"` (the server's registry). */
+  readonly onLeave?: () => void;
+  /** `onTerminate` has run and settled: nothing more will be called. */
+  readonly onDone?: () => void;
+}
+
+const OPEN_EVENT = Object.freeze({ type: "open" as const });
+
+/**
+ * A valid close code for `onTerminate`: Deno reports 0 for a broken
+ * connection, where browsers report 1006 (RFC 6455 §7.1.5).
+ */
+export function normaliseCloseCode(code: number | undefined): number {
+  if (code === undefined || code === 0) return 1006;
+  return code;
+}
+
+/**
+ * One socket's life, as both the connection and the client see it. It owns
+ * the socket's listeners, the status, the codec calls and fatal errors.
+ */
+export class Session {
+  readonly queue: CallbackQueue;
+  status: WSStatus = "Connecting";
+  /** The socket, once it exists (a client may fail before). */
+  socket: WebSocket | null = null;
+  readonly #settings: SessionSettings;
+  readonly #server: boolean;
+  readonly #handler: AnyHandler;
+  /** Messages stop being delivered: a fatal error, or our own close. */
+  #stopped = false;
+  /** `onError` was dispatched: at most once. */
+  #failed = false;
+  /** `onTerminate` was dispatched: exactly once. */
+  #ended = false;
+  /** Messages sent while connecting (client only). */
+  #outbox: Encoded[] | null = null;
+  /** A close asked for before a server socket opened. */
+  #closeOnOpen: [number, string] | null = null;
+  /** Errors to report with the connection failure (dropped messages). */
+  #connectErrors: WSError[] = [];
+
+  constructor(target: unknown, handler: AnyHandler, settings: SessionSettings) {
+    this.#settings = settings;
+    this.#server = settings.side === "server";
+    this.#handler = handler;
+    this.queue = new CallbackQueue(target, handler, this.#callbackFailed);
+  }
+
+  /** Listens to `socket`; the session drives it from now on. */
+  attach(socket: WebSocket): void {
+    this.socket = socket;
+    // Browsers default to "blob", Deno to "arraybuffer": one input for the codec.
+    socket.binaryType = "arraybuffer";
+    socket.onopen = this.#onOpen;
+    socket.onmessage = this.#onMessage;
+    socket.onerror = this.#onError;
+    socket.onclose = this.#onClose;
+  }
+
+  /** Sends `message` through the codec; queues it while a client connects. */
+  send(message: unknown): void {
+    const status = this.status;
+    if (status !== "Connected") {
+      if (status === "Connecting" && !this.#server) {
+        (this.#outbox ??= []).push(encode(message));
+        return;
+      }
+      throw new Error(
+        `Cannot send message: the connection is ${status.toLowerCase()}`,
+      );
+    }
+    const socket = this.socket as WebSocket;
+    socket.send(encode(message) as string);
+    if (socket.bufferedAmount > this.#settings.maxBufferedAmount) {
+      this.#slowConsumer(socket.bufferedAmount);
+    }
+  }
+
+  /** Sends an already encoded message (broadcast); false if not open. */
+  sendEncoded(data: Encoded): boolean {
+    if (this.status !== "Connected") return false;
+    const socket = this.socket as WebSocket;
+    socket.send(data as string);
+    if (socket.bufferedAmount > this.#settings.maxBufferedAmount) {
+      this.#slowConsumer(socket.bufferedAmount);
+    }
+    return true;
+  }
+
+  /** Closes with `code`; the terminate event follows the socket's close. */
+  close(code: number, reason: string): void {
+    if (this.status === "Closing" || this.status === "Closed") return;
+    this.#stopped = true;
+    if (this.status === "Connecting" && this.#server) {
+      // A server socket cannot close before it opens: close it on open.
+      this.#closeOnOpen = [code, reason];
+      this.status = "Closing";
+      return;
+    }
+    this.#leave("Closing");
+    try {
+      this.socket?.close(code, reason);
+    } catch {
+      // A socket that cannot close any more is closing already.
+    }
+  }
+
+  /**
+   * Gives the connection up without waiting for its socket any more: it
+   * terminates now with 1006 (SPEC.md, `terminate` through `fetch`).
+   */
+  abandon(): void {
+    this.#stopped = true;
+    this.#end(1006, "", false);
+  }
+
+  /** A fatal error: `onError` once, then a close with the error's code. */
+  fail(error: Ws4dError, dropWaiting: boolean): void {
+    if (this.#failed || this.#ended) {
+      this.#settings.fallback([error.toEntry()]);
+      return;
+    }
+    this.#failed = true;
+    this.#stopped = true;
+    this.#dispatchError([error.toEntry()], dropWaiting);
+    if (this.status === "Connected" || this.status === "Connecting") {
+      this.#leave("Closing");
+      if (this.#server) this.socket?.close(error.closeCode, error.closeReason("server"));
+      else this.socket?.close(1000, error.closeReason("client"));
+    }
+  }
+
+  #slowConsumer(amount: number): void {
+    const max = this.#settings.maxBufferedAmount;
+    this.#leave("Closing");
+    this.#stopped = true;
+    // Deferred: send() may run inside another connection's callback.
+    queueMicrotask(() => {
+      this.#failed = true;
+      const error = new Ws4dError(
+        ErrorCode.SlowConsumer,
+        `Cannot send message: ${amount} bytes wait to go out, maxBufferedAmount is ${max}`,
+      );
+      this.#dispatchError([error.toEntry()], true);
+      this.socket?.close(
+        this.#server ? error.closeCode : 1000,
+        error.closeReason(this.#settings.side),
+      );
+    });
+  }
+
+  #dispatchError(errors: WSError[], first: boolean): void {
+    if (
+      typeof (this.#handler as { onError?: unknown }).onError !== "function"
+    ) {
+      this.#settings.fallback(errors);
+      return;
+    }
+    const event = this.#server
+      ? { type: "error", status: { HTTPError: 0, errors }, errors }
+      : { type: "error", errors };
+    if (first) this.queue.preempt("onError", event);
+    else this.queue.push("onError", event);
+  }
+
+  #callbackFailed = (name: string, thrown: unknown): void => {
+    const error = callbackFailed(name, thrown);
+    if (name === "onError" || name === "onTerminate") {
+      this.#settings.fallback([error.toEntry()]);
+    } else {
+      this.fail(error, true);
+    }
+  };
+
+  #leave(status: "Closing" | "Closed"): void {
+    const was = this.status;
+    this.status = status;
+    if (was === "Connected") this.#settings.onLeave?.();
+  }
+
+  #onOpen = (): void => {
+    if (this.#ended) return;
+    if (this.#closeOnOpen !== null) {
+      (this.socket as WebSocket).close(...this.#closeOnOpen);
+      return;
+    }
+    this.status = "Connected";
+    this.#settings.onConnected?.();
+    const outbox = this.#outbox;
+    if (outbox !== null) {
+      this.#outbox = null;
+      for (const data of outbox) {
+        (this.socket as WebSocket).send(data as string);
+      }
+    }
+    this.queue.push("onOpen", OPEN_EVENT);
+  };
+
+  #onMessage = (event: MessageEvent): void => {
+    if (this.#stopped) return;
+    let data: unknown;
+    try {
+      data = decode(
+        event.data as Frame,
+        this.#settings.dataType,
+        this.#settings.maxMessageSize,
+      );
+    } catch (error) {
+      this.fail(error as Ws4dError, false);
+      return;
+    }
+    this.queue.push("onMessage", { type: "message", data });
+  };
+
+  #onError = (): void => {
+    if (this.status !== "Connecting" || this.#ended) return;
+    this.#failed = true;
+    const errors = this.#connectErrors;
+    errors.unshift(
+      wsError(
+        ErrorCode.ConnectionFailed,
+        "Cannot connect: the connection failed",
+      ),
+    );
+    this.#dispatchError(this.#withDropped(errors), false);
+  };
+
+  /** Adds the dropped-messages entry (newest first) where messages waited. */
+  #withDropped(errors: WSError[]): WSError[] {
+    const outbox = this.#outbox;
+    if (outbox !== null && outbox.length > 0) {
+      this.#outbox = null;
+      errors.unshift(
+        wsError(
+          ErrorCode.MessagesDropped,
+          `Cannot send ${outbox.length} queued message(s): the connection never opened`,
+        ),
+      );
+    }
+    return errors;
+  }
+
+  #onClose = (event: CloseEvent): void => {
+    if (this.#ended) return;
+    if (this.status === "Connecting" && !this.#failed) {
+      // Closed before it opened with no error event first (some runtimes).
+      this.#failed = true;
+      this.#dispatchError(
+        this.#withDropped([
+          wsError(
+            ErrorCode.ConnectionFailed,
+            "Cannot connect: the connection failed",
+          ),
+        ]),
+        false,
+      );
+    } else if (
+      !this.#failed && this.#outbox !== null && this.#outbox.length > 0
+    ) {
+      // Terminated while connecting: no connection error, but messages lost.
+      this.#failed = true;
+      this.#dispatchError(this.#withDropped([]), false);
+    }
+    this.#end(normaliseCloseCode(event.code), event.reason, event.wasClean);
+  };
+
+  #end(code: number, reason: string, wasClean: boolean): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#leave("Closed");
+    const socket = this.socket;
+    if (socket !== null) {
+      socket.onopen =
+        socket.onmessage =
+        socket.onerror =
+        socket.onclose =
+          null;
+    }
+    this.queue.push(
+      "onTerminate",
+      this.#server
+        ? { type: "terminate", code, reason }
+        : { type: "terminate", code, reason, wasClean },
+    );
+    const done = this.#settings.onDone;
+    if (done !== undefined) this.queue.after(done);
+  }
+}
+
+/** Proves that a connection is made by the server, not by the user. */
+export const INTERNAL: unique symbol = Symbol("ws4d.internal");
+
+/** What the server gives the connection it makes. */
+export interface ConnectionInit {
+  readonly token: typeof INTERNAL;
+  readonly handler: AnyHandler;
+  /** The `WebSocketServer` (typed loosely: this module stays browser-safe). */
+  readonly server: unknown;
+  readonly request: WSRequest;
+  readonly protocol: string;
+  readonly settings: SessionSettings;
+  /** Hands the connection's session to the server. */
+  readonly bind: (session: Session) => void;
+}

@@ -1,0 +1,117 @@
+// This module is browser compatible.
+/**
+ * The types that the server, its connections and the client share: data
+ * types, statuses, event objects and the error entries of `onError`.
+ *
+ * @module
+ */
+
+/**
+ * How received data is handed to `onMessage` (SPEC.md, "Data types").
+ *
+ * - `"text"`: a `string` (a binary frame is decoded as UTF-8);
+ * - `"blob"`: a `Uint8Array` (a text frame is encoded as UTF-8);
+ * - `"object"`: the parsed JSON value.
+ */
+export type DataType = "text" | "blob" | "object";
+
+/** The status of a client {@linkcode WebSocket}, as in 4D. */
+export type WSStatus = "Connecting" | "Connected" | "Closing" | "Closed";
+
+/** The status of a server-side connection, as in 4D. */
+export type WSConnectionStatus = "Connected" | "Closing" | "Closed";
+
+/**
+ * One entry of the `errors` stack of an `onError` event, as in 4D's error
+ * stack. `errCode` is one of {@linkcode ErrorCode}'s values.
+ */
+export interface WSError {
+  /** The stable number of the error, one of the values of `ErrorCode`. */
+  readonly errCode: number;
+  /** What happened, in one sentence. */
+  readonly message: string;
+  /** Always `"ws4d"`. */
+  readonly componentSignature: "ws4d";
+  /** The original exception, where there is one. */
+  readonly cause?: unknown;
+}
+
+/** The event of `onOpen`. */
+export interface WSOpenEvent {
+  /** Always `"open"`. */
+  readonly type: "open";
+}
+
+/** The event of `onMessage`: `data` is typed by the `dataType`. */
+export interface WSMessageEvent {
+  /** Always `"message"`. */
+  readonly type: "message";
+  /** A `string` (`"text"`), a `Uint8Array` (`"blob"`) or a parsed JSON value (`"object"`). */
+  readonly data: unknown;
+}
+
+/** The event of a client's `onError`. */
+export interface WSErrorEvent {
+  /** Always `"error"`. */
+  readonly type: "error";
+  /** The error stack, newest first. */
+  readonly errors: readonly WSError[];
+}
+
+/** The event of a server-side connection's `onError`. */
+export interface WSConnectionErrorEvent extends WSErrorEvent {
+  /** 4D's `status`: `HTTPError` is 0 once the connection is upgraded. */
+  readonly status: {
+    /** The HTTP status of the failure; 0 after the upgrade. */
+    readonly HTTPError: number;
+    /** The same stack as `errors`. */
+    readonly errors: readonly WSError[];
+  };
+}
+
+/** The event of a server's `onError`. */
+export interface WSServerErrorEvent extends WSErrorEvent {
+  /** A short description of what failed. */
+  readonly statusText: string;
+}
+
+/** The event of a server-side connection's `onTerminate`. */
+export interface WSTerminateEvent {
+  /** Always `"terminate"`. */
+  readonly type: "terminate";
+  /** A valid close code: the peer's, 1005 for a close with no code, 1006 for a broken connection. */
+  readonly code: number;
+  /** The close reason, possibly empty. */
+  readonly reason: string;
+}
+
+/** The event of a client's `onTerminate`. */
+export interface WSClientTerminateEvent extends WSTerminateEvent {
+  /** Whether the close handshake completed. */
+  readonly wasClean: boolean;
+}
+
+/** The event of a server's `onOpen` and `onTerminate`. */
+export interface WSServerEvent {
+  /** `"open"` or `"terminate"`. */
+  readonly type: "open" | "terminate";
+}
+
+/** A callback's result: nothing, or a promise that the next callback waits for. */
+export type WSCallbackResult = void | Promise<void>;
+
+/**
+ * The upgrade request as `onConnection` sees it, read before the upgrade.
+ */
+export interface WSRequest {
+  /** Lower-case names; a repeated header is one string joined with `", "`. */
+  readonly headers: Readonly<Record<string, string>>;
+  /** The URL's parameters; a repeated one is an array. */
+  readonly query: Readonly<Record<string, string | string[]>>;
+  /** The path and query, as in the request line (`"/status?name=ryan"`). */
+  readonly url: string;
+  /** The client's IP address (empty where the runtime does not give it). */
+  readonly remoteAddress: string;
+  /** The groups of the server's `path` pattern that matched. */
+  readonly params: Readonly<Record<string, string>>;
+}

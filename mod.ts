@@ -1,0 +1,55 @@
+/**
+ * ws4d: the 4D language's WebSocket classes, native to Deno.
+ * {@linkcode WebSocketServer} keeps a registry of {@linkcode WebSocketConnection}s
+ * and calls your handlers with 4D's names and event objects;
+ * {@linkcode WebSocket} is 4D's client, for Deno, browsers, Node and Bun.
+ *
+ * @example A 4D-style echo server, mounted in Deno.serve
+ * ```ts
+ * import { WebSocketServer } from "@ws4d/websocket";
+ * import assert from "node:assert/strict";
+ *
+ * const wss = new WebSocketServer({
+ *   onConnection: () => ({
+ *     onMessage(ws, event) {
+ *       ws.send(event.data);
+ *     },
+ *   }),
+ * }, { path: "/ws", port: 0, hostname: "127.0.0.1" });
+ * assert.equal(wss.connections.length, 0);
+ * await wss.terminate();
+ * ```
+ *
+ * @module
+ */
+export {
+  WebSocketServer,
+  type WebSocketServerOptions,
+  type WSBroadcastOptions,
+  type WSConnectionEvent,
+  type WSConnectionResult,
+  type WSServerHandler,
+  type WSTerminateOptions,
+} from "./server.ts";
+export { WebSocketConnection, type WSConnectionHandler } from "./connection.ts";
+export {
+  ErrorCode,
+  type ErrorCodeName,
+  type ErrorCodeValue,
+} from "./_errors.ts";
+export type {
+  DataType,
+  WSCallbackResult,
+  WSClientTerminateEvent,
+  WSConnectionErrorEvent,
+  WSConnectionStatus,
+  WSError,
+  WSErrorEvent,
+  WSMessageEvent,
+  WSOpenEvent,
+  WSRequest,
+  WSServerErrorEvent,
+  WSServerEvent,
+  WSStatus,
+  WSTerminateEvent,
+} from "./_types.ts";

@@ -1,0 +1,597 @@
+/**
+ * `WebSocketServer`: 4D's `4D.WebSocketServer` on `Deno.serve`. It upgrades
+ * requests, keeps the registry of connections and runs their lifecycle. It
+ * listens by itself when given a `port`, or serves through {@linkcode
+ * WebSocketServer.prototype.fetch} inside any `Deno.serve` app, `deno serve`
+ * or Deno Deploy.
+ *
+ * @example An echo server on a free port
+ * ```ts
+ * import { WebSocketServer } from "@ws4d/websocket/server";
+ * import assert from "node:assert/strict";
+ *
+ * await using wss = new WebSocketServer({
+ *   onConnection: () => ({ onMessage: (ws, event) => ws.send(event.data) }),
+ * }, { port: 0, hostname: "127.0.0.1" });
+ * assert.equal(typeof wss.addr?.port, "number");
+ * ```
+ *
+ * @module
+ */
+import { WebSocketConnection, type WSConnectionHandler } from "./connection.ts";
+import { encode } from "./_codec.ts";
+import { ErrorCode, printErrors, toError, wsError } from "./_errors.ts";
+import { checkNumber, resolveServerOptions } from "./_options.ts";
+import type { ResolvedServerOptions } from "./_options.ts";
+import { CallbackQueue, INTERNAL, type Session } from "./_session.ts";
+import type {
+  DataType,
+  WSCallbackResult,
+  WSError,
+  WSRequest,
+  WSServerErrorEvent,
+  WSServerEvent,
+} from "./_types.ts";
+
+/** The event of `onConnection`: the request, read before the upgrade. */
+export interface WSConnectionEvent {
+  /** Always `"connection"`. */
+  readonly type: "connection";
+  /** The upgrade request. */
+  readonly request: WSRequest;
+}
+
+/** What `onConnection` returns: a handler accepts, `null`/`undefined` refuses. */
+export type WSConnectionResult =
+  | WSConnectionHandler
+  | null
+  | undefined
+  | Promise<WSConnectionHandler | null | undefined>;
+
+/**
+ * The server's handler (4D's `WSSHandler`). Callbacks are called as methods,
+ * so `this` is the handler. `onConnection` is required.
+ */
+export interface WSServerHandler {
+  /** Accepts a connection by returning its handler, or refuses it (HTTP 403). */
+  onConnection(
+    server: WebSocketServer,
+    event: WSConnectionEvent,
+  ): WSConnectionResult;
+  /** Once, when the server is ready to accept. */
+  onOpen?(server: WebSocketServer, event: WSServerEvent): WSCallbackResult;
+  /** Once, after the last connection's `onTerminate`. */
+  onTerminate?(server: WebSocketServer, event: WSServerEvent): WSCallbackResult;
+  /** An error of the server itself, or of a connection with no `onError`. */
+  onError?(
+    server: WebSocketServer,
+    event: WSServerErrorEvent,
+  ): WSCallbackResult;
+}
+
+/** The options of {@linkcode WebSocketServer}. */
+export interface WebSocketServerOptions {
+  /**
+   * A URLPattern pathname pattern (`"/chat"`, `"/rooms/:room"`); only
+   * matching requests are handled, and the groups go to `request.params`.
+   * @default {undefined} every path
+   */
+  readonly path?: string | undefined;
+  /**
+   * How received data is handed to `onMessage`.
+   * @default {"text"}
+   */
+  readonly dataType?: DataType | undefined;
+  /**
+   * Listen by itself on this port (0: any free one) with `Deno.serve`.
+   * @default {undefined} not listening: serve through `fetch`
+   */
+  readonly port?: number | undefined;
+  /**
+   * The address to listen on, with `port`.
+   * @default {"0.0.0.0"}
+   */
+  readonly hostname?: string | undefined;
+  /** The TLS certificate (PEM), with `key` and `port`. */
+  readonly cert?: string | undefined;
+  /** The TLS private key (PEM), with `cert` and `port`. */
+  readonly key?: string | undefined;
+  /**
+   * Subprotocols accepted, in the server's order of preference.
+   * @default {[]}
+   */
+  readonly protocols?: ReadonlyArray<string> | undefined;
+  /**
+   * Seconds without a pong before a connection is closed as dead (0: never).
+   * @default {30}
+   */
+  readonly idleTimeout?: number | undefined;
+  /**
+   * More connections than this are answered 503.
+   * @default {Infinity}
+   */
+  readonly maxConnections?: number | undefined;
+  /**
+   * Bytes; a larger message is a fatal error, closed with 1009.
+   * @default {16777216} 16 MiB
+   */
+  readonly maxMessageSize?: number | undefined;
+  /**
+   * Bytes waiting to go out on one connection before it is closed with 1008
+   * as a slow consumer.
+   * @default {16777216} 16 MiB
+   */
+  readonly maxBufferedAmount?: number | undefined;
+  /**
+   * `Origin` values accepted, compared exactly; a request with no `Origin`
+   * is accepted.
+   * @default {undefined} every origin
+   */
+  readonly allowedOrigins?: ReadonlyArray<string> | undefined;
+}
+
+/** The options of {@linkcode WebSocketServer.prototype.terminate}. */
+export interface WSTerminateOptions {
+  /**
+   * Milliseconds to wait for the close handshakes before cutting what is left.
+   * @default {5000}
+   */
+  readonly timeout?: number | undefined;
+}
+
+/** The options of {@linkcode WebSocketServer.prototype.broadcast}. */
+export interface WSBroadcastOptions {
+  /** A connection to skip (the chat's "all the other clients"). */
+  readonly except?: WebSocketConnection | undefined;
+}
+
+const OPEN: WSServerEvent = Object.freeze({ type: "open" });
+const TERMINATE: WSServerEvent = Object.freeze({ type: "terminate" });
+
+function plain(status: number, text: string, headers?: HeadersInit): Response {
+  return new Response(
+    text,
+    headers === undefined ? { status } : { status, headers },
+  );
+}
+
+/** Sets an own property, even one named `__proto__`. */
+function setOwn(target: Record<string, unknown>, name: string, value: unknown) {
+  if (name === "__proto__") {
+    Object.defineProperty(target, name, {
+      value,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  } else {
+    target[name] = value;
+  }
+}
+
+/** Reads what `onConnection` sees; Deno closes the request at the upgrade. */
+function readRequest(
+  request: Request,
+  info: Deno.ServeHandlerInfo | undefined,
+  params: Record<string, string>,
+): WSRequest {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of request.headers) {
+    // Only set-cookie comes apart when iterated; join it as the rest are.
+    const before = Object.hasOwn(headers, name) ? headers[name] : undefined;
+    setOwn(headers, name, before === undefined ? value : `${before}, ${value}`);
+  }
+  const url = new URL(request.url);
+  const query: Record<string, string | string[]> = {};
+  for (const [name, value] of url.searchParams) {
+    const before = Object.hasOwn(query, name) ? query[name] : undefined;
+    if (before === undefined) setOwn(query, name, value);
+    else if (typeof before === "string") setOwn(query, name, [before, value]);
+    else before.push(value);
+  }
+  const addr = info?.remoteAddr as Partial<Deno.NetAddr> | undefined;
+  return {
+    headers,
+    query,
+    url: url.pathname + url.search,
+    remoteAddress: typeof addr?.hostname === "string" ? addr.hostname : "",
+    params,
+  };
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === "object" && value !== null &&
+    typeof (value as PromiseLike<unknown>).then === "function";
+}
+
+/**
+ * A WebSocket server with a registry of connections, as 4D's
+ * `4D.WebSocketServer`.
+ *
+ * @example Mounted in your own `Deno.serve`, beside other routes
+ * ```ts
+ * import { WebSocketServer } from "@ws4d/websocket";
+ * import assert from "node:assert/strict";
+ *
+ * const wss = new WebSocketServer({
+ *   onConnection: () => ({ onMessage: (ws, event) => ws.send(event.data) }),
+ * }, { path: "/ws" });
+ * const handler = (request: Request, info: Deno.ServeHandlerInfo) =>
+ *   wss.handles(request) ? wss.fetch(request, info) : new Response("home");
+ * const response = await wss.fetch(new Request("http://localhost/ws"));
+ * assert.equal(response.status, 426);
+ * assert.equal(typeof handler, "function");
+ * await wss.terminate();
+ * ```
+ */
+export class WebSocketServer {
+  readonly #handler: WSServerHandler;
+  readonly #options: ResolvedServerOptions;
+  readonly #pattern: URLPattern | undefined;
+  readonly #queue: CallbackQueue;
+  readonly #httpServer: Deno.HttpServer<Deno.NetAddr> | undefined;
+  /** Every connection not yet terminated, with its session. */
+  readonly #live = new Map<WebSocketConnection, Session>();
+  /** The `"Connected"` ones, in the order they opened. */
+  readonly #connected = new Set<WebSocketConnection>();
+  /** `onConnection` calls whose promise has not settled. */
+  #pending = 0;
+  #terminating: Promise<void> | undefined;
+  /** Resolves when `#live` empties during `terminate`. */
+  #drained: (() => void) | undefined;
+
+  /**
+   * Makes a server. With `options.port`, it listens by itself at once.
+   *
+   * @throws {TypeError} When `handler.onConnection` is not a function, or an
+   * option has the wrong type or is unknown.
+   * @throws {RangeError} When a number option is out of range.
+   */
+  constructor(handler: WSServerHandler, options?: WebSocketServerOptions) {
+    if (
+      typeof handler !== "object" || handler === null ||
+      typeof (handler as Partial<WSServerHandler>).onConnection !== "function"
+    ) {
+      throw new TypeError(
+        "Cannot create WebSocketServer: handler.onConnection must be a function",
+      );
+    }
+    this.#options = resolveServerOptions(options);
+    this.#handler = handler;
+    this.#pattern = this.#options.path === undefined
+      ? undefined
+      : new URLPattern({ pathname: this.#options.path });
+    this.#queue = new CallbackQueue(this, handler, (name, thrown) => {
+      const error = toError(thrown);
+      printErrors(`WebSocketServer.${name}`, [
+        wsError(
+          ErrorCode.CallbackFailed,
+          `Callback ${name} failed: ${error.message}`,
+          error,
+        ),
+      ]);
+    });
+    const { port, hostname, cert, key } = this.#options;
+    if (port !== undefined) {
+      const listen = { port, onListen() {} } as Deno.ServeTcpOptions;
+      if (hostname !== undefined) listen.hostname = hostname;
+      this.#httpServer = Deno.serve(
+        cert !== undefined && key !== undefined
+          ? { ...listen, cert, key } as
+            & Deno.ServeTcpOptions
+            & Deno.TlsCertifiedKeyPem
+          : listen,
+        this.fetch,
+      );
+    }
+    queueMicrotask(() => this.#queue.push("onOpen", OPEN));
+  }
+
+  /**
+   * Makes a server, as 4D's `4D.WebSocketServer.new()`.
+   *
+   * @example
+   * ```ts
+   * import { WebSocketServer } from "@ws4d/websocket";
+   * import assert from "node:assert/strict";
+   *
+   * const wss = WebSocketServer.new({ onConnection: () => null });
+   * assert.ok(wss instanceof WebSocketServer);
+   * await wss.terminate();
+   * ```
+   */
+  // deno-lint-ignore no-misused-new -- 4D's constructor is `.new()`.
+  static new(
+    handler: WSServerHandler,
+    options?: WebSocketServerOptions,
+  ): WebSocketServer {
+    return new WebSocketServer(handler, options);
+  }
+
+  /** A fresh array of the `"Connected"` connections. */
+  get connections(): WebSocketConnection[] {
+    return [...this.#connected];
+  }
+
+  /** How received data is handed to `onMessage`. */
+  get dataType(): DataType {
+    return this.#options.dataType;
+  }
+
+  /** The handler given to the constructor. */
+  get handler(): WSServerHandler {
+    return this.#handler;
+  }
+
+  /** The `path` pattern, or `undefined` for every path. */
+  get path(): string | undefined {
+    return this.#options.path;
+  }
+
+  /** True once `terminate` has been called. */
+  get terminated(): boolean {
+    return this.#terminating !== undefined;
+  }
+
+  /** The listening address when it listens by itself, else `undefined`. */
+  get addr(): Deno.NetAddr | undefined {
+    return this.#httpServer?.addr;
+  }
+
+  /**
+   * True where the server's `path` matches the request, so that one
+   * `Deno.serve` can route between several servers and other pages.
+   */
+  handles(request: Request): boolean {
+    return this.#pattern === undefined || this.#pattern.test(request.url);
+  }
+
+  /**
+   * Sends `message` to every open connection of this server, encoded once.
+   *
+   * @returns How many connections it was handed to.
+   * @throws {TypeError} For a value that cannot be sent, as `send` does.
+   */
+  broadcast(message: unknown, options?: WSBroadcastOptions): number {
+    const data = encode(message);
+    const except = options?.except;
+    let count = 0;
+    for (const connection of this.#connected) {
+      if (connection === except) continue;
+      if ((this.#live.get(connection) as Session).sendEncoded(data)) count++;
+    }
+    return count;
+  }
+
+  /**
+   * The Deno request handler: `Deno.serve(wss.fetch)`, or `export default {
+   * fetch: wss.fetch }` for `deno serve` and Deno Deploy. It is bound.
+   *
+   * A matching upgrade request is upgraded; a matching plain request gets
+   * 426; another path 404; an `Origin` not allowed or a refusal 403; one
+   * connection too many or a terminated server 503.
+   */
+  fetch = (
+    request: Request,
+    info?: Deno.ServeHandlerInfo,
+  ): Response | Promise<Response> => {
+    if (this.#terminating !== undefined) return plain(503, "Server terminated");
+    let params: Record<string, string> = {};
+    if (this.#pattern !== undefined) {
+      const match = this.#pattern.exec(request.url);
+      if (match === null) return plain(404, "Not Found");
+      params = {};
+      for (const [name, value] of Object.entries(match.pathname.groups)) {
+        if (value !== undefined) setOwn(params, name, value);
+      }
+    }
+    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+      return plain(426, "Upgrade Required", { upgrade: "websocket" });
+    }
+    const origins = this.#options.allowedOrigins;
+    const origin = request.headers.get("origin");
+    if (origins !== undefined && origin !== null && !origins.has(origin)) {
+      return plain(403, "Forbidden");
+    }
+    if (this.#live.size + this.#pending >= this.#options.maxConnections) {
+      return plain(503, "Too Many Connections");
+    }
+    const wsRequest = readRequest(request, info, params);
+    let result: unknown;
+    try {
+      result = this.#handler.onConnection(this, {
+        type: "connection",
+        request: wsRequest,
+      });
+    } catch (thrown) {
+      return this.#refusedByError(thrown);
+    }
+    if (!isThenable(result)) return this.#accept(request, wsRequest, result);
+    this.#pending++;
+    return Promise.resolve(result).then(
+      (handler) => {
+        this.#pending--;
+        return this.#accept(request, wsRequest, handler);
+      },
+      (thrown) => {
+        this.#pending--;
+        return this.#refusedByError(thrown);
+      },
+    );
+  };
+
+  /**
+   * Closes every connection with 1001 and stops listening. It waits for the
+   * close handshakes up to `timeout` ms, then cuts what is left (serving
+   * through `fetch`, it gives them up: `onTerminate` with 1006). Each
+   * connection's `onTerminate` runs, then the server's, once.
+   *
+   * @returns The same promise at every call.
+   * @throws {TypeError} When `options.timeout` is not a number.
+   * @throws {RangeError} When `options.timeout` is negative.
+   *
+   * @example
+   * ```ts
+   * import { WebSocketServer } from "@ws4d/websocket";
+   * import assert from "node:assert/strict";
+   *
+   * const wss = new WebSocketServer({ onConnection: () => null }, { port: 0 });
+   * const done = wss.terminate({ timeout: 1000 });
+   * assert.equal(wss.terminate(), done);
+   * await done;
+   * assert.equal(wss.terminated, true);
+   * ```
+   */
+  terminate(options?: WSTerminateOptions): Promise<void> {
+    if (this.#terminating !== undefined) return this.#terminating;
+    if (
+      options !== undefined && (typeof options !== "object" || options === null)
+    ) {
+      throw new TypeError(
+        "Cannot terminate WebSocketServer: options must be an object",
+      );
+    }
+    const timeout = options?.timeout === undefined ? 5000 : checkNumber(
+      options.timeout,
+      "options.timeout",
+      "Cannot terminate WebSocketServer",
+      { min: 0, infinite: true },
+    );
+    this.#terminating = this.#shutdown(timeout);
+    return this.#terminating;
+  }
+
+  /** Terminates the server, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.terminate();
+  }
+
+  async #shutdown(timeout: number): Promise<void> {
+    for (const session of this.#live.values()) {
+      session.close(1001, "server terminated");
+    }
+    if (this.#live.size > 0) {
+      const drained = new Promise<void>((resolve) => this.#drained = resolve);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = timeout === Infinity
+        ? new Promise<void>(() => {})
+        : new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, timeout);
+        });
+      await Promise.race([drained, late]);
+      clearTimeout(timer);
+      if (this.#live.size > 0 && this.#httpServer !== undefined) {
+        // Only the server's shutdown cuts upgraded sockets whose peer is silent.
+        await this.#stopListening();
+      }
+      for (const session of this.#live.values()) session.abandon();
+      await drained;
+    }
+    await this.#stopListening();
+    await new Promise<void>((resolve) => {
+      this.#queue.push("onTerminate", TERMINATE);
+      this.#queue.after(resolve);
+    });
+  }
+
+  #stopped: Promise<void> | undefined;
+  #stopListening(): Promise<void> {
+    return this.#stopped ??= this.#httpServer === undefined
+      ? Promise.resolve()
+      : this.#httpServer.shutdown().catch(() => {});
+  }
+
+  /** Reports to the server's `onError`, or prints where there is none. */
+  #report(statusText: string, errors: readonly WSError[]): void {
+    if (typeof this.#handler.onError !== "function") {
+      printErrors("WebSocketServer", errors);
+      return;
+    }
+    this.#queue.push("onError", { type: "error", statusText, errors });
+  }
+
+  #refusedByError(thrown: unknown): Response {
+    const error = toError(thrown);
+    this.#report("onConnection failed", [
+      wsError(
+        ErrorCode.ConnectionRefused,
+        `Callback onConnection failed: ${error.message}`,
+        error,
+      ),
+    ]);
+    return plain(500, "Internal Server Error");
+  }
+
+  #accept(request: Request, wsRequest: WSRequest, handler: unknown): Response {
+    if (handler === null || handler === undefined) {
+      return plain(403, "Forbidden");
+    }
+    if (
+      typeof handler !== "object" ||
+      typeof (handler as Partial<WSConnectionHandler>).onMessage !== "function"
+    ) {
+      this.#report("invalid connection handler", [
+        wsError(
+          ErrorCode.InvalidHandler,
+          "Cannot accept connection: the handler onConnection returned has no onMessage method",
+        ),
+      ]);
+      return plain(403, "Forbidden");
+    }
+    if (this.#terminating !== undefined) return plain(503, "Server terminated");
+    const protocol = this.#chooseProtocol(
+      request.headers.get("sec-websocket-protocol"),
+    );
+    let upgraded: { socket: WebSocket; response: Response };
+    try {
+      upgraded = Deno.upgradeWebSocket(request, {
+        idleTimeout: this.#options.idleTimeout,
+      });
+    } catch (thrown) {
+      return plain(400, `Bad Request: ${toError(thrown).message}`);
+    }
+    if (protocol !== "") {
+      upgraded.response.headers.set("sec-websocket-protocol", protocol);
+    }
+    let session: Session | undefined;
+    const connected = this.#connected;
+    const live = this.#live;
+    const connection: WebSocketConnection = new WebSocketConnection({
+      token: INTERNAL,
+      handler,
+      server: this,
+      request: wsRequest,
+      protocol,
+      settings: {
+        side: "server",
+        dataType: this.#options.dataType,
+        maxMessageSize: this.#options.maxMessageSize,
+        maxBufferedAmount: this.#options.maxBufferedAmount,
+        fallback: (errors: readonly WSError[]) =>
+          this.#report("connection error", errors),
+        onConnected: () => connected.add(connection),
+        onLeave: () => connected.delete(connection),
+        onDone: () => {
+          live.delete(connection);
+          if (live.size === 0) this.#drained?.();
+        },
+      },
+      bind: (bound: Session) => session = bound,
+    });
+    const bound = session as unknown as Session;
+    live.set(connection, bound);
+    bound.attach(upgraded.socket);
+    return upgraded.response;
+  }
+
+  /** The first of the server's protocols that the client offers, or "". */
+  #chooseProtocol(offer: string | null): string {
+    const protocols = this.#options.protocols;
+    if (offer === null || protocols.length === 0) return "";
+    const offered = offer.split(",").map((item) => item.trim());
+    for (const protocol of protocols) {
+      if (offered.includes(protocol)) return protocol;
+    }
+    return "";
+  }
+}
