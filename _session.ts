@@ -92,8 +92,9 @@ export class CallbackQueue {
     ) {
       (result as PromiseLike<unknown>).then(this.#settled, (thrown) => {
         this.#busy = false;
+        // The failure may start onError, which may hold the queue in turn.
         this.#onFailure(name, thrown);
-        this.#settled();
+        if (!this.#busy) this.#drain();
       });
     } else {
       this.#busy = false;
