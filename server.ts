@@ -480,11 +480,10 @@ export class WebSocketServer {
         });
       await Promise.race([drained, late]);
       clearTimeout(timer);
-      if (this.#live.size > 0 && this.#httpServer !== undefined) {
-        // Only the server's shutdown cuts upgraded sockets whose peer is silent.
-        await this.#stopListening();
-      }
+      // What is left never answered: it terminates with 1006 (a cut, not a
+      // close), and only the server's shutdown can cut its socket.
       for (const session of this.#live.values()) session.abandon();
+      await this.#stopListening();
       await drained;
     }
     await this.#stopListening();

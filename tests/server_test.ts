@@ -1,0 +1,297 @@
+import assert from "node:assert/strict";
+import {
+  ErrorCode,
+  WebSocketServer,
+  type WSError,
+  type WSRequest,
+  type WSServerErrorEvent,
+} from "../mod.ts";
+import { connect, deadline, hangUp, listen, Recorder } from "./_helpers.ts";
+import { rawPeer } from "./_raw.ts";
+
+const echo = () => ({
+  onMessage: (ws: { send(m: unknown): void }, e: { data: unknown }) =>
+    ws.send(e.data),
+});
+
+function upgradeRequest(path = "/", headers: Record<string, string> = {}) {
+  return new Request(`http://localhost${path}`, {
+    headers: {
+      upgrade: "websocket",
+      connection: "Upgrade",
+      "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+      "sec-websocket-version": "13",
+      ...headers,
+    },
+  });
+}
+
+Deno.test("WebSocketServer() throws TypeError without handler.onConnection", () => {
+  assert.throws(
+    // @ts-expect-error: the handler lacks onConnection on purpose
+    () => new WebSocketServer({}),
+    { name: "TypeError", message: /handler\.onConnection must be a function/ },
+  );
+  assert.throws(
+    // @ts-expect-error: no handler at all
+    () => WebSocketServer.new(null),
+    TypeError,
+  );
+});
+
+Deno.test("WebSocketServer() names each wrong option", () => {
+  const ok = { onConnection: () => null };
+  const cases: [Record<string, unknown>, string, RegExp][] = [
+    [{ dataType: "json" }, "TypeError", /options\.dataType.*"json"/],
+    [{ port: -1 }, "RangeError", /options\.port.*-1/],
+    [{ port: "80" }, "TypeError", /options\.port must be a number/],
+    [{ idleTimeout: -5 }, "RangeError", /options\.idleTimeout/],
+    [{ maxConnections: 0 }, "RangeError", /options\.maxConnections/],
+    [{ maxMessageSize: 1.5 }, "RangeError", /options\.maxMessageSize/],
+    [{ protocols: "chat" }, "TypeError", /options\.protocols/],
+    [{ protocols: ["a b"] }, "TypeError", /options\.protocols/],
+    [{ allowedOrigins: [1] }, "TypeError", /options\.allowedOrigins/],
+    [{ path: 42 }, "TypeError", /options\.path must be a string/],
+    [{ cert: "x" }, "TypeError", /options\.cert and options\.key/],
+    [{ colour: "red" }, "TypeError", /options\.colour is not an option/],
+  ];
+  for (const [options, name, message] of cases) {
+    assert.throws(
+      () => new WebSocketServer(ok, options as never),
+      { name, message },
+      JSON.stringify(options),
+    );
+  }
+});
+
+Deno.test("WebSocketServer.new() and properties", async () => {
+  const handler = { onConnection: () => null };
+  const wss = WebSocketServer.new(handler, { path: "/ws", dataType: "object" });
+  assert.ok(wss instanceof WebSocketServer);
+  assert.equal(wss.handler, handler);
+  assert.equal(wss.path, "/ws");
+  assert.equal(wss.dataType, "object");
+  assert.equal(wss.addr, undefined);
+  assert.deepEqual(wss.connections, []);
+  assert.equal(wss.terminated, false);
+  const done = wss.terminate();
+  assert.equal(wss.terminate(), done);
+  await done;
+  assert.equal(wss.terminated, true);
+});
+
+Deno.test("WebSocketServer.fetch() answers 426, 404, 403, 503 without a socket", async () => {
+  const wss = new WebSocketServer({ onConnection: () => null }, {
+    path: "/ws",
+    allowedOrigins: ["https://good.example"],
+  });
+  const plain = await wss.fetch(new Request("http://localhost/ws"));
+  assert.equal(plain.status, 426);
+  assert.equal(plain.headers.get("upgrade"), "websocket");
+  await plain.body?.cancel();
+  const other = await wss.fetch(upgradeRequest("/elsewhere"));
+  assert.equal(other.status, 404);
+  await other.body?.cancel();
+  const origin = await wss.fetch(
+    upgradeRequest("/ws", { origin: "https://evil.example" }),
+  );
+  assert.equal(origin.status, 403);
+  await origin.body?.cancel();
+  const refused = await wss.fetch(
+    upgradeRequest("/ws", { origin: "https://good.example" }),
+  );
+  assert.equal(refused.status, 403, "onConnection returned null");
+  await refused.body?.cancel();
+  assert.equal(wss.handles(new Request("http://localhost/ws")), true);
+  assert.equal(wss.handles(new Request("http://localhost/ws/x")), false);
+  await wss.terminate();
+  const after = await wss.fetch(upgradeRequest("/ws"));
+  assert.equal(after.status, 503);
+  await after.body?.cancel();
+});
+
+Deno.test("WebSocketServer.fetch() answers 500 and reports a throwing onConnection", async () => {
+  const errors: WSServerErrorEvent[] = [];
+  const wss = new WebSocketServer({
+    onConnection() {
+      throw new Error("nope");
+    },
+    onError(_wss, event) {
+      errors.push(event);
+    },
+  });
+  const response = await wss.fetch(upgradeRequest());
+  assert.equal(response.status, 500);
+  await response.body?.cancel();
+  await wss.terminate();
+  assert.equal(errors.length, 1);
+  assert.equal(errors[0]?.errors[0]?.errCode, ErrorCode.ConnectionRefused);
+  assert.equal(errors[0]?.errors[0]?.componentSignature, "ws4d");
+});
+
+Deno.test("WebSocketServer refuses a handler without onMessage and says why", async () => {
+  const errors: WSError[] = [];
+  const wss = new WebSocketServer({
+    onConnection: () => ({ onOpen() {} }) as never,
+    onError: (_wss, event) => void errors.push(...event.errors),
+  });
+  const response = await wss.fetch(upgradeRequest());
+  assert.equal(response.status, 403);
+  await response.body?.cancel();
+  await wss.terminate();
+  assert.deepEqual(errors.map((e) => e.errCode), [ErrorCode.InvalidHandler]);
+});
+
+Deno.test("WebSocketServer calls onOpen, then onTerminate after the last connection", async () => {
+  const calls: string[] = [];
+  const recorder = new Recorder();
+  const wss = listen({
+    onOpen() {
+      calls.push("open");
+    },
+    onConnection: () => recorder,
+    onTerminate() {
+      calls.push(`terminate after ${recorder.types.join(",")}`);
+    },
+  });
+  const peer = await connect(wss.url);
+  await recorder.when((c) => c.name === "onOpen", "onOpen");
+  await wss.terminate();
+  assert.equal((await deadline(peer.closed, "client close")).code, 1001);
+  assert.deepEqual(calls, ["open", "terminate after open,terminate"]);
+  assert.equal(recorder.calls.at(-1)?.event.code, 1001);
+});
+
+Deno.test("WebSocketServer gives onConnection the request read before the upgrade", async () => {
+  let seen: WSRequest | undefined;
+  const recorder = new Recorder();
+  await using wss = listen({
+    async onConnection(_wss, event) {
+      await Promise.resolve();
+      seen = event.request;
+      return recorder;
+    },
+  }, { path: "/rooms/:room" });
+  const socket = new WebSocket(`${wss.url}/rooms/blue?name=ryan&tag=a&tag=b`, {
+    headers: [["x-multi", "one"], ["x-multi", "two"], ["X-Case", "Up"]],
+  } as unknown as string[]);
+  await deadline(new Promise((r) => socket.onopen = r), "open");
+  socket.close();
+  await recorder.terminated();
+  assert.ok(seen);
+  assert.equal(seen.url, "/rooms/blue?name=ryan&tag=a&tag=b");
+  assert.deepEqual({ ...seen.query }, { name: "ryan", tag: ["a", "b"] });
+  assert.deepEqual({ ...seen.params }, { room: "blue" });
+  assert.equal(seen.headers["x-multi"], "one, two");
+  assert.equal(seen.headers["x-case"], "Up");
+  assert.equal(seen.remoteAddress, "127.0.0.1");
+  assert.equal(recorder.connection?.request, seen);
+});
+
+Deno.test("WebSocketServer chooses the first of its protocols the client offers", async () => {
+  const recorder = new Recorder();
+  await using wss = listen({ onConnection: () => recorder }, {
+    protocols: ["v2", "v1"],
+  });
+  const peer = await connect(wss.url, ["v1", "v2"]);
+  assert.equal(peer.socket.protocol, "v2");
+  await recorder.when((c) => c.name === "onOpen", "onOpen");
+  assert.equal(recorder.connection?.protocol, "v2");
+  await hangUp(peer);
+});
+
+Deno.test("WebSocketServer answers 503 past maxConnections", async () => {
+  const recorder = new Recorder();
+  await using wss = listen({ onConnection: () => recorder }, {
+    maxConnections: 1,
+  });
+  const peer = await connect(wss.url);
+  const second = await fetch(`http://127.0.0.1:${wss.addr?.port}/`, {
+    headers: {
+      upgrade: "websocket",
+      connection: "Upgrade",
+      "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+      "sec-websocket-version": "13",
+    },
+  });
+  assert.equal(second.status, 503);
+  await second.body?.cancel();
+  await hangUp(peer);
+});
+
+Deno.test("WebSocketServer.connections is fresh and drops a closing connection at once", async () => {
+  const recorders = [new Recorder(), new Recorder()];
+  let next = 0;
+  await using wss = listen({ onConnection: () => recorders[next++] });
+  const a = await connect(wss.url);
+  const b = await connect(wss.url);
+  await recorders[1]?.when((c) => c.name === "onOpen", "onOpen");
+  const list = wss.connections;
+  assert.equal(list.length, 2);
+  assert.notEqual(wss.connections, list);
+  list[0]?.terminate();
+  assert.equal(list[0]?.status, "Closing");
+  assert.deepEqual(wss.connections, [list[1]]);
+  await recorders[0]?.terminated();
+  assert.equal(list[0]?.status, "Closed");
+  await hangUp(a);
+  await hangUp(b);
+});
+
+Deno.test("WebSocketServer.broadcast() reaches every other open connection", async () => {
+  await using wss = listen({ onConnection: echo });
+  const peers = [
+    await connect(wss.url),
+    await connect(wss.url),
+    await connect(wss.url),
+  ];
+  const [first] = wss.connections;
+  assert.equal(wss.broadcast({ hi: 1 }, { except: first }), 2);
+  await peers[1]?.received(1);
+  await peers[2]?.received(1);
+  assert.deepEqual(peers[2]?.messages, ['{"hi":1}']);
+  assert.throws(() => wss.broadcast(undefined), TypeError);
+  for (const peer of peers) await hangUp(peer);
+  assert.deepEqual(peers[0]?.messages, []);
+});
+
+Deno.test("WebSocketServer.terminate() cuts a peer that never answers the close", async () => {
+  const recorder = new Recorder();
+  const wss = listen({ onConnection: () => recorder });
+  const peer = await rawPeer(wss.addr?.port as number);
+  assert.match(peer.head, /^HTTP\/1\.1 101/);
+  await recorder.when((c) => c.name === "onOpen", "onOpen");
+  await wss.terminate({ timeout: 200 });
+  assert.deepEqual(recorder.types, ["open", "terminate"]);
+  assert.equal(recorder.calls.at(-1)?.event.code, 1006);
+  await peer.readToEnd();
+  peer.conn.close();
+});
+
+Deno.test("WebSocketServer.terminate() through fetch gives up a silent peer with 1006", async () => {
+  const recorder = new Recorder();
+  const wss = new WebSocketServer({ onConnection: () => recorder });
+  const server = Deno.serve(
+    { port: 0, hostname: "127.0.0.1", onListen() {} },
+    wss.fetch,
+  );
+  const peer = await rawPeer(server.addr.port);
+  await recorder.when((c) => c.name === "onOpen", "onOpen");
+  await wss.terminate({ timeout: 100 });
+  assert.deepEqual(recorder.types, ["open", "terminate"]);
+  assert.equal(recorder.calls.at(-1)?.event.code, 1006);
+  assert.deepEqual(wss.connections, []);
+  // Deno cannot cut an upgraded socket but by shutting its server down.
+  await server.shutdown();
+  peer.conn.close();
+});
+
+Deno.test("WebSocketServer.terminate() checks its options", async () => {
+  const wss = new WebSocketServer({ onConnection: () => null });
+  assert.throws(() => wss.terminate({ timeout: -1 }), {
+    name: "RangeError",
+    message: /options\.timeout/,
+  });
+  assert.throws(() => wss.terminate({ timeout: "1" as never }), TypeError);
+  await wss.terminate();
+});
