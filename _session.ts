@@ -165,6 +165,8 @@ export class Session {
   #ended = false;
   /** Messages sent while connecting (client only). */
   #outbox: Encoded[] | null = null;
+  /** The code of the close frame we sent: reported if the handshake then breaks. */
+  #sentCode = 0;
   /** A close asked for before a server socket opened. */
   #closeOnOpen: [number, string] | null = null;
   /** Errors to report with the connection failure (dropped messages). */
@@ -229,6 +231,7 @@ export class Session {
       return;
     }
     this.#leave("Closing");
+    this.#sentCode = code;
     try {
       this.socket?.close(code, reason);
     } catch {
@@ -256,8 +259,11 @@ export class Session {
     this.#dispatchError([error.toEntry()], dropWaiting);
     if (this.status === "Connected" || this.status === "Connecting") {
       this.#leave("Closing");
-      if (this.#server) this.socket?.close(error.closeCode, error.closeReason("server"));
-      else this.socket?.close(1000, error.closeReason("client"));
+      this.#sentCode = this.#server ? error.closeCode : 1000;
+      this.socket?.close(
+        this.#sentCode,
+        error.closeReason(this.#settings.side),
+      );
     }
   }
 
@@ -273,8 +279,9 @@ export class Session {
         `Cannot send message: ${amount} bytes wait to go out, maxBufferedAmount is ${max}`,
       );
       this.#dispatchError([error.toEntry()], true);
+      this.#sentCode = this.#server ? error.closeCode : 1000;
       this.socket?.close(
-        this.#server ? error.closeCode : 1000,
+        this.#sentCode,
         error.closeReason(this.#settings.side),
       );
     });
@@ -392,7 +399,11 @@ export class Session {
       this.#failed = true;
       this.#dispatchError(this.#withDropped([]), false);
     }
-    this.#end(normaliseCloseCode(event.code), event.reason, event.wasClean);
+    let code = normaliseCloseCode(event.code);
+    // We closed first and the peer broke the handshake (Deno cuts on a data
+    // frame after its close frame): the connection ended with our code.
+    if (code === 1006 && this.#sentCode !== 0) code = this.#sentCode;
+    this.#end(code, event.reason, event.wasClean);
   };
 
   #end(code: number, reason: string, wasClean: boolean): void {
