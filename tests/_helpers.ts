@@ -53,8 +53,12 @@ export interface AnyEvent {
   readonly data?: unknown;
   readonly code?: number;
   readonly reason?: string;
+  readonly wasClean?: boolean;
   readonly errors?: readonly WSError[];
-  readonly status?: { readonly HTTPError: number };
+  readonly status?: {
+    readonly HTTPError: number;
+    readonly errors?: readonly WSError[];
+  };
 }
 
 /** One recorded callback: its name and its event. */
