@@ -109,7 +109,11 @@ export class Recorder implements WSConnectionHandler {
     );
   }
 
-  record(name: string, connection: WebSocketConnection, event: AnyEvent) {
+  record(
+    name: string,
+    connection: WebSocketConnection,
+    event: AnyEvent,
+  ): void {
     this.connection = connection;
     const call = { name, event };
     this.calls.push(call);

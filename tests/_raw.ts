@@ -18,7 +18,10 @@ export interface RawPeer {
 }
 
 /** Opens a TCP connection and sends `request` (a whole HTTP request head). */
-export async function rawRequest(port: number, request: string) {
+export async function rawRequest(
+  port: number,
+  request: string,
+): Promise<Deno.Conn> {
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
   await conn.write(new TextEncoder().encode(request));
   return conn;
