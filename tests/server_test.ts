@@ -7,7 +7,7 @@ import {
   type WSServerErrorEvent,
 } from "../mod.ts";
 import { connect, deadline, hangUp, listen, Recorder } from "./_helpers.ts";
-import { rawPeer } from "./_raw.ts";
+import { rawPeer, rawRequest, readHead, upgradeHead } from "./_raw.ts";
 
 const echo = () => ({
   onMessage: (ws: { send(m: unknown): void }, e: { data: unknown }) =>
@@ -294,4 +294,46 @@ Deno.test("WebSocketServer.terminate() checks its options", async () => {
   });
   assert.throws(() => wss.terminate({ timeout: "1" as never }), TypeError);
   await wss.terminate();
+});
+
+Deno.test('WebSocketServer answers a raw "x,v1" offer without spaces', async () => {
+  const recorder = new Recorder();
+  await using wss = listen({ onConnection: () => recorder }, {
+    protocols: ["v1"],
+  });
+  const port = wss.addr?.port as number;
+  const conn = await rawRequest(
+    port,
+    upgradeHead(port, "/", { "sec-websocket-protocol": "x,v1" }),
+  );
+  const head = await readHead(conn);
+  assert.match(head, /^HTTP\/1\.1 101/);
+  assert.match(head, /\r\nsec-websocket-protocol: v1\r\n/i);
+  await recorder.when((c) => c.name === "onOpen", "onOpen");
+  assert.equal(recorder.connection?.protocol, "v1");
+  conn.close();
+  await recorder.terminated();
+});
+
+Deno.test("WebSocketServer.fetch is bound: one Deno.serve routes pages and sockets", async () => {
+  const recorder = new Recorder();
+  const wss = new WebSocketServer({ onConnection: () => recorder }, {
+    path: "/ws",
+  });
+  const { fetch: serveSocket } = wss;
+  const server = Deno.serve(
+    { port: 0, hostname: "127.0.0.1", onListen() {} },
+    (request, info) =>
+      wss.handles(request) ? serveSocket(request, info) : new Response("home"),
+  );
+  const base = `127.0.0.1:${server.addr.port}`;
+  const page = await fetch(`http://${base}/`);
+  assert.equal(await page.text(), "home");
+  const peer = await connect(`ws://${base}/ws`);
+  await recorder.when((c) => c.name === "onOpen", "onOpen");
+  assert.equal(recorder.connection?.request.remoteAddress, "127.0.0.1");
+  await hangUp(peer);
+  await recorder.terminated();
+  await wss.terminate();
+  await server.shutdown();
 });

@@ -1,0 +1,109 @@
+import assert from "node:assert/strict";
+import {
+  checkDataType,
+  checkReason,
+  decode,
+  describe,
+  encode,
+} from "../_codec.ts";
+import { ErrorCode } from "../_errors.ts";
+
+const bytes = (text: string) => new TextEncoder().encode(text).buffer;
+
+Deno.test("checkDataType() accepts the three names and names a wrong one", () => {
+  for (const name of ["text", "blob", "object"]) {
+    assert.equal(checkDataType(name, "options.dataType"), name);
+  }
+  assert.throws(() => checkDataType("json", "options.dataType"), {
+    name: "TypeError",
+    message: /options\.dataType.*current value is "json"/,
+  });
+});
+
+Deno.test("describe() renders values safely", () => {
+  assert.equal(describe("a"), '"a"');
+  assert.equal(describe(() => {}), "a function");
+  assert.equal(describe(Symbol()), "a symbol");
+  assert.equal(describe(3n), "3n");
+  assert.equal(describe(null), "null");
+  assert.equal(describe([]), "an array");
+  assert.equal(describe({}), "an object");
+});
+
+Deno.test("decode() converts both frame types for each dataType", () => {
+  const max = 1024;
+  assert.equal(decode("hé", "text", max), "hé");
+  assert.equal(decode(bytes("hé"), "text", max), "hé");
+  assert.deepEqual(decode("hé", "blob", max), new Uint8Array(bytes("hé")));
+  assert.deepEqual(
+    decode(bytes("hé"), "blob", max),
+    new Uint8Array(bytes("hé")),
+  );
+  assert.deepEqual(decode('{"a":[1]}', "object", max), { a: [1] });
+  assert.deepEqual(decode(bytes('{"a":[1]}'), "object", max), { a: [1] });
+});
+
+Deno.test("decode() rejects bad UTF-8, bad JSON and oversize frames by errCode", () => {
+  const bad = new Uint8Array([0xff, 0xfe]).buffer;
+  assert.throws(() => decode(bad, "text", 10), {
+    errCode: ErrorCode.InvalidUTF8,
+  });
+  assert.throws(() => decode("{", "object", 10), {
+    errCode: ErrorCode.InvalidJSON,
+  });
+  assert.throws(() => decode(bytes("{"), "object", 10), {
+    errCode: ErrorCode.InvalidJSON,
+  });
+  assert.throws(() => decode("x".repeat(11), "text", 10), {
+    errCode: ErrorCode.MessageTooLarge,
+  });
+  assert.throws(() => decode("é".repeat(6), "text", 10), {
+    errCode: ErrorCode.MessageTooLarge,
+  }, "12 bytes of UTF-8 in 6 units");
+  assert.equal(decode("é".repeat(5), "text", 10), "é".repeat(5));
+  assert.throws(() => decode(new ArrayBuffer(11), "blob", 10), {
+    errCode: ErrorCode.MessageTooLarge,
+  });
+  assert.deepEqual(decode(bad, "blob", 10), new Uint8Array([0xff, 0xfe]));
+});
+
+Deno.test("encode() chooses the frame by type", () => {
+  const buffer = new ArrayBuffer(2);
+  const view = new Uint8Array(3);
+  const blob = new Blob(["x"]);
+  assert.equal(encode("s"), "s");
+  assert.equal(encode(buffer), buffer);
+  assert.equal(encode(view), view);
+  assert.equal(encode(blob), blob);
+  assert.equal(encode({ a: 1 }), '{"a":1}');
+  assert.equal(encode([1, "b"]), '[1,"b"]');
+  assert.equal(encode(42), "42");
+  assert.equal(encode(null), "null");
+  assert.equal(encode(true), "true");
+});
+
+Deno.test("encode() throws TypeError for what cannot be sent", () => {
+  const circular: Record<string, unknown> = {};
+  circular.self = circular;
+  for (
+    const value of [undefined, () => {}, Symbol("s"), 1n, circular, { n: 1n }]
+  ) {
+    assert.throws(() => encode(value), {
+      name: "TypeError",
+      message: /^Cannot send message: /,
+    }, String(typeof value));
+  }
+});
+
+Deno.test("checkReason() limits a close reason to 123 bytes", () => {
+  assert.equal(checkReason(undefined, "Cannot close"), "");
+  assert.equal(checkReason("x".repeat(123), "Cannot close"), "x".repeat(123));
+  assert.throws(() => checkReason("é".repeat(62), "Cannot close"), {
+    name: "RangeError",
+    message: /^Cannot close: .*current size is 124/,
+  });
+  assert.throws(() => checkReason(5, "Cannot close"), {
+    name: "TypeError",
+    message: /current value is 5/,
+  });
+});

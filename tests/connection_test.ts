@@ -1,0 +1,274 @@
+import assert from "node:assert/strict";
+import { ErrorCode, type WebSocketConnection } from "../mod.ts";
+import { connect, deadline, hangUp, listen, Recorder } from "./_helpers.ts";
+import { rawPeer } from "./_raw.ts";
+
+/** A recorder whose onMessage also runs `act`. */
+class Acting extends Recorder {
+  constructor(
+    readonly act: (ws: WebSocketConnection, data: unknown) => unknown,
+  ) {
+    super();
+  }
+  override onMessage(ws: WebSocketConnection, event: { data?: unknown }) {
+    super.onMessage(ws, event as never);
+    return this.act(ws, event.data) as void;
+  }
+}
+
+Deno.test("WebSocketConnection callbacks: open first, messages in order, terminate last, this is the handler", async () => {
+  const recorder = new Recorder();
+  await using wss = listen({ onConnection: () => recorder });
+  const peer = await connect(wss.url);
+  for (const text of ["1", "2", "3"]) peer.socket.send(text);
+  await recorder.received(3);
+  peer.socket.close(4000, "bye");
+  await recorder.terminated();
+  assert.deepEqual(recorder.types, [
+    "open",
+    "message",
+    "message",
+    "message",
+    "terminate",
+  ]);
+  assert.deepEqual(recorder.messages, ["1", "2", "3"]);
+  const end = recorder.calls.at(-1)?.event;
+  assert.deepEqual([end?.code, end?.reason], [4000, "bye"]);
+  assert.equal(recorder.connection?.status, "Closed");
+  await deadline(peer.closed, "client close");
+});
+
+Deno.test("WebSocketConnection serialises async callbacks", async () => {
+  const log: string[] = [];
+  const { promise: both, resolve } = Promise.withResolvers<void>();
+  await using wss = listen({
+    onConnection: () => ({
+      async onMessage(_ws: WebSocketConnection, event: { data: unknown }) {
+        log.push(`start ${event.data}`);
+        await new Promise((done) => setTimeout(done, 20));
+        log.push(`end ${event.data}`);
+        if (event.data === "b") resolve();
+      },
+    }),
+  });
+  const peer = await connect(wss.url);
+  peer.socket.send("a");
+  peer.socket.send("b");
+  await deadline(both, "both messages");
+  assert.deepEqual(log, ["start a", "end a", "start b", "end b"]);
+  await hangUp(peer);
+});
+
+for (const kind of ["throws", "rejects"] as const) {
+  Deno.test(`WebSocketConnection: a callback that ${kind} gives onError, 1011, onTerminate; others go on`, async () => {
+    const bad = new Acting(() => {
+      if (kind === "throws") throw new Error("boom");
+      return Promise.reject(new Error("boom"));
+    });
+    const good = new Acting((ws, data) => ws.send(data));
+    const handlers = [bad, good];
+    let next = 0;
+    await using wss = listen({ onConnection: () => handlers[next++] });
+    const badPeer = await connect(wss.url);
+    const goodPeer = await connect(wss.url);
+    badPeer.socket.send("x");
+    assert.equal((await deadline(badPeer.closed, "close")).code, 1011);
+    await bad.terminated();
+    assert.deepEqual(bad.types, ["open", "message", "error", "terminate"]);
+    const error = bad.calls[2]?.event.errors?.[0];
+    assert.equal(error?.errCode, ErrorCode.CallbackFailed);
+    assert.match(String(error?.message), /onMessage.*boom/);
+    goodPeer.socket.send("still here");
+    await goodPeer.received(1);
+    assert.deepEqual(goodPeer.messages, ["still here"]);
+    await hangUp(goodPeer);
+  });
+}
+
+Deno.test("WebSocketConnection.send() chooses the frame by type", async () => {
+  const sent: unknown[] = [
+    "text",
+    new Uint8Array([1, 2]).buffer,
+    new Uint8Array([3]),
+    new Blob([new Uint8Array([4])]),
+    { a: 1 },
+    [1, 2],
+    7,
+    null,
+  ];
+  const recorder = new Acting((ws) => {
+    for (const value of sent) ws.send(value);
+  });
+  await using wss = listen({ onConnection: () => recorder });
+  const peer = await connect(wss.url);
+  peer.socket.send("go");
+  await peer.received(sent.length);
+  const seen = peer.messages.map((m) =>
+    typeof m === "string" ? m : [...new Uint8Array(m as ArrayBuffer)]
+  );
+  assert.deepEqual(seen, [
+    "text",
+    [1, 2],
+    [3],
+    [4],
+    '{"a":1}',
+    "[1,2]",
+    "7",
+    "null",
+  ]);
+  const ws = recorder.connection as WebSocketConnection;
+  const circular: Record<string, unknown> = {};
+  circular.me = circular;
+  for (const value of [undefined, () => {}, Symbol(), 1n, circular]) {
+    assert.throws(() => ws.send(value), TypeError);
+  }
+  await hangUp(peer);
+  await recorder.terminated();
+  assert.throws(
+    () => ws.send("late"),
+    (e: Error) => e.constructor === Error && /^Cannot send/.test(e.message),
+  );
+});
+
+for (
+  const [args, code, reason] of [
+    [[4001, "custom"], 4001, "custom"],
+    [[3001], 3001, ""],
+    [[3000, "x"], 1000, ""],
+    [[1001, "x"], 1000, ""],
+    [[], 1000, ""],
+  ] as const
+) {
+  Deno.test(`WebSocketConnection.terminate(${args.join(", ")}) closes with ${code}`, async () => {
+    const recorder = new Recorder();
+    await using wss = listen({ onConnection: () => recorder });
+    const peer = await connect(wss.url);
+    await recorder.when((c) => c.name === "onOpen", "onOpen");
+    (recorder.connection as WebSocketConnection).terminate(
+      ...(args as unknown as [number, string]),
+    );
+    const closed = await deadline(peer.closed, "client close");
+    assert.deepEqual([closed.code, closed.reason], [code, reason]);
+    await recorder.terminated();
+    assert.deepEqual(recorder.types, ["open", "terminate"]);
+  });
+}
+
+Deno.test("WebSocketConnection.terminate() names a wrong argument", async () => {
+  const recorder = new Recorder();
+  await using wss = listen({ onConnection: () => recorder });
+  const peer = await connect(wss.url);
+  await recorder.when((c) => c.name === "onOpen", "onOpen");
+  const ws = recorder.connection as WebSocketConnection;
+  assert.throws(() => ws.terminate("4001" as never), {
+    name: "TypeError",
+    message: /code must be a number/,
+  });
+  assert.throws(() => ws.terminate(4000.5), {
+    name: "RangeError",
+    message: /code must be an integer/,
+  });
+  assert.throws(() => ws.terminate(4001, 5 as never), TypeError);
+  assert.throws(() => ws.terminate(4001, "x".repeat(124)), RangeError);
+  assert.equal(ws.status, "Connected");
+  await hangUp(peer);
+});
+
+for (const dataType of ["text", "blob", "object"] as const) {
+  Deno.test(`WebSocketConnection dataType ${dataType} converts both frame types`, async () => {
+    const recorder = new Recorder();
+    await using wss = listen({ onConnection: () => recorder }, { dataType });
+    const peer = await connect(wss.url);
+    peer.socket.send('{"n":1}');
+    peer.socket.send(new TextEncoder().encode('{"n":2}'));
+    await recorder.received(2);
+    const expected = {
+      text: ['{"n":1}', '{"n":2}'],
+      blob: [
+        new TextEncoder().encode('{"n":1}'),
+        new TextEncoder().encode('{"n":2}'),
+      ],
+      object: [{ n: 1 }, { n: 2 }],
+    }[dataType];
+    assert.deepEqual(recorder.messages, expected);
+    await hangUp(peer);
+  });
+}
+
+const fatal = [
+  [
+    "a message over maxMessageSize",
+    { maxMessageSize: 4 },
+    "12345",
+    1009,
+    ErrorCode.MessageTooLarge,
+  ],
+  [
+    "invalid JSON under object",
+    { dataType: "object" },
+    "{nope",
+    1007,
+    ErrorCode.InvalidJSON,
+  ],
+  [
+    "invalid UTF-8 in a binary frame under text",
+    {},
+    new Uint8Array([0xff, 0xfe]),
+    1007,
+    ErrorCode.InvalidUTF8,
+  ],
+] as const;
+for (const [what, options, message, code, errCode] of fatal) {
+  Deno.test(`WebSocketConnection closes ${code} on ${what}`, async () => {
+    const recorder = new Recorder();
+    const other = new Recorder();
+    const handlers = [recorder, other];
+    let next = 0;
+    await using wss = listen({ onConnection: () => handlers[next++] }, options);
+    const peer = await connect(wss.url);
+    const otherPeer = await connect(wss.url);
+    peer.socket.send(message);
+    assert.equal((await deadline(peer.closed, "close")).code, code);
+    await recorder.terminated();
+    assert.deepEqual(recorder.types, ["open", "error", "terminate"]);
+    const error = recorder.calls[1]?.event;
+    assert.equal(error?.errors?.[0]?.errCode, errCode);
+    assert.equal(error?.status?.errors?.[0]?.errCode, errCode);
+    assert.equal(recorder.calls[2]?.event.code, code);
+    assert.equal(otherPeer.socket.readyState, WebSocket.OPEN);
+    await hangUp(otherPeer);
+  });
+}
+
+Deno.test("WebSocketConnection: a peer that drops TCP gives onTerminate 1006", async () => {
+  const recorder = new Recorder();
+  await using wss = listen({ onConnection: () => recorder });
+  const peer = await rawPeer(wss.addr?.port as number);
+  await recorder.when((c) => c.name === "onOpen", "onOpen");
+  peer.conn.close();
+  await recorder.terminated();
+  assert.deepEqual(recorder.types, ["open", "terminate"]);
+  // SPEC: a server connection's terminate event has no wasClean.
+  assert.deepEqual(recorder.calls[1]?.event, {
+    type: "terminate",
+    code: 1006,
+    reason: "",
+  });
+});
+
+Deno.test("WebSocketConnection: a peer that never answers pings is closed after idleTimeout", async () => {
+  const recorder = new Recorder();
+  await using wss = listen({ onConnection: () => recorder }, {
+    idleTimeout: 1,
+  });
+  const peer = await rawPeer(wss.addr?.port as number);
+  const start = performance.now();
+  await recorder.when((c) => c.name === "onOpen", "onOpen");
+  await recorder.terminated(8000);
+  assert.deepEqual(recorder.types, ["open", "terminate"]);
+  // Deno closes an idle server socket itself and reports 1001 (then 1005).
+  assert.equal(recorder.calls[1]?.event.code, 1001);
+  assert.ok(performance.now() - start >= 900, "not before idleTimeout");
+  await peer.readToEnd(8000).catch(() => {});
+  peer.conn.close();
+});
