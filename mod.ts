@@ -33,6 +33,12 @@ export {
 } from "./server.ts";
 export { WebSocketConnection, type WSConnectionHandler } from "./connection.ts";
 export {
+  WebSocket,
+  WebSocketClient,
+  type WSClientHandler,
+  type WSHeaders,
+} from "./client.ts";
+export {
   ErrorCode,
   type ErrorCodeName,
   type ErrorCodeValue,
