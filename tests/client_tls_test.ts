@@ -1,0 +1,107 @@
+import assert from "node:assert/strict";
+import { WebSocketServer } from "../mod.ts";
+import { deadline } from "./_helpers.ts";
+
+async function openssl(args: string[]): Promise<void> {
+  const { success, stderr } = await new Deno.Command("openssl", {
+    args,
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  assert.ok(success, new TextDecoder().decode(stderr));
+}
+
+/**
+ * A test CA and a certificate for 127.0.0.1 signed by it, made by openssl in
+ * `dir` (rustls refuses a self-signed CA certificate as the server's own).
+ */
+async function selfSigned(dir: string) {
+  const file = (name: string) => `${dir}/${name}`;
+  await openssl([
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-days",
+    "1",
+    "-subj",
+    "/CN=ws4d test CA",
+    "-keyout",
+    file("ca.key"),
+    "-out",
+    file("ca.pem"),
+  ]);
+  await openssl([
+    "req",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-subj",
+    "/CN=localhost",
+    "-keyout",
+    file("key.pem"),
+    "-out",
+    file("leaf.csr"),
+  ]);
+  await Deno.writeTextFile(
+    file("ext.cnf"),
+    "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+  );
+  await openssl([
+    "x509",
+    "-req",
+    "-in",
+    file("leaf.csr"),
+    "-CA",
+    file("ca.pem"),
+    "-CAkey",
+    file("ca.key"),
+    "-CAcreateserial",
+    "-days",
+    "1",
+    "-extfile",
+    file("ext.cnf"),
+    "-out",
+    file("cert.pem"),
+  ]);
+  return {
+    key: await Deno.readTextFile(file("key.pem")),
+    cert: await Deno.readTextFile(file("cert.pem")),
+    certFile: file("ca.pem"),
+  };
+}
+
+Deno.test("WebSocket over wss:// to a TLS WebSocketServer", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const { key, cert, certFile } = await selfSigned(dir);
+    await using wss = new WebSocketServer({
+      onConnection: () => ({ onMessage: (ws, event) => ws.send(event.data) }),
+    }, { port: 0, hostname: "127.0.0.1", cert, key, dataType: "object" });
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-net",
+        `--cert=${certFile}`,
+        new URL("./_tls_client.ts", import.meta.url).pathname,
+        `wss://127.0.0.1:${wss.addr?.port}/`,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const { stdout, stderr, success } = await deadline(
+      child,
+      "TLS client",
+      30_000,
+    );
+    assert.ok(success, new TextDecoder().decode(stderr));
+    assert.deepEqual(JSON.parse(new TextDecoder().decode(stdout)), [
+      "wss://",
+      { over: "tls" },
+      4000,
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
