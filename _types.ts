@@ -97,8 +97,12 @@ export interface WSServerEvent {
   readonly type: "open" | "terminate";
 }
 
-/** A callback's result: nothing, or a promise that the next callback waits for. */
-export type WSCallbackResult = void | Promise<void>;
+/**
+ * A callback's result: a promise is waited for before the next callback of
+ * the same connection; anything else is ignored, so an arrow function may
+ * return what its body returns.
+ */
+export type WSCallbackResult = unknown;
 
 /**
  * The upgrade request as `onConnection` sees it, read before the upgrade.
