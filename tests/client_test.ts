@@ -165,11 +165,11 @@ Deno.test("WebSocket sends headers, a repeated one and Cookie, and subprotocols"
 });
 
 Deno.test("WebSocket that cannot connect: onError then onTerminate 1006, no onOpen", async () => {
-  const refusing = listen({ onConnection: () => null });
+  const refusing = listen({ onConnection: () => null }, { path: "/ws" });
   const port = refusing.addr?.port;
   const cases = [
-    `ws://127.0.0.1:${port}/`, // 403
-    `ws://127.0.0.1:${port}/x`, // still 403: no path option
+    `ws://127.0.0.1:${port}/ws`, // 403: onConnection refused
+    `ws://127.0.0.1:${port}/elsewhere`, // 404: not the server's path
   ];
   for (const url of cases) {
     const log = recording();

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { WebSocketServer } from "../mod.ts";
+import { ErrorCode, WebSocketServer } from "../mod.ts";
 import { deadline } from "./_helpers.ts";
 
 async function openssl(args: string[]): Promise<void> {
@@ -79,27 +79,36 @@ Deno.test("WebSocket over wss:// to a TLS WebSocketServer", async () => {
     await using wss = new WebSocketServer({
       onConnection: () => ({ onMessage: (ws, event) => ws.send(event.data) }),
     }, { port: 0, hostname: "127.0.0.1", cert, key, dataType: "object" });
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-net",
-        `--cert=${certFile}`,
-        new URL("./_tls_client.ts", import.meta.url).pathname,
-        `wss://127.0.0.1:${wss.addr?.port}/`,
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const { stdout, stderr, success } = await deadline(
-      child,
-      "TLS client",
-      30_000,
-    );
-    assert.ok(success, new TextDecoder().decode(stderr));
-    assert.deepEqual(JSON.parse(new TextDecoder().decode(stdout)), [
+    const run = async (trust: string[]) => {
+      const child = new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "--allow-net",
+          ...trust,
+          new URL("./_tls_client.ts", import.meta.url).pathname,
+          `wss://127.0.0.1:${wss.addr?.port}/`,
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const { stdout, stderr, success } = await deadline(
+        child,
+        "TLS client",
+        30_000,
+      );
+      assert.ok(success, new TextDecoder().decode(stderr));
+      return JSON.parse(new TextDecoder().decode(stdout));
+    };
+    assert.deepEqual(await run([`--cert=${certFile}`]), [
       "wss://",
       { over: "tls" },
       4000,
+    ]);
+    // Not trusted: a TLS failure is a connection that cannot be made.
+    assert.deepEqual(await run([]), [
+      "wss://",
+      [ErrorCode.ConnectionFailed],
+      1006,
     ]);
   } finally {
     await Deno.remove(dir, { recursive: true });
