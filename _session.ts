@@ -169,8 +169,6 @@ export class Session {
   #sentCode = 0;
   /** A close asked for before a server socket opened. */
   #closeOnOpen: [number, string] | null = null;
-  /** Errors to report with the connection failure (dropped messages). */
-  #connectErrors: WSError[] = [];
 
   constructor(target: unknown, handler: AnyHandler, settings: SessionSettings) {
     this.#settings = settings;
@@ -351,17 +349,24 @@ export class Session {
   };
 
   #onError = (): void => {
-    if (this.status !== "Connecting" || this.#ended) return;
-    this.#failed = true;
-    const errors = this.#connectErrors;
-    errors.unshift(
-      wsError(
-        ErrorCode.ConnectionFailed,
-        "Cannot connect: the connection failed",
-      ),
-    );
-    this.#dispatchError(this.#withDropped(errors), false);
+    if (this.status === "Connecting" && !this.#failed && !this.#ended) {
+      this.#connectionFailed();
+    }
   };
+
+  /** `onError` for a connection that could not be made. */
+  #connectionFailed(): void {
+    this.#failed = true;
+    this.#dispatchError(
+      this.#withDropped([
+        wsError(
+          ErrorCode.ConnectionFailed,
+          "Cannot connect: the connection failed",
+        ),
+      ]),
+      false,
+    );
+  }
 
   /** Adds the dropped-messages entry (newest first) where messages waited. */
   #withDropped(errors: WSError[]): WSError[] {
@@ -382,16 +387,7 @@ export class Session {
     if (this.#ended) return;
     if (this.status === "Connecting" && !this.#failed) {
       // Closed before it opened with no error event first (some runtimes).
-      this.#failed = true;
-      this.#dispatchError(
-        this.#withDropped([
-          wsError(
-            ErrorCode.ConnectionFailed,
-            "Cannot connect: the connection failed",
-          ),
-        ]),
-        false,
-      );
+      this.#connectionFailed();
     } else if (
       !this.#failed && this.#outbox !== null && this.#outbox.length > 0
     ) {
