@@ -40,8 +40,8 @@ export const ErrorCode = {
   SlowConsumer: 9,
   /** The backplane of a server failed; delivery stays local until it is back. */
   BackplaneFailed: 10,
-  /** The socket reported an error of its own. */
-  SocketError: 11,
+  /** The peer broke the WebSocket protocol (RFC 6455): the socket failed it. */
+  ProtocolError: 11,
 } as const;
 
 /** One of the names of {@linkcode ErrorCode}. */
@@ -59,6 +59,7 @@ const CLOSE_CODES: Partial<Record<ErrorCodeValue, number>> = {
   [ErrorCode.InvalidJSON]: 1007,
   [ErrorCode.MessageTooLarge]: 1009,
   [ErrorCode.SlowConsumer]: 1008,
+  [ErrorCode.ProtocolError]: 1002,
 };
 
 /** The short close reason that goes with each fatal error. */
@@ -67,6 +68,7 @@ const CLOSE_REASONS: Partial<Record<ErrorCodeValue, string>> = {
   [ErrorCode.InvalidJSON]: "invalid JSON",
   [ErrorCode.MessageTooLarge]: "message too large",
   [ErrorCode.SlowConsumer]: "slow consumer",
+  [ErrorCode.ProtocolError]: "protocol error",
 };
 
 /** An internal error that carries its {@linkcode ErrorCode}. */
@@ -118,6 +120,36 @@ export function toError(thrown: unknown): Error {
     text = String(thrown);
   }
   return new Error(`Non-error thrown: ${text}`, { cause: thrown });
+}
+
+/**
+ * The fatal error behind a socket's `error` event once open, from the
+ * message of Deno's WebSocket engine; `null` for a broken connection (the
+ * peer cut it), which is no error of the peer's data.
+ */
+export function socketFailure(message: string): Ws4dError | null {
+  if (/utf-?8/i.test(message)) {
+    return new Ws4dError(
+      ErrorCode.InvalidUTF8,
+      `The peer sent invalid UTF-8: ${message}`,
+    );
+  }
+  if (/too large/i.test(message) && !/ping/i.test(message)) {
+    return new Ws4dError(
+      ErrorCode.MessageTooLarge,
+      `The peer sent a frame too large: ${message}`,
+    );
+  }
+  if (
+    /reserved bits|invalid value|opcode|control frame|ping frame too large|invalid close|continuation|fragment|mask/i
+      .test(message)
+  ) {
+    return new Ws4dError(
+      ErrorCode.ProtocolError,
+      `The peer broke the WebSocket protocol: ${message}`,
+    );
+  }
+  return null;
 }
 
 /** The entry for a user callback that threw or rejected. */

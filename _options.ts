@@ -20,6 +20,7 @@ export interface ResolvedServerOptions {
   readonly maxConnections: number;
   readonly maxMessageSize: number;
   readonly maxBufferedAmount: number;
+  readonly closeTimeout: number;
   readonly allowedOrigins: ReadonlySet<string> | undefined;
   readonly backplane: unknown;
 }
@@ -31,6 +32,7 @@ export const SERVER_DEFAULTS = {
   maxConnections: Infinity,
   maxMessageSize: DEFAULT_MAX_MESSAGE_SIZE,
   maxBufferedAmount: 16 * 1024 * 1024,
+  closeTimeout: 5000,
 } as const;
 
 const KNOWN = new Set([
@@ -45,6 +47,7 @@ const KNOWN = new Set([
   "maxConnections",
   "maxMessageSize",
   "maxBufferedAmount",
+  "closeTimeout",
   "allowedOrigins",
   "backplane",
 ]);
@@ -212,6 +215,12 @@ export function resolveServerOptions(options: unknown): ResolvedServerOptions {
           infinite: true,
         },
       ),
+    closeTimeout: given.closeTimeout === undefined
+      ? SERVER_DEFAULTS.closeTimeout
+      : checkNumber(given.closeTimeout, "options.closeTimeout", ACTION, {
+        min: 0,
+        infinite: true,
+      }),
     allowedOrigins: origins === undefined ? undefined : new Set(origins),
     backplane: given.backplane,
   };

@@ -8,7 +8,13 @@
  * @module
  */
 import { decode, encode, type Encoded, type Frame } from "./_codec.ts";
-import { callbackFailed, ErrorCode, Ws4dError, wsError } from "./_errors.ts";
+import {
+  callbackFailed,
+  ErrorCode,
+  socketFailure,
+  Ws4dError,
+  wsError,
+} from "./_errors.ts";
 import type { DataType, WSError, WSRequest, WSStatus } from "./_types.ts";
 
 /** A handler as the queue sees it: any object whose callbacks it may call. */
@@ -124,6 +130,11 @@ export interface SessionSettings {
   readonly maxMessageSize: number;
   /** Past this many bytes waiting to go out, the peer is a slow consumer. */
   readonly maxBufferedAmount: number;
+  /**
+   * Milliseconds to wait for the peer's answer to a close we started before
+   * giving the connection up (server only; the client waits for its socket).
+   */
+  readonly closeTimeout?: number;
   /** Errors with no `onError` to receive them, or thrown by `onError`. */
   readonly fallback: (errors: readonly WSError[]) => void;
   /** The socket opened, before `onOpen` runs (the server's registry). */
@@ -165,10 +176,17 @@ export class Session {
   #ended = false;
   /** Messages sent while connecting (client only). */
   #outbox: Encoded[] | null = null;
-  /** The code of the close frame we sent: reported if the handshake then breaks. */
+  /**
+   * The code and reason of the close we sent, or of the protocol error the
+   * socket failed the connection with: reported when the connection then
+   * breaks, instead of 1006.
+   */
   #sentCode = 0;
+  #sentReason = "";
   /** A close asked for before a server socket opened. */
   #closeOnOpen: [number, string] | null = null;
+  /** Gives the connection up if the peer does not answer our close. */
+  #closeTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(target: unknown, handler: AnyHandler, settings: SessionSettings) {
     this.#settings = settings;
@@ -218,10 +236,20 @@ export class Session {
     return true;
   }
 
-  /** Closes with `code`; the terminate event follows the socket's close. */
-  close(code: number, reason: string): void {
+  /**
+   * Closes with `code`; the terminate event follows the socket's close, or
+   * comes `giveUpAfter` ms later if the peer never answers.
+   */
+  close(
+    code: number,
+    reason: string,
+    giveUpAfter = this.#settings.closeTimeout,
+  ): void {
     if (this.status === "Closing" || this.status === "Closed") return;
     this.#stopped = true;
+    this.#sentCode = code;
+    this.#sentReason = reason;
+    this.#giveUpAfter(giveUpAfter);
     if (this.status === "Connecting" && this.#server) {
       // A server socket cannot close before it opens: close it on open.
       this.#closeOnOpen = [code, reason];
@@ -229,12 +257,26 @@ export class Session {
       return;
     }
     this.#leave("Closing");
-    this.#sentCode = code;
     try {
       this.socket?.close(code, reason);
     } catch {
       // A socket that cannot close any more is closing already.
     }
+  }
+
+  /**
+   * Deno keeps a closing socket open as long as the peer neither answers nor
+   * cuts: past `ms`, the connection ends with the code we sent.
+   */
+  #giveUpAfter(ms: number | undefined): void {
+    if (ms === undefined || ms === Infinity || this.#closeTimer !== undefined) {
+      return;
+    }
+    this.#closeTimer = setTimeout(() => {
+      this.#closeTimer = undefined;
+      this.#stopped = true;
+      this.#end(this.#sentCode || 1006, this.#sentReason, false);
+    }, ms);
   }
 
   /**
@@ -258,10 +300,9 @@ export class Session {
     if (this.status === "Connected" || this.status === "Connecting") {
       this.#leave("Closing");
       this.#sentCode = this.#server ? error.closeCode : 1000;
-      this.socket?.close(
-        this.#sentCode,
-        error.closeReason(this.#settings.side),
-      );
+      this.#sentReason = error.closeReason(this.#settings.side);
+      this.#giveUpAfter(this.#settings.closeTimeout);
+      this.socket?.close(this.#sentCode, this.#sentReason);
     }
   }
 
@@ -278,10 +319,9 @@ export class Session {
       );
       this.#dispatchError([error.toEntry()], true);
       this.#sentCode = this.#server ? error.closeCode : 1000;
-      this.socket?.close(
-        this.#sentCode,
-        error.closeReason(this.#settings.side),
-      );
+      this.#sentReason = error.closeReason(this.#settings.side);
+      this.#giveUpAfter(this.#settings.closeTimeout);
+      this.socket?.close(this.#sentCode, this.#sentReason);
     });
   }
 
@@ -348,9 +388,23 @@ export class Session {
     this.queue.push("onMessage", { type: "message", data });
   };
 
-  #onError = (): void => {
-    if (this.status === "Connecting" && !this.#failed && !this.#ended) {
+  #onError = (event: Event): void => {
+    if (this.#failed || this.#ended) return;
+    if (this.status === "Connecting") {
       this.#connectionFailed();
+      return;
+    }
+    // Deno's engine has failed the connection (it cuts the TCP, with no
+    // close frame): a protocol error of the peer is a fatal error.
+    const message = (event as Partial<ErrorEvent>).message;
+    const error = typeof message === "string" ? socketFailure(message) : null;
+    if (error === null) return; // A break: onTerminate says 1006.
+    this.#failed = true;
+    this.#stopped = true;
+    this.#dispatchError([error.toEntry()], false);
+    if (this.#sentCode === 0) {
+      this.#sentCode = error.closeCode;
+      this.#sentReason = error.closeReason(this.#settings.side);
     }
   };
 
@@ -396,15 +450,22 @@ export class Session {
       this.#dispatchError(this.#withDropped([]), false);
     }
     let code = normaliseCloseCode(event.code);
+    let reason = event.reason;
     // We closed first and the peer broke the handshake (Deno cuts on a data
-    // frame after its close frame): the connection ended with our code.
-    if (code === 1006 && this.#sentCode !== 0) code = this.#sentCode;
-    this.#end(code, event.reason, event.wasClean);
+    // frame after its close frame), or the socket failed a peer that broke
+    // the protocol: the connection ended with that code, not a mere break.
+    if (code === 1006 && this.#sentCode !== 0) {
+      code = this.#sentCode;
+      reason = this.#sentReason;
+    }
+    this.#end(code, reason, event.wasClean);
   };
 
   #end(code: number, reason: string, wasClean: boolean): void {
     if (this.#ended) return;
     this.#ended = true;
+    clearTimeout(this.#closeTimer);
+    this.#closeTimer = undefined;
     this.#leave("Closed");
     const socket = this.socket;
     if (socket !== null) {

@@ -123,6 +123,15 @@ export interface WebSocketServerOptions {
    */
   readonly maxBufferedAmount?: number | undefined;
   /**
+   * Milliseconds to wait for the peer to answer a close that the server
+   * started (`terminate`, a fatal error, a slow consumer). A peer still silent
+   * then is given up: `onTerminate` runs with the code that was sent, and the
+   * connection leaves the registry (Deno keeps its socket until the peer goes
+   * or the listener shuts down).
+   * @default {5000}
+   */
+  readonly closeTimeout?: number | undefined;
+  /**
    * `Origin` values accepted, compared exactly; a request with no `Origin`
    * is accepted.
    * @default {undefined} every origin
@@ -197,6 +206,34 @@ function readRequest(
     remoteAddress: typeof addr?.hostname === "string" ? addr.hostname : "",
     params,
   };
+}
+
+/** A nonce of 16 bytes in base64 (RFC 6455 §4.1), as every client sends. */
+const KEY = /^[A-Za-z0-9+/]{21}[AQgw]==$/;
+
+/**
+ * The answer to a malformed handshake, which Deno would upgrade (RFC 6455
+ * §4.2.1-2): 400 for a missing or malformed key or a missing version, 426
+ * naming version 13 for another version.
+ */
+function checkHandshake(headers: Headers): Response | undefined {
+  const key = headers.get("sec-websocket-key");
+  if (key === null || !KEY.test(key.trim())) {
+    return plain(
+      400,
+      "Bad Request: Sec-WebSocket-Key must be 16 bytes in base64",
+    );
+  }
+  const version = headers.get("sec-websocket-version");
+  if (version === null) {
+    return plain(400, "Bad Request: Sec-WebSocket-Version is missing");
+  }
+  if (version.trim() !== "13") {
+    return plain(426, "Upgrade Required: Sec-WebSocket-Version must be 13", {
+      "sec-websocket-version": "13",
+    });
+  }
+  return undefined;
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
@@ -388,6 +425,8 @@ export class WebSocketServer {
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
       return plain(426, "Upgrade Required", { upgrade: "websocket" });
     }
+    const malformed = checkHandshake(request.headers);
+    if (malformed !== undefined) return malformed;
     const origins = this.#options.allowedOrigins;
     const origin = request.headers.get("origin");
     if (origins !== undefined && origin !== null && !origins.has(origin)) {
@@ -468,7 +507,7 @@ export class WebSocketServer {
 
   async #shutdown(timeout: number): Promise<void> {
     for (const session of this.#live.values()) {
-      session.close(1001, "server terminated");
+      session.close(1001, "server terminated", Infinity);
     }
     if (this.#live.size > 0) {
       const drained = new Promise<void>((resolve) => this.#drained = resolve);
@@ -566,6 +605,7 @@ export class WebSocketServer {
         dataType: this.#options.dataType,
         maxMessageSize: this.#options.maxMessageSize,
         maxBufferedAmount: this.#options.maxBufferedAmount,
+        closeTimeout: this.#options.closeTimeout,
         fallback: (errors: readonly WSError[]) =>
           this.#report("connection error", errors),
         onConnected: () => connected.add(connection),

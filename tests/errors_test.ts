@@ -20,7 +20,7 @@ Deno.test("Ws4dError carries its close code and reason", () => {
     [ErrorCode.InvalidJSON, 1007, "invalid JSON"],
     [ErrorCode.MessageTooLarge, 1009, "message too large"],
     [ErrorCode.SlowConsumer, 1008, "slow consumer"],
-    [ErrorCode.SocketError, 1011, "error"],
+    [ErrorCode.ProtocolError, 1002, "protocol error"],
   ];
   for (const [errCode, code, reason] of cases) {
     const error = new Ws4dError(errCode as 1, "m");
