@@ -119,3 +119,45 @@ export async function rawPeer(port: number, path = "/"): Promise<RawPeer> {
     },
   };
 }
+
+/** A frame as the server sent it. */
+export interface ServerFrame {
+  opcode: number;
+  payload: Uint8Array;
+}
+
+/** Splits the bytes a server sent (unmasked frames) into frames. */
+export function parseFrames(bytes: Uint8Array): ServerFrame[] {
+  const frames: ServerFrame[] = [];
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let at = 0;
+  while (at + 2 <= bytes.length) {
+    const opcode = (bytes[at] as number) & 0x0f;
+    let length = (bytes[at + 1] as number) & 0x7f;
+    let header = 2;
+    if (length === 126) {
+      length = view.getUint16(at + 2);
+      header = 4;
+    } else if (length === 127) {
+      length = Number(view.getBigUint64(at + 2));
+      header = 10;
+    }
+    if (at + header + length > bytes.length) break;
+    frames.push({
+      opcode,
+      payload: bytes.slice(at + header, at + header + length),
+    });
+    at += header + length;
+  }
+  return frames;
+}
+
+/** The code and reason of a close frame's payload. */
+export function closeOf(frame: ServerFrame): [number, string] {
+  const { payload } = frame;
+  if (payload.length < 2) return [1005, ""];
+  return [
+    ((payload[0] as number) << 8) | (payload[1] as number),
+    new TextDecoder().decode(payload.subarray(2)),
+  ];
+}
