@@ -1,0 +1,135 @@
+/**
+ * Backpressure: a peer that does not read is closed as a slow consumer once
+ * its outgoing buffer passes `maxBufferedAmount`, without slowing the others;
+ * a peer that never answers our close is given up after `closeTimeout`.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { ErrorCode, type WebSocketConnection } from "../mod.ts";
+import {
+  type AnyEvent,
+  connect,
+  deadline,
+  hangUp,
+  listen,
+  Recorder,
+} from "./_helpers.ts";
+import {
+  buildFrame,
+  closeOf,
+  parseFrames,
+  type RawPeer,
+  rawPeer,
+  type ServerFrame,
+} from "./_raw.ts";
+
+const CHUNK = 128 * 1024;
+
+/** Reads a raw peer's bytes until a close frame has arrived; returns it. */
+async function readUntilClose(peer: RawPeer): Promise<ServerFrame> {
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const buffer = new Uint8Array(256 * 1024);
+  return await deadline(
+    (async () => {
+      while (true) {
+        const n = await peer.conn.read(buffer);
+        if (n === null) throw new Error("TCP ended before a close frame");
+        chunks.push(buffer.slice(0, n));
+        total += n;
+        // A close frame is small and last: look at the tail only.
+        const tail = new Uint8Array(total);
+        let at = 0;
+        for (const chunk of chunks) {
+          tail.set(chunk, at);
+          at += chunk.length;
+        }
+        chunks.splice(0, chunks.length, tail);
+        const close = parseFrames(tail).find((frame) => frame.opcode === 8);
+        if (close !== undefined) return close;
+      }
+    })(),
+    "the close frame",
+  );
+}
+const MAX_ROUNDS = 2000;
+
+Deno.test("maxBufferedAmount: a peer that does not read gets 1008 slow consumer; a reader gets every message", async () => {
+  const slow = new Recorder();
+  let rounds = 0;
+  const reader = new (class extends Recorder {
+    override onMessage(ws: WebSocketConnection, event: AnyEvent): void {
+      super.onMessage(ws, event);
+      // The reader paces the broadcast: one more each time it has read one.
+      if (rounds < MAX_ROUNDS && !slow.types.includes("error")) {
+        rounds++;
+        ws.wss.broadcast(`${rounds} `.padEnd(CHUNK, "x"));
+      } else ws.send("done");
+    }
+  })();
+  await using wss = listen({
+    onConnection: (_, { request }) => request.url === "/reader" ? reader : slow,
+  }, { maxBufferedAmount: 1024 * 1024 });
+  const port = wss.addr?.port as number;
+  const peer = await rawPeer(port, "/slow");
+  await slow.when((c) => c.name === "onOpen", "slow onOpen");
+  const client = await connect(`${wss.url}/reader`);
+  const received: string[] = [];
+  const done = Promise.withResolvers<void>();
+  client.socket.onmessage = (event) => {
+    if (event.data === "done") done.resolve();
+    else {
+      received.push((event.data as string).split(" ", 1)[0] as string);
+      client.socket.send("next");
+    }
+  };
+  client.socket.send("next");
+  await slow.when((c) => c.name === "onError", "the slow consumer's onError");
+  await done.promise;
+  // The slow peer reads at last: what it was sent, then the close frame.
+  const close = await readUntilClose(peer);
+  assert.deepEqual(closeOf(close), [1008, "slow consumer"]);
+  await peer.conn.write(buildFrame(8, close.payload));
+  await peer.readToEnd();
+  peer.conn.close();
+  await slow.terminated();
+  const error = slow.calls.find((c) => c.name === "onError")?.event;
+  assert.deepEqual(error?.errors?.map((e) => e.errCode), [
+    ErrorCode.SlowConsumer,
+  ]);
+  const end = slow.calls.at(-1)?.event;
+  assert.deepEqual([end?.code, end?.reason], [1008, "slow consumer"]);
+  assert.ok(rounds < MAX_ROUNDS, `slow consumer detected after ${rounds}`);
+  // The reader was not slowed down nor lost anything: every round, in order.
+  assert.deepEqual(
+    received,
+    Array.from({ length: rounds }, (_, i) => `${i + 1}`),
+  );
+  await hangUp(client);
+});
+
+Deno.test("closeTimeout: a peer that never answers our close is given up with the code sent", async () => {
+  const recorder = new Recorder();
+  await using wss = listen({ onConnection: () => recorder }, {
+    closeTimeout: 200,
+  });
+  const peer = await rawPeer(wss.addr?.port as number);
+  await recorder.when((c) => c.name === "onOpen", "onOpen");
+  const ws = recorder.connection as WebSocketConnection;
+  const start = performance.now();
+  ws.terminate(4000, "bye");
+  assert.equal(ws.status, "Closing");
+  // The raw peer reads nothing and answers nothing: Deno would wait forever.
+  await recorder.terminated();
+  assert.ok(performance.now() - start >= 150, "not before closeTimeout");
+  assert.deepEqual(recorder.types, ["open", "terminate"]);
+  const end = recorder.calls[1]?.event;
+  assert.deepEqual([end?.code, end?.reason], [4000, "bye"]);
+  assert.equal(ws.status, "Closed");
+  assert.equal(wss.connections.length, 0);
+  // Shutting the listener down cuts the socket that Deno still holds.
+  await wss.terminate();
+  await peer.readToEnd();
+  peer.conn.close();
+});
