@@ -7,39 +7,10 @@
  * @module
  */
 import { closeOnSignals } from "./signals.ts";
-import {
-  type WebSocketConnection,
-  WebSocketServer,
-  type WSConnectionHandler,
-  type WSMessageEvent,
-} from "../../mod.ts";
+import { ChatHandler } from "./chat.ts";
+import { WebSocketServer } from "../../mod.ts";
 
 const PAGE = await Deno.readTextFile(new URL("./index.html", import.meta.url));
-
-/** 4D's `myConnectionHandler`: one per client. */
-class ChatHandler implements WSConnectionHandler {
-  onOpen(ws: WebSocketConnection): void {
-    ws.send("Welcome on the chat!");
-    this.#toOthers(ws, "New client connected");
-  }
-
-  onMessage(ws: WebSocketConnection, event: WSMessageEvent): void {
-    this.#toOthers(ws, event.data);
-  }
-
-  onTerminate(ws: WebSocketConnection): void {
-    this.#toOthers(ws, "Client disconnected");
-  }
-
-  /**
-   * "Resend the message to all the other clients". The 4D loop works as is:
-   * `for (const other of ws.wss.connections) if (other.id !== ws.id) other.send(message)`;
-   * `broadcast` encodes the message once for all of them.
-   */
-  #toOthers(ws: WebSocketConnection, message: unknown): void {
-    ws.wss.broadcast(message, { except: ws });
-  }
-}
 
 /** The chat's WebSocket server, at `/ws`. */
 export const wss = new WebSocketServer({

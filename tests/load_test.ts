@@ -1,0 +1,201 @@
+/**
+ * No loss under load: many clients, sequenced messages, every one checked to
+ * arrive exactly once and in order, through an echo, through the chat's
+ * fan-out, and across `terminate()`. Bounded in count and time.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { ChatHandler } from "../examples/chat/chat.ts";
+import type { WebSocketConnection } from "../mod.ts";
+import { deadline, listen, Recorder } from "./_helpers.ts";
+import { rawPeer } from "./_raw.ts";
+
+const CLIENTS = 500;
+const MESSAGES = 200;
+/** Opening sockets in batches keeps the listen backlog from overflowing. */
+const OPEN_BATCH = 100;
+
+/** A client that checks the sequence of each sender it hears from. */
+class Checker {
+  readonly socket: WebSocket;
+  /** The next sequence number expected from each sender. */
+  readonly next = new Map<string, number>();
+  checked = 0;
+  readonly faults: string[] = [];
+  readonly closed: Promise<CloseEvent>;
+  #goal = Infinity;
+  #reached = Promise.withResolvers<void>();
+
+  constructor(url: string, readonly name: string) {
+    this.socket = new WebSocket(url);
+    this.socket.onmessage = (event) => this.#receive(String(event.data));
+    this.closed = new Promise((resolve) => {
+      this.socket.addEventListener("close", resolve);
+    });
+  }
+
+  opened(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.socket.onopen = () => resolve();
+      this.socket.onerror = () => reject(new Error(`${this.name}: no open`));
+    });
+  }
+
+  /** Resolves once `count` sequenced messages have been checked. */
+  reach(count: number): Promise<void> {
+    this.#goal = count;
+    if (this.checked >= count) this.#reached.resolve();
+    return this.#reached.promise;
+  }
+
+  sendSequence(count: number): void {
+    for (let i = 0; i < count; i++) this.socket.send(`${this.name}:${i}`);
+  }
+
+  #receive(data: string): void {
+    const colon = data.indexOf(":");
+    if (colon < 0) return; // The chat's own news: not sequenced.
+    const sender = data.slice(0, colon);
+    const seq = Number(data.slice(colon + 1));
+    const expected = this.next.get(sender) ?? 0;
+    if (seq !== expected) {
+      this.faults.push(`${this.name} got ${data}, expected ${expected}`);
+    }
+    this.next.set(sender, seq + 1);
+    if (++this.checked >= this.#goal) this.#reached.resolve();
+  }
+}
+
+/** Opens `count` checkers on `url`, `OPEN_BATCH` at a time. */
+async function openCheckers(url: string, count: number): Promise<Checker[]> {
+  const checkers: Checker[] = [];
+  for (let first = 0; first < count; first += OPEN_BATCH) {
+    const batch: Checker[] = [];
+    for (let i = first; i < Math.min(count, first + OPEN_BATCH); i++) {
+      batch.push(new Checker(url, `c${i}`));
+    }
+    await deadline(
+      Promise.all(batch.map((c) => c.opened())),
+      `${batch.length} opens`,
+      10_000,
+    );
+    checkers.push(...batch);
+  }
+  return checkers;
+}
+
+async function closeAll(checkers: Checker[]): Promise<void> {
+  for (const checker of checkers) checker.socket.close();
+  await deadline(
+    Promise.all(checkers.map((c) => c.closed)),
+    "every client to close",
+    10_000,
+  );
+}
+
+Deno.test(`No loss: ${CLIENTS} clients × ${MESSAGES} sequenced messages through an echo`, async () => {
+  await using wss = listen({
+    onConnection: () => ({
+      onMessage: (ws: WebSocketConnection, event: { data: unknown }) =>
+        ws.send(event.data),
+    }),
+  });
+  const checkers = await openCheckers(wss.url, CLIENTS);
+  assert.equal(wss.connections.length, CLIENTS);
+  for (const checker of checkers) checker.sendSequence(MESSAGES);
+  await deadline(
+    Promise.all(checkers.map((c) => c.reach(MESSAGES))),
+    "every echo",
+    30_000,
+  );
+  const checked = checkers.reduce((sum, c) => sum + c.checked, 0);
+  assert.deepEqual(checkers.flatMap((c) => c.faults), []);
+  assert.equal(checked, CLIENTS * MESSAGES);
+  // Each client heard exactly its own sequence, whole.
+  for (const checker of checkers) {
+    assert.deepEqual([...checker.next], [[checker.name, MESSAGES]]);
+  }
+  // deno-lint-ignore no-console
+  console.log(`  echo: ${checked} messages checked, 0 lost, 0 out of order`);
+  await closeAll(checkers);
+});
+
+/** Senders in the fan-out test: each message reaches the 499 others. */
+const SENDERS = 10;
+
+Deno.test(`No loss: the chat's fan-out to ${CLIENTS} clients, ${SENDERS} senders × ${MESSAGES} messages`, async () => {
+  await using wss = listen({ onConnection: () => new ChatHandler() });
+  const checkers = await openCheckers(wss.url, CLIENTS);
+  const senders = checkers.slice(0, SENDERS);
+  for (const sender of senders) sender.sendSequence(MESSAGES);
+  // A sender hears the others; a listener hears every sender.
+  await deadline(
+    Promise.all(
+      checkers.map((c, i) =>
+        c.reach((i < SENDERS ? SENDERS - 1 : SENDERS) * MESSAGES)
+      ),
+    ),
+    "every relayed message",
+    60_000,
+  );
+  assert.deepEqual(checkers.flatMap((c) => c.faults), []);
+  const checked = checkers.reduce((sum, c) => sum + c.checked, 0);
+  assert.equal(checked, SENDERS * MESSAGES * (CLIENTS - 1));
+  for (const [i, checker] of checkers.entries()) {
+    for (const sender of senders) {
+      if (sender === checker) continue;
+      assert.equal(checker.next.get(sender.name), MESSAGES, `${i}`);
+    }
+    assert.equal(checker.next.has(checker.name), false, "no echo to self");
+  }
+  // deno-lint-ignore no-console
+  console.log(`  fan-out: ${checked} deliveries checked, 0 lost`);
+  await closeAll(checkers);
+});
+
+Deno.test("No loss: terminate() under load delivers what was sent first, and cuts silent peers at the timeout", async () => {
+  const silent: Recorder[] = [];
+  const wss = listen({
+    onConnection: (_, { request }) => {
+      if (request.url !== "/silent") return { onMessage() {} };
+      const recorder = new Recorder();
+      silent.push(recorder);
+      return recorder;
+    },
+  });
+  const port = wss.addr?.port as number;
+  const readers = await openCheckers(wss.url, 100);
+  const peers = await Promise.all(
+    Array.from({ length: 5 }, () => rawPeer(port, "/silent")),
+  );
+  await deadline(
+    Promise.all(silent.map((r) => r.when((c) => c.name === "onOpen", "open"))),
+    "the silent peers to open",
+  );
+  // Queue 200 messages on each reader, then terminate at once.
+  let id = 0;
+  for (const connection of wss.connections) {
+    if (silent.some((r) => r.connection === connection)) continue;
+    const name = `s${id++}`;
+    for (let i = 0; i < MESSAGES; i++) connection.send(`${name}:${i}`);
+  }
+  const start = performance.now();
+  const codes = readers.map((c) => c.closed.then((event) => event.code));
+  await deadline(wss.terminate({ timeout: 500 }), "terminate", 10_000);
+  const elapsed = performance.now() - start;
+  // Every reader got all 200 messages, in order, then the 1001 close.
+  assert.deepEqual(readers.flatMap((c) => c.faults), []);
+  assert.deepEqual(readers.map((c) => c.checked), readers.map(() => MESSAGES));
+  assert.deepEqual(await Promise.all(codes), readers.map(() => 1001));
+  // The silent peers were cut at the timeout, not before.
+  assert.ok(elapsed >= 450, `terminate waited ${elapsed} ms`);
+  for (const recorder of silent) {
+    assert.deepEqual(recorder.types, ["open", "terminate"]);
+    assert.equal(recorder.calls[1]?.event.code, 1006);
+  }
+  for (const peer of peers) {
+    await peer.readToEnd();
+    peer.conn.close();
+  }
+});
