@@ -6,6 +6,7 @@
  */
 import { checkDataType, DEFAULT_MAX_MESSAGE_SIZE, describe } from "./_codec.ts";
 import type { DataType } from "./_types.ts";
+import type { Backplane } from "./backplane.ts";
 
 /** The options of a `WebSocketServer` once checked, defaults applied. */
 export interface ResolvedServerOptions {
@@ -22,7 +23,7 @@ export interface ResolvedServerOptions {
   readonly maxBufferedAmount: number;
   readonly closeTimeout: number;
   readonly allowedOrigins: ReadonlySet<string> | undefined;
-  readonly backplane: unknown;
+  readonly backplane: Backplane | undefined;
 }
 
 /** Every default of the server's options (SPEC.md, WebSocketServer). */
@@ -222,6 +223,25 @@ export function resolveServerOptions(options: unknown): ResolvedServerOptions {
         infinite: true,
       }),
     allowedOrigins: origins === undefined ? undefined : new Set(origins),
-    backplane: given.backplane,
+    backplane: checkBackplane(given.backplane),
   };
+}
+
+/** A backplane is any object with `start`, `publish` and `close` methods. */
+function checkBackplane(value: unknown): Backplane | undefined {
+  if (value === undefined) return undefined;
+  const candidate = value as Partial<Record<keyof Backplane, unknown>>;
+  if (
+    typeof value !== "object" || value === null ||
+    typeof candidate.start !== "function" ||
+    typeof candidate.publish !== "function" ||
+    typeof candidate.close !== "function"
+  ) {
+    throw new TypeError(
+      `${ACTION}: options.backplane must be a Backplane (start, publish and close methods), current value is ${
+        describe(value)
+      }`,
+    );
+  }
+  return value as Backplane;
 }

@@ -33,6 +33,12 @@ export {
 } from "./server.ts";
 export { WebSocketConnection, type WSConnectionHandler } from "./connection.ts";
 export {
+  type Backplane,
+  type BackplaneData,
+  type BackplaneSink,
+  BroadcastChannelBackplane,
+} from "./backplane.ts";
+export {
   WebSocket,
   WebSocketClient,
   type WSClientHandler,

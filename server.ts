@@ -19,7 +19,14 @@
  * @module
  */
 import { WebSocketConnection, type WSConnectionHandler } from "./connection.ts";
-import { encode } from "./_codec.ts";
+import type { Backplane, BackplaneData } from "./backplane.ts";
+export {
+  type Backplane,
+  type BackplaneData,
+  type BackplaneSink,
+  BroadcastChannelBackplane,
+} from "./backplane.ts";
+import { encode, type Encoded } from "./_codec.ts";
 import { ErrorCode, printErrors, toError, wsError } from "./_errors.ts";
 import { checkNumber, resolveServerOptions } from "./_options.ts";
 import type { ResolvedServerOptions } from "./_options.ts";
@@ -137,6 +144,14 @@ export interface WebSocketServerOptions {
    * @default {undefined} every origin
    */
   readonly allowedOrigins?: ReadonlyArray<string> | undefined;
+  /**
+   * Carries `broadcast` to the other instances of this server that share
+   * the backplane's channel: {@linkcode BroadcastChannelBackplane} for the
+   * workers of `deno serve --parallel`, `RedisBackplane` for processes and
+   * machines. `connections` stays local.
+   * @default {undefined} broadcast stays local
+   */
+  readonly backplane?: Backplane | undefined;
 }
 
 /** The options of {@linkcode WebSocketServer.prototype.terminate}. */
@@ -236,6 +251,17 @@ function checkHandshake(headers: Headers): Response | undefined {
   return undefined;
 }
 
+/**
+ * Text stays text; bytes become a `Uint8Array` over the same memory, which
+ * the backplane copies before `publish` returns.
+ */
+function toBackplaneData(data: Exclude<Encoded, Blob>): BackplaneData {
+  if (typeof data === "string" || data instanceof Uint8Array) return data;
+  return ArrayBuffer.isView(data)
+    ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+    : new Uint8Array(data);
+}
+
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof value === "object" && value !== null &&
     typeof (value as PromiseLike<unknown>).then === "function";
@@ -276,6 +302,8 @@ export class WebSocketServer {
   #terminating: Promise<void> | undefined;
   /** Resolves when `#live` empties during `terminate`. */
   #drained: (() => void) | undefined;
+  /** Broadcasts waiting for a `Blob` to be read, to keep their order. */
+  #publishing: Promise<void> | undefined;
 
   /**
    * Makes a server. With `options.port`, it listens by itself at once.
@@ -321,6 +349,24 @@ export class WebSocketServer {
         this.fetch,
       );
     }
+    this.#options.backplane?.start({
+      deliver: (data) => this.#deliver(data),
+      failed: (error) =>
+        this.#report("backplane failed", [
+          wsError(
+            ErrorCode.BackplaneFailed,
+            `The backplane failed, broadcasts stay local until it is back: ${error.message}`,
+            error,
+          ),
+        ]),
+      recovered: (dropped) =>
+        this.#report("backplane recovered", [
+          wsError(
+            ErrorCode.BackplaneFailed,
+            `The backplane is back: ${dropped} broadcast(s) did not reach the other instances while it was down`,
+          ),
+        ]),
+    });
     queueMicrotask(() => this.#queue.push("onOpen", OPEN));
   }
 
@@ -384,10 +430,25 @@ export class WebSocketServer {
   }
 
   /**
-   * Sends `message` to every open connection of this server, encoded once.
+   * Sends `message` to every open connection of this server, encoded once;
+   * with a `backplane`, to every connection of the other instances too.
    *
-   * @returns How many connections it was handed to.
+   * @returns How many local connections it was handed to.
    * @throws {TypeError} For a value that cannot be sent, as `send` does.
+   *
+   * @example The chat's "resend to all the other clients"
+   * ```ts
+   * import { WebSocketServer } from "@ws4d/websocket";
+   * import assert from "node:assert/strict";
+   *
+   * const wss = new WebSocketServer({
+   *   onConnection: () => ({
+   *     onMessage: (ws, event) => ws.wss.broadcast(event.data, { except: ws }),
+   *   }),
+   * });
+   * assert.equal(wss.broadcast({ news: "no one is connected yet" }), 0);
+   * await wss.terminate();
+   * ```
    */
   broadcast(message: unknown, options?: WSBroadcastOptions): number {
     const data = encode(message);
@@ -397,7 +458,36 @@ export class WebSocketServer {
       if (connection === except) continue;
       if ((this.#live.get(connection) as Session).sendEncoded(data)) count++;
     }
+    if (this.#options.backplane !== undefined) this.#publish(data);
     return count;
+  }
+
+  /** Hands a broadcast to the backplane, in order, as text or bytes. */
+  #publish(data: Encoded): void {
+    const backplane = this.#options.backplane as Backplane;
+    if (this.#publishing === undefined && !(data instanceof Blob)) {
+      backplane.publish(toBackplaneData(data));
+      return;
+    }
+    // A Blob is read first; what follows it waits its turn.
+    const ready = data instanceof Blob
+      ? data.bytes()
+      : Promise.resolve(toBackplaneData(data));
+    const turn: Promise<void> = (this.#publishing ?? Promise.resolve())
+      .then(() => ready)
+      .then((bytes) => backplane.publish(bytes))
+      .catch(() => {})
+      .finally(() => {
+        if (this.#publishing === turn) this.#publishing = undefined;
+      });
+    this.#publishing = turn;
+  }
+
+  /** A broadcast of another instance, to every local connection. */
+  #deliver(data: BackplaneData): void {
+    for (const connection of this.#connected) {
+      (this.#live.get(connection) as Session).sendEncoded(data);
+    }
   }
 
   /**
@@ -506,6 +596,7 @@ export class WebSocketServer {
   }
 
   async #shutdown(timeout: number): Promise<void> {
+    const backplane = this.#options.backplane?.close().catch(() => {});
     for (const session of this.#live.values()) {
       session.close(1001, "server terminated", Infinity);
     }
@@ -526,6 +617,8 @@ export class WebSocketServer {
       await drained;
     }
     await this.#stopListening();
+    await this.#publishing;
+    await backplane;
     await new Promise<void>((resolve) => {
       this.#queue.push("onTerminate", TERMINATE);
       this.#queue.after(resolve);

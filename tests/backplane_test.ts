@@ -1,0 +1,178 @@
+/**
+ * `broadcast` across instances through `BroadcastChannelBackplane`: two
+ * servers of one worker, and two workers of one process, as `deno serve
+ * --parallel` runs them. Every broadcast reaches every other client exactly
+ * once, in order per sender, and never comes back to its own instance.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import {
+  type Backplane,
+  type BackplaneSink,
+  BroadcastChannelBackplane,
+  type WebSocketConnection,
+  WebSocketServer,
+} from "../mod.ts";
+import { connect, deadline, hangUp, listen, type Peer } from "./_helpers.ts";
+
+const MESSAGES = 50;
+
+/** Relays every message to all the other clients, as the chat does. */
+const relay = {
+  onConnection: () => ({
+    onMessage: (ws: WebSocketConnection, event: { data: unknown }) =>
+      ws.wss.broadcast(event.data, { except: ws }),
+  }),
+};
+
+/** Each peer sends `MESSAGES` sequenced messages; each checks all others. */
+async function exchange(peers: Peer[]): Promise<void> {
+  for (const [i, peer] of peers.entries()) {
+    for (let n = 0; n < MESSAGES; n++) peer.socket.send(`p${i}:${n}`);
+  }
+  const expected = (peers.length - 1) * MESSAGES;
+  await Promise.all(peers.map((peer) => peer.received(expected, 10_000)));
+  for (const [i, peer] of peers.entries()) {
+    const bySender = new Map<string, number[]>();
+    for (const message of peer.messages as string[]) {
+      const [sender, n] = message.split(":") as [string, string];
+      bySender.set(sender, [...bySender.get(sender) ?? [], Number(n)]);
+    }
+    assert.equal(bySender.has(`p${i}`), false, "nothing back to its sender");
+    for (const [j] of peers.entries()) {
+      if (j === i) continue;
+      assert.deepEqual(
+        bySender.get(`p${j}`),
+        Array.from({ length: MESSAGES }, (_, n) => n),
+        `p${i} from p${j}: each message once, in order`,
+      );
+    }
+  }
+}
+
+Deno.test("BroadcastChannelBackplane: two servers on one channel reach each other's clients exactly once", async () => {
+  const channel = `test-${crypto.randomUUID()}`;
+  await using a = listen(relay, {
+    backplane: new BroadcastChannelBackplane(channel),
+  });
+  await using b = listen(relay, {
+    backplane: new BroadcastChannelBackplane(channel),
+  });
+  const peers = [
+    await connect(a.url),
+    await connect(a.url),
+    await connect(b.url),
+    await connect(b.url),
+  ];
+  await exchange(peers);
+  // `connections` stays local, as in 4D.
+  assert.equal(a.connections.length, 2);
+  assert.equal(b.connections.length, 2);
+  // A broadcast from the server itself, in binary: everyone, once.
+  assert.equal(a.broadcast(new Uint8Array([1, 2, 3])), 2);
+  await Promise.all(
+    peers.map((peer) => peer.received(3 * MESSAGES + 1)),
+  );
+  for (const peer of peers) {
+    assert.deepEqual(
+      new Uint8Array(peer.messages.at(-1) as ArrayBuffer),
+      new Uint8Array([1, 2, 3]),
+    );
+  }
+  for (const peer of peers) await hangUp(peer);
+});
+
+Deno.test("BroadcastChannelBackplane: a Blob keeps its place among the broadcasts", async () => {
+  const channel = `test-${crypto.randomUUID()}`;
+  await using a = listen(relay, {
+    backplane: new BroadcastChannelBackplane(channel),
+  });
+  await using b = listen(relay, {
+    backplane: new BroadcastChannelBackplane(channel),
+  });
+  const peer = await connect(b.url);
+  a.broadcast("first");
+  a.broadcast(new Blob(["second"]));
+  a.broadcast("third");
+  await peer.received(3);
+  assert.deepEqual(
+    peer.messages.map((m) =>
+      typeof m === "string" ? m : new TextDecoder().decode(m as ArrayBuffer)
+    ),
+    ["first", "second", "third"],
+  );
+  await hangUp(peer);
+});
+
+Deno.test("BroadcastChannelBackplane: two workers of one process, as deno serve --parallel", async () => {
+  const channel = `test-${crypto.randomUUID()}`;
+  const workers = [0, 1].map(() =>
+    new Worker(new URL("./_backplane_worker.ts", import.meta.url), {
+      type: "module",
+    })
+  );
+  const ask = (worker: Worker, message: unknown) =>
+    deadline(
+      new Promise<unknown>((resolve) => {
+        worker.onmessage = (event) => resolve(event.data);
+        worker.postMessage(message);
+      }),
+      "the worker",
+      10_000,
+    );
+  try {
+    const ports = await Promise.all(
+      workers.map((worker) => ask(worker, { channel })),
+    ) as number[];
+    assert.notEqual(ports[0], ports[1]);
+    const peers = [];
+    for (const port of [...ports, ...ports]) {
+      peers.push(await connect(`ws://127.0.0.1:${port}`));
+    }
+    await exchange(peers);
+    for (const peer of peers) await hangUp(peer);
+    await Promise.all(workers.map((worker) => ask(worker, "stop")));
+  } finally {
+    for (const worker of workers) worker.terminate();
+  }
+});
+
+Deno.test("Backplane: a failure and a recovery reach the server's onError; a wrong backplane throws", async () => {
+  let sink: BackplaneSink | undefined;
+  const published: unknown[] = [];
+  const closed = Promise.withResolvers<void>();
+  const fake: Backplane = {
+    start: (given) => void (sink = given),
+    publish: (data) => void published.push(data),
+    close: () => {
+      closed.resolve();
+      return Promise.resolve();
+    },
+  };
+  const errors: unknown[] = [];
+  const wss = new WebSocketServer({
+    onConnection: () => null,
+    onError: (_, event) => void errors.push(event),
+  }, { backplane: fake });
+  wss.broadcast({ a: 1 });
+  assert.deepEqual(published, ['{"a":1}']);
+  sink?.failed(new Error("down"));
+  sink?.recovered(3);
+  // Reports go through the server's callback queue, which is idle here.
+  assert.deepEqual(
+    errors.map((e) => (e as { statusText: string }).statusText),
+    ["backplane failed", "backplane recovered"],
+  );
+  assert.match(
+    (errors[1] as { errors: { message: string }[] }).errors[0]?.message ?? "",
+    /3 broadcast\(s\) did not reach/,
+  );
+  await wss.terminate();
+  await deadline(closed.promise, "terminate to close the backplane");
+  assert.throws(
+    () => new WebSocketServer(relay, { backplane: {} as Backplane }),
+    { name: "TypeError", message: /options\.backplane must be a Backplane/ },
+  );
+  assert.throws(() => new BroadcastChannelBackplane(""), TypeError);
+});
