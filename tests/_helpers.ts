@@ -4,6 +4,7 @@
  *
  * @module
  */
+import assert from "node:assert/strict";
 import {
   type WebSocketConnection,
   WebSocketServer,
@@ -31,6 +32,14 @@ export async function deadline<T>(
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** A free loopback port: listen on 0, read it, close. */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
 }
 
 /** A server on 127.0.0.1, any free port, terminated on dispose. */
@@ -191,4 +200,53 @@ export async function connect(
 export async function hangUp(peer: Peer): Promise<CloseEvent> {
   if (peer.socket.readyState < WebSocket.CLOSING) peer.socket.close();
   return await deadline(peer.closed, "client close");
+}
+
+/** The sequence numbers each sender's `tag` messages had, as `peer` got them. */
+export function sequences(peer: Peer, tag: string): Map<string, number[]> {
+  const bySender = new Map<string, number[]>();
+  for (const message of peer.messages) {
+    if (typeof message !== "string" || !message.startsWith(tag)) continue;
+    const [sender, n] = message.split(":") as [string, string];
+    bySender.set(sender, [...bySender.get(sender) ?? [], Number(n)]);
+  }
+  return bySender;
+}
+
+/**
+ * Peer `i` sends `count` messages `${tag}${i}:${n}`; each peer must then get
+ * every message of each peer it `hears`, exactly once and in order, and none
+ * of its own. Resolves once checked.
+ */
+export async function exchange(
+  peers: Peer[],
+  { tag, count, hears = (i, j) => i !== j }: {
+    tag: string;
+    count: number;
+    hears?: (i: number, j: number) => boolean;
+  },
+): Promise<void> {
+  const goals = peers.map((peer, i) =>
+    peer.messages.length +
+    peers.filter((_, j) => hears(i, j)).length * count
+  );
+  for (const [i, peer] of peers.entries()) {
+    for (let n = 0; n < count; n++) peer.socket.send(`${tag}${i}:${n}`);
+  }
+  await Promise.all(
+    peers.map((peer, i) => peer.received(goals[i] as number, 10_000)),
+  );
+  const all = Array.from({ length: count }, (_, n) => n);
+  for (const [i, peer] of peers.entries()) {
+    const got = sequences(peer, tag);
+    assert.equal(got.has(`${tag}${i}`), false, `${tag}${i}: its own came back`);
+    for (const j of peers.keys()) {
+      if (!hears(i, j)) continue;
+      assert.deepEqual(
+        got.get(`${tag}${j}`),
+        all,
+        `${tag}${i} from ${tag}${j}`,
+      );
+    }
+  }
 }

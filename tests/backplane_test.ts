@@ -14,7 +14,7 @@ import {
   type WebSocketConnection,
   WebSocketServer,
 } from "../mod.ts";
-import { connect, deadline, hangUp, listen, type Peer } from "./_helpers.ts";
+import { connect, deadline, exchange, hangUp, listen } from "./_helpers.ts";
 
 const MESSAGES = 50;
 
@@ -25,31 +25,6 @@ const relay = {
       ws.wss.broadcast(event.data, { except: ws }),
   }),
 };
-
-/** Each peer sends `MESSAGES` sequenced messages; each checks all others. */
-async function exchange(peers: Peer[]): Promise<void> {
-  for (const [i, peer] of peers.entries()) {
-    for (let n = 0; n < MESSAGES; n++) peer.socket.send(`p${i}:${n}`);
-  }
-  const expected = (peers.length - 1) * MESSAGES;
-  await Promise.all(peers.map((peer) => peer.received(expected, 10_000)));
-  for (const [i, peer] of peers.entries()) {
-    const bySender = new Map<string, number[]>();
-    for (const message of peer.messages as string[]) {
-      const [sender, n] = message.split(":") as [string, string];
-      bySender.set(sender, [...bySender.get(sender) ?? [], Number(n)]);
-    }
-    assert.equal(bySender.has(`p${i}`), false, "nothing back to its sender");
-    for (const [j] of peers.entries()) {
-      if (j === i) continue;
-      assert.deepEqual(
-        bySender.get(`p${j}`),
-        Array.from({ length: MESSAGES }, (_, n) => n),
-        `p${i} from p${j}: each message once, in order`,
-      );
-    }
-  }
-}
 
 Deno.test("BroadcastChannelBackplane: two servers on one channel reach each other's clients exactly once", async () => {
   const channel = `test-${crypto.randomUUID()}`;
@@ -65,7 +40,7 @@ Deno.test("BroadcastChannelBackplane: two servers on one channel reach each othe
     await connect(b.url),
     await connect(b.url),
   ];
-  await exchange(peers);
+  await exchange(peers, { tag: "p", count: MESSAGES });
   // `connections` stays local, as in 4D.
   assert.equal(a.connections.length, 2);
   assert.equal(b.connections.length, 2);
@@ -130,7 +105,7 @@ Deno.test("BroadcastChannelBackplane: two workers of one process, as deno serve 
     for (const port of [...ports, ...ports]) {
       peers.push(await connect(`ws://127.0.0.1:${port}`));
     }
-    await exchange(peers);
+    await exchange(peers, { tag: "p", count: MESSAGES });
     for (const peer of peers) await hangUp(peer);
     await Promise.all(workers.map((worker) => ask(worker, "stop")));
   } finally {

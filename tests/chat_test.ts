@@ -1,92 +1,165 @@
+/**
+ * The chat example as a newcomer runs it: `deno task serve` (the launcher,
+ * `deno serve --parallel`, the page, the relay across workers, SIGTERM), and
+ * with `REDIS_URL`, two chats in two processes sharing Redis.
+ *
+ * @module
+ */
 import assert from "node:assert/strict";
-import { deadline } from "./_helpers.ts";
+import {
+  connect,
+  deadline,
+  exchange,
+  freePort,
+  hangUp,
+  type Peer,
+} from "./_helpers.ts";
+import { hasRedisServer, RedisProcess } from "./_redis.ts";
 
-/** A free loopback port: listen on 0, read it, close. */
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
+/** `deno task serve` on a free port, until `stop`. */
+class Chat {
+  readonly port: number = freePort();
+  readonly child: Deno.ChildProcess;
+  readonly #output: ReadableStreamDefaultReader<string>;
+  printed = "";
 
-Deno.test({
-  name:
-    "deno task serve: PORT, the page, the chat, and SIGTERM closing clients with 1001",
-  async fn() {
-    const port = freePort();
-    const child = new Deno.Command(Deno.execPath(), {
+  constructor(env: Record<string, string> = {}) {
+    this.child = new Deno.Command(Deno.execPath(), {
       args: ["task", "serve"],
       cwd: new URL("..", import.meta.url).pathname,
-      env: { PORT: String(port), NO_COLOR: "1" },
+      env: { PORT: String(this.port), NO_COLOR: "1", ...env },
       stdout: "piped",
       stderr: "null",
     }).spawn();
-    const output = child.stdout.pipeThrough(new TextDecoderStream())
+    this.#output = this.child.stdout.pipeThrough(new TextDecoderStream())
       .getReader();
-    try {
-      let printed = "";
-      while (!printed.includes(`:${port}/`)) {
-        const { value, done } = await deadline(
-          output.read(),
-          "the chat to listen",
-          30_000,
-        );
-        if (done) break;
-        printed += value;
-      }
-      assert.match(printed, new RegExp(`Chat on http://localhost:${port}/`));
-      const page = await fetch(`http://127.0.0.1:${port}/`);
-      assert.equal(page.status, 200);
-      assert.match(await page.text(), /<title>ws4d chat<\/title>/);
+  }
 
-      const open = (messages: string[]) => {
-        const socket = new WebSocket(`ws://127.0.0.1:${port}/ws`);
-        socket.onmessage = (event) => messages.push(event.data);
-        const closed = new Promise<CloseEvent>((resolve) =>
-          socket.onclose = resolve
-        );
-        const opened = new Promise<void>((resolve) =>
-          socket.onopen = () => resolve()
-        );
-        return { socket, closed, opened };
-      };
-      const a: string[] = [];
-      const b: string[] = [];
-      const alice = open(a);
-      await deadline(alice.opened, "alice open");
-      const bob = open(b);
-      await deadline(bob.opened, "bob open");
-      const relayed = new Promise<void>((resolve) => {
-        alice.socket.addEventListener("message", (event) => {
-          if (event.data === "hi all") resolve();
-        });
-      });
-      bob.socket.send("hi all");
-      await deadline(relayed, "the message relayed to alice");
-      child.kill("SIGTERM");
-      const [aliceClose, bobClose] = await deadline(
-        Promise.all([alice.closed, bob.closed]),
-        "clients closed by SIGTERM",
-        10_000,
+  get url(): string {
+    return `ws://127.0.0.1:${this.port}/ws`;
+  }
+
+  /** Waits for the launcher to say where the chat is. */
+  async listening(): Promise<void> {
+    while (!this.printed.includes(`:${this.port}/`)) {
+      const { value, done } = await deadline(
+        this.#output.read(),
+        "the chat to listen",
+        30_000,
       );
-      assert.equal(aliceClose.code, 1001);
-      assert.equal(bobClose.code, 1001);
-      assert.deepEqual(a, [
-        "Welcome on the chat!",
-        "New client connected",
-        "hi all",
-      ]);
-      assert.deepEqual(b, ["Welcome on the chat!"]);
-      const status = await deadline(child.status, "the chat to exit", 10_000);
-      assert.equal(status.code, 0);
+      if (done) break;
+      this.printed += value;
+    }
+  }
+
+  #stopped: Promise<Deno.CommandStatus> | undefined;
+
+  /** SIGTERM, then the exit status; SIGKILL if anything is left. */
+  stop(): Promise<Deno.CommandStatus> {
+    return this.#stopped ??= this.#stop();
+  }
+
+  async #stop(): Promise<Deno.CommandStatus> {
+    try {
+      this.child.kill("SIGTERM");
+      return await deadline(this.child.status, "the chat to exit", 10_000);
     } finally {
       try {
-        child.kill("SIGKILL");
+        this.child.kill("SIGKILL");
       } catch {
         // Exited already.
       }
-      await output.cancel();
-      await child.status;
+      await this.#output.cancel();
+      await this.child.status;
+    }
+  }
+}
+
+Deno.test("deno task serve: PORT, the page, the chat, and SIGTERM closing clients with 1001", async () => {
+  const chat = new Chat({ DENO_JOBS: "2" });
+  try {
+    await chat.listening();
+    assert.match(
+      chat.printed,
+      new RegExp(`Chat on http://localhost:${chat.port}/ \\(2 workers\\)`),
+    );
+    const page = await fetch(`http://127.0.0.1:${chat.port}/`);
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /<title>ws4d chat<\/title>/);
+
+    const alice = await connect(chat.url);
+    await alice.received(1);
+    const bob = await connect(chat.url);
+    await bob.received(1);
+    await alice.received(2);
+    bob.socket.send("hi all");
+    await alice.received(3);
+    const closed = Promise.all([alice.closed, bob.closed]);
+    const status = await chat.stop();
+    const [aliceClose, bobClose] = await deadline(closed, "clients closed");
+    assert.equal(aliceClose.code, 1001);
+    assert.equal(bobClose.code, 1001);
+    assert.deepEqual(alice.messages, [
+      "Welcome on the chat!",
+      "New client connected",
+      "hi all",
+    ]);
+    assert.deepEqual(bob.messages, ["Welcome on the chat!"]);
+    assert.equal(status.code, 0);
+  } finally {
+    await chat.stop();
+  }
+});
+
+/** Opens `count` chat clients, each past its welcome and the news of later ones. */
+async function join(urls: string[]): Promise<Peer[]> {
+  const peers: Peer[] = [];
+  for (const url of urls) {
+    const peer = await connect(url);
+    await peer.received(1);
+    peers.push(peer);
+  }
+  // Each hears of every later arrival, across workers and processes.
+  await Promise.all(
+    peers.map((peer, i) => peer.received(1 + urls.length - 1 - i)),
+  );
+  return peers;
+}
+
+Deno.test("deno task serve: with 2 workers, a message reaches every other client exactly once", async () => {
+  const chat = new Chat({ DENO_JOBS: "2" });
+  let peers: Peer[] = [];
+  try {
+    await chat.listening();
+    // The kernel spreads 12 connections over both workers' listeners.
+    peers = await join(Array.from({ length: 12 }, () => chat.url));
+    await exchange(peers, { tag: "m", count: 20 });
+  } finally {
+    for (const peer of peers) await hangUp(peer).catch(() => {});
+    await chat.stop();
+  }
+});
+
+Deno.test({
+  name:
+    "deno task serve with REDIS_URL: two chats in two processes relay to each other",
+  ignore: !hasRedisServer(),
+  async fn() {
+    await using redis = new RedisProcess();
+    await redis.start();
+    const chats = [
+      new Chat({ REDIS_URL: redis.url, DENO_JOBS: "1" }),
+      new Chat({ REDIS_URL: redis.url, DENO_JOBS: "1" }),
+    ];
+    let peers: Peer[] = [];
+    try {
+      await Promise.all(chats.map((chat) => chat.listening()));
+      const [a, b] = chats as [Chat, Chat];
+      peers = await join([a.url, b.url, a.url, b.url]);
+      await exchange(peers, { tag: "r", count: 20 });
+    } finally {
+      for (const peer of peers) await hangUp(peer).catch(() => {});
+      await Promise.all(chats.map((chat) => chat.stop()));
     }
   },
 });

@@ -1,21 +1,43 @@
 /**
  * The chat of the 4D documentation's WebSocketServer example, on ws4d.
  *
- * - `deno task serve` runs `serve.ts`, which listens on `PORT` (default 8000).
+ * - `deno task serve` runs `serve.ts`, which runs this module under
+ *   `deno serve --parallel` (one worker per core) on `PORT` (default 8000).
  * - `deno serve examples/chat/main.ts` and Deno Deploy: `export default { fetch }`.
+ *
+ * The workers share broadcasts through a `BroadcastChannelBackplane`; with
+ * `REDIS_URL` set, through a `RedisBackplane` instead, which joins processes
+ * and machines too.
  *
  * @module
  */
 import { closeOnSignals } from "./signals.ts";
 import { ChatHandler } from "./chat.ts";
-import { WebSocketServer } from "../../mod.ts";
+import {
+  type Backplane,
+  BroadcastChannelBackplane,
+  WebSocketServer,
+} from "../../mod.ts";
 
 const PAGE = await Deno.readTextFile(new URL("./index.html", import.meta.url));
+
+/** The channel that the chat's instances share. */
+const CHANNEL = "ws4d-chat";
+
+/** Redis when `REDIS_URL` is set (loaded only then), else the workers' channel. */
+async function chooseBackplane(): Promise<Backplane> {
+  const url = Deno.env.get("REDIS_URL");
+  if (url === undefined || url === "") {
+    return new BroadcastChannelBackplane(CHANNEL);
+  }
+  const { RedisBackplane } = await import("../../redis.ts");
+  return new RedisBackplane(url, { channel: CHANNEL });
+}
 
 /** The chat's WebSocket server, at `/ws`. */
 export const wss = new WebSocketServer({
   onConnection: () => new ChatHandler(),
-}, { path: "/ws" });
+}, { path: "/ws", backplane: await chooseBackplane() });
 
 /** Serves the page at `/` and the chat's WebSocket at `/ws`. */
 export function fetch(
@@ -32,7 +54,15 @@ export function fetch(
   return new Response("Not Found", { status: 404 });
 }
 
-// Under `deno serve` (and Deno Deploy) the runtime owns the listener.
-if (Deno.env.get("DENO_SERVE_ADDRESS") !== undefined) closeOnSignals(wss);
+// Run by `deno serve` (each worker of --parallel runs this module as main),
+// the runtime owns the listener: Ctrl-C and SIGTERM terminate the chat so
+// that clients get 1001. Deno Deploy has no signals to listen to.
+if (import.meta.main) {
+  try {
+    closeOnSignals(wss);
+  } catch {
+    // No signal listeners here: the platform stops the instance itself.
+  }
+}
 
 export default { fetch };

@@ -1,23 +1,15 @@
 /**
- * Ctrl-C (SIGINT) and SIGTERM close every client with 1001, then exit.
+ * Ctrl-C (SIGINT) and SIGTERM close every client with 1001. Under `deno
+ * serve` (each worker of `--parallel` too) the runtime then shuts its
+ * listener down and exits once the close handshakes are done.
  *
  * @module
  */
 import type { WebSocketServer } from "../../mod.ts";
 
-/** Terminates `wss` (and `server`, when given) on SIGINT or SIGTERM. */
-export function closeOnSignals(
-  wss: WebSocketServer,
-  server?: Deno.HttpServer,
-): void {
-  let closing = false;
-  const stop = async () => {
-    if (closing) return;
-    closing = true;
-    await wss.terminate({ timeout: 2000 });
-    await server?.shutdown();
-    Deno.exit(0);
-  };
+/** Terminates `wss` on SIGINT or SIGTERM, once. */
+export function closeOnSignals(wss: WebSocketServer): void {
+  const stop = () => void wss.terminate({ timeout: 2000 });
   Deno.addSignalListener("SIGINT", stop);
   Deno.addSignalListener("SIGTERM", stop);
 }

@@ -1,0 +1,316 @@
+/**
+ * `RedisBackplane`: `wss.broadcast` across processes and machines, Deno
+ * Deploy included, through Redis pub/sub. It is the only module of the
+ * package that loads a Redis client (`npm:redis`, node-redis 5, the client
+ * maintained by Redis): import it only where you use it.
+ *
+ * @example Two instances (processes, machines) share the channel "chat"
+ * ```ts ignore
+ * import { WebSocketServer } from "@ws4d/websocket";
+ * import { RedisBackplane } from "@ws4d/websocket/redis";
+ *
+ * const wss = new WebSocketServer({
+ *   onConnection: () => ({
+ *     onMessage: (ws, event) => ws.wss.broadcast(event.data, { except: ws }),
+ *   }),
+ * }, {
+ *   backplane: new RedisBackplane(Deno.env.get("REDIS_URL")!, {
+ *     channel: "chat",
+ *   }),
+ * });
+ * export default { fetch: wss.fetch };
+ * ```
+ *
+ * @module
+ */
+/// <reference types="npm:@types/node@^22" />
+import { Buffer } from "node:buffer";
+import { createClient } from "npm:redis@^5.12.1";
+import type { Backplane, BackplaneData, BackplaneSink } from "./backplane.ts";
+
+/** The options of {@linkcode RedisBackplane}. */
+export interface RedisBackplaneOptions {
+  /**
+   * The Redis channel: servers with the same channel share broadcasts.
+   * @default {"ws4d"}
+   */
+  readonly channel?: string | undefined;
+  /**
+   * The longest wait, in ms, between two attempts to reconnect to Redis
+   * (attempts start at 50 ms and double).
+   * @default {2000}
+   */
+  readonly maxReconnectDelay?: number | undefined;
+}
+
+/** What this module uses of a node-redis client. */
+interface RedisConnection {
+  on(event: "error", listener: (error: Error) => void): unknown;
+  on(event: "ready", listener: () => void): unknown;
+  connect(): Promise<unknown>;
+  publish(channel: string, message: Buffer): Promise<unknown>;
+  subscribe(
+    channel: string,
+    listener: (message: Buffer) => void,
+    bufferMode: true,
+  ): Promise<unknown>;
+  duplicate(): RedisConnection;
+  destroy(): void;
+}
+
+/** The first byte of a message on the channel. */
+const TEXT = 0;
+const BINARY = 1;
+/** Then 16 bytes naming the instance that published it. */
+const ORIGIN = 16;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/**
+ * A backplane over Redis pub/sub, for server instances on several processes
+ * or machines. It uses two connections (one publishes, one subscribes) and
+ * reconnects by itself. While Redis is unreachable, broadcasts stay local:
+ * the server's `onError` is told once (`BackplaneFailed`), broadcasts are
+ * counted as dropped, and the count is reported when Redis is back.
+ *
+ * @example Pointed at a Redis that you run
+ * ```ts ignore
+ * import { RedisBackplane } from "@ws4d/websocket/redis";
+ *
+ * const backplane = new RedisBackplane("redis://127.0.0.1:6379");
+ * // new WebSocketServer(handler, { backplane }) starts it;
+ * // await backplane.ready resolves once Redis is reached.
+ * ```
+ */
+export class RedisBackplane implements Backplane {
+  readonly #url: string;
+  readonly #channel: string;
+  readonly #maxReconnectDelay: number;
+  /** This instance's name, first bytes of what it publishes. */
+  readonly #origin: Uint8Array = crypto.getRandomValues(new Uint8Array(ORIGIN));
+  #publisher: RedisConnection | undefined;
+  #subscriber: RedisConnection | undefined;
+  #sink: BackplaneSink | undefined;
+  /** Which of the two connections are up. */
+  #publisherUp = false;
+  #subscriberUp = false;
+  /** The failure was reported, the recovery not yet. */
+  #down = false;
+  #dropped = 0;
+  #droppedWhileDown = 0;
+  #closed = false;
+  /** Settle when each connection's connect loop has ended. */
+  #connecting: Promise<unknown>[] = [];
+  /** The first subscription is done: from then on, "ready" means up. */
+  #subscribed = false;
+  readonly #ready = Promise.withResolvers<void>();
+
+  /**
+   * Makes a backplane for the Redis at `url`; the server starts it.
+   *
+   * @param url `redis://[[user]:password@]host[:port][/db]` or `rediss://…`
+   * @throws {TypeError} When `url` is not a redis:// or rediss:// URL, or an
+   * option has the wrong type.
+   * @throws {RangeError} When `options.maxReconnectDelay` is not positive.
+   */
+  constructor(url: string, options?: RedisBackplaneOptions) {
+    const action = "Cannot create RedisBackplane";
+    let parsed: URL | undefined;
+    try {
+      parsed = typeof url === "string" ? new URL(url) : undefined;
+    } catch {
+      parsed = undefined;
+    }
+    if (
+      parsed === undefined ||
+      (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:")
+    ) {
+      throw new TypeError(
+        `${action}: url must be a redis:// or rediss:// URL, current value is ${
+          JSON.stringify(url)
+        }`,
+      );
+    }
+    const channel = options?.channel ?? "ws4d";
+    if (typeof channel !== "string" || channel === "") {
+      throw new TypeError(
+        `${action}: options.channel must be a non-empty string`,
+      );
+    }
+    const delay = options?.maxReconnectDelay ?? 2000;
+    if (typeof delay !== "number") {
+      throw new TypeError(
+        `${action}: options.maxReconnectDelay must be a number`,
+      );
+    }
+    if (!(delay > 0) || !Number.isFinite(delay)) {
+      throw new RangeError(
+        `${action}: options.maxReconnectDelay must be a positive number of ms, current value is ${delay}`,
+      );
+    }
+    this.#url = url;
+    this.#channel = channel;
+    this.#maxReconnectDelay = delay;
+    // Nobody may be waiting: a backplane never started must not reject.
+    this.#ready.promise.catch(() => {});
+  }
+
+  /** The Redis channel. */
+  get channel(): string {
+    return this.#channel;
+  }
+
+  /** True while both connections to Redis are up. */
+  get connected(): boolean {
+    return this.#publisherUp && this.#subscriberUp;
+  }
+
+  /** Broadcasts that did not reach Redis since this backplane started. */
+  get dropped(): number {
+    return this.#dropped;
+  }
+
+  /** Resolves once Redis has been reached the first time. */
+  get ready(): Promise<void> {
+    return this.#ready.promise;
+  }
+
+  /**
+   * Connects to Redis and subscribes; what other instances publish goes to
+   * `sink`. It does not wait: until Redis is reached, broadcasts stay local.
+   *
+   * @throws {Error} When it was started already.
+   */
+  start(sink: BackplaneSink): void {
+    if (this.#sink !== undefined || this.#closed) {
+      throw new Error(
+        "Cannot start RedisBackplane: a backplane serves one server",
+      );
+    }
+    this.#sink = sink;
+    const max = this.#maxReconnectDelay;
+    const publisher = createClient({
+      url: this.#url,
+      // A publish while Redis is down fails at once: it is counted, not queued.
+      disableOfflineQueue: true,
+      socket: {
+        reconnectStrategy: (retries: number) =>
+          Math.min(50 * 2 ** retries, max),
+      },
+    }) as unknown as RedisConnection;
+    const subscriber = publisher.duplicate();
+    this.#publisher = publisher;
+    this.#subscriber = subscriber;
+    publisher.on("error", (error) => this.#failed("publisher", error));
+    subscriber.on("error", (error) => this.#failed("subscriber", error));
+    publisher.on("ready", () => this.#up("publisher"));
+    subscriber.on("ready", () => {
+      if (this.#subscribed) this.#up("subscriber");
+    });
+    const publisherConnect = publisher.connect();
+    const subscriberConnect = subscriber.connect();
+    this.#connecting = [publisherConnect, subscriberConnect];
+    publisherConnect.catch((error) => this.#failed("publisher", error));
+    subscriberConnect
+      .then(() =>
+        this.#closed ? undefined : subscriber.subscribe(
+          this.#channel,
+          (message) => this.#receive(message),
+          true,
+        )
+      )
+      .then(() => {
+        // node-redis subscribes again by itself after a reconnection.
+        this.#subscribed = true;
+        this.#up("subscriber");
+      })
+      .catch((error) => this.#failed("subscriber", error));
+  }
+
+  /** Publishes a broadcast to the other instances; counts it if Redis is down. */
+  publish(data: BackplaneData): void {
+    const publisher = this.#publisher;
+    if (publisher === undefined || !this.connected) {
+      this.#drop();
+      return;
+    }
+    const text = typeof data === "string";
+    const payload = text ? encoder.encode(data) : data;
+    const message = Buffer.allocUnsafe(1 + ORIGIN + payload.byteLength);
+    message[0] = text ? TEXT : BINARY;
+    message.set(this.#origin, 1);
+    message.set(payload, 1 + ORIGIN);
+    publisher.publish(this.#channel, message).catch(() => this.#drop());
+  }
+
+  /**
+   * Disconnects from Redis. While Redis is down, it resolves once the
+   * pending reconnection attempt has run out (at most `maxReconnectDelay`).
+   */
+  async close(): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true;
+      this.#publisherUp = this.#subscriberUp = false;
+      for (const connection of [this.#publisher, this.#subscriber]) {
+        try {
+          connection?.destroy();
+        } catch {
+          // Closed already.
+        }
+      }
+    }
+    // node-redis ends its connect loop (and its retry timer) after destroy.
+    await Promise.allSettled(this.#connecting);
+  }
+
+  #receive(message: Buffer): void {
+    if (message.length < 1 + ORIGIN) return;
+    const origin = message.subarray(1, 1 + ORIGIN);
+    if (origin.every((byte, i) => byte === this.#origin[i])) return;
+    const payload = message.subarray(1 + ORIGIN);
+    this.#sink?.deliver(
+      message[0] === TEXT ? decoder.decode(payload) : new Uint8Array(payload),
+    );
+  }
+
+  #drop(): void {
+    this.#dropped++;
+    this.#droppedWhileDown++;
+  }
+
+  #up(which: "publisher" | "subscriber"): void {
+    if (this.#closed) return;
+    if (which === "publisher") this.#publisherUp = true;
+    else this.#subscriberUp = true;
+    if (!this.connected) return;
+    this.#ready.resolve();
+    const dropped = this.#droppedWhileDown;
+    this.#droppedWhileDown = 0;
+    if (this.#down || dropped > 0) {
+      this.#down = false;
+      this.#sink?.recovered(dropped);
+    }
+  }
+
+  #failed(which: "publisher" | "subscriber", thrown: unknown): void {
+    if (this.#closed) return;
+    if (which === "publisher") this.#publisherUp = false;
+    else this.#subscriberUp = false;
+    if (this.#down) return;
+    this.#down = true;
+    const error = thrown instanceof Error ? thrown : new Error(String(thrown));
+    this.#sink?.failed(
+      new Error(`Redis ${which} at ${this.#redacted()}: ${error.message}`, {
+        cause: error,
+      }),
+    );
+  }
+
+  /** The URL without its password, for messages. */
+  #redacted(): string {
+    const url = new URL(this.#url);
+    if (url.password !== "") url.password = "***";
+    return url.href;
+  }
+}

@@ -1,0 +1,214 @@
+/**
+ * `RedisBackplane` against a real `redis-server` that the tests start on a
+ * free loopback port: two server instances in two processes, clients on
+ * both; Redis killed and restarted in the middle of the run.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { ErrorCode, WebSocketServer } from "../mod.ts";
+import { RedisBackplane } from "../redis.ts";
+import {
+  connect,
+  deadline,
+  exchange,
+  freePort,
+  hangUp,
+  listen,
+  type Peer,
+  sequences,
+} from "./_helpers.ts";
+import { hasRedisServer, RedisProcess } from "./_redis.ts";
+
+const ignore = !hasRedisServer();
+const MESSAGES = 50;
+
+/** A server instance in its own process, read line by line. */
+class Instance {
+  readonly #child: Deno.ChildProcess;
+  readonly lines: string[] = [];
+  #waiters: { test: (line: string) => boolean; resolve: () => void }[] = [];
+  readonly #read: Promise<void>;
+
+  constructor(redisUrl: string, channel: string) {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-net",
+        "--allow-env",
+        "--allow-read",
+        "--allow-sys",
+        new URL("./_redis_server.ts", import.meta.url).pathname,
+        redisUrl,
+        channel,
+      ],
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    this.#child = child;
+    this.#read = (async () => {
+      let rest = "";
+      for await (
+        const chunk of child.stdout.pipeThrough(new TextDecoderStream())
+      ) {
+        const parts = (rest + chunk).split("\n");
+        rest = parts.pop() ?? "";
+        for (const line of parts) {
+          this.lines.push(line);
+          this.#waiters = this.#waiters.filter((waiter) => {
+            if (!waiter.test(line)) return true;
+            waiter.resolve();
+            return false;
+          });
+        }
+      }
+    })();
+  }
+
+  /** Resolves with the first line (past or future) that matches. */
+  line(pattern: RegExp, what: string, ms = 15_000): Promise<string> {
+    const seen = this.lines.find((line) => pattern.test(line));
+    if (seen !== undefined) return Promise.resolve(seen);
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.#waiters.push({ test: (line) => pattern.test(line), resolve });
+    return deadline(promise, what, ms).then(() =>
+      this.lines.find((line) => pattern.test(line)) as string
+    );
+  }
+
+  async port(): Promise<number> {
+    const line = await this.line(/^port \d+$/, "the instance to listen");
+    return Number(line.slice(5));
+  }
+
+  async stop(): Promise<void> {
+    try {
+      this.#child.kill("SIGTERM");
+    } catch {
+      // Exited already.
+    }
+    await deadline(this.#child.status, "the instance to exit");
+    await this.#read;
+  }
+}
+
+Deno.test({
+  name:
+    "RedisBackplane: two processes share broadcasts exactly once and in order; Redis killed and restarted mid-run",
+  ignore,
+  async fn() {
+    await using redis = new RedisProcess();
+    await redis.start();
+    const channel = `test-${crypto.randomUUID()}`;
+    const instances = [
+      new Instance(redis.url, channel),
+      new Instance(redis.url, channel),
+    ];
+    const peers: Peer[] = [];
+    try {
+      const ports = await Promise.all(instances.map((i) => i.port()));
+      assert.notEqual(ports[0], ports[1]);
+      // Peers 0 and 1 on the first instance, 2 and 3 on the second.
+      for (const port of [ports[0], ports[0], ports[1], ports[1]]) {
+        peers.push(await connect(`ws://127.0.0.1:${port}`));
+      }
+      const sameInstance = (i: number, j: number) =>
+        i !== j && (i < 2) === (j < 2);
+
+      // 1. Redis up: every client hears every other, across instances.
+      await exchange(peers, { tag: "a", count: MESSAGES });
+
+      // 2. Redis killed: each instance reports it; delivery stays local.
+      await redis.stop();
+      for (const instance of instances) {
+        const line = await instance.line(
+          /backplane failed/,
+          "the failure report",
+        );
+        const report = JSON.parse(line);
+        assert.equal(report.errors[0][0], ErrorCode.BackplaneFailed);
+      }
+      await exchange(peers, { tag: "b", count: MESSAGES, hears: sameInstance });
+
+      // 3. Redis back on the same port: reconnected by itself, the drops
+      // counted (each instance's two clients broadcast MESSAGES each).
+      await redis.start();
+      for (const instance of instances) {
+        const line = await instance.line(
+          /backplane recovered/,
+          "the recovery report",
+        );
+        assert.match(
+          JSON.parse(line).errors[0][1],
+          new RegExp(`: ${2 * MESSAGES} broadcast\\(s\\) did not reach`),
+        );
+      }
+      await exchange(peers, { tag: "c", count: MESSAGES });
+
+      // Nothing broadcast while Redis was down crossed over later.
+      for (const [i, peer] of peers.entries()) {
+        for (const sender of sequences(peer, "b").keys()) {
+          const j = Number(sender.slice(1));
+          assert.ok(sameInstance(i, j), `${i} got ${sender} across instances`);
+        }
+      }
+    } finally {
+      for (const peer of peers) await hangUp(peer);
+      await Promise.all(instances.map((instance) => instance.stop()));
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "RedisBackplane: with Redis unreachable, broadcasts stay local, the failure is reported once and drops are counted",
+  ignore,
+  async fn() {
+    const backplane = new RedisBackplane(`redis://127.0.0.1:${freePort()}`, {
+      maxReconnectDelay: 100,
+    });
+    const reports: string[] = [];
+    const failed = Promise.withResolvers<void>();
+    await using wss = listen({
+      onConnection: () => ({ onMessage() {} }),
+      onError: (_, event) => {
+        reports.push(event.statusText);
+        failed.resolve();
+      },
+    }, { backplane });
+    const peer = await connect(wss.url);
+    await deadline(failed.promise, "the failure report");
+    assert.equal(wss.broadcast("local only"), 1);
+    assert.equal(wss.broadcast("local only"), 1);
+    await peer.received(2);
+    assert.equal(backplane.connected, false);
+    assert.equal(backplane.dropped, 2);
+    assert.deepEqual(reports, ["backplane failed"]);
+    await hangUp(peer);
+  },
+});
+
+Deno.test("RedisBackplane() names each wrong argument", () => {
+  assert.throws(() => new RedisBackplane("http://127.0.0.1:6379"), {
+    name: "TypeError",
+    message: /url must be a redis:\/\/ or rediss:\/\/ URL/,
+  });
+  assert.throws(() => new RedisBackplane(6379 as never), TypeError);
+  assert.throws(
+    () => new RedisBackplane("redis://127.0.0.1", { channel: "" }),
+    { name: "TypeError", message: /options\.channel/ },
+  );
+  assert.throws(
+    () => new RedisBackplane("redis://127.0.0.1", { maxReconnectDelay: 0 }),
+    { name: "RangeError", message: /options\.maxReconnectDelay/ },
+  );
+  // One backplane serves one server.
+  const backplane = new RedisBackplane("redis://127.0.0.1:1");
+  const handler = { onConnection: () => null, onError() {} };
+  const wss = new WebSocketServer(handler, { backplane });
+  assert.throws(
+    () => new WebSocketServer(handler, { backplane }),
+    /a backplane serves one server/,
+  );
+  return wss.terminate();
+});
