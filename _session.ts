@@ -218,22 +218,39 @@ export class Session {
         `Cannot send message: the connection is ${status.toLowerCase()}`,
       );
     }
-    const socket = this.socket as WebSocket;
-    socket.send(encode(message) as string);
-    if (socket.bufferedAmount > this.#settings.maxBufferedAmount) {
-      this.#slowConsumer(socket.bufferedAmount);
-    }
+    this.#write(encode(message));
   }
 
   /** Sends an already encoded message (broadcast); false if not open. */
   sendEncoded(data: Encoded): boolean {
     if (this.status !== "Connected") return false;
+    this.#write(data);
+    return true;
+  }
+
+  /**
+   * Bytes that may still be sent before `bufferedAmount` could pass
+   * `maxBufferedAmount`: reading `bufferedAmount` costs a call into Deno, so
+   * it is read only once the bytes sent since the last reading could have
+   * taken it over the limit.
+   */
+  #budget = 0;
+
+  #write(data: Encoded): void {
     const socket = this.socket as WebSocket;
     socket.send(data as string);
-    if (socket.bufferedAmount > this.#settings.maxBufferedAmount) {
-      this.#slowConsumer(socket.bufferedAmount);
+    // An upper bound of the frame: 3 bytes of UTF-8 per UTF-16 unit, 14 of header.
+    this.#budget -= 14 + (typeof data === "string"
+      ? data.length * 3
+      : data instanceof Blob
+      ? data.size
+      : data.byteLength);
+    if (this.#budget < 0) {
+      const amount = socket.bufferedAmount;
+      const max = this.#settings.maxBufferedAmount;
+      if (amount > max) this.#slowConsumer(amount);
+      else this.#budget = max - amount;
     }
-    return true;
   }
 
   /**

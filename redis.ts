@@ -75,12 +75,17 @@ const decoder = new TextDecoder();
  * counted as dropped, and the count is reported when Redis is back.
  *
  * @example Pointed at a Redis that you run
- * ```ts ignore
+ * ```ts
  * import { RedisBackplane } from "@ws4d/websocket/redis";
+ * import assert from "node:assert/strict";
  *
- * const backplane = new RedisBackplane("redis://127.0.0.1:6379");
- * // new WebSocketServer(handler, { backplane }) starts it;
- * // await backplane.ready resolves once Redis is reached.
+ * const backplane = new RedisBackplane("redis://127.0.0.1:6379", {
+ *   channel: "chat",
+ * });
+ * // Nothing connects until a server starts it:
+ * // new WebSocketServer(handler, { backplane }), then `await backplane.ready`.
+ * assert.equal(backplane.channel, "chat");
+ * assert.equal(backplane.connected, false);
  * ```
  */
 export class RedisBackplane implements Backplane {
@@ -152,8 +157,6 @@ export class RedisBackplane implements Backplane {
     this.#url = url;
     this.#channel = channel;
     this.#maxReconnectDelay = delay;
-    // Nobody may be waiting: a backplane never started must not reject.
-    this.#ready.promise.catch(() => {});
   }
 
   /** The Redis channel. */
