@@ -1,0 +1,166 @@
+// deno-lint-ignore-file no-console
+/**
+ * The server process of the benchmark: one WebSocket server on 127.0.0.1, a
+ * free port, which it prints as its first stdout line.
+ *
+ * ```sh
+ * deno run --allow-net=127.0.0.1 bench/server.ts \
+ *   --impl raw|ws4d --scenario echo|broadcast --dataType text|blob|object \
+ *   [--fanout loop|broadcast]
+ * ```
+ *
+ * Both implementations do the same work:
+ * - every connection gets `"hi"` when it opens (the client's "ready");
+ * - `echo` sends each message back: under `"object"` parsed with
+ *   `JSON.parse` and sent with `JSON.stringify`, under `"blob"` received and
+ *   sent back as binary;
+ * - `broadcast` sends each message to every other open connection. ws4d does
+ *   it as 4D code does (`--fanout loop`: `for (const c of wss.connections)
+ *   if (c !== ws) c.send(data)`) or with `wss.broadcast(data, { except: ws })`
+ *   (`--fanout broadcast`).
+ *
+ * `raw` is `Deno.serve` and `Deno.upgradeWebSocket` written directly, with
+ * the `idleTimeout` of 30 s that ws4d uses by default.
+ *
+ * Lines on stdin: `count` answers the number of open connections, `gc` runs
+ * the garbage collector (with `--v8-flags=--expose-gc`) and answers `ok`. The
+ * process exits when stdin ends.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import {
+  type WebSocketConnection,
+  WebSocketServer,
+  type WSConnectionHandler,
+  type WSMessageEvent,
+} from "../mod.ts";
+import { onStdinLines } from "./_lines.ts";
+
+type Impl = "raw" | "ws4d";
+type Scenario = "echo" | "broadcast";
+type DataType = "text" | "blob" | "object";
+type Fanout = "loop" | "broadcast";
+
+function choice<T extends string>(
+  name: string,
+  value: string | undefined,
+  allowed: readonly T[],
+): T {
+  const found = allowed.find((item) => item === value);
+  if (found === undefined) {
+    throw new TypeError(
+      `--${name} must be one of ${allowed.join("|")}, got ${value}`,
+    );
+  }
+  return found;
+}
+
+/** A running server: its port and its count of open connections. */
+interface Running {
+  readonly port: number;
+  count(): number;
+}
+
+const GREETING = "hi";
+const IDLE_TIMEOUT = 30;
+
+function startRaw(scenario: Scenario, dataType: DataType): Running {
+  const open = new Set<WebSocket>();
+  const server = Deno.serve(
+    { port: 0, hostname: "127.0.0.1", onListen() {} },
+    (request) => {
+      const { socket, response } = Deno.upgradeWebSocket(request, {
+        idleTimeout: IDLE_TIMEOUT,
+      });
+      socket.binaryType = "arraybuffer";
+      socket.onopen = () => {
+        open.add(socket);
+        socket.send(GREETING);
+      };
+      socket.onclose = () => open.delete(socket);
+      socket.onerror = () => {};
+      if (scenario === "broadcast") {
+        socket.onmessage = (event: MessageEvent<string | ArrayBuffer>) => {
+          const data = event.data;
+          for (const other of open) if (other !== socket) other.send(data);
+        };
+      } else if (dataType === "object") {
+        socket.onmessage = (event: MessageEvent<string>) => {
+          socket.send(JSON.stringify(JSON.parse(event.data)));
+        };
+      } else {
+        socket.onmessage = (event: MessageEvent<string | ArrayBuffer>) => {
+          socket.send(event.data);
+        };
+      }
+      return response;
+    },
+  );
+  return { port: server.addr.port, count: () => open.size };
+}
+
+function startWs4d(
+  scenario: Scenario,
+  dataType: DataType,
+  fanout: Fanout,
+): Running {
+  const onMessage = scenario === "echo"
+    ? (ws: WebSocketConnection, event: WSMessageEvent) => ws.send(event.data)
+    : fanout === "loop"
+    ? (ws: WebSocketConnection, event: WSMessageEvent) => {
+      for (const c of ws.wss.connections) if (c !== ws) c.send(event.data);
+    }
+    : (ws: WebSocketConnection, event: WSMessageEvent) => {
+      ws.wss.broadcast(event.data, { except: ws });
+    };
+  const handler: WSConnectionHandler = {
+    onOpen: (ws) => ws.send(GREETING),
+    onMessage,
+  };
+  const wss = new WebSocketServer({ onConnection: () => handler }, {
+    port: 0,
+    hostname: "127.0.0.1",
+    dataType,
+  });
+  const port = wss.addr?.port;
+  if (port === undefined) throw new Error("ws4d server is not listening");
+  return { port, count: () => wss.connections.length };
+}
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    impl: { type: "string" },
+    scenario: { type: "string" },
+    dataType: { type: "string", default: "text" },
+    fanout: { type: "string", default: "loop" },
+  },
+  strict: true,
+});
+const impl = choice<Impl>("impl", values.impl, ["raw", "ws4d"]);
+const scenario = choice<Scenario>("scenario", values.scenario, [
+  "echo",
+  "broadcast",
+]);
+const dataType = choice<DataType>("dataType", values.dataType, [
+  "text",
+  "blob",
+  "object",
+]);
+const fanout = choice<Fanout>("fanout", values.fanout, ["loop", "broadcast"]);
+
+const running = impl === "raw"
+  ? startRaw(scenario, dataType)
+  : startWs4d(scenario, dataType, fanout);
+console.log(String(running.port));
+
+const gc = (globalThis as { gc?: () => void }).gc;
+onStdinLines((line) => {
+  if (line === "count") console.log(String(running.count()));
+  else if (line === "gc") {
+    gc?.();
+    gc?.();
+    console.log("ok");
+  }
+});
