@@ -391,6 +391,8 @@ function idleRound(variant: Variant, target: number): Promise<Measurement> {
     );
     const reached = Number(await ask(server, "count"));
     const after = await settledRss(server);
+    // Idle load processes hold their connections until killed.
+    await Promise.all(loads.map((load) => load.kill()));
     return {
       value: reached > 0 ? (after - before) / reached : NaN,
       p50: NaN,
