@@ -14,7 +14,7 @@
  */
 import {
   buildFrame,
-  parseFrames,
+  readFramesUntil,
   readHead,
   upgradeHead,
 } from "../tests/_raw.ts";
@@ -132,23 +132,13 @@ async function churnCut(port: number): Promise<void> {
     for (let i = 0; i < MESSAGES_PER_CHURN; i++) {
       await conn.write(buildFrame(1, new TextEncoder().encode(`${i}`)));
     }
-    const buffer = new Uint8Array(4096);
-    let bytes = new Uint8Array(0);
-    await within(
-      (async () => {
-        while (received < MESSAGES_PER_CHURN) {
-          const n = await conn.read(buffer);
-          if (n === null) throw new Error("the server ended TCP");
-          const next = new Uint8Array(bytes.length + n);
-          next.set(bytes);
-          next.set(buffer.subarray(0, n), bytes.length);
-          bytes = next;
-          received = parseFrames(bytes).length;
-        }
-      })(),
-      "raw echoes",
+    const frames = await readFramesUntil(
+      conn,
+      (got) => (received = got.length) >= MESSAGES_PER_CHURN,
+      "the raw echoes",
+      WAIT_MS,
     );
-    const texts = parseFrames(bytes).map((frame) =>
+    const texts = frames.map((frame) =>
       new TextDecoder().decode(frame.payload)
     );
     texts.forEach((text, i) =>

@@ -98,21 +98,8 @@ export async function rawPeer(port: number, path = "/"): Promise<RawPeer> {
   return {
     conn,
     head,
-    async readToEnd(ms = 5000) {
-      const chunks: Uint8Array[] = [];
-      const buffer = new Uint8Array(64 * 1024);
-      while (true) {
-        const n = await deadline(conn.read(buffer), "server to close TCP", ms);
-        if (n === null) break;
-        chunks.push(buffer.slice(0, n));
-      }
-      const all = new Uint8Array(chunks.reduce((sum, c) => sum + c.length, 0));
-      let at = 0;
-      for (const chunk of chunks) {
-        all.set(chunk, at);
-        at += chunk.length;
-      }
-      return all;
+    readToEnd(ms = 5000) {
+      return readToEnd(conn, ms);
     },
     async frame(opcode, payload, fin = true) {
       await conn.write(buildFrame(opcode, payload, { fin }));
@@ -160,4 +147,65 @@ export function closeOf(frame: ServerFrame): [number, string] {
     ((payload[0] as number) << 8) | (payload[1] as number),
     new TextDecoder().decode(payload.subarray(2)),
   ];
+}
+
+/** Joins chunks into one array. */
+function concat(chunks: Uint8Array[], total: number): Uint8Array {
+  const all = new Uint8Array(total);
+  let at = 0;
+  for (const chunk of chunks) {
+    all.set(chunk, at);
+    at += chunk.length;
+  }
+  return all;
+}
+
+/** Reads until the server ends the TCP connection (a reset counts). */
+export async function readToEnd(
+  conn: Deno.Conn,
+  ms = 5000,
+): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const buffer = new Uint8Array(64 * 1024);
+  while (true) {
+    let n: number | null;
+    try {
+      n = await deadline(conn.read(buffer), "the server to end TCP", ms);
+    } catch (error) {
+      if (error instanceof Deno.errors.ConnectionReset) break;
+      throw error;
+    }
+    if (n === null) break;
+    chunks.push(buffer.slice(0, n));
+    total += n;
+  }
+  return concat(chunks, total);
+}
+
+/**
+ * Reads frames from the server until `enough` says so; returns them all.
+ * Rejects if the server ends TCP first, or after `ms`.
+ */
+export function readFramesUntil(
+  conn: Deno.Conn,
+  enough: (frames: ServerFrame[]) => boolean,
+  what: string,
+  ms = 5000,
+): Promise<ServerFrame[]> {
+  return deadline(
+    (async () => {
+      const buffer = new Uint8Array(256 * 1024);
+      let bytes: Uint8Array = new Uint8Array(0);
+      while (true) {
+        const frames = parseFrames(bytes);
+        if (enough(frames)) return frames;
+        const n = await conn.read(buffer);
+        if (n === null) throw new Error(`the server ended TCP before ${what}`);
+        bytes = concat([bytes, buffer.subarray(0, n)], bytes.length + n);
+      }
+    })(),
+    what,
+    ms,
+  );
 }

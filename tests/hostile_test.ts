@@ -22,7 +22,9 @@ import {
   closeOf,
   parseFrames,
   rawRequest,
+  readFramesUntil,
   readHead,
+  readToEnd,
   upgradeHead,
 } from "./_raw.ts";
 
@@ -55,30 +57,6 @@ async function stillServed(bystander: Peer, what: string): Promise<void> {
   bystander.socket.send(`still served after ${what}`);
   await bystander.received(before + 1);
   assert.equal(bystander.messages.at(-1), `still served after ${what}`);
-}
-
-/** Reads until the server ends the TCP connection (a reset counts). */
-async function readToEnd(conn: Deno.Conn, ms = 5000): Promise<Uint8Array> {
-  const chunks: Uint8Array[] = [];
-  const buffer = new Uint8Array(64 * 1024);
-  while (true) {
-    let n: number | null;
-    try {
-      n = await deadline(conn.read(buffer), "the server to end TCP", ms);
-    } catch (error) {
-      if (error instanceof Deno.errors.ConnectionReset) break;
-      throw error;
-    }
-    if (n === null) break;
-    chunks.push(buffer.slice(0, n));
-  }
-  const all = new Uint8Array(chunks.reduce((sum, c) => sum + c.length, 0));
-  let at = 0;
-  for (const chunk of chunks) {
-    all.set(chunk, at);
-    at += chunk.length;
-  }
-  return all;
 }
 
 // --- Handshakes Deno would accept, answered by ws4d before the upgrade.
@@ -393,21 +371,9 @@ Deno.test("Hostile peer: 20,000 pings in one burst are each answered, and the co
   all.set(after, ping.length * count);
   const writing = conn.write(all);
   // Read while writing: a flooder that does not read is a slow consumer.
-  const buffer = new Uint8Array(64 * 1024);
-  let bytes = new Uint8Array(0);
-  let frames = parseFrames(bytes);
-  await deadline(
-    (async () => {
-      while (!frames.some((frame) => frame.opcode === 1)) {
-        const n = await conn.read(buffer);
-        if (n === null) throw new Error("the server ended TCP");
-        const next = new Uint8Array(bytes.length + n);
-        next.set(bytes);
-        next.set(buffer.subarray(0, n), bytes.length);
-        bytes = next;
-        frames = parseFrames(bytes);
-      }
-    })(),
+  const frames = await readFramesUntil(
+    conn,
+    (got) => got.some((frame) => frame.opcode === 1),
     "the echo after the flood",
     10_000,
   );

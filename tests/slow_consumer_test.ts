@@ -10,7 +10,6 @@ import { ErrorCode, type WebSocketConnection } from "../mod.ts";
 import {
   type AnyEvent,
   connect,
-  deadline,
   hangUp,
   listen,
   Recorder,
@@ -18,41 +17,12 @@ import {
 import {
   buildFrame,
   closeOf,
-  parseFrames,
-  type RawPeer,
   rawPeer,
+  readFramesUntil,
   type ServerFrame,
 } from "./_raw.ts";
 
 const CHUNK = 128 * 1024;
-
-/** Reads a raw peer's bytes until a close frame has arrived; returns it. */
-async function readUntilClose(peer: RawPeer): Promise<ServerFrame> {
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  const buffer = new Uint8Array(256 * 1024);
-  return await deadline(
-    (async () => {
-      while (true) {
-        const n = await peer.conn.read(buffer);
-        if (n === null) throw new Error("TCP ended before a close frame");
-        chunks.push(buffer.slice(0, n));
-        total += n;
-        // A close frame is small and last: look at the tail only.
-        const tail = new Uint8Array(total);
-        let at = 0;
-        for (const chunk of chunks) {
-          tail.set(chunk, at);
-          at += chunk.length;
-        }
-        chunks.splice(0, chunks.length, tail);
-        const close = parseFrames(tail).find((frame) => frame.opcode === 8);
-        if (close !== undefined) return close;
-      }
-    })(),
-    "the close frame",
-  );
-}
 const MAX_ROUNDS = 2000;
 
 Deno.test("maxBufferedAmount: a peer that does not read gets 1008 slow consumer; a reader gets every message", async () => {
@@ -88,7 +58,12 @@ Deno.test("maxBufferedAmount: a peer that does not read gets 1008 slow consumer;
   await slow.when((c) => c.name === "onError", "the slow consumer's onError");
   await done.promise;
   // The slow peer reads at last: what it was sent, then the close frame.
-  const close = await readUntilClose(peer);
+  const frames = await readFramesUntil(
+    peer.conn,
+    (got) => got.some((frame) => frame.opcode === 8),
+    "the close frame",
+  );
+  const close = frames.find((frame) => frame.opcode === 8) as ServerFrame;
   assert.deepEqual(closeOf(close), [1008, "slow consumer"]);
   await peer.conn.write(buildFrame(8, close.payload));
   await peer.readToEnd();
