@@ -689,7 +689,7 @@ async function setupSection(): Promise<string> {
       "ws4d server CPU µs/conn",
       "ws4d ÷ raw",
     ], [row])
-  }\n\nThe load generator limits this rate (see the last table): the server's CPU time per connection compares the two servers.`;
+  }\n\nThis rate is not the server's: a load process spends about as much CPU per connection as the server, and the kernel churns ~20,000 connections and TIME_WAITs per round, so it varies from run to run (see the last table). The server's CPU time per connection is the steadier comparison.`;
 }
 
 async function idleSection(): Promise<string> {
