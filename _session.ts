@@ -24,7 +24,9 @@ type AnyHandler = object;
 type Step = () => void;
 
 /** Where a callback failure goes: the owner decides what it means. */
-export type FailureSink = (name: string, thrown: unknown) => void;
+export interface FailureSink {
+  callbackFailed(name: string, thrown: unknown): void;
+}
 
 /**
  * Calls a target's callbacks one at a time, in order. A synchronous callback
@@ -37,8 +39,11 @@ export class CallbackQueue {
   readonly #onFailure: FailureSink;
   /** A callback is running, or its promise has not settled. */
   #busy = false;
-  /** Waiting entries, flat: name (or step), event, name, event, … */
-  #waiting: unknown[] = [];
+  /**
+   * Waiting entries, flat: name (or step), event, name, event, … Made on
+   * first need: most connections never wait (idle memory per connection).
+   */
+  #waiting: unknown[] | null = null;
 
   constructor(target: unknown, handler: AnyHandler, onFailure: FailureSink) {
     this.#target = target;
@@ -49,16 +54,16 @@ export class CallbackQueue {
   /** Calls `handler[name](target, event)` now, or after those before it. */
   push(name: string, event: unknown): void {
     if (this.#busy) {
-      this.#waiting.push(name, event);
+      (this.#waiting ??= []).push(name, event);
       return;
     }
     this.#call(name, event);
-    if (!this.#busy && this.#waiting.length > 0) this.#drain();
+    if (!this.#busy && this.#waiting !== null) this.#drain();
   }
 
   /** Runs an internal step once every callback before it has settled. */
   after(step: Step): void {
-    if (this.#busy) this.#waiting.push(step, undefined);
+    if (this.#busy) (this.#waiting ??= []).push(step, undefined);
     else step();
   }
 
@@ -68,7 +73,7 @@ export class CallbackQueue {
    */
   preempt(name: string, event: unknown): void {
     const kept: unknown[] = [name, event];
-    const waiting = this.#waiting;
+    const waiting = this.#waiting ?? [];
     for (let i = 0; i < waiting.length; i += 2) {
       const entry = waiting[i];
       if (typeof entry === "function" || entry === "onTerminate") {
@@ -89,36 +94,43 @@ export class CallbackQueue {
       result = callback.call(handler, this.#target, event);
     } catch (thrown) {
       this.#busy = false;
-      this.#onFailure(name, thrown);
+      this.#onFailure.callbackFailed(name, thrown);
       return;
     }
     if (
       result !== undefined && result !== null &&
       typeof (result as PromiseLike<unknown>).then === "function"
     ) {
-      (result as PromiseLike<unknown>).then(this.#settled, (thrown) => {
-        this.#busy = false;
-        // The failure may start onError, which may hold the queue in turn.
-        this.#onFailure(name, thrown);
-        if (!this.#busy) this.#drain();
-      });
+      (result as PromiseLike<unknown>).then(
+        this.#settled ??= () => {
+          this.#busy = false;
+          this.#drain();
+        },
+        (thrown) => {
+          this.#busy = false;
+          // The failure may start onError, which may hold the queue in turn.
+          this.#onFailure.callbackFailed(name, thrown);
+          if (!this.#busy) this.#drain();
+        },
+      );
     } else {
       this.#busy = false;
     }
   }
 
-  #settled = (): void => {
-    this.#busy = false;
-    this.#drain();
-  };
+  /** Releases the queue when a callback's promise fulfils (made on first need). */
+  #settled: (() => void) | undefined;
 
   #drain(): void {
-    while (!this.#busy && this.#waiting.length > 0) {
-      const entry = this.#waiting.shift();
-      const event = this.#waiting.shift();
+    const waiting = this.#waiting;
+    if (waiting === null) return;
+    while (!this.#busy && waiting.length > 0) {
+      const entry = waiting.shift();
+      const event = waiting.shift();
       if (typeof entry === "function") (entry as Step)();
       else this.#call(entry as string, event);
     }
+    if (waiting.length === 0 && this.#waiting === waiting) this.#waiting = null;
   }
 }
 
@@ -138,11 +150,11 @@ export interface SessionSettings {
   /** Errors with no `onError` to receive them, or thrown by `onError`. */
   readonly fallback: (errors: readonly WSError[]) => void;
   /** The socket opened, before `onOpen` runs (the server's registry). */
-  readonly onConnected?: () => void;
+  readonly onConnected?: (target: unknown) => void;
   /** The status has left `"Connected"` (the server's registry). */
-  readonly onLeave?: () => void;
+  readonly onLeave?: (target: unknown) => void;
   /** `onTerminate` has run and settled: nothing more will be called. */
-  readonly onDone?: () => void;
+  readonly onDone?: (target: unknown) => void;
 }
 
 const OPEN_EVENT = Object.freeze({ type: "open" as const });
@@ -160,8 +172,10 @@ export function normaliseCloseCode(code: number | undefined): number {
  * One socket's life, as both the connection and the client see it. It owns
  * the socket's listeners, the status, the codec calls and fatal errors.
  */
-export class Session {
+export class Session implements FailureSink {
   readonly queue: CallbackQueue;
+  /** The connection or the client that this session drives. */
+  readonly #target: unknown;
   status: WSStatus = "Connecting";
   /** The socket, once it exists (a client may fail before). */
   socket: WebSocket | null = null;
@@ -189,10 +203,11 @@ export class Session {
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(target: unknown, handler: AnyHandler, settings: SessionSettings) {
+    this.#target = target;
     this.#settings = settings;
     this.#server = settings.side === "server";
     this.#handler = handler;
-    this.queue = new CallbackQueue(target, handler, this.#callbackFailed);
+    this.queue = new CallbackQueue(target, handler, this);
   }
 
   /** Listens to `socket`; the session drives it from now on. */
@@ -240,11 +255,12 @@ export class Session {
     const socket = this.socket as WebSocket;
     socket.send(data as string);
     // An upper bound of the frame: 3 bytes of UTF-8 per UTF-16 unit, 14 of header.
-    this.#budget -= 14 + (typeof data === "string"
-      ? data.length * 3
-      : data instanceof Blob
-      ? data.size
-      : data.byteLength);
+    this.#budget -= 14 +
+      (typeof data === "string"
+        ? data.length * 3
+        : data instanceof Blob
+        ? data.size
+        : data.byteLength);
     if (this.#budget < 0) {
       const amount = socket.bufferedAmount;
       const max = this.#settings.maxBufferedAmount;
@@ -356,19 +372,20 @@ export class Session {
     else this.queue.push("onError", event);
   }
 
-  #callbackFailed = (name: string, thrown: unknown): void => {
+  /** A user callback threw or rejected (called by the queue). */
+  callbackFailed(name: string, thrown: unknown): void {
     const error = callbackFailed(name, thrown);
     if (name === "onError" || name === "onTerminate") {
       this.#settings.fallback([error.toEntry()]);
     } else {
       this.fail(error, true);
     }
-  };
+  }
 
   #leave(status: "Closing" | "Closed"): void {
     const was = this.status;
     this.status = status;
-    if (was === "Connected") this.#settings.onLeave?.();
+    if (was === "Connected") this.#settings.onLeave?.(this.#target);
   }
 
   #onOpen = (): void => {
@@ -378,7 +395,7 @@ export class Session {
       return;
     }
     this.status = "Connected";
-    this.#settings.onConnected?.();
+    this.#settings.onConnected?.(this.#target);
     const outbox = this.#outbox;
     if (outbox !== null) {
       this.#outbox = null;
@@ -499,7 +516,7 @@ export class Session {
         : { type: "terminate", code, reason, wasClean },
     );
     const done = this.#settings.onDone;
-    if (done !== undefined) this.queue.after(done);
+    if (done !== undefined) this.queue.after(() => done(this.#target));
   }
 }
 
@@ -516,5 +533,5 @@ export interface ConnectionInit {
   readonly protocol: string;
   readonly settings: SessionSettings;
   /** Hands the connection's session to the server. */
-  readonly bind: (session: Session) => void;
+  readonly bind: (connection: unknown, session: Session) => void;
 }

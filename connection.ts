@@ -107,7 +107,7 @@ export class WebSocketConnection {
     this.#protocol = ready.protocol;
     this.#id = nextId++;
     this.#session = new Session(this, ready.handler, ready.settings);
-    ready.bind(this.#session);
+    ready.bind(this, this.#session);
   }
 
   /** The connection handler that `onConnection` returned. */

@@ -30,7 +30,12 @@ import { encode, type Encoded } from "./_codec.ts";
 import { ErrorCode, printErrors, toError, wsError } from "./_errors.ts";
 import { checkNumber, resolveServerOptions } from "./_options.ts";
 import type { ResolvedServerOptions } from "./_options.ts";
-import { CallbackQueue, INTERNAL, type Session } from "./_session.ts";
+import {
+  CallbackQueue,
+  INTERNAL,
+  type Session,
+  type SessionSettings,
+} from "./_session.ts";
 import type {
   DataType,
   WSCallbackResult,
@@ -323,18 +328,36 @@ export class WebSocketServer {
     }
     this.#options = resolveServerOptions(options);
     this.#handler = handler;
+    this.#settings = {
+      side: "server",
+      dataType: this.#options.dataType,
+      maxMessageSize: this.#options.maxMessageSize,
+      maxBufferedAmount: this.#options.maxBufferedAmount,
+      closeTimeout: this.#options.closeTimeout,
+      fallback: (errors) => this.#report("connection error", errors),
+      onConnected: (connection) =>
+        this.#connected.add(connection as WebSocketConnection),
+      onLeave: (connection) =>
+        this.#connected.delete(connection as WebSocketConnection),
+      onDone: (connection) => {
+        this.#live.delete(connection as WebSocketConnection);
+        if (this.#live.size === 0) this.#drained?.();
+      },
+    };
     this.#pattern = this.#options.path === undefined
       ? undefined
       : new URLPattern({ pathname: this.#options.path });
-    this.#queue = new CallbackQueue(this, handler, (name, thrown) => {
-      const error = toError(thrown);
-      printErrors(`WebSocketServer.${name}`, [
-        wsError(
-          ErrorCode.CallbackFailed,
-          `Callback ${name} failed: ${error.message}`,
-          error,
-        ),
-      ]);
+    this.#queue = new CallbackQueue(this, handler, {
+      callbackFailed(name, thrown) {
+        const error = toError(thrown);
+        printErrors(`WebSocketServer.${name}`, [
+          wsError(
+            ErrorCode.CallbackFailed,
+            `Callback ${name} failed: ${error.message}`,
+            error,
+          ),
+        ]);
+      },
     });
     const { port, hostname, cert, key } = this.#options;
     if (port !== undefined) {
@@ -684,37 +707,26 @@ export class WebSocketServer {
     if (protocol !== "") {
       upgraded.response.headers.set("sec-websocket-protocol", protocol);
     }
-    let session: Session | undefined;
-    const connected = this.#connected;
-    const live = this.#live;
-    const connection: WebSocketConnection = new WebSocketConnection({
+    const connection = new WebSocketConnection({
       token: INTERNAL,
       handler,
       server: this,
       request: wsRequest,
       protocol,
-      settings: {
-        side: "server",
-        dataType: this.#options.dataType,
-        maxMessageSize: this.#options.maxMessageSize,
-        maxBufferedAmount: this.#options.maxBufferedAmount,
-        closeTimeout: this.#options.closeTimeout,
-        fallback: (errors: readonly WSError[]) =>
-          this.#report("connection error", errors),
-        onConnected: () => connected.add(connection),
-        onLeave: () => connected.delete(connection),
-        onDone: () => {
-          live.delete(connection);
-          if (live.size === 0) this.#drained?.();
-        },
-      },
-      bind: (bound: Session) => session = bound,
+      settings: this.#settings,
+      bind: this.#bind,
     });
-    const bound = session as unknown as Session;
-    live.set(connection, bound);
-    bound.attach(upgraded.socket);
+    (this.#live.get(connection) as Session).attach(upgraded.socket);
     return upgraded.response;
   }
+
+  /** What every connection's session shares: one object per server. */
+  readonly #settings: SessionSettings;
+
+  /** Registers a new connection's session (called by its constructor). */
+  readonly #bind = (connection: unknown, session: Session): void => {
+    this.#live.set(connection as WebSocketConnection, session);
+  };
 
   /** The first of the server's protocols that the client offers, or "". */
   #chooseProtocol(offer: string | null): string {
