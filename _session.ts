@@ -34,9 +34,11 @@ export interface FailureSink {
  * the following ones back until it settles.
  */
 export class CallbackQueue {
-  readonly #target: unknown;
-  readonly #handler: AnyHandler;
-  readonly #onFailure: FailureSink;
+  /** What the callbacks get as first argument. */
+  protected readonly target: unknown;
+  /** Whose callbacks are called. */
+  protected readonly handler: AnyHandler;
+  readonly #onFailure: FailureSink | undefined;
   /** A callback is running, or its promise has not settled. */
   #busy = false;
   /**
@@ -45,11 +47,15 @@ export class CallbackQueue {
    */
   #waiting: unknown[] | null = null;
 
-  constructor(target: unknown, handler: AnyHandler, onFailure: FailureSink) {
-    this.#target = target;
-    this.#handler = handler;
+  /** Without `onFailure`, a subclass's `callbackFailed` receives failures. */
+  constructor(target: unknown, handler: AnyHandler, onFailure?: FailureSink) {
+    this.target = target;
+    this.handler = handler;
     this.#onFailure = onFailure;
   }
+
+  /** Where failures go when no `onFailure` was given (overridden). */
+  callbackFailed(_name: string, _thrown: unknown): void {}
 
   /** Calls `handler[name](target, event)` now, or after those before it. */
   push(name: string, event: unknown): void {
@@ -85,16 +91,16 @@ export class CallbackQueue {
   }
 
   #call(name: string, event: unknown): void {
-    const handler = this.#handler as Record<string, unknown>;
+    const handler = this.handler as Record<string, unknown>;
     const callback = handler[name];
     if (typeof callback !== "function") return;
     this.#busy = true;
     let result: unknown;
     try {
-      result = callback.call(handler, this.#target, event);
+      result = callback.call(handler, this.target, event);
     } catch (thrown) {
       this.#busy = false;
-      this.#onFailure.callbackFailed(name, thrown);
+      (this.#onFailure ?? this).callbackFailed(name, thrown);
       return;
     }
     if (
@@ -109,7 +115,7 @@ export class CallbackQueue {
         (thrown) => {
           this.#busy = false;
           // The failure may start onError, which may hold the queue in turn.
-          this.#onFailure.callbackFailed(name, thrown);
+          (this.#onFailure ?? this).callbackFailed(name, thrown);
           if (!this.#busy) this.#drain();
         },
       );
@@ -172,16 +178,12 @@ export function normaliseCloseCode(code: number | undefined): number {
  * One socket's life, as both the connection and the client see it. It owns
  * the socket's listeners, the status, the codec calls and fatal errors.
  */
-export class Session implements FailureSink {
-  readonly queue: CallbackQueue;
-  /** The connection or the client that this session drives. */
-  readonly #target: unknown;
+export class Session extends CallbackQueue {
   status: WSStatus = "Connecting";
   /** The socket, once it exists (a client may fail before). */
   socket: WebSocket | null = null;
   readonly #settings: SessionSettings;
   readonly #server: boolean;
-  readonly #handler: AnyHandler;
   /** Messages stop being delivered: a fatal error, or our own close. */
   #stopped = false;
   /** `onError` was dispatched: at most once. */
@@ -203,11 +205,10 @@ export class Session implements FailureSink {
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(target: unknown, handler: AnyHandler, settings: SessionSettings) {
-    this.#target = target;
+    // One object per connection: the session is its own callback queue.
+    super(target, handler);
     this.#settings = settings;
     this.#server = settings.side === "server";
-    this.#handler = handler;
-    this.queue = new CallbackQueue(target, handler, this);
   }
 
   /** Listens to `socket`; the session drives it from now on. */
@@ -360,7 +361,7 @@ export class Session implements FailureSink {
 
   #dispatchError(errors: WSError[], first: boolean): void {
     if (
-      typeof (this.#handler as { onError?: unknown }).onError !== "function"
+      typeof (this.handler as { onError?: unknown }).onError !== "function"
     ) {
       this.#settings.fallback(errors);
       return;
@@ -368,12 +369,12 @@ export class Session implements FailureSink {
     const event = this.#server
       ? { type: "error", status: { HTTPError: 0, errors }, errors }
       : { type: "error", errors };
-    if (first) this.queue.preempt("onError", event);
-    else this.queue.push("onError", event);
+    if (first) this.preempt("onError", event);
+    else this.push("onError", event);
   }
 
   /** A user callback threw or rejected (called by the queue). */
-  callbackFailed(name: string, thrown: unknown): void {
+  override callbackFailed(name: string, thrown: unknown): void {
     const error = callbackFailed(name, thrown);
     if (name === "onError" || name === "onTerminate") {
       this.#settings.fallback([error.toEntry()]);
@@ -385,7 +386,7 @@ export class Session implements FailureSink {
   #leave(status: "Closing" | "Closed"): void {
     const was = this.status;
     this.status = status;
-    if (was === "Connected") this.#settings.onLeave?.(this.#target);
+    if (was === "Connected") this.#settings.onLeave?.(this.target);
   }
 
   #onOpen = (): void => {
@@ -395,7 +396,7 @@ export class Session implements FailureSink {
       return;
     }
     this.status = "Connected";
-    this.#settings.onConnected?.(this.#target);
+    this.#settings.onConnected?.(this.target);
     const outbox = this.#outbox;
     if (outbox !== null) {
       this.#outbox = null;
@@ -403,7 +404,7 @@ export class Session implements FailureSink {
         (this.socket as WebSocket).send(data as string);
       }
     }
-    this.queue.push("onOpen", OPEN_EVENT);
+    this.push("onOpen", OPEN_EVENT);
   };
 
   #onMessage = (event: MessageEvent): void => {
@@ -419,7 +420,7 @@ export class Session implements FailureSink {
       this.fail(error as Ws4dError, false);
       return;
     }
-    this.queue.push("onMessage", { type: "message", data });
+    this.push("onMessage", { type: "message", data });
   };
 
   #onError = (event: Event): void => {
@@ -509,14 +510,14 @@ export class Session implements FailureSink {
         socket.onclose =
           null;
     }
-    this.queue.push(
+    this.push(
       "onTerminate",
       this.#server
         ? { type: "terminate", code, reason }
         : { type: "terminate", code, reason, wasClean },
     );
     const done = this.#settings.onDone;
-    if (done !== undefined) this.queue.after(() => done(this.#target));
+    if (done !== undefined) this.after(() => done(this.target));
   }
 }
 
