@@ -301,7 +301,7 @@ export class WebSocketServer {
   /** Every connection not yet terminated, with its session. */
   readonly #live = new Map<WebSocketConnection, Session>();
   /** The `"Connected"` ones, in the order they opened. */
-  readonly #connected = new Set<WebSocketConnection>();
+  readonly #connected = new Map<WebSocketConnection, Session>();
   /** `onConnection` calls whose promise has not settled. */
   #pending = 0;
   #terminating: Promise<void> | undefined;
@@ -336,7 +336,10 @@ export class WebSocketServer {
       closeTimeout: this.#options.closeTimeout,
       fallback: (errors) => this.#report("connection error", errors),
       onConnected: (connection) =>
-        this.#connected.add(connection as WebSocketConnection),
+        this.#connected.set(
+          connection as WebSocketConnection,
+          this.#live.get(connection as WebSocketConnection) as Session,
+        ),
       onLeave: (connection) =>
         this.#connected.delete(connection as WebSocketConnection),
       onDone: (connection) => {
@@ -416,7 +419,7 @@ export class WebSocketServer {
 
   /** A fresh array of the `"Connected"` connections. */
   get connections(): WebSocketConnection[] {
-    return [...this.#connected];
+    return [...this.#connected.keys()];
   }
 
   /** How received data is handed to `onMessage`. */
@@ -476,10 +479,10 @@ export class WebSocketServer {
   broadcast(message: unknown, options?: WSBroadcastOptions): number {
     const data = encode(message);
     const except = options?.except;
+    const skip = except === undefined ? undefined : this.#connected.get(except);
     let count = 0;
-    for (const connection of this.#connected) {
-      if (connection === except) continue;
-      if ((this.#live.get(connection) as Session).sendEncoded(data)) count++;
+    for (const session of this.#connected.values()) {
+      if (session !== skip && session.sendEncoded(data)) count++;
     }
     if (this.#options.backplane !== undefined) this.#publish(data);
     return count;
@@ -508,9 +511,7 @@ export class WebSocketServer {
 
   /** A broadcast of another instance, to every local connection. */
   #deliver(data: BackplaneData): void {
-    for (const connection of this.#connected) {
-      (this.#live.get(connection) as Session).sendEncoded(data);
-    }
+    for (const session of this.#connected.values()) session.sendEncoded(data);
   }
 
   /**

@@ -123,6 +123,16 @@ export function spawnDeno(
   args: readonly string[],
   cpus?: string,
 ): Child {
+  return spawn(name, Deno.execPath(), args, cpus);
+}
+
+/** Spawns `program` as {@linkcode spawnDeno} does a Deno child. */
+export function spawn(
+  name: string,
+  program: string,
+  args: readonly string[],
+  cpus?: string,
+): Child {
   const pin = cpus === undefined ? [] : ["taskset", "-c", cpus];
   const command = new Deno.Command("bash", {
     args: [
@@ -130,7 +140,7 @@ export function spawnDeno(
       'ulimit -n "$(ulimit -Hn)" && exec "$@"',
       "bash",
       ...pin,
-      Deno.execPath(),
+      program,
       ...args,
     ],
     stdin: "piped",

@@ -53,6 +53,8 @@ export interface BroadcastConfig extends Window {
   /** For the process without the sender: where the sender's process listens. */
   readonly ctrlPort: number;
   readonly serverPid: number;
+  /** Where the sender connects, when not to `url` (another instance). */
+  readonly senderUrl?: string;
 }
 
 /**

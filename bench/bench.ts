@@ -65,7 +65,13 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { type Child, killAll, openFilesLimit, spawnDeno } from "./_child.ts";
+import {
+  type Child,
+  killAll,
+  openFilesLimit,
+  spawn,
+  spawnDeno,
+} from "./_child.ts";
 import { cpuModel, rssKiB } from "./_proc.ts";
 import {
   type LoadConfig,
@@ -142,7 +148,7 @@ const IDLE_TARGET = 10_000;
 
 // --- processes -------------------------------------------------------------------
 
-type Variant = "raw" | "ws4d" | "ws4d-broadcast";
+type Variant = "raw" | "ws4d" | "ws4d-broadcast" | "ws4d-redis";
 
 interface ServerSpec {
   readonly scenario: "echo" | "broadcast";
@@ -159,9 +165,14 @@ async function startServer(
   spec: ServerSpec,
   round: Child[],
 ): Promise<{ server: Child; url: string }> {
+  const redis = variant === "ws4d-redis"
+    // node-redis reads the environment and the host's name.
+    ? ["--redis", redisUrl(), "--allow-env", "--allow-sys"]
+    : [];
   const server = spawnDeno(`server ${variant}`, [
     "run",
     "--allow-net=127.0.0.1",
+    ...redis.slice(2),
     "--v8-flags=--expose-gc",
     SERVER_SCRIPT,
     "--impl",
@@ -171,7 +182,12 @@ async function startServer(
     "--dataType",
     spec.dataType,
     "--fanout",
-    variant === "ws4d-broadcast" ? "broadcast" : "loop",
+    variant === "ws4d-broadcast"
+      ? "broadcast"
+      : variant === "ws4d-redis"
+      ? "redis"
+      : "loop",
+    ...redis.slice(0, 2),
   ], SERVER_CPUS);
   round.push(server);
   const port = Number(await server.readLine(20_000, "its port"));
@@ -300,14 +316,17 @@ function broadcastRound(
   receivers: number,
 ): Promise<Measurement> {
   return inRound(async (round) => {
-    const { server, url } = await startServer(variant, {
-      scenario: "broadcast",
-      dataType: "text",
-    }, round);
+    const spec = { scenario: "broadcast", dataType: "text" } as const;
+    const { server, url } = await startServer(variant, spec, round);
+    // Through Redis: the sender on a second instance, the receivers on this one.
+    const senderUrl = variant === "ws4d-redis"
+      ? (await startServer(variant, spec, round)).url
+      : url;
     const [mine, theirs] = split(receivers) as [number, number];
     const common = {
       mode: "broadcast",
       url,
+      senderUrl,
       inflight: BROADCAST_INFLIGHT,
       size: 64,
       ...WINDOW,
@@ -626,13 +645,90 @@ async function dataTypeSection(): Promise<string> {
   }\n\nThe text row is the same runs as the 64 × 16 × 64 B row above.`;
 }
 
+// --- Redis, for the broadcast through a RedisBackplane ------------------------------
+
+let redis: { child: Child; url: string } | undefined;
+
+function redisUrl(): string {
+  if (redis === undefined) throw new Error("redis-server is not running");
+  return redis.url;
+}
+
+/** Starts `redis-server` on a free port, on the server's CPU; false if absent. */
+async function startRedis(): Promise<boolean> {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  let child: Child;
+  try {
+    child = spawn("redis-server", "redis-server", [
+      "--port",
+      String(port),
+      "--bind",
+      "127.0.0.1",
+      "--save",
+      "",
+      "--appendonly",
+      "no",
+    ], SERVER_CPUS);
+  } catch {
+    return false;
+  }
+  try {
+    while (
+      !(await child.readLine(10_000, "redis-server to start")).includes(
+        "Ready to accept connections",
+      )
+    );
+  } catch {
+    await child.kill();
+    return false;
+  }
+  redis = { child, url: `redis://127.0.0.1:${port}` };
+  return true;
+}
+
 async function broadcastSection(): Promise<string> {
   const rows: string[][] = [];
-  for (const receivers of [100, 1000]) {
+  const notes: string[] = [];
+  const withRedis = await startRedis();
+  try {
+    for (const receivers of [100, 1000]) {
+      rows.push(...await broadcastRows(receivers, withRedis, notes));
+    }
+  } finally {
+    await redis?.child.kill();
+    redis = undefined;
+  }
+  if (!withRedis) {
+    notes.push("No `redis-server` here: the row through Redis was left out.");
+  }
+  return `### Broadcast fan-out (one sender, 64 B, ≤ ${BROADCAST_INFLIGHT} messages in flight)\n\n${
+    table([
+      "receivers",
+      "ws4d fan-out",
+      "raw deliveries/s",
+      "ws4d deliveries/s",
+      "ws4d ÷ raw",
+    ], rows)
+  }\n\nThe raw runs are shared by the ws4d rows of a receiver count. ${
+    notes.join(" ")
+  }`;
+}
+
+async function broadcastRows(
+  receivers: number,
+  withRedis: boolean,
+  notes: string[],
+): Promise<string[][]> {
+  const rows: string[][] = [];
+  {
     const label = `broadcast to ${receivers}`;
+    const variants: Variant[] = ["raw", "ws4d", "ws4d-broadcast"];
+    if (withRedis) variants.push("ws4d-redis");
     const samples = await alternate(
       label,
-      ["raw", "ws4d", "ws4d-broadcast"],
+      variants,
       (variant) => broadcastRound(variant, receivers),
     );
     noteCpu(label, samples);
@@ -650,16 +746,28 @@ async function broadcastSection(): Promise<string> {
       spread(samples, "ws4d-broadcast"),
       ratioOf(samples, "ws4d-broadcast", rate),
     ]);
+    if (withRedis) {
+      rows.push([
+        String(receivers),
+        "`wss.broadcast` through Redis: sender on one instance, receivers on another",
+        spread(samples, "raw"),
+        spread(samples, "ws4d-redis"),
+        ratioOf(samples, "ws4d-redis", rate),
+      ]);
+      notes.push(
+        `Through Redis ÷ local \`wss.broadcast\`, ${receivers} receivers: ${
+          formatFixed(
+            ratio(
+              medianOf(samples, "ws4d-broadcast", rate),
+              medianOf(samples, "ws4d-redis", rate),
+            ),
+            2,
+          )
+        }.`,
+      );
+    }
   }
-  return `### Broadcast fan-out (one sender, 64 B, ≤ ${BROADCAST_INFLIGHT} messages in flight)\n\n${
-    table([
-      "receivers",
-      "ws4d fan-out",
-      "raw deliveries/s",
-      "ws4d deliveries/s",
-      "ws4d ÷ raw",
-    ], rows)
-  }\n\nThe raw runs are shared by both ws4d rows of a receiver count.`;
+  return rows;
 }
 
 async function setupSection(): Promise<string> {

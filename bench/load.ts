@@ -310,7 +310,9 @@ async function runBroadcast(config: BroadcastConfig): Promise<void> {
   ctrl?.setNoDelay(true);
   const url = new URL(config.url);
   const { sockets } = await openMany(url, config.receivers);
-  const sender = config.sender ? await openGreeted(url) : undefined;
+  const sender = config.sender
+    ? await openGreeted(new URL(config.senderUrl ?? config.url))
+    : undefined;
   console.log(JSON.stringify(
     listener === undefined ? { type: "ready", open: sockets.length } : {
       type: "ready",

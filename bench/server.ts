@@ -6,7 +6,7 @@
  * ```sh
  * deno run --allow-net=127.0.0.1 bench/server.ts \
  *   --impl raw|ws4d --scenario echo|broadcast --dataType text|blob|object \
- *   [--fanout loop|broadcast]
+ *   [--fanout loop|broadcast|redis --redis <url>]
  * ```
  *
  * Both implementations do the same work:
@@ -17,7 +17,9 @@
  * - `broadcast` sends each message to every other open connection. ws4d does
  *   it as 4D code does (`--fanout loop`: `for (const c of wss.connections)
  *   if (c !== ws) c.send(data)`) or with `wss.broadcast(data, { except: ws })`
- *   (`--fanout broadcast`).
+ *   (`--fanout broadcast`), or with `wss.broadcast` through a
+ *   `RedisBackplane` (`--fanout redis --redis <url>`: run two instances, the
+ *   sender on one, the receivers on the other).
  *
  * `raw` is `Deno.serve` and `Deno.upgradeWebSocket` written directly, with
  * the `idleTimeout` of 30 s that ws4d uses by default.
@@ -40,7 +42,7 @@ import { onStdinLines } from "./_lines.ts";
 type Impl = "raw" | "ws4d";
 type Scenario = "echo" | "broadcast";
 type DataType = "text" | "blob" | "object";
-type Fanout = "loop" | "broadcast";
+type Fanout = "loop" | "broadcast" | "redis";
 
 function choice<T extends string>(
   name: string,
@@ -100,11 +102,12 @@ function startRaw(scenario: Scenario, dataType: DataType): Running {
   return { port: server.addr.port, count: () => open.size };
 }
 
-function startWs4d(
+async function startWs4d(
   scenario: Scenario,
   dataType: DataType,
   fanout: Fanout,
-): Running {
+  redisUrl: string | undefined,
+): Promise<Running> {
   const onMessage = scenario === "echo"
     ? (ws: WebSocketConnection, event: WSMessageEvent) => ws.send(event.data)
     : fanout === "loop"
@@ -118,11 +121,19 @@ function startWs4d(
     onOpen: (ws) => ws.send(GREETING),
     onMessage,
   };
+  // Loaded only for this row, as users of the local broadcast never load it.
+  const backplane = fanout === "redis"
+    ? new (await import("../redis.ts")).RedisBackplane(redisUrl ?? "", {
+      channel: "ws4d-bench",
+    })
+    : undefined;
   const wss = new WebSocketServer({ onConnection: () => handler }, {
     port: 0,
     hostname: "127.0.0.1",
     dataType,
+    backplane,
   });
+  await backplane?.ready;
   const port = wss.addr?.port;
   if (port === undefined) throw new Error("ws4d server is not listening");
   return { port, count: () => wss.connections.length };
@@ -135,6 +146,7 @@ const { values } = parseArgs({
     scenario: { type: "string" },
     dataType: { type: "string", default: "text" },
     fanout: { type: "string", default: "loop" },
+    redis: { type: "string" },
   },
   strict: true,
 });
@@ -148,11 +160,18 @@ const dataType = choice<DataType>("dataType", values.dataType, [
   "blob",
   "object",
 ]);
-const fanout = choice<Fanout>("fanout", values.fanout, ["loop", "broadcast"]);
+const fanout = choice<Fanout>("fanout", values.fanout, [
+  "loop",
+  "broadcast",
+  "redis",
+]);
+if (fanout === "redis" && values.redis === undefined) {
+  throw new TypeError("--fanout redis needs --redis <url>");
+}
 
 const running = impl === "raw"
   ? startRaw(scenario, dataType)
-  : startWs4d(scenario, dataType, fanout);
+  : await startWs4d(scenario, dataType, fanout, values.redis);
 console.log(String(running.port));
 
 const gc = (globalThis as { gc?: () => void }).gc;
