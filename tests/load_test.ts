@@ -130,15 +130,24 @@ Deno.test(`No loss: the chat's fan-out to ${CLIENTS} clients, ${SENDERS} senders
   const senders = checkers.slice(0, SENDERS);
   for (const sender of senders) sender.sendSequence(MESSAGES);
   // A sender hears the others; a listener hears every sender.
+  const goal = (i: number) => (i < SENDERS ? SENDERS - 1 : SENDERS) * MESSAGES;
   await deadline(
-    Promise.all(
-      checkers.map((c, i) =>
-        c.reach((i < SENDERS ? SENDERS - 1 : SENDERS) * MESSAGES)
-      ),
-    ),
+    Promise.all(checkers.map((c, i) => c.reach(goal(i)))),
     "every relayed message",
     60_000,
-  );
+  ).catch((error) => {
+    // Say what was missing, so that a failure can be told from a slow run.
+    const short = checkers.filter((c, i) => c.checked < goal(i));
+    throw new Error(
+      `${error.message}: ${short.length} clients short, the furthest behind at ${
+        Math.min(...short.map((c) => c.checked))
+      } of ${goal(SENDERS)}; faults: ${
+        checkers.flatMap((c) => c.faults).slice(0, 5).join("; ") || "none"
+      }; open sockets: ${
+        checkers.filter((c) => c.socket.readyState === WebSocket.OPEN).length
+      }`,
+    );
+  });
   assert.deepEqual(checkers.flatMap((c) => c.faults), []);
   const checked = checkers.reduce((sum, c) => sum + c.checked, 0);
   assert.equal(checked, SENDERS * MESSAGES * (CLIENTS - 1));
