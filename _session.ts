@@ -128,15 +128,17 @@ export class CallbackQueue {
   #settled: (() => void) | undefined;
 
   #drain(): void {
-    const waiting = this.#waiting;
-    if (waiting === null) return;
-    while (!this.#busy && waiting.length > 0) {
+    // Read the array afresh each turn: a callback may preempt (replace) it.
+    let waiting: unknown[] | null;
+    while (
+      !this.#busy && (waiting = this.#waiting) !== null && waiting.length > 0
+    ) {
       const entry = waiting.shift();
       const event = waiting.shift();
       if (typeof entry === "function") (entry as Step)();
       else this.#call(entry as string, event);
     }
-    if (waiting.length === 0 && this.#waiting === waiting) this.#waiting = null;
+    if (this.#waiting?.length === 0) this.#waiting = null;
   }
 }
 

@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { ErrorCode, type WebSocketConnection } from "../mod.ts";
-import { connect, deadline, hangUp, listen, Recorder } from "./_helpers.ts";
-import { rawPeer } from "./_raw.ts";
+import {
+  type AnyEvent,
+  connect,
+  deadline,
+  hangUp,
+  listen,
+  Recorder,
+} from "./_helpers.ts";
+import { buildFrame, rawPeer, upgradeHead } from "./_raw.ts";
 
 /** A recorder whose onMessage also runs `act`. */
 class Acting extends Recorder {
@@ -271,4 +278,57 @@ Deno.test("WebSocketConnection: a peer that never answers pings is closed after 
   assert.ok(performance.now() - start >= 900, "not before idleTimeout");
   await peer.readToEnd(8000).catch(() => {});
   peer.conn.close();
+});
+
+Deno.test("WebSocketConnection: a callback that throws while messages wait stops them; onTerminate still runs", async () => {
+  const opened = Promise.withResolvers<void>();
+  const recorder = new (class extends Recorder {
+    // onOpen holds the queue: the three messages wait behind it.
+    override onOpen(ws: WebSocketConnection, event: AnyEvent): Promise<void> {
+      super.onOpen(ws, event);
+      return opened.promise;
+    }
+    override onMessage(ws: WebSocketConnection, event: AnyEvent): void {
+      super.onMessage(ws, event);
+      if (event.data === "1") throw new Error("boom");
+    }
+  })();
+  // The raw peer never answers the close: give it up soon.
+  await using wss = listen({ onConnection: () => recorder }, {
+    closeTimeout: 200,
+  });
+  const port = wss.addr?.port as number;
+  // The handshake, three messages and a ping in one write: Deno answers the
+  // ping once it has handed the three messages over, while onOpen waits.
+  const text = (value: string) => new TextEncoder().encode(value);
+  const head = text(upgradeHead(port));
+  const frames = ["1", "2", "3"].map((data) => buildFrame(1, text(data)));
+  const ping = buildFrame(9, text("p"));
+  const burst = new Uint8Array(
+    [head, ...frames, ping].reduce((sum, part) => sum + part.length, 0),
+  );
+  let at = 0;
+  for (const part of [head, ...frames, ping]) {
+    burst.set(part, at);
+    at += part.length;
+  }
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  await conn.write(burst);
+  let bytes = "";
+  const buffer = new Uint8Array(4096);
+  await deadline(
+    (async () => {
+      // The pong (0x8a) comes after the 101 head.
+      while (!/\r\n\r\n[^]*\x8a/.test(bytes)) {
+        const n = await conn.read(buffer);
+        if (n === null) throw new Error("the server ended TCP");
+        bytes += String.fromCharCode(...buffer.subarray(0, n));
+      }
+    })(),
+    "the pong",
+  );
+  opened.resolve();
+  await recorder.terminated();
+  conn.close();
+  assert.deepEqual(recorder.types, ["open", "message", "error", "terminate"]);
 });
