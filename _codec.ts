@@ -52,11 +52,11 @@ function tooLarge(size: number, max: number): Ws4dError {
   );
 }
 
-function decodeText(frame: ArrayBuffer): string {
+function decodeText(frame: ArrayBuffer): string | Ws4dError {
   try {
     return UTF8_DECODER.decode(frame);
   } catch (cause) {
-    throw new Ws4dError(
+    return new Ws4dError(
       ErrorCode.InvalidUTF8,
       "Cannot decode message: it is not valid UTF-8",
       cause,
@@ -68,7 +68,7 @@ function parseJSON(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch (cause) {
-    throw new Ws4dError(
+    return new Ws4dError(
       ErrorCode.InvalidJSON,
       `Cannot parse message as JSON: ${(cause as Error).message}`,
       cause,
@@ -77,24 +77,34 @@ function parseJSON(text: string): unknown {
 }
 
 /**
- * Turns a received frame into the `data` of `onMessage`.
+ * Turns a received frame into the `data` of `onMessage`, or into the error
+ * that stops the connection. The error is returned, not thrown: a text
+ * message under `"text"` (the common case) runs no `try` before the one
+ * around the callback. `JSON.parse` never returns a `Ws4dError`, so the
+ * result is an error exactly when it is one.
  *
- * @throws {Ws4dError} `InvalidUTF8`, `InvalidJSON` or `MessageTooLarge`.
+ * @returns The data, or a {@linkcode Ws4dError} (`InvalidUTF8`,
+ * `InvalidJSON` or `MessageTooLarge`).
  */
-export function decode(frame: Frame, dataType: DataType, max: number): unknown {
+export function decode(
+  frame: Frame,
+  dataType: DataType,
+  max: number,
+): unknown {
   if (typeof frame === "string") {
     // A string of n UTF-16 units is n to 3n bytes of UTF-8: count only near the limit.
     if (frame.length * 3 > max) {
       const size = utf8Length(frame);
-      if (size > max) throw tooLarge(size, max);
+      if (size > max) return tooLarge(size, max);
     }
     if (dataType === "text") return frame;
     if (dataType === "object") return parseJSON(frame);
     return UTF8_ENCODER.encode(frame);
   }
-  if (frame.byteLength > max) throw tooLarge(frame.byteLength, max);
+  if (frame.byteLength > max) return tooLarge(frame.byteLength, max);
   if (dataType === "blob") return new Uint8Array(frame);
   const text = decodeText(frame);
+  if (typeof text !== "string") return text;
   return dataType === "text" ? text : parseJSON(text);
 }
 

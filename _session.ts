@@ -411,18 +411,14 @@ export class Session extends CallbackQueue {
 
   #onMessage = (event: MessageEvent): void => {
     if (this.#stopped) return;
-    let data: unknown;
-    try {
-      data = decode(
-        event.data as Frame,
-        this.#settings.dataType,
-        this.#settings.maxMessageSize,
-      );
-    } catch (error) {
-      this.fail(error as Ws4dError, false);
-      return;
-    }
-    this.push("onMessage", { type: "message", data });
+    const settings = this.#settings;
+    const data = decode(
+      event.data as Frame,
+      settings.dataType,
+      settings.maxMessageSize,
+    );
+    if (data instanceof Ws4dError) this.fail(data, false);
+    else this.push("onMessage", { type: "message", data });
   };
 
   #onError = (event: Event): void => {

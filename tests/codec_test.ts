@@ -6,7 +6,7 @@ import {
   describe,
   encode,
 } from "../_codec.ts";
-import { ErrorCode } from "../_errors.ts";
+import { ErrorCode, Ws4dError } from "../_errors.ts";
 
 const bytes = (text: string) => new TextEncoder().encode(text).buffer;
 
@@ -43,28 +43,36 @@ Deno.test("decode() converts both frame types for each dataType", () => {
   assert.deepEqual(decode(bytes('{"a":[1]}'), "object", max), { a: [1] });
 });
 
-Deno.test("decode() rejects bad UTF-8, bad JSON and oversize frames by errCode", () => {
+Deno.test("decode() returns, not throws, the error for bad UTF-8, bad JSON and oversize frames", () => {
   const bad = new Uint8Array([0xff, 0xfe]).buffer;
-  assert.throws(() => decode(bad, "text", 10), {
-    errCode: ErrorCode.InvalidUTF8,
-  });
-  assert.throws(() => decode("{", "object", 10), {
-    errCode: ErrorCode.InvalidJSON,
-  });
-  assert.throws(() => decode(bytes("{"), "object", 10), {
-    errCode: ErrorCode.InvalidJSON,
-  });
-  assert.throws(() => decode("x".repeat(11), "text", 10), {
-    errCode: ErrorCode.MessageTooLarge,
-  });
-  assert.throws(() => decode("é".repeat(6), "text", 10), {
-    errCode: ErrorCode.MessageTooLarge,
-  }, "12 bytes of UTF-8 in 6 units");
+  /** The error code of a returned error; fails for anything else. */
+  const errCodeOf = (result: unknown): number => {
+    assert.ok(result instanceof Ws4dError, `an error, got ${String(result)}`);
+    return result.errCode;
+  };
+  assert.equal(errCodeOf(decode(bad, "text", 10)), ErrorCode.InvalidUTF8);
+  assert.equal(errCodeOf(decode("{", "object", 10)), ErrorCode.InvalidJSON);
+  assert.equal(
+    errCodeOf(decode(bytes("{"), "object", 10)),
+    ErrorCode.InvalidJSON,
+  );
+  assert.equal(
+    errCodeOf(decode("x".repeat(11), "text", 10)),
+    ErrorCode.MessageTooLarge,
+  );
+  assert.equal(
+    errCodeOf(decode("é".repeat(6), "text", 10)),
+    ErrorCode.MessageTooLarge,
+    "12 bytes of UTF-8 in 6 units",
+  );
   assert.equal(decode("é".repeat(5), "text", 10), "é".repeat(5));
-  assert.throws(() => decode(new ArrayBuffer(11), "blob", 10), {
-    errCode: ErrorCode.MessageTooLarge,
-  });
+  assert.equal(
+    errCodeOf(decode(new ArrayBuffer(11), "blob", 10)),
+    ErrorCode.MessageTooLarge,
+  );
   assert.deepEqual(decode(bad, "blob", 10), new Uint8Array([0xff, 0xfe]));
+  // Valid JSON is never mistaken for an error.
+  assert.deepEqual(decode('{"errCode":9}', "object", 10 ** 3), { errCode: 9 });
 });
 
 Deno.test("encode() chooses the frame by type", () => {
