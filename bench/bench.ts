@@ -44,8 +44,10 @@
  *   connection, and the sender keeps at most 256 messages not yet received
  *   by every receiver: saturating, but bounded. Setup loops open a
  *   connection, wait for the greeting, close it and wait for the close.
- *   Idle memory is the server's VmRSS (`/proc/<pid>/status`, after forced
- *   GCs) with N idle connections minus its VmRSS with none, ÷ N.
+ *   Idle memory is the server's VmRSS (`/proc/<pid>/status`) and JS heap
+ *   in use (after forced GCs) with N idle connections minus the same with
+ *   none, ÷ N, for raw, raw copying the request headers as ws4d must, and
+ *   ws4d.
  *
  * ## Is the load generator the bottleneck?
  *
@@ -148,7 +150,12 @@ const IDLE_TARGET = 10_000;
 
 // --- processes -------------------------------------------------------------------
 
-type Variant = "raw" | "ws4d" | "ws4d-broadcast" | "ws4d-redis";
+type Variant =
+  | "raw"
+  | "raw-headers"
+  | "ws4d"
+  | "ws4d-broadcast"
+  | "ws4d-redis";
 
 interface ServerSpec {
   readonly scenario: "echo" | "broadcast";
@@ -176,7 +183,7 @@ async function startServer(
     "--v8-flags=--expose-gc",
     SERVER_SCRIPT,
     "--impl",
-    variant === "raw" ? "raw" : "ws4d",
+    variant === "raw" || variant === "raw-headers" ? variant : "ws4d",
     "--scenario",
     spec.scenario,
     "--dataType",
@@ -275,6 +282,8 @@ interface Measurement {
   readonly errors: number;
   /** Idle: the connections the server held. */
   readonly reached?: number;
+  /** Idle: JS heap in use per connection, bytes. */
+  readonly heap?: number;
 }
 
 interface EchoCase {
@@ -384,13 +393,18 @@ async function ask(server: Child, question: string): Promise<string> {
   return await server.readLine(20_000, `the answer to ${question}`);
 }
 
-/** The server's VmRSS after two forced GCs and a pause, in KiB. */
-async function settledRss(server: Child): Promise<number> {
+/**
+ * The server's JS heap in use (bytes) and VmRSS (KiB) after forced GCs and
+ * a pause.
+ */
+async function settledMemory(
+  server: Child,
+): Promise<{ heap: number; rss: number }> {
   await ask(server, "gc");
   await sleep(1_000);
-  await ask(server, "gc");
+  const heap = Number(await ask(server, "heap"));
   await sleep(500);
-  return rssKiB(server.pid);
+  return { heap, rss: rssKiB(server.pid) };
 }
 
 function idleRound(variant: Variant, target: number): Promise<Measurement> {
@@ -399,7 +413,7 @@ function idleRound(variant: Variant, target: number): Promise<Measurement> {
       scenario: "echo",
       dataType: "text",
     }, round);
-    const before = await settledRss(server);
+    const before = await settledMemory(server);
     const loads = split(target).map((conns, i) =>
       startLoad(`load ${i}`, { mode: "idle", url, conns }, round)
     );
@@ -409,11 +423,12 @@ function idleRound(variant: Variant, target: number): Promise<Measurement> {
       ),
     );
     const reached = Number(await ask(server, "count"));
-    const after = await settledRss(server);
+    const after = await settledMemory(server);
     // Idle load processes hold their connections until killed.
     await Promise.all(loads.map((load) => load.kill()));
     return {
-      value: reached > 0 ? (after - before) / reached : NaN,
+      value: reached > 0 ? (after.rss - before.rss) / reached : NaN,
+      heap: reached > 0 ? (after.heap - before.heap) / reached : NaN,
       p50: NaN,
       p99: NaN,
       serverCpu: NaN,
@@ -442,7 +457,9 @@ async function alternate(
         const m = await round(variant);
         samples.get(variant)?.push(m);
         const figures = m.reached !== undefined
-          ? `${formatFixed(m.value, 2)} KiB/conn over ${m.reached} connections`
+          ? `${formatFixed(m.value, 2)} KiB/conn VmRSS, ${
+            formatCount(m.heap ?? NaN)
+          } B/conn JS heap, over ${m.reached} connections`
           : `${formatFixed(m.value, 1)}/s (server ${
             formatFixed(m.serverCpu * 100, 0)
           }% CPU, load ${
@@ -806,25 +823,49 @@ async function idleSection(): Promise<string> {
   const target = Math.min(IDLE_TARGET, Math.floor(limit - 100));
   const samples = await alternate(
     `idle ${target}`,
-    ["raw", "ws4d"],
+    ["raw", "raw-headers", "ws4d"],
     (variant) => idleRound(variant, target),
   );
   const reached = Math.min(
     ...[...samples.values()].flat().map((m) => m.reached ?? 0),
   );
   const kib = (v: number) => formatFixed(v, 2);
-  const row = [
-    formatCount(reached),
-    formatSpread(values(samples, "raw", rate), kib),
-    formatSpread(values(samples, "ws4d", rate), kib),
-    ratioOf(samples, "ws4d", rate),
-  ];
+  const heap = (m: Measurement) => m.heap ?? NaN;
+  const rows = ([
+    ["raw", "raw"],
+    ["raw-headers", "raw, copying the request headers before the upgrade"],
+    ["ws4d", "ws4d"],
+  ] as const).map(([variant, label]) => [
+    label,
+    formatSpread(values(samples, variant, rate), kib),
+    variant === "raw"
+      ? ""
+      : `+${
+        kib(medianOf(samples, variant, rate) - medianOf(samples, "raw", rate))
+      }`,
+    formatCount(medianOf(samples, variant, heap)),
+    variant === "raw" ? "" : `+${
+      formatCount(
+        medianOf(samples, variant, heap) - medianOf(samples, "raw", heap),
+      )
+    }`,
+  ]);
   const note = reached >= IDLE_TARGET
     ? ""
     : `\n\nOnly ${reached} of ${IDLE_TARGET} connections could be held (open files limit ${limit}).`;
-  return `### Idle memory (server VmRSS with N idle connections − with none, ÷ N)\n\n${
-    table(["idle conns", "raw KiB/conn", "ws4d KiB/conn", "ws4d ÷ raw"], [row])
-  }${note}`;
+  return `### Idle memory (${
+    formatCount(reached)
+  } idle connections: server VmRSS and JS heap with them − with none, ÷ N)\n\n${
+    table([
+      "server",
+      "VmRSS KiB/conn",
+      "− raw",
+      "JS heap B/conn",
+      "− raw",
+    ], rows)
+  }\n\nws4d ÷ raw (VmRSS): ${
+    ratioOf(samples, "ws4d", rate)
+  }. The 4D contract gives \`onConnection\` and \`ws.request\` every request header, and Deno forbids reading them after the upgrade, so ws4d copies them first; the middle row is raw Deno doing only that.${note}`;
 }
 
 function cpuSection(): string {
@@ -929,7 +970,8 @@ async function main(): Promise<void> {
       }
     }
   }
-  sections.push(cpuSection());
+  // Idle memory alone measures no load.
+  if (cpuRows.length > 0) sections.push(cpuSection());
   sections.push(
     `Run time: ${formatFixed((performance.now() - started) / 1000, 0)} s`,
   );

@@ -5,7 +5,7 @@
  *
  * ```sh
  * deno run --allow-net=127.0.0.1 bench/server.ts \
- *   --impl raw|ws4d --scenario echo|broadcast --dataType text|blob|object \
+ *   --impl raw|raw-headers|ws4d --scenario echo|broadcast --dataType text|blob|object \
  *   [--fanout loop|broadcast|redis --redis <url>]
  * ```
  *
@@ -22,11 +22,15 @@
  *   sender on one, the receivers on the other).
  *
  * `raw` is `Deno.serve` and `Deno.upgradeWebSocket` written directly, with
- * the `idleTimeout` of 30 s that ws4d uses by default.
+ * the `idleTimeout` of 30 s that ws4d uses by default. `raw-headers` is the
+ * same, plus what the 4D contract asks of ws4d before the upgrade: a copy of
+ * every request header, kept for the life of the connection (the idle
+ * memory scenario compares all three).
  *
  * Lines on stdin: `count` answers the number of open connections, `gc` runs
- * the garbage collector (with `--v8-flags=--expose-gc`) and answers `ok`. The
- * process exits when stdin ends.
+ * the garbage collector (with `--v8-flags=--expose-gc`) and answers `ok`,
+ * `heap` answers the JS heap in use (bytes, after `gc`). The process exits
+ * when stdin ends.
  *
  * @module
  */
@@ -39,7 +43,7 @@ import {
 } from "../mod.ts";
 import { onStdinLines } from "./_lines.ts";
 
-type Impl = "raw" | "ws4d";
+type Impl = "raw" | "raw-headers" | "ws4d";
 type Scenario = "echo" | "broadcast";
 type DataType = "text" | "blob" | "object";
 type Fanout = "loop" | "broadcast" | "redis";
@@ -67,20 +71,34 @@ interface Running {
 const GREETING = "hi";
 const IDLE_TIMEOUT = 30;
 
-function startRaw(scenario: Scenario, dataType: DataType): Running {
+function startRaw(
+  scenario: Scenario,
+  dataType: DataType,
+  copyHeaders: boolean,
+): Running {
   const open = new Set<WebSocket>();
+  // raw-headers: each connection's copy of its request headers.
+  const copies = new Map<WebSocket, Record<string, string>>();
   const server = Deno.serve(
     { port: 0, hostname: "127.0.0.1", onListen() {} },
     (request) => {
+      const headers: Record<string, string> = {};
+      if (copyHeaders) {
+        for (const [name, value] of request.headers) headers[name] = value;
+      }
       const { socket, response } = Deno.upgradeWebSocket(request, {
         idleTimeout: IDLE_TIMEOUT,
       });
+      if (copyHeaders) copies.set(socket, headers);
       socket.binaryType = "arraybuffer";
       socket.onopen = () => {
         open.add(socket);
         socket.send(GREETING);
       };
-      socket.onclose = () => open.delete(socket);
+      socket.onclose = () => {
+        open.delete(socket);
+        copies.delete(socket);
+      };
       socket.onerror = () => {};
       if (scenario === "broadcast") {
         socket.onmessage = (event: MessageEvent<string | ArrayBuffer>) => {
@@ -150,7 +168,7 @@ const { values } = parseArgs({
   },
   strict: true,
 });
-const impl = choice<Impl>("impl", values.impl, ["raw", "ws4d"]);
+const impl = choice<Impl>("impl", values.impl, ["raw", "raw-headers", "ws4d"]);
 const scenario = choice<Scenario>("scenario", values.scenario, [
   "echo",
   "broadcast",
@@ -169,9 +187,9 @@ if (fanout === "redis" && values.redis === undefined) {
   throw new TypeError("--fanout redis needs --redis <url>");
 }
 
-const running = impl === "raw"
-  ? startRaw(scenario, dataType)
-  : await startWs4d(scenario, dataType, fanout, values.redis);
+const running = impl === "ws4d"
+  ? await startWs4d(scenario, dataType, fanout, values.redis)
+  : startRaw(scenario, dataType, impl === "raw-headers");
 console.log(String(running.port));
 
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -181,5 +199,9 @@ onStdinLines((line) => {
     gc?.();
     gc?.();
     console.log("ok");
+  } else if (line === "heap") {
+    gc?.();
+    gc?.();
+    console.log(String(Deno.memoryUsage().heapUsed));
   }
 });
