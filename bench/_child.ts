@@ -83,6 +83,11 @@ export class Child {
     await this.#stdin.write(encoder.encode(`${line}\n`));
   }
 
+  /** Closes the child's stdin: the bench's children exit when it ends. */
+  async end(): Promise<void> {
+    await this.#stdin.close().catch(() => {});
+  }
+
   /** Waits at most `ms` for the child to exit by itself; false if it did not. */
   async exited(ms: number): Promise<boolean> {
     if (this.#exited) return true;
