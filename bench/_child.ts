@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-console
 /**
  * The orchestrator's child processes: spawned with the hard limit of open
  * files as their soft limit, talked to in lines with a timeout on every
@@ -168,4 +169,48 @@ export async function openFilesLimit(): Promise<number> {
   }).output();
   const text = new TextDecoder().decode(output.stdout).trim();
   return text === "unlimited" ? Infinity : Number(text);
+}
+
+/** Whether `taskset` can pin processes to CPUs here. */
+export async function hasTaskset(): Promise<boolean> {
+  try {
+    const { success } = await new Deno.Command("taskset", {
+      args: ["-c", "0", "true"],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    return success;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Runs a command's `main` to its end and exits: 0 when it returns, 1 when it
+ * throws, 130 on SIGINT/SIGTERM, 2 when it is still running after
+ * `watchdogMs`; every child is killed first in each case.
+ */
+export async function runToEnd(
+  name: string,
+  main: () => Promise<void>,
+  watchdogMs: number,
+): Promise<never> {
+  setTimeout(() => {
+    console.error(`${name}: still running after ${watchdogMs / 1000} s`);
+    killAll().finally(() => Deno.exit(2));
+  }, watchdogMs);
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    Deno.addSignalListener(signal, () => {
+      killAll().finally(() => Deno.exit(130));
+    });
+  }
+  try {
+    await main();
+  } catch (error) {
+    console.error(error);
+    await killAll();
+    Deno.exit(1);
+  }
+  await killAll();
+  Deno.exit(0);
 }

@@ -69,8 +69,9 @@
 import { parseArgs } from "node:util";
 import {
   type Child,
-  killAll,
+  hasTaskset,
   openFilesLimit,
+  runToEnd,
   spawn,
   spawnDeno,
 } from "./_child.ts";
@@ -127,18 +128,6 @@ const SERVER_CPUS = PINNED ? "0" : undefined;
 const LOAD_CPUS = PINNED ? (CORES === 2 ? "1" : `1-${CORES - 1}`) : undefined;
 const LOAD_CORES = PINNED ? CORES - 1 : CORES;
 
-async function hasTaskset(): Promise<boolean> {
-  try {
-    const { success } = await new Deno.Command("taskset", {
-      args: ["-c", "0", "true"],
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    return success;
-  } catch {
-    return false;
-  }
-}
 const SERVER_SCRIPT = new URL("./server.ts", import.meta.url).pathname;
 const LOAD_SCRIPT = new URL("./load.ts", import.meta.url).pathname;
 
@@ -984,23 +973,4 @@ async function main(): Promise<void> {
   }
 }
 
-const WATCHDOG_MS = 15 * 60 * 1000;
-setTimeout(() => {
-  console.error(`bench: still running after ${WATCHDOG_MS / 60_000} min`);
-  killAll().finally(() => Deno.exit(2));
-}, WATCHDOG_MS);
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  Deno.addSignalListener(signal, () => {
-    killAll().finally(() => Deno.exit(130));
-  });
-}
-
-try {
-  await main();
-} catch (error) {
-  console.error(error);
-  await killAll();
-  Deno.exit(1);
-}
-await killAll();
-Deno.exit(0);
+await runToEnd("bench", main, 15 * 60 * 1000);

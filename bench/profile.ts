@@ -18,7 +18,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { type Child, killAll, spawnDeno } from "./_child.ts";
+import { type Child, hasTaskset, runToEnd, spawnDeno } from "./_child.ts";
 import { type EchoConfig, parseResult, type Payload } from "./_protocol.ts";
 
 const { values: flags } = parseArgs({
@@ -60,16 +60,6 @@ const LOAD_SCRIPT = new URL("./load.ts", import.meta.url).pathname;
 const PACKAGE = new URL("..", import.meta.url).href;
 const BENCH = new URL(".", import.meta.url).href;
 
-async function hasTaskset(): Promise<boolean> {
-  try {
-    const { success } = await new Deno.Command("taskset", {
-      args: ["-c", "0", "true"],
-    }).output();
-    return success;
-  } catch {
-    return false;
-  }
-}
 const PINNED = navigator.hardwareConcurrency >= 2 && await hasTaskset();
 
 // --- the profile's format (V8's .cpuprofile) --------------------------------------
@@ -270,17 +260,4 @@ async function main(): Promise<void> {
   }
 }
 
-const WATCHDOG_MS = (SECONDS * 2 + 120) * 1000;
-const watchdog = setTimeout(() => {
-  console.error("profile: still running, giving up");
-  killAll().finally(() => Deno.exit(2));
-}, WATCHDOG_MS);
-try {
-  await main();
-} catch (error) {
-  console.error(error);
-  await killAll();
-  Deno.exit(1);
-}
-clearTimeout(watchdog);
-await killAll();
+await runToEnd("profile", main, (SECONDS * 2 + 120) * 1000);
