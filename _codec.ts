@@ -80,8 +80,8 @@ function parseJSON(text: string): unknown {
  * Turns a received frame into the `data` of `onMessage`, or into the error
  * that stops the connection. The error is returned, not thrown: a text
  * message under `"text"` (the common case) runs no `try` before the one
- * around the callback. `JSON.parse` never returns a `Ws4dError`, so the
- * result is an error exactly when it is one.
+ * around the callback. No message decodes to a `Ws4dError` (`JSON.parse`
+ * makes plain values), so `instanceof` tells the two apart.
  *
  * @returns The data, or a {@linkcode Ws4dError} (`InvalidUTF8`,
  * `InvalidJSON` or `MessageTooLarge`).

@@ -82,14 +82,15 @@ function startRaw(
   const server = Deno.serve(
     { port: 0, hostname: "127.0.0.1", onListen() {} },
     (request) => {
-      const headers: Record<string, string> = {};
+      let headers: Record<string, string> | undefined;
       if (copyHeaders) {
+        headers = {};
         for (const [name, value] of request.headers) headers[name] = value;
       }
       const { socket, response } = Deno.upgradeWebSocket(request, {
         idleTimeout: IDLE_TIMEOUT,
       });
-      if (copyHeaders) copies.set(socket, headers);
+      if (headers !== undefined) copies.set(socket, headers);
       socket.binaryType = "arraybuffer";
       socket.onopen = () => {
         open.add(socket);
