@@ -18,6 +18,31 @@ export function hasRedisServer(): boolean {
   }
 }
 
+/**
+ * The redis-server that `.ci/run` starts on a loopback port for the tests
+ * and stops after them (`WS4D_TEST_REDIS_URL`), if any.
+ */
+export const SHARED_REDIS_URL: string | undefined =
+  Deno.env.get("WS4D_TEST_REDIS_URL") || undefined;
+
+/** True where a test that needs a running Redis (not its own) can run. */
+export function hasRedis(): boolean {
+  return SHARED_REDIS_URL !== undefined || hasRedisServer();
+}
+
+/**
+ * A Redis for a test that does not stop or restart it: the shared one, or
+ * else one of its own, stopped when disposed.
+ */
+export async function anyRedis(): Promise<{ url: string } & AsyncDisposable> {
+  if (SHARED_REDIS_URL !== undefined) {
+    return { url: SHARED_REDIS_URL, [Symbol.asyncDispose]: async () => {} };
+  }
+  const redis = new RedisProcess();
+  await redis.start();
+  return redis;
+}
+
 /** A redis-server child process on `port`. */
 export class RedisProcess {
   readonly port: number;

@@ -14,7 +14,7 @@ import {
   hangUp,
   type Peer,
 } from "./_helpers.ts";
-import { hasRedisServer, RedisProcess } from "./_redis.ts";
+import { anyRedis, hasRedis } from "./_redis.ts";
 
 /** `deno task serve` on a free port, until `stop`. */
 class Chat {
@@ -143,10 +143,9 @@ Deno.test("deno task serve: with 2 workers, a message reaches every other client
 Deno.test({
   name:
     "deno task serve with REDIS_URL: two chats in two processes relay to each other",
-  ignore: !hasRedisServer(),
+  ignore: !hasRedis(),
   async fn() {
-    await using redis = new RedisProcess();
-    await redis.start();
+    await using redis = await anyRedis();
     const chats = [
       new Chat({ REDIS_URL: redis.url, DENO_JOBS: "1" }),
       new Chat({ REDIS_URL: redis.url, DENO_JOBS: "1" }),
