@@ -267,6 +267,11 @@ function toBackplaneData(data: Exclude<Encoded, Blob>): BackplaneData {
     : new Uint8Array(data);
 }
 
+/** Bytes copied, text as it is. */
+function copyOf(data: BackplaneData): BackplaneData {
+  return typeof data === "string" ? data : data.slice();
+}
+
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof value === "object" && value !== null &&
     typeof (value as PromiseLike<unknown>).then === "function";
@@ -495,10 +500,11 @@ export class WebSocketServer {
       backplane.publish(toBackplaneData(data));
       return;
     }
-    // A Blob is read first; what follows it waits its turn.
-    const ready = data instanceof Blob
+    // A Blob is read first; what follows it waits its turn, as a copy of
+    // its bytes: the caller may reuse its buffer once broadcast returns.
+    const ready: Promise<BackplaneData> = data instanceof Blob
       ? data.bytes()
-      : Promise.resolve(toBackplaneData(data));
+      : Promise.resolve(copyOf(toBackplaneData(data)));
     const turn: Promise<void> = (this.#publishing ?? Promise.resolve())
       .then(() => ready)
       .then((bytes) => backplane.publish(bytes))

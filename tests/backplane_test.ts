@@ -80,6 +80,28 @@ Deno.test("BroadcastChannelBackplane: a Blob keeps its place among the broadcast
   await hangUp(peer);
 });
 
+Deno.test("BroadcastChannelBackplane: bytes broadcast behind a Blob are sent as they were when broadcast", async () => {
+  const channel = `test-${crypto.randomUUID()}`;
+  await using a = listen(relay, {
+    backplane: new BroadcastChannelBackplane(channel),
+  });
+  await using b = listen(relay, {
+    backplane: new BroadcastChannelBackplane(channel),
+  });
+  const peer = await connect(b.url);
+  const bytes = new TextEncoder().encode("kept");
+  a.broadcast(new Blob(["blob"]));
+  a.broadcast(bytes);
+  // The caller reuses its buffer at once: the waiting broadcast holds a copy.
+  bytes.fill(0x21);
+  await peer.received(2);
+  assert.deepEqual(
+    peer.messages.map((m) => new TextDecoder().decode(m as ArrayBuffer)),
+    ["blob", "kept"],
+  );
+  await hangUp(peer);
+});
+
 Deno.test("BroadcastChannelBackplane: two workers of one process, as deno serve --parallel", async () => {
   const channel = `test-${crypto.randomUUID()}`;
   const workers = [0, 1].map(() =>
