@@ -335,11 +335,16 @@ export class Session extends CallbackQueue {
     this.#dispatchError([error.toEntry()], dropWaiting);
     if (this.status === "Connected" || this.status === "Connecting") {
       this.#leave("Closing");
-      this.#sentCode = this.#server ? error.closeCode : 1000;
-      this.#sentReason = error.closeReason(this.#settings.side);
-      this.#giveUpAfter(this.#settings.closeTimeout);
-      this.socket?.close(this.#sentCode, this.#sentReason);
+      this.#closeFor(error);
     }
+  }
+
+  /** Closes with a fatal error's code and reason (a client: 1000). */
+  #closeFor(error: Ws4dError): void {
+    this.#sentCode = this.#server ? error.closeCode : 1000;
+    this.#sentReason = error.closeReason(this.#settings.side);
+    this.#giveUpAfter(this.#settings.closeTimeout);
+    this.socket?.close(this.#sentCode, this.#sentReason);
   }
 
   #slowConsumer(amount: number): void {
@@ -354,10 +359,7 @@ export class Session extends CallbackQueue {
         `Cannot send message: ${amount} bytes wait to go out, maxBufferedAmount is ${max}`,
       );
       this.#dispatchError([error.toEntry()], true);
-      this.#sentCode = this.#server ? error.closeCode : 1000;
-      this.#sentReason = error.closeReason(this.#settings.side);
-      this.#giveUpAfter(this.#settings.closeTimeout);
-      this.socket?.close(this.#sentCode, this.#sentReason);
+      this.#closeFor(error);
     });
   }
 
