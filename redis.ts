@@ -27,6 +27,7 @@
 import { Buffer } from "node:buffer";
 import { createClient } from "npm:redis@^5.12.1";
 import type { Backplane, BackplaneData, BackplaneSink } from "./backplane.ts";
+import { toError } from "./_errors.ts";
 
 /** The options of {@linkcode RedisBackplane}. */
 export interface RedisBackplaneOptions {
@@ -302,7 +303,7 @@ export class RedisBackplane implements Backplane {
     else this.#subscriberUp = false;
     if (this.#down) return;
     this.#down = true;
-    const error = thrown instanceof Error ? thrown : new Error(String(thrown));
+    const error = toError(thrown);
     this.#sink?.failed(
       new Error(`Redis ${which} at ${this.#redacted()}: ${error.message}`, {
         cause: error,
