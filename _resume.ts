@@ -455,6 +455,9 @@ export function encodeControl(control: ControlFrame): Uint8Array<ArrayBuffer> {
     );
   }
   checkCount(limits.maxBytes, "maxBytes");
+  if (limits.maxBytes === 0) {
+    throw new RangeError("Cannot encode hello: maxBytes must be at least 1");
+  }
   const bytes = new Uint8Array(HELLO_HEADER + token.length);
   const view = new DataView(bytes.buffer);
   bytes[0] = MARKER;
