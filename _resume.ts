@@ -691,6 +691,8 @@ export class ResumeState<T> {
   #unackedBytes = 0;
 
   /**
+   * Starts one side of a session: nothing sent, nothing received.
+   *
    * @param limits The session's limits (the client adopts the server's from
    * its hello with {@linkcode ResumeState.limits}).
    */
