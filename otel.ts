@@ -282,10 +282,12 @@ function validate(
   source: WSStatsSource,
   options: ObserveServerOptions,
 ): void {
-  if (
-    typeof source !== "object" || source === null ||
-    typeof source.stats !== "object" || source.stats === null
-  ) {
+  // One read of stats here, to refuse a wrong object now rather than at
+  // every collection.
+  const stats: unknown = typeof source === "object" && source !== null
+    ? source.stats
+    : undefined;
+  if (typeof stats !== "object" || stats === null) {
     throw new TypeError(
       `Cannot observe server: it must have a stats object, current value is ${
         String(source)
