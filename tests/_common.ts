@@ -42,3 +42,11 @@ export function freePort(): number {
   listener.close();
   return port;
 }
+
+/**
+ * Resolves after `ms`. For the benchmark's timed windows and pauses only:
+ * a test waits on an event, with {@linkcode deadline}.
+ */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

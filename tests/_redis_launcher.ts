@@ -16,7 +16,7 @@ export interface RedisLaunchOptions {
   /** The program (default `redis-server`, looked up on `PATH`). */
   readonly program?: string;
   /** Pins it to these CPUs with `taskset -c` (default: not pinned). */
-  readonly cpus?: string;
+  readonly cpus?: string | undefined;
   /** Called with each process it spawns, before it is ready. */
   readonly onSpawn?: (process: Deno.ChildProcess) => void;
   /** How long it may take to accept connections (default 10 s). */
