@@ -130,23 +130,48 @@ function startRaw(
   return { port: server.addr.port, count: () => open.size };
 }
 
+/** A copy of the package. */
+interface Package {
+  readonly mod: typeof import("../mod.ts");
+  redis(): Promise<typeof import("../redis.ts")>;
+}
+
+/**
+ * The working tree's package (imported as the static graph's, which needs
+ * no read permission), or the copy whose `mod.ts` is at `path`.
+ */
+async function loadPackage(
+  path: string | undefined,
+  here: URL,
+): Promise<Package> {
+  if (path === undefined) {
+    return {
+      mod: await import("../mod.ts"),
+      redis: () => import("../redis.ts"),
+    };
+  }
+  const url = new URL(path, here);
+  return {
+    mod: await import(url.href),
+    redis: () => import(new URL("redis.ts", url).href),
+  };
+}
+
 /** What a ws4d server is made of. */
 interface Ws4dSpec {
   readonly scenario: Scenario;
   readonly dataType: DataType;
   readonly fanout: Fanout;
   readonly redisUrl: string | undefined;
-  /** The package's `mod.ts`. */
-  readonly module: URL;
+  /** The package: its `mod.ts`, and its `redis.ts` when asked. */
+  readonly pkg: Package;
   readonly options: Record<string, unknown>;
 }
 
 async function startWs4d(
-  { scenario, dataType, fanout, redisUrl, module, options }: Ws4dSpec,
+  { scenario, dataType, fanout, redisUrl, pkg, options }: Ws4dSpec,
 ): Promise<Running> {
-  const { WebSocketServer }: typeof import("../mod.ts") = await import(
-    module.href
-  );
+  const { WebSocketServer } = pkg.mod;
   const onMessage = scenario === "echo"
     ? (ws: WebSocketConnection, event: WSMessageEvent) => ws.send(event.data)
     : fanout === "loop"
@@ -162,11 +187,9 @@ async function startWs4d(
   };
   // Loaded only for this row, as users of the local broadcast never load it.
   const backplane = fanout === "redis"
-    ? new (
-      (await import(
-        new URL("redis.ts", module).href
-      )) as typeof import("../redis.ts")
-    ).RedisBackplane(redisUrl ?? "", { channel: "ws4d-bench" })
+    ? new (await pkg.redis()).RedisBackplane(redisUrl ?? "", {
+      channel: "ws4d-bench",
+    })
     : undefined;
   const wss = new WebSocketServer({ onConnection: () => handler }, {
     port: 0,
@@ -228,9 +251,7 @@ const running = impl === "ws4d"
     dataType,
     fanout,
     redisUrl: values.redis,
-    module: values.module === undefined
-      ? new URL("../mod.ts", import.meta.url)
-      : new URL(values.module, here),
+    pkg: await loadPackage(values.module, here),
     options: options as Record<string, unknown>,
   })
   : startRaw(scenario, dataType, impl === "raw-headers");
