@@ -62,10 +62,10 @@ const DEBIAN: Partial<Record<Name, string>> = {
 };
 
 /** The first line `path --version` prints, or undefined if it cannot run. */
-function versionOf(path: string): string | undefined {
+function versionOf(path: string, args = ["--version"]): string | undefined {
   try {
     const { success, stdout } = new Deno.Command(path, {
-      args: ["--version"],
+      args,
       stdout: "piped",
       stderr: "null",
     }).outputSync();
@@ -85,8 +85,12 @@ function isExecutable(path: string): boolean {
   }
 }
 
-/** The first of `names` on `PATH`, or in `extra`, that runs. */
-function findProgram(names: string[], extra: string[] = []): Tool | undefined {
+/** The first of `names` on `PATH`, or in `extra`, that runs `args`. */
+function findProgram(
+  names: string[],
+  extra: string[] = [],
+  args?: string[],
+): Tool | undefined {
   const dirs = (Deno.env.get("PATH") ?? "").split(":").filter(Boolean);
   const candidates = [
     ...names.flatMap((name) => dirs.map((dir) => `${dir}/${name}`)),
@@ -94,7 +98,7 @@ function findProgram(names: string[], extra: string[] = []): Tool | undefined {
   ];
   for (const path of candidates) {
     if (!isExecutable(path)) continue;
-    const version = versionOf(path);
+    const version = versionOf(path, args);
     if (version !== undefined) return { path, version };
   }
   return undefined;
@@ -160,7 +164,7 @@ const FINDERS: Record<Name, () => Tool | undefined> = {
   chromium: () =>
     findProgram(["chromium", "chromium-browser"], ["/usr/bin/chromium"]),
   redisServer: () => findProgram(["redis-server"], ["/usr/bin/redis-server"]),
-  openssl: () => findProgram(["openssl"]),
+  openssl: () => findProgram(["openssl"], [], ["version"]),
   node22: findNode22,
   bun: findBun,
 };

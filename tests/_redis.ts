@@ -5,9 +5,11 @@
  * @module
  */
 import { deadline, freePort } from "./_helpers.ts";
+import { tools } from "./_provision.ts";
 
-/** Where Debian puts it; `.ci/run` installs it with apt-get. */
-export const REDIS_SERVER = "/usr/bin/redis-server";
+/** Where tests/_provision.ts found it (Debian: /usr/bin/redis-server). */
+export const REDIS_SERVER: string = tools().redisServer?.path ??
+  "/usr/bin/redis-server";
 
 /** True where a redis-server can be started. */
 export function hasRedisServer(): boolean {

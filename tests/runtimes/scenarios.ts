@@ -44,6 +44,8 @@ export interface Trace {
   timedOut: boolean;
   /** What `send` did after `terminate` (only in "sendAfterTerminate"). */
   sendAfterTerminate?: { returned: unknown; threw: string };
+  /** The error the constructor threw, as `"Name: message"`. */
+  threw?: string;
 }
 
 /** The results of every scenario, by name. */
@@ -76,6 +78,8 @@ interface Scenario {
   readonly expect?: number;
   /** The arguments of the client's `terminate`. */
   readonly close?: readonly [number?, string?];
+  /** Handshake headers. */
+  readonly headers?: Record<string, string>;
 }
 
 /**
@@ -86,7 +90,7 @@ function play(
   config: ScenarioConfig,
   scenario: Scenario,
   onOpen?: (ws: WebSocket, trace: Trace) => void,
-): { trace: Trace; ws: WebSocket; done: Promise<void> } {
+): { trace: Trace; ws?: WebSocket; done: Promise<void> } {
   const trace: Trace = {
     types: [],
     messages: [],
@@ -100,33 +104,40 @@ function play(
     ? scenario.url
     : config.url + scenario.url;
   const close = scenario.close ?? [];
-  const ws = new WebSocket(url, {
-    dataType: scenario.dataType ?? "text",
-    onOpen(ws, event) {
-      trace.types.push(event.type);
-      for (const message of scenario.send ?? []) ws.send(message);
-      if (onOpen !== undefined) onOpen(ws, trace);
-    },
-    onMessage(ws, event) {
-      trace.types.push(event.type);
-      trace.messages.push(plain(event.data));
-      if (trace.messages.length === scenario.expect) ws.terminate(...close);
-    },
-    onError(_ws, event) {
-      trace.types.push(event.type);
-      trace.errors.push(event.errors.map((error) => ({
-        errCode: error.errCode,
-        message: error.message,
-        hasCause: error.cause !== undefined,
-      })));
-    },
-    onTerminate(ws, event) {
-      trace.types.push(event.type);
-      trace.terminates.push({ code: event.code, reason: event.reason });
-      trace.statuses.push(ws.status);
-      ended.resolve();
-    },
-  });
+  let ws: WebSocket;
+  try {
+    ws = new WebSocket(url, {
+      dataType: scenario.dataType ?? "text",
+      ...scenario.headers === undefined ? {} : { headers: scenario.headers },
+      onOpen(ws, event) {
+        trace.types.push(event.type);
+        for (const message of scenario.send ?? []) ws.send(message);
+        if (onOpen !== undefined) onOpen(ws, trace);
+      },
+      onMessage(ws, event) {
+        trace.types.push(event.type);
+        trace.messages.push(plain(event.data));
+        if (trace.messages.length === scenario.expect) ws.terminate(...close);
+      },
+      onError(_ws, event) {
+        trace.types.push(event.type);
+        trace.errors.push(event.errors.map((error) => ({
+          errCode: error.errCode,
+          message: error.message,
+          hasCause: error.cause !== undefined,
+        })));
+      },
+      onTerminate(ws, event) {
+        trace.types.push(event.type);
+        trace.terminates.push({ code: event.code, reason: event.reason });
+        trace.statuses.push(ws.status);
+        ended.resolve();
+      },
+    });
+  } catch (error) {
+    trace.threw = `${(error as Error).name}: ${(error as Error).message}`;
+    return { trace, done: Promise.resolve() };
+  }
   let timer: ReturnType<typeof setTimeout> | undefined;
   const late = new Promise<void>((resolve) => {
     timer = setTimeout(() => {
@@ -145,7 +156,8 @@ function play(
  * Runs every scenario one after the other and returns their traces, read
  * once the last one is over. The server echoes each message as a text frame
  * (when it is UTF-8) then as a binary frame; `/close` is closed by the server
- * with 4002 "x" on open; `/refuse` is refused with 403.
+ * with 4002 "x" on open; `/refuse` is refused with 403. Handshake headers
+ * are tried in "headers" (a browser throws a `TypeError`).
  */
 export async function run(config: ScenarioConfig): Promise<Results> {
   const plays: [string, ReturnType<typeof play>][] = [];
@@ -160,6 +172,10 @@ export async function run(config: ScenarioConfig): Promise<Results> {
   };
   await scenario("refused", { url: config.refusedUrl });
   await scenario("forbidden", { url: "/refuse?s=forbidden" });
+  await scenario("headers", {
+    url: "/refuse?s=headers",
+    headers: { "x-ws4d": "sent" },
+  });
   await scenario("text", {
     url: "/echo?s=text",
     send: ["hi", new TextEncoder().encode("hé")],
@@ -195,7 +211,7 @@ export async function run(config: ScenarioConfig): Promise<Results> {
   });
   const results: Results = {};
   for (const [name, { trace, ws }] of plays) {
-    trace.statuses.push(ws.status);
+    if (ws !== undefined) trace.statuses.push(ws.status);
     results[name] = trace;
   }
   return results;
