@@ -271,7 +271,9 @@ async function scenariosUnder(program: string) {
 }
 
 function versioned(name: string, tool: { version: string } | undefined) {
-  return `${name} ${tool?.version.replace(/^[^0-9]*/, "") ?? "(missing)"}`;
+  return `${name} ${
+    /\d+(\.\d+)+/.exec(tool?.version ?? "")?.[0] ?? "(missing)"
+  }`;
 }
 
 Deno.test({
