@@ -24,6 +24,8 @@ export interface ResolvedServerOptions {
   readonly closeTimeout: number;
   readonly allowedOrigins: ReadonlySet<string> | undefined;
   readonly backplane: Backplane | undefined;
+  /** The signals that terminate the server; empty for none. */
+  readonly signals: readonly string[];
 }
 
 /** Every default of the server's options (SPEC.md, WebSocketServer). */
@@ -33,8 +35,11 @@ export const SERVER_DEFAULTS = {
   maxConnections: Infinity,
   maxMessageSize: DEFAULT_MAX_MESSAGE_SIZE,
   maxBufferedAmount: 16 * 1024 * 1024,
-  closeTimeout: 5000,
+  closeTimeout: 5,
 } as const;
+
+/** The signals of `signals: true`. */
+export const DEFAULT_SIGNALS: readonly string[] = ["SIGINT", "SIGTERM"];
 
 const KNOWN = new Set([
   "path",
@@ -51,6 +56,7 @@ const KNOWN = new Set([
   "closeTimeout",
   "allowedOrigins",
   "backplane",
+  "signals",
 ]);
 
 const ACTION = "Cannot create WebSocketServer";
@@ -135,6 +141,13 @@ export function resolveServerOptions(options: unknown): ResolvedServerOptions {
   }
   const path = checkString(given.path, "options.path");
   if (path !== undefined) {
+    if (!path.startsWith("/")) {
+      throw new TypeError(
+        `${ACTION}: options.path must begin with "/", current value is ${
+          describe(path)
+        }`,
+      );
+    }
     try {
       new URLPattern({ pathname: path });
     } catch (cause) {
@@ -224,7 +237,25 @@ export function resolveServerOptions(options: unknown): ResolvedServerOptions {
       }),
     allowedOrigins: origins === undefined ? undefined : new Set(origins),
     backplane: checkBackplane(given.backplane),
+    signals: checkSignals(given.signals),
   };
+}
+
+/** `true` (SIGINT and SIGTERM), `false`, or a list of signal names. */
+function checkSignals(value: unknown): readonly string[] {
+  if (value === undefined || value === false) return [];
+  if (value === true) return DEFAULT_SIGNALS;
+  const names = checkStrings(value, "options.signals");
+  for (const name of names ?? []) {
+    if (!/^SIG[A-Z0-9]+$/.test(name)) {
+      throw new TypeError(
+        `${ACTION}: options.signals must be true or a list of signal names such as "SIGTERM", current value is ${
+          describe(name)
+        }`,
+      );
+    }
+  }
+  return names ?? [];
 }
 
 /** A backplane is any object with `start`, `publish` and `close` methods. */

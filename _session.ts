@@ -150,6 +150,10 @@ export interface SessionSettings {
   readonly maxMessageSize: number;
   /** Past this many bytes waiting to go out, the peer is a slow consumer. */
   readonly maxBufferedAmount: number;
+  /** Messages that may wait while a client connects (client only). */
+  readonly maxQueued?: number;
+  /** The URL a client connects to, named in its connection errors. */
+  readonly url?: string;
   /**
    * Milliseconds to wait for the peer's answer to a close we started before
    * giving the connection up (server only; the client waits for its socket).
@@ -224,19 +228,26 @@ export class Session extends CallbackQueue {
     socket.onclose = this.#onClose;
   }
 
-  /** Sends `message` through the codec; queues it while a client connects. */
-  send(message: unknown): void {
+  /**
+   * Sends `message` through the codec; queues it while a client connects.
+   * The value is checked first, whatever the state (SPEC.md, "Data types").
+   *
+   * @returns False, sending nothing, when the connection is closing or
+   * closed, or a client's queue is full: a send that races a close is no
+   * error (a timer, a broadcast from another connection's callback).
+   */
+  send(message: unknown): boolean {
+    const data = encode(message);
     const status = this.status;
-    if (status !== "Connected") {
-      if (status === "Connecting" && !this.#server) {
-        (this.#outbox ??= []).push(encode(message));
-        return;
-      }
-      throw new Error(
-        `Cannot send message: the connection is ${status.toLowerCase()}`,
-      );
+    if (status === "Connected") {
+      this.#write(data);
+      return true;
     }
-    this.#write(encode(message));
+    if (status !== "Connecting" || this.#server) return false;
+    const outbox = this.#outbox ??= [];
+    if (outbox.length >= (this.#settings.maxQueued ?? Infinity)) return false;
+    outbox.push(data);
+    return true;
   }
 
   /** Sends an already encoded message (broadcast); false if not open. */
@@ -293,12 +304,32 @@ export class Session extends CallbackQueue {
       return;
     }
     this.#leave("Closing");
+    this.#closeSocket(code, reason);
+  }
+
+  /** The close of the socket, deferred by one task (see `#closeSocket`). */
+  #pendingClose: ReturnType<typeof setTimeout> | undefined;
+
+  /**
+   * Closes the socket a task later. Deno cuts the TCP before the close frame
+   * goes out when a server socket is closed inside its `message` event while
+   * more frames wait (the peer sees 1006); a task later the peer gets the
+   * code, whatever was buffered (issue 11, point 4).
+   */
+  #closeSocket(code: number, reason: string): void {
+    if (this.#pendingClose !== undefined || this.socket === null) return;
+    this.#pendingClose = setTimeout(this.#closeNow, 0, code, reason);
+  }
+
+  #closeNow = (code: number, reason: string): void => {
+    clearTimeout(this.#pendingClose);
+    this.#pendingClose = undefined;
     try {
       this.socket?.close(code, reason);
     } catch {
       // A socket that cannot close any more is closing already.
     }
-  }
+  };
 
   /**
    * Deno keeps a closing socket open as long as the peer neither answers nor
@@ -344,7 +375,7 @@ export class Session extends CallbackQueue {
     this.#sentCode = this.#server ? error.closeCode : 1000;
     this.#sentReason = error.closeReason(this.#settings.side);
     this.#giveUpAfter(this.#settings.closeTimeout);
-    this.socket?.close(this.#sentCode, this.#sentReason);
+    this.#closeSocket(this.#sentCode, this.#sentReason);
   }
 
   #slowConsumer(amount: number): void {
@@ -353,6 +384,7 @@ export class Session extends CallbackQueue {
     this.#stopped = true;
     // Deferred: send() may run inside another connection's callback.
     queueMicrotask(() => {
+      if (this.#ended) return;
       this.#failed = true;
       const error = new Ws4dError(
         ErrorCode.SlowConsumer,
@@ -395,8 +427,10 @@ export class Session extends CallbackQueue {
 
   #onOpen = (): void => {
     if (this.#ended) return;
-    if (this.#closeOnOpen !== null) {
-      (this.socket as WebSocket).close(...this.#closeOnOpen);
+    if (this.status !== "Connecting") {
+      // Closed before it opened: a server socket cannot close before its
+      // open, so its close waits for it; a client's is on its way already.
+      if (this.#closeOnOpen !== null) this.#closeSocket(...this.#closeOnOpen);
       return;
     }
     this.status = "Connected";
@@ -426,7 +460,7 @@ export class Session extends CallbackQueue {
   #onError = (event: Event): void => {
     if (this.#failed || this.#ended) return;
     if (this.status === "Connecting") {
-      this.#connectionFailed();
+      this.#connectionFailed(event);
       return;
     }
     // Deno's engine has failed the connection (it cuts the TCP, with no
@@ -443,18 +477,32 @@ export class Session extends CallbackQueue {
     }
   };
 
-  /** `onError` for a connection that could not be made. */
-  #connectionFailed(): void {
+  /**
+   * A connection that could not be made: `onError`, then `onTerminate` with
+   * 1006 at once. Node's WebSocket (undici) fires `error` and never `close`
+   * for it, so the session ends here on every runtime.
+   */
+  #connectionFailed(event: Event): void {
     this.#failed = true;
     this.#dispatchError(
       this.#withDropped([
         wsError(
           ErrorCode.ConnectionFailed,
-          "Cannot connect: the connection failed",
+          `Cannot connect to ${this.#settings.url ?? "the server"}: ${
+            failureReason(event)
+          }`,
+          event,
         ),
       ]),
       false,
     );
+    this.#stopped = true;
+    try {
+      this.socket?.close();
+    } catch {
+      // Already closed by the runtime.
+    }
+    this.#end(1006, "", false);
   }
 
   /** Adds the dropped-messages entry (newest first) where messages waited. */
@@ -476,7 +524,8 @@ export class Session extends CallbackQueue {
     if (this.#ended) return;
     if (this.status === "Connecting" && !this.#failed) {
       // Closed before it opened with no error event first (some runtimes).
-      this.#connectionFailed();
+      this.#connectionFailed(event);
+      return;
     } else if (
       !this.#failed && this.#outbox !== null && this.#outbox.length > 0
     ) {
@@ -487,9 +536,11 @@ export class Session extends CallbackQueue {
     let code = normaliseCloseCode(event.code);
     let reason = event.reason;
     // We closed first and the peer broke the handshake (Deno cuts on a data
-    // frame after its close frame), or the socket failed a peer that broke
-    // the protocol: the connection ended with that code, not a mere break.
-    if (code === 1006 && this.#sentCode !== 0) {
+    // frame after its close frame), or answered with no code (as a Deno
+    // server socket reports it when `deno serve` shuts down with 1001), or
+    // the socket failed a peer that broke the protocol: the connection ended
+    // with the code we sent, not a mere break.
+    if ((code === 1006 || code === 1005) && this.#sentCode !== 0) {
       code = this.#sentCode;
       reason = this.#sentReason;
     }
@@ -501,6 +552,10 @@ export class Session extends CallbackQueue {
     this.#ended = true;
     clearTimeout(this.#closeTimer);
     this.#closeTimer = undefined;
+    if (this.#pendingClose !== undefined) {
+      // Given up before its deferred close ran: close it now, the peer is told.
+      this.#closeNow(this.#sentCode || 1000, this.#sentReason);
+    }
     this.#leave("Closed");
     const socket = this.socket;
     if (socket !== null) {
@@ -519,6 +574,29 @@ export class Session extends CallbackQueue {
     const done = this.#settings.onDone;
     if (done !== undefined) this.after(() => done(this.target));
   }
+}
+
+/**
+ * Why a connection could not be made, as the runtime says it: Deno's and
+ * Bun's `ErrorEvent.message` ("Invalid status code: 403", "tcp connect
+ * error …"), undici's `event.error`; a browser says nothing.
+ */
+function failureReason(event: Event): string {
+  const { message, error } = event as Partial<ErrorEvent>;
+  if (typeof message === "string" && message !== "") return message;
+  if (error instanceof Error && error.message !== "") {
+    const cause = (error as { cause?: unknown }).cause;
+    return cause instanceof Error && cause.message !== ""
+      ? `${error.message} (${cause.message})`
+      : error.message;
+  }
+  if (event.type === "close") {
+    const { code, reason } = event as CloseEvent;
+    return `closed before it opened (code ${code}${
+      reason ? `, ${reason}` : ""
+    })`;
+  }
+  return "the connection failed (the runtime gives no reason)";
 }
 
 /** Proves that a connection is made by the server, not by the user. */

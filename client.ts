@@ -25,6 +25,7 @@
  * @module
  */
 import { checkDataType, checkReason, describe } from "./_codec.ts";
+import { checkNumber } from "./_options.ts";
 import { printErrors } from "./_errors.ts";
 import { Session } from "./_session.ts";
 import type {
@@ -37,8 +38,12 @@ import type {
   WSStatus,
 } from "./_types.ts";
 
-/** The runtime's WebSocket, captured before our class shadows the name. */
-const NativeWebSocket = globalThis.WebSocket;
+/**
+ * The runtime's WebSocket, captured before our class shadows the name;
+ * `undefined` where the runtime has none (Node before 22).
+ */
+const NativeWebSocket: typeof globalThis.WebSocket | undefined =
+  (globalThis as { WebSocket?: typeof globalThis.WebSocket }).WebSocket;
 
 /**
  * Deno, Node (undici) and Bun accept `new WebSocket(url, { headers })`; a
@@ -86,6 +91,12 @@ export interface WSClientHandler {
    * @default {undefined}
    */
   readonly protocols?: string | ReadonlyArray<string> | undefined;
+  /**
+   * Messages that may wait while connecting; past it, `send` returns
+   * `false` and drops the message.
+   * @default {1000}
+   */
+  readonly maxQueued?: number | undefined;
 }
 
 let nextId = 1;
@@ -219,6 +230,18 @@ export class WebSocket {
       : checkDataType(handler.dataType, "handler.dataType");
     const headers = checkHeaders(handler.headers);
     const protocols = checkProtocols(handler.protocols);
+    const maxQueued = handler.maxQueued === undefined
+      ? 1000
+      : checkNumber(handler.maxQueued, "handler.maxQueued", ACTION, {
+        min: 0,
+        integer: true,
+        infinite: true,
+      });
+    if (typeof NativeWebSocket !== "function") {
+      throw new TypeError(
+        `${ACTION}: this runtime has no global WebSocket; Deno, Node 22 and later, Bun and browsers have one`,
+      );
+    }
     let socket: globalThis.WebSocket;
     try {
       socket = headers === undefined
@@ -239,6 +262,8 @@ export class WebSocket {
       dataType: this.#dataType,
       maxMessageSize: Infinity,
       maxBufferedAmount: Infinity,
+      maxQueued,
+      url,
       fallback: (errors) => printErrors("WebSocket", errors),
     });
     this.#session.attach(socket);
@@ -298,13 +323,15 @@ export class WebSocket {
   /**
    * Sends `message`: a string as a text frame, bytes or a `Blob` as a binary
    * frame, any other JSON value as its JSON text. While connecting, messages
-   * wait in order and go out on open.
+   * wait in order (up to `handler.maxQueued`) and go out on open.
    *
-   * @throws {TypeError} For a value that cannot be sent.
-   * @throws {Error} After `terminate`, or once the connection is closed.
+   * @returns `true` when the message was handed to the socket or queued;
+   * `false`, sending nothing and throwing nothing, when the client is
+   * `"Closing"` or `"Closed"` (after `terminate`) or its queue is full.
+   * @throws {TypeError} For a value that cannot be sent, whatever the state.
    */
-  send(message: unknown): void {
-    this.#session.send(message);
+  send(message: unknown): boolean {
+    return this.#session.send(message);
   }
 
   /**

@@ -155,12 +155,14 @@ export class WebSocketConnection {
    * Sends `message`: a string as a text frame, bytes or a `Blob` as a binary
    * frame, any other JSON value as its JSON text.
    *
+   * @returns `true` when the message was handed to the socket; `false`,
+   * sending nothing and throwing nothing, when the connection is `"Closing"`
+   * or `"Closed"` (a timer or a broadcast that races the peer's departure).
    * @throws {TypeError} For a value that cannot be sent (`undefined`, a
-   * function, a symbol, a bigint, a circular object).
-   * @throws {Error} When the connection is not open.
+   * function, a symbol, a bigint, a circular object), whatever the state.
    */
-  send(message: unknown): void {
-    this.#session.send(message);
+  send(message: unknown): boolean {
+    return this.#session.send(message);
   }
 
   /**

@@ -29,7 +29,6 @@ export {
   type WSConnectionEvent,
   type WSConnectionResult,
   type WSServerHandler,
-  type WSTerminateOptions,
 } from "./server.ts";
 export { WebSocketConnection, type WSConnectionHandler } from "./connection.ts";
 export {

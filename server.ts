@@ -28,7 +28,11 @@ export {
 } from "./backplane.ts";
 import { encode, type Encoded } from "./_codec.ts";
 import { ErrorCode, printErrors, toError, wsError } from "./_errors.ts";
-import { checkNumber, resolveServerOptions } from "./_options.ts";
+import {
+  checkNumber,
+  DEFAULT_SIGNALS,
+  resolveServerOptions,
+} from "./_options.ts";
 import type { ResolvedServerOptions } from "./_options.ts";
 import {
   CallbackQueue,
@@ -53,19 +57,27 @@ export interface WSConnectionEvent {
   readonly request: WSRequest;
 }
 
-/** What `onConnection` returns: a handler accepts, `null`/`undefined` refuses. */
+/**
+ * What `onConnection` returns: a handler accepts; `null`/`undefined` refuses
+ * with 403; a `Response` (status 400–599) refuses with that answer, such as
+ * 401 with `WWW-Authenticate` or 429 with `Retry-After`.
+ */
 export type WSConnectionResult =
   | WSConnectionHandler
+  | Response
   | null
   | undefined
-  | Promise<WSConnectionHandler | null | undefined>;
+  | Promise<WSConnectionHandler | Response | null | undefined>;
 
 /**
  * The server's handler (4D's `WSSHandler`). Callbacks are called as methods,
  * so `this` is the handler. `onConnection` is required.
  */
 export interface WSServerHandler {
-  /** Accepts a connection by returning its handler, or refuses it (HTTP 403). */
+  /**
+   * Accepts a connection by returning its handler, or refuses it: `null` or
+   * `undefined` answers 403, a `Response` answers itself.
+   */
   onConnection(
     server: WebSocketServer,
     event: WSConnectionEvent,
@@ -135,14 +147,24 @@ export interface WebSocketServerOptions {
    */
   readonly maxBufferedAmount?: number | undefined;
   /**
-   * Milliseconds to wait for the peer to answer a close that the server
-   * started (`terminate`, a fatal error, a slow consumer). A peer still silent
-   * then is given up: `onTerminate` runs with the code that was sent, and the
+   * Seconds to wait for the peer to answer a close that the server started
+   * (`terminate`, a fatal error, a slow consumer). A peer still silent then
+   * is given up: `onTerminate` runs with the code that was sent, and the
    * connection leaves the registry (Deno keeps its socket until the peer goes
    * or the listener shuts down).
-   * @default {5000}
+   * @default {5}
    */
   readonly closeTimeout?: number | undefined;
+  /**
+   * Graceful shutdown: `true` (SIGINT and SIGTERM) or a list of signal
+   * names. The first of them makes the server {@linkcode
+   * WebSocketServer.prototype.terminate | terminate()} (clients get 1001);
+   * the listeners are then removed, so a second signal ends the process as
+   * usual. Works listening by itself, mounted in `Deno.serve` and under
+   * `deno serve`.
+   * @default {false} a library does not take the process's signals unless asked
+   */
+  readonly signals?: boolean | ReadonlyArray<string> | undefined;
   /**
    * `Origin` values accepted, compared exactly; a request with no `Origin`
    * is accepted.
@@ -157,15 +179,6 @@ export interface WebSocketServerOptions {
    * @default {undefined} broadcast stays local
    */
   readonly backplane?: Backplane | undefined;
-}
-
-/** The options of {@linkcode WebSocketServer.prototype.terminate}. */
-export interface WSTerminateOptions {
-  /**
-   * Milliseconds to wait for the close handshakes before cutting what is left.
-   * @default {5000}
-   */
-  readonly timeout?: number | undefined;
 }
 
 /** The options of {@linkcode WebSocketServer.prototype.broadcast}. */
@@ -314,6 +327,8 @@ export class WebSocketServer {
   #drained: (() => void) | undefined;
   /** Broadcasts waiting for a `Blob` to be read, to keep their order. */
   #publishing: Promise<void> | undefined;
+  /** The listener of `options.signals`, while it listens. */
+  #onSignal: (() => void) | undefined;
 
   /**
    * Makes a server. With `options.port`, it listens by itself at once.
@@ -338,7 +353,7 @@ export class WebSocketServer {
       dataType: this.#options.dataType,
       maxMessageSize: this.#options.maxMessageSize,
       maxBufferedAmount: this.#options.maxBufferedAmount,
-      closeTimeout: this.#options.closeTimeout,
+      closeTimeout: this.#options.closeTimeout * 1000,
       fallback: (errors) => this.#report("connection error", errors),
       onConnected: (connection) =>
         this.#connected.set(
@@ -398,7 +413,52 @@ export class WebSocketServer {
           ),
         ]),
     });
+    this.#listenToSignals();
     queueMicrotask(() => this.#queue.push("onOpen", OPEN));
+  }
+
+  /**
+   * Terminates on the first of `options.signals`. With `signals: true`, a
+   * signal the platform cannot listen to (SIGTERM on Windows) is skipped; a
+   * signal named in a list must be listened to.
+   */
+  #listenToSignals(): void {
+    const signals = this.#options.signals;
+    if (signals.length === 0) return;
+    const onSignal = () => void this.terminate();
+    this.#onSignal = onSignal;
+    const strict = signals !== DEFAULT_SIGNALS;
+    const listening: string[] = [];
+    for (const signal of signals) {
+      try {
+        Deno.addSignalListener(signal as Deno.Signal, onSignal);
+        listening.push(signal);
+      } catch (cause) {
+        if (!strict) continue;
+        for (const done of listening) {
+          Deno.removeSignalListener(done as Deno.Signal, onSignal);
+        }
+        throw new TypeError(
+          `Cannot create WebSocketServer: options.signals cannot listen to ${signal} here (${
+            toError(cause).message
+          })`,
+          { cause },
+        );
+      }
+    }
+  }
+
+  #stopListeningToSignals(): void {
+    const onSignal = this.#onSignal;
+    if (onSignal === undefined) return;
+    this.#onSignal = undefined;
+    for (const signal of this.#options.signals) {
+      try {
+        Deno.removeSignalListener(signal as Deno.Signal, onSignal);
+      } catch {
+        // It was never added (skipped under `signals: true`).
+      }
+    }
   }
 
   /**
@@ -580,43 +640,46 @@ export class WebSocketServer {
   };
 
   /**
-   * Closes every connection with 1001 and stops listening. It waits for the
-   * close handshakes up to `timeout` ms, then cuts what is left (serving
-   * through `fetch`, it gives them up: `onTerminate` with 1006). Each
-   * connection's `onTerminate` runs, then the server's, once.
+   * Stops accepting, closes every connection with 1001 and stops listening,
+   * as 4D's `terminate(timeout)` (4D 20 R8 and later):
    *
+   * - no `timeout`: waits for each close handshake, up to `closeTimeout`,
+   *   then cuts what is left;
+   * - `timeout` > 0: cuts what is left after `timeout` seconds;
+   * - `timeout` = 0: waits for nothing: every connection is cut at once and
+   *   its `onTerminate` runs with 1006 (Deno's engine still sends a close
+   *   frame, 1001, as it lets the socket go).
+   *
+   * Cutting, listening by itself, shuts the listener down; serving through
+   * `fetch`, the connection is given up: it leaves the registry and its
+   * `onTerminate` runs with 1006. Each connection's `onTerminate` runs, then
+   * the server's, once.
+   *
+   * @param timeout Seconds to wait for the close handshakes.
    * @returns The same promise at every call.
-   * @throws {TypeError} When `options.timeout` is not a number.
-   * @throws {RangeError} When `options.timeout` is negative.
+   * @throws {TypeError} When `timeout` is not a number; nothing terminates.
+   * @throws {RangeError} When `timeout` is negative or not finite.
    *
-   * @example
+   * @example 4D's form: seconds, `0` for at once
    * ```ts
    * import { WebSocketServer } from "@ws4d/websocket";
    * import assert from "node:assert/strict";
    *
    * const wss = new WebSocketServer({ onConnection: () => null }, { port: 0 });
-   * const done = wss.terminate({ timeout: 1000 });
+   * const done = wss.terminate(1);
    * assert.equal(wss.terminate(), done);
    * await done;
    * assert.equal(wss.terminated, true);
    * ```
    */
-  terminate(options?: WSTerminateOptions): Promise<void> {
+  terminate(timeout?: number): Promise<void> {
     if (this.#terminating !== undefined) return this.#terminating;
-    if (
-      options !== undefined && (typeof options !== "object" || options === null)
-    ) {
-      throw new TypeError(
-        "Cannot terminate WebSocketServer: options must be an object",
-      );
-    }
-    const timeout = options?.timeout === undefined ? 5000 : checkNumber(
-      options.timeout,
-      "options.timeout",
-      "Cannot terminate WebSocketServer",
-      { min: 0, infinite: true },
-    );
-    this.#terminating = this.#shutdown(timeout);
+    const seconds = timeout === undefined
+      ? this.#options.closeTimeout
+      : checkNumber(timeout, "timeout", "Cannot terminate WebSocketServer", {
+        min: 0,
+      });
+    this.#terminating = this.#shutdown(seconds * 1000);
     return this.#terminating;
   }
 
@@ -625,21 +688,22 @@ export class WebSocketServer {
     return this.terminate();
   }
 
-  async #shutdown(timeout: number): Promise<void> {
+  async #shutdown(ms: number): Promise<void> {
+    this.#stopListeningToSignals();
     const backplane = this.#options.backplane?.close().catch(() => {});
     for (const session of this.#live.values()) {
       session.close(1001, "server terminated", Infinity);
     }
     if (this.#live.size > 0) {
       const drained = new Promise<void>((resolve) => this.#drained = resolve);
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const late = timeout === Infinity
-        ? new Promise<void>(() => {})
-        : new Promise<void>((resolve) => {
-          timer = setTimeout(resolve, timeout);
+      if (ms > 0) {
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const late = new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, ms);
         });
-      await Promise.race([drained, late]);
-      clearTimeout(timer);
+        await Promise.race([drained, late]);
+        clearTimeout(timer);
+      }
       // What is left never answered: it terminates with 1006 (a cut, not a
       // close), and only the server's shutdown can cut its socket.
       for (const session of this.#live.values()) session.abandon();
@@ -671,6 +735,21 @@ export class WebSocketServer {
     this.#queue.push("onError", { type: "error", statusText, errors });
   }
 
+  /**
+   * `onConnection`'s own answer: a refusal is a status of 400–599; any
+   * other is answered 500 and reported, for no socket can follow it.
+   */
+  #refusedWith(response: Response): Response {
+    if (response.status >= 400 && response.status <= 599) return response;
+    this.#report("invalid connection handler", [
+      wsError(
+        ErrorCode.InvalidHandler,
+        `Cannot refuse connection: the Response onConnection returned must have a status of 400-599, current value is ${response.status}`,
+      ),
+    ]);
+    return plain(500, "Internal Server Error");
+  }
+
   #refusedByError(thrown: unknown): Response {
     const error = toError(thrown);
     this.#report("onConnection failed", [
@@ -687,6 +766,7 @@ export class WebSocketServer {
     if (handler === null || handler === undefined) {
       return plain(403, "Forbidden");
     }
+    if (handler instanceof Response) return this.#refusedWith(handler);
     if (
       typeof handler !== "object" ||
       typeof (handler as Partial<WSConnectionHandler>).onMessage !== "function"

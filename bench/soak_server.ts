@@ -44,7 +44,7 @@ const server = Deno.serve(
 );
 
 Deno.addSignalListener("SIGTERM", async () => {
-  await wss.terminate({ timeout: 1000 });
+  await wss.terminate(1);
   await server.shutdown();
   Deno.exit(0);
 });

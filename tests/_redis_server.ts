@@ -27,7 +27,7 @@ const wss = new WebSocketServer({
 }, { port: 0, hostname: "127.0.0.1", backplane });
 
 Deno.addSignalListener("SIGTERM", async () => {
-  await wss.terminate({ timeout: 1000 });
+  await wss.terminate(1);
   Deno.exit(0);
 });
 await backplane.ready;

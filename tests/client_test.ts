@@ -164,32 +164,61 @@ Deno.test("WebSocket sends headers, a repeated one and Cookie, and subprotocols"
   assert.equal(server.calls.at(-1)?.event.reason, "done");
 });
 
-Deno.test("WebSocket that cannot connect: onError then onTerminate 1006, no onOpen", async () => {
+Deno.test("WebSocket that cannot connect: onError naming the URL and why, then onTerminate 1006, no onOpen", async () => {
   const refusing = listen({ onConnection: () => null }, { path: "/ws" });
   const port = refusing.addr?.port;
-  const cases = [
-    `ws://127.0.0.1:${port}/ws`, // 403: onConnection refused
-    `ws://127.0.0.1:${port}/elsewhere`, // 404: not the server's path
+  const cases: [string, RegExp][] = [
+    [`ws://127.0.0.1:${port}/ws`, /403/], // onConnection refused
+    [`ws://127.0.0.1:${port}/elsewhere`, /404/], // not the server's path
   ];
-  for (const url of cases) {
+  for (const [url, why] of cases) {
     const log = recording();
     const ws = new WebSocket(url, log.handler);
-    ws.send("dropped");
+    assert.equal(ws.send("dropped"), true, "queued while connecting");
     const end = await log.ended();
     assert.deepEqual(log.types, ["error", "terminate"], url);
     assert.equal(end.code, 1006);
+    assert.equal(ws.status, "Closed");
     assert.deepEqual(log.errors.map((e) => e.errCode), [
       ErrorCode.MessagesDropped,
       ErrorCode.ConnectionFailed,
     ]);
-    assert.throws(() => ws.send("late"), Error);
+    const failed = log.errors[1] as WSError;
+    assert.ok(failed.message.startsWith(`Cannot connect to ${url}: `));
+    assert.match(failed.message, why);
+    assert.ok(failed.cause instanceof Event, "cause is the runtime's event");
+    assert.equal(ws.send("late"), false);
   }
   await refusing.terminate();
   // Refused: nothing listens on that port any more.
   const log = recording();
-  new WebSocket(`ws://127.0.0.1:${port}/`, log.handler);
+  const url = `ws://127.0.0.1:${port}/`;
+  new WebSocket(url, log.handler);
   assert.equal((await log.ended()).code, 1006);
   assert.deepEqual(log.types, ["error", "terminate"]);
+  assert.match(
+    log.errors[0]?.message ?? "",
+    /^Cannot connect to ws:\/\/127\.0\.0\.1:\d+\/: .*(connect|refused)/i,
+  );
+});
+
+Deno.test("WebSocket queues at most maxQueued messages while connecting", async () => {
+  await using wss = listen(echo);
+  const log = recording({ maxQueued: 2 });
+  const ws = new WebSocket(wss.url, log.handler);
+  assert.deepEqual([ws.send("a"), ws.send("b"), ws.send("c")], [
+    true,
+    true,
+    false,
+  ]);
+  await log.received(2);
+  assert.deepEqual(log.messages, ["a", "b"]);
+  assert.throws(() => new WebSocket(wss.url, { maxQueued: -1 }), {
+    name: "RangeError",
+    message: /handler\.maxQueued/,
+  });
+  ws.terminate();
+  await log.ended();
 });
 
 Deno.test("WebSocket.terminate() accepts 1000 and 3000-4999 only", async () => {
@@ -208,11 +237,14 @@ Deno.test("WebSocket.terminate() accepts 1000 and 3000-4999 only", async () => {
   assert.equal(ws.status, "Connected");
   ws.terminate();
   assert.equal(ws.status, "Closing");
-  assert.throws(() => ws.send("after"), {
-    name: "Error",
-    message: /closing/,
-  });
+  assert.equal(ws.send("after"), false);
+  assert.throws(
+    () => ws.send(undefined),
+    TypeError,
+    "the value is checked first",
+  );
   assert.equal((await log.ended()).code, 1000);
+  assert.equal(ws.send("after the end"), false);
 });
 
 Deno.test("WebSocket: a throwing callback gives onError once, a close, onTerminate", async () => {

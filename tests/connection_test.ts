@@ -131,10 +131,7 @@ Deno.test("WebSocketConnection.send() chooses the frame by type", async () => {
   }
   await hangUp(peer);
   await recorder.terminated();
-  assert.throws(
-    () => ws.send("late"),
-    (e: Error) => e.constructor === Error && /^Cannot send/.test(e.message),
-  );
+  assert.equal(ws.send("late"), false);
 });
 
 for (
@@ -295,7 +292,7 @@ Deno.test("WebSocketConnection: a callback that throws while messages wait stops
   })();
   // The raw peer never answers the close: give it up soon.
   await using wss = listen({ onConnection: () => recorder }, {
-    closeTimeout: 200,
+    closeTimeout: 0.2,
   });
   const port = wss.addr?.port as number;
   // The handshake, three messages and a ping in one write: Deno answers the
@@ -331,4 +328,37 @@ Deno.test("WebSocketConnection: a callback that throws while messages wait stops
   await recorder.terminated();
   conn.close();
   assert.deepEqual(recorder.types, ["open", "message", "error", "terminate"]);
+});
+
+Deno.test("WebSocketConnection.send() after the peer left returns false, from a timer, and the process lives on", async () => {
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net",
+      new URL("./fixtures/late_send.ts", import.meta.url).pathname,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decoder = new TextDecoder();
+  assert.equal(code, 0, decoder.decode(stderr));
+  assert.equal(decoder.decode(stdout).trim(), "false");
+});
+
+Deno.test("WebSocketConnection.send() returns true while connected, false once closing or closed; a bad value still throws", async () => {
+  const recorder = new Recorder();
+  await using wss = listen({ onConnection: () => recorder });
+  const peer = await connect(wss.url);
+  await recorder.when((c) => c.name === "onOpen", "onOpen");
+  const ws = recorder.connection as WebSocketConnection;
+  assert.equal(ws.send("hi"), true);
+  ws.terminate(4000, "bye");
+  assert.equal(ws.status, "Closing");
+  assert.equal(ws.send("while closing"), false);
+  assert.throws(() => ws.send(Symbol("no")), TypeError);
+  await recorder.terminated();
+  assert.equal(ws.send("after"), false);
+  await hangUp(peer);
+  await peer.received(1);
+  assert.deepEqual(peer.messages, ["hi"]);
 });

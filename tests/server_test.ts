@@ -55,6 +55,12 @@ Deno.test("WebSocketServer() names each wrong option", () => {
     [{ protocols: ["a b"] }, "TypeError", /options\.protocols/],
     [{ allowedOrigins: [1] }, "TypeError", /options\.allowedOrigins/],
     [{ path: 42 }, "TypeError", /options\.path must be a string/],
+    [
+      { path: "ws" },
+      "TypeError",
+      /options\.path must begin with "\/", current value is "ws"/,
+    ],
+    [{ signals: "SIGINT" }, "TypeError", /options\.signals/],
     [{ cert: "x" }, "TypeError", /options\.cert and options\.key/],
     [{ colour: "red" }, "TypeError", /options\.colour is not an option/],
   ];
@@ -264,7 +270,7 @@ Deno.test("WebSocketServer.terminate() cuts a peer that never answers the close"
   const peer = await rawPeer(wss.addr?.port as number);
   assert.match(peer.head, /^HTTP\/1\.1 101/);
   await recorder.when((c) => c.name === "onOpen", "onOpen");
-  await wss.terminate({ timeout: 200 });
+  await wss.terminate(0.2);
   assert.deepEqual(recorder.types, ["open", "terminate"]);
   assert.equal(recorder.calls.at(-1)?.event.code, 1006);
   await peer.readToEnd();
@@ -280,7 +286,7 @@ Deno.test("WebSocketServer.terminate() through fetch gives up a silent peer with
   );
   const peer = await rawPeer(server.addr.port);
   await recorder.when((c) => c.name === "onOpen", "onOpen");
-  await wss.terminate({ timeout: 100 });
+  await wss.terminate(0.1);
   assert.deepEqual(recorder.types, ["open", "terminate"]);
   assert.equal(recorder.calls.at(-1)?.event.code, 1006);
   assert.deepEqual(wss.connections, []);
@@ -289,13 +295,21 @@ Deno.test("WebSocketServer.terminate() through fetch gives up a silent peer with
   peer.conn.close();
 });
 
-Deno.test("WebSocketServer.terminate() checks its options", async () => {
+Deno.test("WebSocketServer.terminate() checks its timeout, and a wrong one terminates nothing", async () => {
   const wss = new WebSocketServer({ onConnection: () => null });
-  assert.throws(() => wss.terminate({ timeout: -1 }), {
-    name: "RangeError",
-    message: /options\.timeout/,
-  });
-  assert.throws(() => wss.terminate({ timeout: "1" as never }), TypeError);
+  for (const bad of [-1, Infinity, NaN]) {
+    assert.throws(() => wss.terminate(bad), {
+      name: "RangeError",
+      message: /^Cannot terminate WebSocketServer: timeout must be/,
+    });
+  }
+  for (const bad of ["1", { timeout: 1 }, null]) {
+    assert.throws(() => wss.terminate(bad as never), {
+      name: "TypeError",
+      message: /timeout must be a number/,
+    });
+  }
+  assert.equal(wss.terminated, false);
   await wss.terminate();
 });
 
@@ -339,4 +353,41 @@ Deno.test("WebSocketServer.fetch is bound: one Deno.serve routes pages and socke
   await recorder.terminated();
   await wss.terminate();
   await server.shutdown();
+});
+
+Deno.test("WebSocketServer: onConnection may refuse with a Response of its own (401, 429), sync or async", async () => {
+  const answers: Record<string, () => unknown> = {
+    "/login": () =>
+      new Response("who are you?", {
+        status: 401,
+        headers: { "www-authenticate": 'Bearer realm="chat"' },
+      }),
+    "/busy": () =>
+      Promise.resolve(
+        new Response(null, { status: 429, headers: { "retry-after": "30" } }),
+      ),
+  };
+  const errors: number[] = [];
+  const wss = new WebSocketServer({
+    onConnection: (_wss, { request }) =>
+      answers[request.url]?.() as null ?? new Response("fine", { status: 200 }),
+    onError: (_wss, event) => {
+      errors.push(...event.errors.map((e) => e.errCode));
+    },
+  });
+  const login = await wss.fetch(upgradeRequest("/login"));
+  assert.equal(login.status, 401);
+  assert.equal(login.headers.get("www-authenticate"), 'Bearer realm="chat"');
+  assert.equal(await login.text(), "who are you?");
+  const busy = await wss.fetch(upgradeRequest("/busy"));
+  assert.equal(busy.status, 429);
+  assert.equal(busy.headers.get("retry-after"), "30");
+  await busy.body?.cancel();
+  assert.deepEqual(errors, []);
+  // A Response that is no refusal cannot be followed by a socket: 500.
+  const ok = await wss.fetch(upgradeRequest("/other"));
+  assert.equal(ok.status, 500);
+  await ok.body?.cancel();
+  await wss.terminate();
+  assert.deepEqual(errors, [ErrorCode.InvalidHandler]);
 });

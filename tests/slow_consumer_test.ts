@@ -87,7 +87,7 @@ Deno.test("maxBufferedAmount: a peer that does not read gets 1008 slow consumer;
 Deno.test("closeTimeout: a peer that never answers our close is given up with the code sent", async () => {
   const recorder = new Recorder();
   await using wss = listen({ onConnection: () => recorder }, {
-    closeTimeout: 200,
+    closeTimeout: 0.2,
   });
   const peer = await rawPeer(wss.addr?.port as number);
   await recorder.when((c) => c.name === "onOpen", "onOpen");

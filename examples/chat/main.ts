@@ -11,7 +11,6 @@
  *
  * @module
  */
-import { closeOnSignals } from "./signals.ts";
 import { ChatHandler } from "./chat.ts";
 import {
   type Backplane,
@@ -37,7 +36,13 @@ async function chooseBackplane(): Promise<Backplane> {
 /** The chat's WebSocket server, at `/ws`. */
 export const wss = new WebSocketServer({
   onConnection: () => new ChatHandler(),
-}, { path: "/ws", backplane: await chooseBackplane() });
+}, {
+  path: "/ws",
+  backplane: await chooseBackplane(),
+  // Ctrl-C and SIGTERM terminate the chat: every client gets 1001. Under
+  // `deno serve` each worker of --parallel listens for itself.
+  signals: true,
+});
 
 /** Serves the page at `/` and the chat's WebSocket at `/ws`. */
 export function fetch(
@@ -52,17 +57,6 @@ export function fetch(
     });
   }
   return new Response("Not Found", { status: 404 });
-}
-
-// Run by `deno serve` (each worker of --parallel runs this module as main),
-// the runtime owns the listener: Ctrl-C and SIGTERM terminate the chat so
-// that clients get 1001. Deno Deploy has no signals to listen to.
-if (import.meta.main) {
-  try {
-    closeOnSignals(wss);
-  } catch {
-    // No signal listeners here: the platform stops the instance itself.
-  }
 }
 
 export default { fetch };

@@ -1,0 +1,170 @@
+// This module is browser compatible.
+/**
+ * The shape of `wss.stats`: what a server counts, always on, on the paths it
+ * already takes. The server counts into the mutable object of
+ * {@linkcode createStats} and hands out {@linkcode snapshotStats} copies;
+ * `otel.ts` reads those copies at export time.
+ *
+ * @module
+ */
+
+/** What a WebSocketServer has counted since it started (JSON-friendly). */
+export interface WSServerStats {
+  /** Connections open now: upgraded and not yet terminated. */
+  readonly connections: number;
+  /** Connections accepted (upgraded) since the server started. */
+  readonly connectionsTotal: number;
+  /** Handshakes refused, by HTTP status: `{ "403": 2, "429": 1 }`. */
+  readonly refused: Readonly<Record<string, number>>;
+  /**
+   * Connections terminated, by the close code `onTerminate` reported:
+   * `{ "1000": 5, "1006": 1 }`.
+   */
+  readonly closes: Readonly<Record<string, number>>;
+  /** Messages received from peers. */
+  readonly messagesReceived: number;
+  /**
+   * Messages sent to peers (a broadcast counts once per connection it
+   * reaches).
+   */
+  readonly messagesSent: number;
+  /** Payload bytes received (UTF-8 bytes for text). */
+  readonly bytesReceived: number;
+  /** Payload bytes sent (UTF-8 bytes for text). */
+  readonly bytesSent: number;
+  /** `onError` entries, by `ErrorCode` name: `{ "InvalidJSON": 1 }`. */
+  readonly errors: Readonly<Record<string, number>>;
+  /** Calls of `broadcast()`. */
+  readonly broadcasts: number;
+  /** The local deliveries that the calls of `broadcast()` made. */
+  readonly broadcastDeliveries: number;
+  /** Backplane failures reported. */
+  readonly backplaneFailures: number;
+  /** Broadcasts that did not reach the other instances. */
+  readonly backplaneDrops: number;
+  /**
+   * Limits hit, by limit: `{ "rateLimit": 1, "maxConnectionsPerAddress": 2,
+   * "maxConnections": 0, "maxMessageSize": 0, "maxBufferedAmount": 0 }`.
+   */
+  readonly limits: Readonly<Record<string, number>>;
+}
+
+/** The names of the limits that `limits` counts, each present from the start. */
+export type WSLimitName =
+  | "rateLimit"
+  | "maxConnectionsPerAddress"
+  | "maxConnections"
+  | "maxMessageSize"
+  | "maxBufferedAmount";
+
+/** The object a server counts into: {@linkcode WSServerStats}, writable. */
+export interface WSServerCounts {
+  /** See {@linkcode WSServerStats.connections}. */
+  connections: number;
+  /** See {@linkcode WSServerStats.connectionsTotal}. */
+  connectionsTotal: number;
+  /** See {@linkcode WSServerStats.refused}. */
+  refused: Record<string, number>;
+  /** See {@linkcode WSServerStats.closes}. */
+  closes: Record<string, number>;
+  /** See {@linkcode WSServerStats.messagesReceived}. */
+  messagesReceived: number;
+  /** See {@linkcode WSServerStats.messagesSent}. */
+  messagesSent: number;
+  /** See {@linkcode WSServerStats.bytesReceived}. */
+  bytesReceived: number;
+  /** See {@linkcode WSServerStats.bytesSent}. */
+  bytesSent: number;
+  /** See {@linkcode WSServerStats.errors}. */
+  errors: Record<string, number>;
+  /** See {@linkcode WSServerStats.broadcasts}. */
+  broadcasts: number;
+  /** See {@linkcode WSServerStats.broadcastDeliveries}. */
+  broadcastDeliveries: number;
+  /** See {@linkcode WSServerStats.backplaneFailures}. */
+  backplaneFailures: number;
+  /** See {@linkcode WSServerStats.backplaneDrops}. */
+  backplaneDrops: number;
+  /** See {@linkcode WSServerStats.limits}. */
+  limits: Record<WSLimitName, number> & Record<string, number>;
+}
+
+/**
+ * A zeroed {@linkcode WSServerCounts}: every number 0, `refused`, `closes` and
+ * `errors` empty (a key appears when it is first counted), `limits` with every
+ * limit at 0 so that a dashboard shows the limits that were never hit.
+ *
+ * @returns A new object, the server's to increment.
+ *
+ * @example
+ * ```ts
+ * import { createStats } from "./_stats.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const counts = createStats();
+ * counts.refused["429"] = (counts.refused["429"] ?? 0) + 1;
+ * assert.equal(counts.limits.rateLimit, 0);
+ * ```
+ */
+export function createStats(): WSServerCounts {
+  return {
+    connections: 0,
+    connectionsTotal: 0,
+    refused: {},
+    closes: {},
+    messagesReceived: 0,
+    messagesSent: 0,
+    bytesReceived: 0,
+    bytesSent: 0,
+    errors: {},
+    broadcasts: 0,
+    broadcastDeliveries: 0,
+    backplaneFailures: 0,
+    backplaneDrops: 0,
+    limits: {
+      rateLimit: 0,
+      maxConnectionsPerAddress: 0,
+      maxConnections: 0,
+      maxMessageSize: 0,
+      maxBufferedAmount: 0,
+    },
+  };
+}
+
+/**
+ * A frozen copy of `counts`, its records copied and frozen too, so that what
+ * a caller holds never changes under it and `JSON.stringify` gives all of it.
+ *
+ * @param counts What the server counted.
+ * @returns The copy.
+ *
+ * @example
+ * ```ts
+ * import { createStats, snapshotStats } from "./_stats.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const counts = createStats();
+ * const before = snapshotStats(counts);
+ * counts.closes["1000"] = 1;
+ * assert.deepEqual(before.closes, {});
+ * assert.ok(Object.isFrozen(before.closes));
+ * ```
+ */
+export function snapshotStats(counts: WSServerCounts): WSServerStats {
+  return Object.freeze({
+    connections: counts.connections,
+    connectionsTotal: counts.connectionsTotal,
+    refused: Object.freeze({ ...counts.refused }),
+    closes: Object.freeze({ ...counts.closes }),
+    messagesReceived: counts.messagesReceived,
+    messagesSent: counts.messagesSent,
+    bytesReceived: counts.bytesReceived,
+    bytesSent: counts.bytesSent,
+    errors: Object.freeze({ ...counts.errors }),
+    broadcasts: counts.broadcasts,
+    broadcastDeliveries: counts.broadcastDeliveries,
+    backplaneFailures: counts.backplaneFailures,
+    backplaneDrops: counts.backplaneDrops,
+    limits: Object.freeze({ ...counts.limits }),
+  });
+}

@@ -1,0 +1,135 @@
+/**
+ * Every fatal close reaches a peer that keeps sending (issue 11, point 4): a
+ * raw peer writes three frames in one write, the second of them fatal, and
+ * must read the server's close frame with its code, not a cut TCP. Deno cuts
+ * the TCP before the close frame when a server socket is closed inside its
+ * `message` event while more frames wait.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import type { WebSocketServerOptions, WSConnectionHandler } from "../mod.ts";
+import { listen, Recorder } from "./_helpers.ts";
+import {
+  buildFrame,
+  closeOf,
+  rawPeer,
+  readFramesUntil,
+  type ServerFrame,
+} from "./_raw.ts";
+
+const TEXT = 0x1;
+const BINARY = 0x2;
+const CLOSE = 0x8;
+const utf8 = (text: string) => new TextEncoder().encode(text);
+
+/** The raw peer's three frames in one write; the close frame it reads. */
+async function threeFrames(
+  options: WebSocketServerOptions,
+  second: Uint8Array | [opcode: number, payload: Uint8Array],
+  act?: (recorder: Recorder) => WSConnectionHandler,
+): Promise<{ code: number; reason: string; recorder: Recorder }> {
+  const recorder = new Recorder();
+  await using wss = listen({
+    onConnection: () => act?.(recorder) ?? recorder,
+  }, { closeTimeout: 2, ...options });
+  const peer = await rawPeer(wss.addr?.port as number);
+  assert.match(peer.head, /^HTTP\/1\.1 101/);
+  const frames = [
+    buildFrame(TEXT, utf8("fine")),
+    Array.isArray(second) ? buildFrame(...second) : buildFrame(TEXT, second),
+    buildFrame(TEXT, utf8("more")),
+  ];
+  const all = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
+  let at = 0;
+  for (const frame of frames) {
+    all.set(frame, at);
+    at += frame.length;
+  }
+  await peer.conn.write(all);
+  const isClose = (f: ServerFrame) => f.opcode === CLOSE;
+  const got = await readFramesUntil(
+    peer.conn,
+    (fs) => fs.some(isClose),
+    "the server's close frame",
+  );
+  const [code, reason] = closeOf(got.find(isClose) as ServerFrame);
+  // Answer as a polite peer does, then go.
+  await peer.conn.write(
+    buildFrame(CLOSE, new Uint8Array([code >> 8, code & 255])),
+  );
+  await recorder.terminated();
+  await peer.readToEnd();
+  peer.conn.close();
+  return { code, reason, recorder };
+}
+
+// A text frame of invalid UTF-8 is failed by Deno's engine itself, which
+// cuts the TCP (pinned in hostile_test.ts); bytes that must be text under
+// "text" are ws4d's to refuse, with a close frame.
+Deno.test("A fatal close reaches a peer that keeps sending: binary bytes that are not UTF-8 under text, 1007", async () => {
+  const { code, reason, recorder } = await threeFrames(
+    {},
+    [BINARY, new Uint8Array([0xff, 0xfe])],
+  );
+  assert.deepEqual([code, reason], [1007, "invalid UTF-8"]);
+  assert.deepEqual(recorder.messages, ["fine"]);
+  assert.equal(recorder.calls.at(-1)?.event.code, 1007);
+});
+
+Deno.test("A fatal close reaches a peer that keeps sending: invalid JSON under object, 1007", async () => {
+  const { code, reason } = await threeFrames(
+    { dataType: "object" },
+    utf8("{not json"),
+  );
+  assert.deepEqual([code, reason], [1007, "invalid JSON"]);
+});
+
+Deno.test("A fatal close reaches a peer that keeps sending: a message over maxMessageSize, 1009", async () => {
+  const { code, reason } = await threeFrames(
+    { maxMessageSize: 8 },
+    utf8("far too long for eight bytes"),
+  );
+  assert.deepEqual([code, reason], [1009, "message too large"]);
+});
+
+Deno.test("A fatal close reaches a peer that keeps sending: a callback that throws, 1011", async () => {
+  const { code, reason, recorder } = await threeFrames(
+    {},
+    utf8("boom"),
+    (recorder) => ({
+      onOpen: (ws, e) => recorder.onOpen(ws, e),
+      onMessage(ws, event) {
+        recorder.onMessage(ws, event);
+        if (event.data === "boom") throw new Error("boom");
+      },
+      onError: (ws, e) => recorder.onError(ws, e),
+      onTerminate: (ws, e) => recorder.onTerminate(ws, e),
+    }),
+  );
+  assert.deepEqual([code, reason], [1011, "server error"]);
+  assert.deepEqual(recorder.types, [
+    "open",
+    "message",
+    "message",
+    "error",
+    "terminate",
+  ]);
+});
+
+Deno.test("A fatal close reaches a peer that keeps sending: a slow consumer, 1008", async () => {
+  const { code, reason } = await threeFrames(
+    { maxBufferedAmount: 1024 },
+    utf8("flood me"),
+    (recorder) => ({
+      onOpen: (ws, e) => recorder.onOpen(ws, e),
+      onMessage(ws, event) {
+        recorder.onMessage(ws, event);
+        if (event.data === "flood me") ws.send("x".repeat(64 * 1024));
+      },
+      onError: (ws, e) => recorder.onError(ws, e),
+      onTerminate: (ws, e) => recorder.onTerminate(ws, e),
+    }),
+  );
+  assert.deepEqual([code, reason], [1008, "slow consumer"]);
+});

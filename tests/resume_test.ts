@@ -1,0 +1,987 @@
+import assert from "node:assert/strict";
+import type { Encoded, Frame } from "../_codec.ts";
+import { ErrorCode, Ws4dError } from "../_errors.ts";
+import {
+  type ControlFrame,
+  createToken,
+  decodeControl,
+  encodeControl,
+  type HelloFrame,
+  isSameToken,
+  MARKER,
+  offerProtocols,
+  parseProtocols,
+  resolveResume,
+  RESUME_DEFAULTS,
+  RESUME_PROTOCOL,
+  type ResumeLimits,
+  ResumeState,
+  SELECTOR_LENGTH,
+  sizeOf,
+  TOKEN_LENGTH,
+  tokenSelector,
+  unwrapFrame,
+  wrapUserData,
+} from "../_resume.ts";
+
+/** mulberry32: a small seeded PRNG, so every run replays the same cuts. */
+function prng(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** What a socket hands over for what was sent: a string or a fresh buffer. */
+function onTheWire(data: Encoded): Frame {
+  if (typeof data === "string") return data;
+  if (data instanceof ArrayBuffer) return data.slice(0);
+  if (ArrayBuffer.isView(data)) {
+    return new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+      .slice().buffer;
+  }
+  throw new Error("no Blob on this simulated wire");
+}
+
+function bytesOf(frame: Frame): number[] {
+  assert.ok(frame instanceof ArrayBuffer);
+  return [...new Uint8Array(frame)];
+}
+
+// ---------------------------------------------------------------------------
+// The token
+
+Deno.test("createToken() makes 36 base64url characters, never the same twice", () => {
+  const tokens = new Set<string>();
+  const selectors = new Set<string>();
+  const characters = new Set<string>();
+  for (let i = 0; i < 2000; i++) {
+    const token = createToken();
+    assert.equal(token.length, TOKEN_LENGTH);
+    assert.match(token, /^[A-Za-z0-9_-]{36}$/);
+    tokens.add(token);
+    selectors.add(tokenSelector(token));
+    for (const character of token) characters.add(character);
+  }
+  assert.equal(tokens.size, 2000);
+  assert.equal(selectors.size, 2000);
+  // 72,000 characters of 216 random bits per token use the whole alphabet.
+  assert.equal(characters.size, 64);
+  assert.equal(tokenSelector("abcdefghijklmnop"), "abcdefghijkl");
+  assert.equal(SELECTOR_LENGTH, 12);
+});
+
+Deno.test("isSameToken() tells equal tokens from different ones of any length", () => {
+  const token = createToken();
+  assert.equal(isSameToken(token, `${token}`), true);
+  assert.equal(isSameToken(token, createToken()), false);
+  const last = token.at(-1) === "A" ? "B" : "A";
+  assert.equal(isSameToken(token, token.slice(0, -1) + last), false);
+  const first = token[0] === "A" ? "B" : "A";
+  assert.equal(isSameToken(token, first + token.slice(1)), false);
+  assert.equal(isSameToken(token, token.slice(0, -1)), false);
+  assert.equal(isSameToken(token, ""), false);
+  assert.equal(isSameToken("", ""), true);
+});
+
+// ---------------------------------------------------------------------------
+// The handshake
+
+Deno.test("parseProtocols() reads a first offer and a reconnect's offer", () => {
+  const token = createToken();
+  assert.deepEqual(parseProtocols(RESUME_PROTOCOL), {
+    resume: { token: null, received: 0 },
+    rest: null,
+  });
+  assert.deepEqual(
+    parseProtocols(offerProtocols({ token, received: 12345 }).join(", ")),
+    { resume: { token, received: 12345 }, rest: null },
+  );
+  assert.deepEqual(
+    parseProtocols(
+      `ws4d-resume.1.${token}.${Number.MAX_SAFE_INTEGER} ,ws4d-resume.1`,
+    ),
+    { resume: { token, received: Number.MAX_SAFE_INTEGER }, rest: null },
+  );
+  // The offer of another implementation's shorter or longer token.
+  const short = "abcdefghijklmnop";
+  assert.deepEqual(parseProtocols(`ws4d-resume.1,ws4d-resume.1.${short}.0`), {
+    resume: { token: short, received: 0 },
+    rest: null,
+  });
+});
+
+Deno.test("parseProtocols() gets a null token for forged or malformed offers", () => {
+  const token = createToken();
+  const forged = [
+    `ws4d-resume.1.${token}`, // no count
+    `ws4d-resume.1.${token}.`, // empty count
+    `ws4d-resume.1.${token}.-1`,
+    `ws4d-resume.1.${token}.01`, // leading zero
+    `ws4d-resume.1.${token}.1.5`,
+    `ws4d-resume.1.${token}.1e3`,
+    `ws4d-resume.1.${token}.${Number.MAX_SAFE_INTEGER + 1}`,
+    `ws4d-resume.1.${token}.99999999999999999`,
+    `ws4d-resume.1.${token.slice(0, 15)}.0`, // too short
+    `ws4d-resume.1.${"A".repeat(129)}.0`, // too long
+    `ws4d-resume.1.${token.slice(0, -1)}=.0`, // padding
+    `ws4d-resume.1.${token.slice(0, -1)}+.0`, // base64, not base64url
+    `ws4d-resume.1..${token}.0`,
+    `ws4d-resume.1.${token}.0.0`,
+    `ws4d-resume.1.${token}.0, ws4d-resume.1.${createToken()}.0`, // two
+    `ws4d-resume.1.${token}.0, ws4d-resume.1.${token}.0`, // repeated
+    `ws4d-resume.1.${token}.0, ws4d-resume.1.junk`, // one good, one bad
+  ];
+  for (const offer of forged) {
+    assert.deepEqual(
+      parseProtocols(`${RESUME_PROTOCOL}, ${offer}`),
+      { resume: { token: null, received: 0 }, rest: null },
+      offer,
+    );
+  }
+});
+
+Deno.test("parseProtocols() negotiates nothing beside the client's own subprotocol", () => {
+  const token = createToken();
+  assert.deepEqual(parseProtocols(null), { resume: null, rest: null });
+  assert.deepEqual(parseProtocols(""), { resume: null, rest: null });
+  assert.deepEqual(parseProtocols(" chat , superchat"), {
+    resume: null,
+    rest: "chat , superchat",
+  });
+  assert.deepEqual(parseProtocols(`chat, ${RESUME_PROTOCOL}`), {
+    resume: null,
+    rest: "chat",
+  });
+  assert.deepEqual(
+    parseProtocols(`${RESUME_PROTOCOL},chat,ws4d-resume.1.${token}.3,v2`),
+    { resume: null, rest: "chat, v2" },
+  );
+  // A token without the protocol to select is no offer, and still hidden.
+  assert.deepEqual(parseProtocols(`ws4d-resume.1.${token}.3`), {
+    resume: null,
+    rest: null,
+  });
+});
+
+Deno.test("parseProtocols() hides every value of the package, known or not", () => {
+  const token = createToken();
+  assert.deepEqual(
+    parseProtocols(`ws4d-resume.2, ws4d-resume.2.${token}.1, ws4d-resume.1`),
+    { resume: { token: null, received: 0 }, rest: null },
+  );
+  assert.deepEqual(parseProtocols("ws4d-resume.9"), {
+    resume: null,
+    rest: null,
+  });
+  // Only the package's prefix: names that merely look alike stay.
+  assert.deepEqual(parseProtocols("ws4d-resume, ws4d-resumer.1, x"), {
+    resume: null,
+    rest: "ws4d-resume, ws4d-resumer.1, x",
+  });
+  for (
+    const header of [`${RESUME_PROTOCOL}, chat`, `ws4d-resume.1.${token}.0`]
+  ) {
+    const { rest } = parseProtocols(header);
+    assert.equal(rest?.includes("ws4d-resume") ?? false, false, header);
+    assert.equal(rest?.includes(token) ?? false, false, header);
+  }
+});
+
+Deno.test("offerProtocols() offers what a browser accepts as subprotocols", () => {
+  const token = createToken();
+  const httpToken = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+  for (const value of offerProtocols({ token, received: 0 })) {
+    assert.match(value, httpToken);
+  }
+  assert.deepEqual(offerProtocols(null), [RESUME_PROTOCOL]);
+});
+
+// ---------------------------------------------------------------------------
+// Options
+
+Deno.test("resolveResume() is off, the defaults, or the fields given", () => {
+  assert.equal(resolveResume(undefined), null);
+  assert.equal(resolveResume(false), null);
+  assert.deepEqual(resolveResume(true), {
+    window: 60,
+    maxMessages: 1000,
+    maxBytes: 1048576,
+  });
+  assert.deepEqual(resolveResume({ maxMessages: 10, window: 0.5 }), {
+    window: 0.5,
+    maxMessages: 10,
+    maxBytes: 1048576,
+  });
+});
+
+Deno.test("resolveResume() throws TypeError and RangeError naming the option", () => {
+  const action = "Cannot create WebSocketServer: options.resume";
+  assert.throws(() => resolveResume(1), {
+    name: "TypeError",
+    message: `${action} must be true or an object, current value is 1`,
+  });
+  assert.throws(() => resolveResume({ size: 1 }), {
+    name: "TypeError",
+    message: `${action}.size is not an option`,
+  });
+  assert.throws(() => resolveResume({ window: "60" }), {
+    name: "TypeError",
+    message: `${action}.window must be a number, current value is "60"`,
+  });
+  const ranges: [Record<string, number>, string][] = [
+    [
+      { window: -1 },
+      "window must be a number of at least 0 and at most 4294967, current value is -1",
+    ],
+    [
+      { window: Infinity },
+      "window must be a number of at least 0 and at most 4294967, current value is Infinity",
+    ],
+    [
+      { maxMessages: 0 },
+      "maxMessages must be an integer of at least 1 and at most 4294967295, current value is 0",
+    ],
+    [
+      { maxMessages: 2.5 },
+      "maxMessages must be an integer of at least 1 and at most 4294967295, current value is 2.5",
+    ],
+    [
+      { maxBytes: Infinity },
+      "maxBytes must be an integer of at least 1 and at most 9007199254740991, current value is Infinity",
+    ],
+  ];
+  for (const [options, message] of ranges) {
+    assert.throws(() => resolveResume(options), {
+      name: "RangeError",
+      message: `${action}.${message}`,
+    });
+  }
+});
+
+// ---------------------------------------------------------------------------
+// Frames
+
+Deno.test("encodeControl() lays a hello out byte by byte", () => {
+  const token = createToken();
+  const bytes = encodeControl({
+    type: "hello",
+    resumed: true,
+    received: 2 ** 32 + 5,
+    limits: { window: 60, maxMessages: 1000, maxBytes: 1048576 },
+    token,
+  });
+  assert.equal(bytes.length, 27 + 36);
+  assert.deepEqual([...bytes.subarray(0, 27)], [
+    0xc1,
+    0x01,
+    0x01, // marker, hello, resumed
+    0,
+    0,
+    0,
+    1,
+    0,
+    0,
+    0,
+    5, // received, uint64
+    0,
+    0,
+    0xea,
+    0x60, // window: 60000 ms
+    0,
+    0,
+    0x03,
+    0xe8, // maxMessages: 1000
+    0,
+    0,
+    0,
+    0,
+    0,
+    0x10,
+    0,
+    0, // maxBytes: 1048576
+  ]);
+  assert.equal(new TextDecoder().decode(bytes.subarray(27)), token);
+  const fresh = encodeControl({
+    type: "hello",
+    resumed: false,
+    received: 0,
+    limits: RESUME_DEFAULTS,
+    token,
+  });
+  assert.equal(fresh[2], 0);
+});
+
+Deno.test("decodeControl() reads back every frame encodeControl() makes", () => {
+  const frames: ControlFrame[] = [
+    { type: "ack", received: 0 },
+    { type: "ack", received: Number.MAX_SAFE_INTEGER },
+    {
+      type: "hello",
+      resumed: false,
+      received: 0,
+      limits: { window: 0, maxMessages: 1, maxBytes: 1 },
+      token: "abcdefghijklmnop",
+    },
+    {
+      type: "hello",
+      resumed: true,
+      received: 123456789012,
+      limits: {
+        window: 4294967,
+        maxMessages: 4294967295,
+        maxBytes: Number.MAX_SAFE_INTEGER,
+      },
+      token: createToken(),
+    },
+    {
+      type: "hello",
+      resumed: true,
+      received: 7,
+      limits: { window: 1.5, maxMessages: 3, maxBytes: 4 },
+      token: "_-".repeat(64),
+    },
+  ];
+  for (const frame of frames) {
+    const bytes = encodeControl(frame);
+    assert.deepEqual(decodeControl(bytes), frame);
+    assert.deepEqual(unwrapFrame(bytes.buffer), frame);
+  }
+});
+
+Deno.test("decodeControl() gets a ProtocolError for malformed frames", () => {
+  const token = new TextEncoder().encode(createToken());
+  const hello = encodeControl({
+    type: "hello",
+    resumed: false,
+    received: 0,
+    limits: RESUME_DEFAULTS,
+    token: createToken(),
+  });
+  const withHeader = (patch: (bytes: Uint8Array) => void) => {
+    const bytes = hello.slice();
+    patch(bytes);
+    return bytes;
+  };
+  const malformed: [string, Uint8Array][] = [
+    ["empty", new Uint8Array(0)],
+    ["marker alone", Uint8Array.of(MARKER)],
+    ["no marker", Uint8Array.of(0x00, 0x02)],
+    ["unknown type", Uint8Array.of(MARKER, 0x03, 0, 0)],
+    [
+      "ack too short",
+      encodeControl({ type: "ack", received: 1 }).subarray(0, 9),
+    ],
+    [
+      "ack too long",
+      Uint8Array.of(...encodeControl({ type: "ack", received: 1 }), 0),
+    ],
+    [
+      "ack count past 2^53",
+      Uint8Array.of(MARKER, 0x02, 0, 0x20, 0, 0, 0, 0, 0, 0),
+    ],
+    ["hello without token", hello.subarray(0, 27)],
+    ["hello token too short", hello.subarray(0, 27 + 15)],
+    [
+      "hello token too long",
+      Uint8Array.of(...hello, ...token, ...token, ...token, ...token),
+    ],
+    ["hello token not base64url", withHeader((b) => b[40] = 0x3d)],
+    ["hello received past 2^53", withHeader((b) => b[3] = 0xff)],
+    ["hello maxMessages 0", withHeader((b) => b.fill(0, 15, 19))],
+    ["hello maxBytes 0", withHeader((b) => b.fill(0, 19, 27))],
+    ["hello maxBytes past 2^53", withHeader((b) => b[19] = 0x01)],
+  ];
+  for (const [what, bytes] of malformed) {
+    const result = decodeControl(bytes);
+    assert.ok(result instanceof Ws4dError, what);
+    assert.equal(result.errCode, ErrorCode.ProtocolError, what);
+    assert.match(result.message, /^Cannot resume: /, what);
+  }
+  // Through unwrapFrame: a frame starting with the marker is never data.
+  const unknown = unwrapFrame(Uint8Array.of(MARKER, 0x7f).buffer);
+  assert.ok(unknown instanceof Ws4dError);
+  assert.ok(unwrapFrame(Uint8Array.of(MARKER).buffer) instanceof Ws4dError);
+});
+
+Deno.test("encodeControl() throws RangeError for what the wire cannot carry", () => {
+  const hello = (
+    patch: Partial<HelloFrame>,
+    limits: Partial<ResumeLimits> = {},
+  ) =>
+    encodeControl({
+      type: "hello",
+      resumed: false,
+      received: 0,
+      token: createToken(),
+      ...patch,
+      limits: { ...RESUME_DEFAULTS, ...limits },
+    });
+  for (const received of [-1, 1.5, NaN, 2 ** 53]) {
+    assert.throws(() => encodeControl({ type: "ack", received }), RangeError);
+    assert.throws(() => hello({ received }), RangeError);
+  }
+  assert.throws(() => hello({ token: "short" }), RangeError);
+  assert.throws(() => hello({ token: `${createToken()}=` }), RangeError);
+  assert.throws(() => hello({}, { window: 4294968 }), RangeError);
+  assert.throws(() => hello({}, { window: -1 }), RangeError);
+  assert.throws(() => hello({}, { maxMessages: 0 }), RangeError);
+  assert.throws(() => hello({}, { maxMessages: 2 ** 32 }), RangeError);
+  assert.throws(() => hello({}, { maxBytes: 0 }), RangeError);
+});
+
+Deno.test("unwrapFrame() gives text and unmarked binary back as they are", () => {
+  assert.equal(unwrapFrame(""), "");
+  assert.equal(unwrapFrame("\u00c1 text"), "\u00c1 text");
+  for (const first of [0x00, 0x01, 0x7f, 0xc0, 0xc2, 0xff]) {
+    const buffer = Uint8Array.of(first, 0x02, 0x03).buffer;
+    assert.equal(unwrapFrame(buffer), buffer, "no copy");
+  }
+  const empty = new ArrayBuffer(0);
+  assert.equal(unwrapFrame(empty), empty);
+});
+
+Deno.test("wrapUserData() and unwrapFrame() carry any bytes unchanged", () => {
+  const random = prng(1);
+  const samples: Uint8Array[] = [
+    new Uint8Array(0),
+    Uint8Array.of(MARKER),
+    Uint8Array.of(MARKER, 0x00),
+    Uint8Array.of(MARKER, 0x01, 0, 0),
+    Uint8Array.of(MARKER, 0x02),
+    Uint8Array.of(MARKER, MARKER),
+    Uint8Array.of(0x00, MARKER),
+  ];
+  for (let i = 0; i < 500; i++) {
+    const bytes = new Uint8Array(Math.floor(random() * 40));
+    for (let j = 0; j < bytes.length; j++) {
+      bytes[j] = random() < 0.3 ? MARKER : Math.floor(random() * 256);
+    }
+    samples.push(bytes);
+  }
+  for (const bytes of samples) {
+    for (
+      const given of [
+        bytes,
+        bytes.slice().buffer,
+        new DataView(bytes.slice().buffer),
+      ]
+    ) {
+      const wrapped = wrapUserData(given);
+      const expected = bytes[0] === MARKER ? bytes.length + 2 : bytes.length;
+      assert.equal((wrapped as Uint8Array).byteLength, expected);
+      assert.equal(sizeOf(given), bytes.length);
+      assert.deepEqual(bytesOf(unwrapFrame(onTheWire(wrapped)) as Frame), [
+        ...bytes,
+      ]);
+    }
+  }
+  // A view into a larger buffer carries only its own bytes.
+  const whole = Uint8Array.of(9, 9, MARKER, 4, 9);
+  const view = whole.subarray(2, 4);
+  assert.deepEqual(
+    bytesOf(unwrapFrame(onTheWire(wrapUserData(view))) as Frame),
+    [MARKER, 4],
+  );
+});
+
+Deno.test("wrapUserData() copies bytes, so a reused buffer cannot change a resend", () => {
+  const buffer = Uint8Array.of(1, 2, 3);
+  const plain = wrapUserData(buffer) as Uint8Array;
+  buffer[0] = MARKER;
+  const marked = wrapUserData(buffer) as Uint8Array;
+  buffer.fill(0);
+  assert.deepEqual([...plain], [1, 2, 3]);
+  assert.deepEqual([...marked], [MARKER, 0x00, MARKER, 2, 3]);
+  assert.equal(wrapUserData("text"), "text");
+  assert.equal(sizeOf("h\u00e9\u{1f600}"), 4, "UTF-16 code units");
+});
+
+Deno.test("wrapUserData() puts every Blob behind the prefix", async () => {
+  for (
+    const bytes of [
+      Uint8Array.of(1, 2),
+      Uint8Array.of(MARKER, 1),
+      new Uint8Array(0),
+    ]
+  ) {
+    const blob = new Blob([bytes]);
+    const wrapped = wrapUserData(blob);
+    assert.ok(wrapped instanceof Blob);
+    assert.equal(sizeOf(blob), bytes.length);
+    const frame = await wrapped.arrayBuffer();
+    assert.deepEqual([...new Uint8Array(frame).subarray(0, 2)], [MARKER, 0x00]);
+    assert.deepEqual(bytesOf(unwrapFrame(frame) as Frame), [...bytes]);
+  }
+});
+
+// ---------------------------------------------------------------------------
+// The state
+
+Deno.test("ResumeState keeps messages in order across acks and ring growth", () => {
+  const state = new ResumeState<number>({
+    ...RESUME_DEFAULTS,
+    maxMessages: 1e6,
+  });
+  let next = 0;
+  let acked = 0;
+  const random = prng(3);
+  for (let round = 0; round < 400; round++) {
+    const burst = Math.floor(random() * 60);
+    for (let i = 0; i < burst; i++) state.keep(next++, 10);
+    acked += Math.floor(random() * (next - acked + 1));
+    assert.equal(state.acknowledge(acked), true);
+    assert.equal(state.keptMessages, next - acked);
+    assert.equal(state.keptBytes, (next - acked) * 10);
+    const rest = Array.from({ length: next - acked }, (_, i) => acked + i);
+    assert.deepEqual(state.resumeFrom(acked), rest);
+  }
+  assert.equal(state.sent, next);
+  assert.equal(state.acknowledged, acked);
+});
+
+Deno.test("ResumeState.acknowledge() refuses counts out of range and changes nothing", () => {
+  const state = new ResumeState<string>();
+  for (const text of ["a", "bb", "ccc"]) state.keep(text, text.length);
+  assert.equal(state.acknowledge(1), true);
+  for (const wrong of [0, 4, -1, 1.5, NaN, Infinity]) {
+    assert.equal(state.acknowledge(wrong), false, `${wrong}`);
+    assert.equal(state.canResumeFrom(wrong), false, `${wrong}`);
+    assert.equal(state.resumeFrom(wrong), null, `${wrong}`);
+  }
+  assert.equal(state.acknowledge(1), true, "a repeated ack is no error");
+  assert.equal(state.keptBytes, 5);
+  assert.deepEqual(state.resumeFrom(2), ["ccc"]);
+  assert.deepEqual(state.resumeFrom(3), []);
+  assert.equal(state.keptBytes, 0);
+});
+
+Deno.test("ResumeState.takeUnacknowledged() hands the kept messages over once", () => {
+  const state = new ResumeState<string>();
+  for (const text of ["a", "b", "c", "d"]) state.keep(text, 1);
+  state.acknowledge(1);
+  assert.deepEqual(state.takeUnacknowledged(), ["b", "c", "d"]);
+  assert.deepEqual(state.takeUnacknowledged(), []);
+  assert.equal(state.keptMessages, 0);
+  assert.equal(state.keptBytes, 0);
+});
+
+Deno.test("ResumeState.overLimits counts messages, and bytes past one message", () => {
+  const state = new ResumeState<string>({
+    window: 1,
+    maxMessages: 3,
+    maxBytes: 100,
+  });
+  state.keep("x".repeat(500), 500);
+  assert.equal(state.overLimits, false, "one message is always kept");
+  state.keep("y", 1);
+  assert.equal(state.overLimits, true, "501 bytes in two messages");
+  state.acknowledge(1);
+  assert.equal(state.overLimits, false);
+  state.keep("a", 1);
+  state.keep("b", 1);
+  assert.equal(state.overLimits, false, "3 messages");
+  state.keep("c", 1);
+  assert.equal(state.overLimits, true, "4 messages");
+});
+
+Deno.test("ResumeState.countReceived() asks for an ack at a quarter of either limit", () => {
+  const state = new ResumeState<string>();
+  let acks = 0;
+  for (let i = 1; i <= 1000; i++) {
+    if (state.countReceived(10)) {
+      assert.equal(i % 250, 0, `ack after ${i}`);
+      assert.equal(state.takeAck(), i);
+      acks++;
+    }
+  }
+  assert.equal(acks, 4);
+  assert.equal(state.ackPending, false);
+  assert.equal(state.countReceived(262143), false);
+  assert.equal(state.ackPending, true);
+  assert.equal(
+    state.countReceived(1),
+    true,
+    "262144 bytes: a quarter of 1 MiB",
+  );
+  assert.equal(state.takeAck(), 1002);
+  assert.equal(state.countReceived(2_000_000), true, "one large message");
+  state.takeAck();
+  const tight = new ResumeState<string>({
+    window: 1,
+    maxMessages: 3,
+    maxBytes: 2,
+  });
+  assert.equal(tight.countReceived(0), true, "a quarter of 3 is at least 1");
+  tight.takeAck();
+  tight.limits = { window: 1, maxMessages: 100, maxBytes: 1e9 };
+  assert.equal(tight.countReceived(0), false, "new limits, new thresholds");
+});
+
+Deno.test("ResumeState.windowDeadline() is the break plus the window", () => {
+  assert.equal(new ResumeState().windowDeadline(1000), 61_000);
+  const state = new ResumeState({ window: 0.25, maxMessages: 1, maxBytes: 1 });
+  assert.equal(state.windowDeadline(5), 255);
+});
+
+/**
+ * Sender and receiver one tick apart each way: at each tick the sender reads
+ * the acks that arrived, sends `rate` messages, and the receiver reads what
+ * arrived and acks when due. Returns the most kept after any tick.
+ */
+function simulateRate(
+  limits: ResumeLimits,
+  rate: number,
+  ticks: number,
+  random: () => number,
+  readPerTick = Infinity,
+): { maxMessages: number; maxBytes: number; over: boolean; bound: boolean } {
+  const sender = new ResumeState<number>(limits);
+  const receiver = new ResumeState<number>(limits);
+  const ackEveryMessages = Math.max(1, Math.floor(limits.maxMessages / 4));
+  const ackEveryBytes = Math.max(1, Math.floor(limits.maxBytes / 4));
+  let toReceiver: number[][] = [];
+  let toSender: number[] = [];
+  const sizes: number[] = [];
+  const bytesAt: number[] = [];
+  let backlog: number[] = [];
+  let maxMessages = 0;
+  let maxBytes = 0;
+  let over = false;
+  let bound = true;
+  for (let tick = 0; tick < ticks; tick++) {
+    for (const count of toSender) assert.ok(sender.acknowledge(count));
+    toSender = [];
+    const sent: number[] = [];
+    let bytes = 0;
+    for (let i = 0; i < rate; i++) {
+      const size = 1 + Math.floor(random() * 1000);
+      sizes.push(size);
+      sender.keep(sizes.length - 1, size);
+      sent.push(sizes.length - 1);
+      bytes += size;
+    }
+    bytesAt.push(bytes);
+    maxMessages = Math.max(maxMessages, sender.keptMessages);
+    maxBytes = Math.max(maxBytes, sender.keptBytes);
+    over ||= sender.overLimits;
+    if (readPerTick === Infinity) {
+      // Kept: this tick's and the last tick's sends, and less than one
+      // quarter that the receiver has yet to ack.
+      const flight = (bytesAt[tick] ?? 0) + (bytesAt[tick - 1] ?? 0);
+      bound &&= sender.keptMessages < 2 * rate + ackEveryMessages &&
+        sender.keptBytes < flight + ackEveryBytes;
+    }
+    backlog = backlog.concat(toReceiver.flat());
+    toReceiver = [sent];
+    const read = backlog.splice(0, Math.min(backlog.length, readPerTick));
+    for (const n of read) {
+      if (receiver.countReceived(sizes[n] as number)) {
+        toSender.push(receiver.takeAck());
+      }
+    }
+  }
+  return { maxMessages, maxBytes, over, bound };
+}
+
+Deno.test("Acks keep what the sender keeps within one quarter plus a round trip, at any rate", () => {
+  const random = prng(11);
+  const small = { window: 60, maxMessages: 8, maxBytes: 8000 };
+  for (const limits of [RESUME_DEFAULTS, small]) {
+    const quarter = Math.floor(limits.maxMessages / 4);
+    const quarterBytes = Math.floor(limits.maxBytes / 4);
+    let within = 0;
+    for (
+      const rate of [1, 2, 3, 4, 7, 10, 50, 100, 249, 250, 375, 376, 1000, 5000]
+    ) {
+      const result = simulateRate(limits, rate, 60, random);
+      assert.ok(result.bound, `rate ${rate}: ${JSON.stringify(result)}`);
+      // A round trip's sends (2 ticks, messages of at most 1000 bytes) fit
+      // in what a quarter leaves: never over the limits.
+      if (
+        2 * rate + quarter - 1 <= limits.maxMessages &&
+        2 * rate * 1000 + quarterBytes - 1 <= limits.maxBytes
+      ) {
+        within++;
+        assert.equal(result.over, false, `rate ${rate}`);
+        assert.ok(result.maxMessages <= limits.maxMessages);
+        assert.ok(result.maxBytes <= limits.maxBytes);
+      }
+    }
+    assert.ok(within >= 3);
+  }
+});
+
+Deno.test("A receiver that reads slower than the sender sends passes the limits", () => {
+  const random = prng(12);
+  const slow = simulateRate(RESUME_DEFAULTS, 100, 100, random, 50);
+  assert.equal(slow.over, true);
+  const keeping = simulateRate(RESUME_DEFAULTS, 100, 100, random, 100);
+  assert.equal(keeping.over, false);
+});
+
+// ---------------------------------------------------------------------------
+// Exactly once across breaks: two sides, two wires, cuts at random frames
+
+interface Side {
+  readonly name: string;
+  state: ResumeState<Encoded>;
+  /** The numbers of the user messages received, in order. */
+  readonly got: number[];
+  /** The number of the next user message to send. */
+  next: number;
+  /** Whether it may write to its wire (the client: once it had the hello). */
+  open: boolean;
+  /** The wire to the other side: frames in flight, lost at a cut. */
+  wire: Frame[];
+}
+
+function side(name: string, limits: ResumeLimits): Side {
+  return {
+    name,
+    state: new ResumeState(limits),
+    got: [],
+    next: 0,
+    open: false,
+    wire: [],
+  };
+}
+
+/** Message n: its number as text, or as bytes that may start with 0xC1. */
+function payload(n: number, random: () => number): Encoded {
+  if (random() < 0.5) return String(n);
+  const bytes = new Uint8Array(1 + Math.floor(random() * 6) + 4);
+  bytes[0] = random() < 0.5 ? MARKER : Math.floor(random() * 256);
+  new DataView(bytes.buffer).setUint32(bytes.length - 4, n);
+  return bytes;
+}
+
+function numberOf(data: Frame): number {
+  if (typeof data === "string") return Number(data);
+  const view = new DataView(data);
+  return view.getUint32(data.byteLength - 4);
+}
+
+function send(from: Side, random: () => number): void {
+  const data = payload(from.next++, random);
+  const frame = wrapUserData(data);
+  from.state.keep(frame, sizeOf(data));
+  if (from.open) from.wire.push(onTheWire(frame));
+}
+
+/** `to` reads one frame; returns the hello when it is one. */
+function deliver(frame: Frame, to: Side): HelloFrame | null {
+  const data = unwrapFrame(frame);
+  if (data instanceof Ws4dError) throw data;
+  if (typeof data === "string" || data instanceof ArrayBuffer) {
+    to.got.push(numberOf(data));
+    if (to.state.countReceived(sizeOf(data)) && to.open) {
+      to.wire.push(
+        onTheWire(encodeControl({ type: "ack", received: to.state.takeAck() })),
+      );
+    }
+    return null;
+  }
+  if (data.type === "ack") {
+    assert.ok(
+      to.state.acknowledge(data.received),
+      `${to.name}: ack ${data.received}`,
+    );
+    return null;
+  }
+  return data;
+}
+
+interface Run {
+  cuts: number;
+  resumes: number;
+  maxKept: number;
+}
+
+/**
+ * Both sides send `count` numbered messages each, in random order with
+ * random deliveries, while the connection is cut at random frames: what is
+ * on the wire at a cut is lost. Every reconnect resumes.
+ */
+function runSession(seed: number, count: number, limits: ResumeLimits): Run & {
+  server: Side;
+  client: Side;
+} {
+  const random = prng(seed);
+  const server = side("server", limits);
+  const client = side("client", limits);
+  const token = createToken();
+  let offered: string | null = null;
+  let connected = false;
+  let waitSteps = 0;
+  const run: Run = { cuts: 0, resumes: 0, maxKept: 0 };
+
+  const connect = () => {
+    // The client offers; the server reads the header as the integration will.
+    const header = offerProtocols(
+      offered === null
+        ? null
+        : { token: offered, received: client.state.received },
+    ).join(", ");
+    const { resume, rest } = parseProtocols(header);
+    assert.equal(rest, null);
+    assert.ok(resume !== null);
+    let resumed = false;
+    let resend: Encoded[] = [];
+    if (resume.token !== null) {
+      assert.ok(isSameToken(resume.token, token));
+      const frames = server.state.resumeFrom(resume.received);
+      assert.ok(frames !== null, `server resumes from ${resume.received}`);
+      resend = frames;
+      resumed = true;
+      run.resumes++;
+    }
+    server.wire = [];
+    client.wire = [];
+    server.open = true;
+    server.wire.push(onTheWire(encodeControl({
+      type: "hello",
+      resumed,
+      received: server.state.received,
+      limits,
+      token,
+    })));
+    for (const frame of resend) server.wire.push(onTheWire(frame));
+    // A client that offered no token may send at once: both counts are 0.
+    client.open = offered === null;
+    connected = true;
+  };
+
+  const cut = () => {
+    server.wire = [];
+    client.wire = [];
+    server.open = false;
+    client.open = false;
+    connected = false;
+    waitSteps = Math.floor(random() * 30);
+    run.cuts++;
+  };
+
+  const step = (): boolean => {
+    const choice = random();
+    if (!connected) {
+      if (waitSteps-- <= 0) connect();
+      else if (choice < 0.5 && server.next < count) send(server, random);
+      else if (client.next < count) send(client, random);
+      return true;
+    }
+    // Cuts come once the client holds a token: before, it could not resume.
+    if (choice < 0.003 && offered !== null) {
+      cut();
+    } else if (choice < 0.3 && server.next < count) {
+      send(server, random);
+    } else if (choice < 0.6 && client.next < count) {
+      send(client, random);
+    } else {
+      const toClient = random() < 0.5;
+      const from = toClient ? server : client;
+      const to = toClient ? client : server;
+      let n = 1 + Math.floor(random() * 8);
+      while (n-- > 0 && from.wire.length > 0 && connected) {
+        const hello = deliver(from.wire.shift() as Frame, to);
+        if (hello !== null) {
+          assert.equal(to, client);
+          assert.equal(hello.resumed, offered !== null);
+          client.state.limits = hello.limits;
+          if (hello.resumed) {
+            const frames = client.state.resumeFrom(hello.received);
+            assert.ok(frames !== null, `client resumes from ${hello.received}`);
+            for (const frame of frames) client.wire.push(onTheWire(frame));
+          }
+          offered = hello.token;
+          client.open = true;
+        }
+      }
+    }
+    const done = server.next === count && client.next === count &&
+      server.got.length === count && client.got.length === count;
+    return !done;
+  };
+
+  let steps = 0;
+  while (step()) {
+    run.maxKept = Math.max(
+      run.maxKept,
+      server.state.keptMessages,
+      client.state.keptMessages,
+    );
+    // Past the sends, the connection must come back and settle.
+    if (++steps > 40 * count) throw new Error(`seed ${seed}: no progress`);
+  }
+  return { ...run, server, client };
+}
+
+Deno.test("ResumeState delivers 10,000 messages each way exactly once, in order, across random cuts", () => {
+  const all = Array.from({ length: 10_000 }, (_, n) => n);
+  for (const seed of [1, 2, 3]) {
+    const { server, client, cuts, resumes } = runSession(seed, 10_000, {
+      window: 60,
+      maxMessages: 64, // an ack every 16: many acks lost at cuts
+      maxBytes: 1024,
+    });
+    assert.ok(cuts >= 50, `seed ${seed}: ${cuts} cuts`);
+    assert.ok(resumes >= cuts - 1, `seed ${seed}: ${resumes} resumes`);
+    assert.deepEqual(server.got, all, `seed ${seed}: client to server`);
+    assert.deepEqual(client.got, all, `seed ${seed}: server to client`);
+  }
+});
+
+Deno.test("ResumeState with the default limits: exactly once, and kept within them", () => {
+  const all = Array.from({ length: 10_000 }, (_, n) => n);
+  const { server, client, cuts, maxKept } = runSession(
+    99,
+    10_000,
+    RESUME_DEFAULTS,
+  );
+  assert.ok(cuts >= 50, `${cuts} cuts`);
+  assert.deepEqual(server.got, all);
+  assert.deepEqual(client.got, all);
+  assert.ok(maxKept <= RESUME_DEFAULTS.maxMessages, `${maxKept} kept`);
+});
+
+Deno.test("A session the server did not resume gets the client's unacknowledged messages again, at least once", () => {
+  const random = prng(5);
+  const limits = { window: 60, maxMessages: 40, maxBytes: 1e6 };
+  const client = side("client", limits);
+  const server = side("server", limits);
+  client.open = true;
+  server.open = true;
+  for (let i = 0; i < 100; i++) {
+    send(client, random);
+    // The server reads about half of what is in flight, then acks.
+    while (client.wire.length > 0 && random() < 0.5) {
+      deliver(client.wire.shift() as Frame, server);
+      if (server.wire.length > 0) deliver(server.wire.shift() as Frame, client);
+    }
+  }
+  const lost = client.wire.length;
+  assert.ok(lost > 0);
+  // The break; the server lost the session (its window passed).
+  const unacked = client.state.takeUnacknowledged();
+  assert.ok(unacked.length >= lost);
+  const fresh = side("server (fresh)", limits);
+  client.state = new ResumeState(limits);
+  client.wire = [];
+  for (const frame of unacked) {
+    const data = unwrapFrame(onTheWire(frame));
+    assert.ok(typeof data === "string" || data instanceof ArrayBuffer);
+    client.state.keep(frame, sizeOf(data));
+    client.wire.push(onTheWire(frame));
+  }
+  for (const frame of client.wire) deliver(frame, fresh);
+  const seen = new Set([...server.got, ...fresh.got]);
+  assert.equal(seen.size, 100, "every message at least once");
+  assert.deepEqual(fresh.got, [...fresh.got].sort((a, b) => a - b), "in order");
+  assert.equal(fresh.got.at(-1), 99);
+  assert.ok(
+    (fresh.got[0] as number) <= 100 - lost,
+    "from before the first lost",
+  );
+});
