@@ -8,9 +8,6 @@
  */
 import { readLines } from "./_lines.ts";
 
-/** Every child not yet reaped, so that `killAll` finds them on any exit. */
-const living = new Set<Child>();
-
 /** How long a child may take to exit once killed or told to stop. */
 const EXIT_TIMEOUT_MS = 5_000;
 
@@ -27,7 +24,7 @@ export class Child {
   #ended = false;
   #exited = false;
 
-  constructor(name: string, process: Deno.ChildProcess) {
+  constructor(name: string, process: Deno.ChildProcess, living: Set<Child>) {
     this.name = name;
     this.#process = process;
     this.pid = process.pid;
@@ -120,45 +117,92 @@ export class Child {
   }
 }
 
+/** How to start a child. */
+export interface SpawnOptions {
+  /** Pins it to these CPUs with `taskset -c`. */
+  readonly cpus?: string | undefined;
+  /** Variables added to its environment. */
+  readonly env?: Readonly<Record<string, string>> | undefined;
+}
+
 /**
- * Spawns `deno <args>` through `bash -c 'ulimit -n <hard>; exec …'`, so the
- * pid is Deno's own and it may open as many files as the system allows.
+ * The children of one run: every one it spawns or adopts, so that
+ * {@linkcode Children.killAll} finds them on any exit, and the clean-ups to
+ * run then.
  */
-export function spawnDeno(
-  name: string,
-  args: readonly string[],
-  cpus?: string,
-): Child {
-  return spawn(name, Deno.execPath(), args, cpus);
-}
+export class Children {
+  /** Every child not yet reaped. */
+  readonly #living = new Set<Child>();
+  /** Processes spawned elsewhere (redis-server) to kill with the others. */
+  readonly #adopted = new Set<Deno.ChildProcess>();
+  readonly #cleanups: Array<() => Promise<void>> = [];
 
-/** Spawns `program` as {@linkcode spawnDeno} does a Deno child. */
-export function spawn(
-  name: string,
-  program: string,
-  args: readonly string[],
-  cpus?: string,
-): Child {
-  const pin = cpus === undefined ? [] : ["taskset", "-c", cpus];
-  const command = new Deno.Command("bash", {
-    args: [
-      "-c",
-      'ulimit -n "$(ulimit -Hn)" && exec "$@"',
-      "bash",
-      ...pin,
-      program,
-      ...args,
-    ],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "inherit",
-  });
-  return new Child(name, command.spawn());
-}
+  /**
+   * Spawns `deno <args>` through `bash -c 'ulimit -n <hard>; exec …'`, so
+   * the pid is Deno's own and it may open as many files as the system
+   * allows.
+   */
+  spawnDeno(
+    name: string,
+    args: readonly string[],
+    options: SpawnOptions = {},
+  ): Child {
+    return this.spawn(name, Deno.execPath(), args, options);
+  }
 
-/** Kills every child still alive. */
-export async function killAll(): Promise<void> {
-  await Promise.allSettled([...living].map((child) => child.kill()));
+  /** Spawns `program` as {@linkcode Children.spawnDeno} does a Deno child. */
+  spawn(
+    name: string,
+    program: string,
+    args: readonly string[],
+    options: SpawnOptions = {},
+  ): Child {
+    const pin = options.cpus === undefined
+      ? []
+      : ["taskset", "-c", options.cpus];
+    const command = new Deno.Command("bash", {
+      args: [
+        "-c",
+        'ulimit -n "$(ulimit -Hn)" && exec "$@"',
+        "bash",
+        ...pin,
+        program,
+        ...args,
+      ],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "inherit",
+      ...(options.env === undefined ? {} : { env: { ...options.env } }),
+    });
+    return new Child(name, command.spawn(), this.#living);
+  }
+
+  /** Kills `process` with the children, unless it has exited by then. */
+  adopt(process: Deno.ChildProcess): void {
+    this.#adopted.add(process);
+    process.status.then(() => this.#adopted.delete(process));
+  }
+
+  /** Runs `cleanup` once, after the children are killed, on any exit. */
+  atExit(cleanup: () => Promise<void>): void {
+    this.#cleanups.push(cleanup);
+  }
+
+  /** Kills every child still alive, then runs the clean-ups. */
+  async killAll(): Promise<void> {
+    await Promise.allSettled([
+      ...[...this.#living].map((child) => child.kill()),
+      ...[...this.#adopted].map(async (process) => {
+        try {
+          process.kill("SIGKILL");
+        } catch {
+          // It exited in the meantime.
+        }
+        await process.status;
+      }),
+    ]);
+    await Promise.allSettled(this.#cleanups.splice(0).map((run) => run()));
+  }
 }
 
 /** The soft limit that `spawnDeno` gives its children: the hard limit. */
@@ -186,31 +230,33 @@ export async function hasTaskset(): Promise<boolean> {
 }
 
 /**
- * Runs a command's `main` to its end and exits: 0 when it returns, 1 when it
- * throws, 130 on SIGINT/SIGTERM, 2 when it is still running after
- * `watchdogMs`; every child is killed first in each case.
+ * Runs a command's `main` with its {@linkcode Children} to its end and
+ * exits: 0 when it returns, 1 when it throws, 130 on SIGINT/SIGTERM, 2 when
+ * it is still running after `watchdogMs`; every child is killed and every
+ * clean-up run first in each case.
  */
 export async function runToEnd(
   name: string,
-  main: () => Promise<void>,
+  main: (children: Children) => Promise<void>,
   watchdogMs: number,
 ): Promise<never> {
+  const children = new Children();
   setTimeout(() => {
     console.error(`${name}: still running after ${watchdogMs / 1000} s`);
-    killAll().finally(() => Deno.exit(2));
+    children.killAll().finally(() => Deno.exit(2));
   }, watchdogMs);
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     Deno.addSignalListener(signal, () => {
-      killAll().finally(() => Deno.exit(130));
+      children.killAll().finally(() => Deno.exit(130));
     });
   }
   try {
-    await main();
+    await main(children);
   } catch (error) {
     console.error(error);
-    await killAll();
+    await children.killAll();
     Deno.exit(1);
   }
-  await killAll();
+  await children.killAll();
   Deno.exit(0);
 }

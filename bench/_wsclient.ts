@@ -14,11 +14,17 @@
  * @module
  */
 
-export const OPCODE_TEXT = 0x1;
-export const OPCODE_BINARY = 0x2;
-const OPCODE_CLOSE = 0x8;
-const OPCODE_PING = 0x9;
-const OPCODE_PONG = 0xa;
+import {
+  concat,
+  encodeFrame,
+  FrameHead,
+  headEnd,
+  OPCODE,
+  upgradeRequest,
+} from "../tests/_frames.ts";
+
+export const OPCODE_TEXT: number = OPCODE.text;
+export const OPCODE_BINARY: number = OPCODE.binary;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -28,48 +34,28 @@ const decoder = new TextDecoder();
  * it as often as needed.
  */
 export function clientFrame(opcode: number, payload: Uint8Array): Uint8Array {
-  const length = payload.length;
-  const extra = length < 126 ? 0 : length < 65536 ? 2 : 8;
-  const frame = new Uint8Array(2 + extra + 4 + length);
-  frame[0] = 0x80 | opcode;
-  if (extra === 0) frame[1] = 0x80 | length;
-  else if (extra === 2) {
-    frame[1] = 0x80 | 126;
-    new DataView(frame.buffer).setUint16(2, length);
-  } else {
-    frame[1] = 0x80 | 127;
-    new DataView(frame.buffer).setBigUint64(2, BigInt(length));
-  }
-  const keyAt = 2 + extra;
-  const key = crypto.getRandomValues(new Uint8Array(4));
-  frame.set(key, keyAt);
-  const at = keyAt + 4;
-  for (let i = 0; i < length; i++) {
-    frame[at + i] = (payload[i] as number) ^ (key[i & 3] as number);
-  }
-  return frame;
+  return encodeFrame(opcode, payload);
 }
 
 /** A text frame of `text`. */
 export function textFrame(text: string): Uint8Array {
-  return clientFrame(OPCODE_TEXT, encoder.encode(text));
+  return clientFrame(OPCODE.text, encoder.encode(text));
 }
 
 /** One key per process: the server only echoes it back hashed. */
 const KEY = btoa(
   String.fromCharCode(...crypto.getRandomValues(new Uint8Array(16))),
 );
+
 const requests = new Map<string, Uint8Array>();
 
 /** The upgrade request for `hostname:port`, encoded once. */
-function upgradeRequest(hostname: string, port: number): Uint8Array {
+function upgrade(hostname: string, port: number): Uint8Array {
   const host = `${hostname}:${port}`;
   let request = requests.get(host);
   if (request === undefined) {
     request = encoder.encode(
-      `GET / HTTP/1.1\r\nHost: ${host}\r\n` +
-        "Upgrade: websocket\r\nConnection: Upgrade\r\n" +
-        `Sec-WebSocket-Key: ${KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+      upgradeRequest(host, "/", { "sec-websocket-key": KEY }),
     );
     requests.set(host, request);
   }
@@ -87,7 +73,6 @@ export async function writeAll(
   }
 }
 
-/** What a connection does with each data frame it receives. */
 /**
  * What a connection does with each data frame it receives: its opcode, its
  * length, and its payload as a view of the read buffer, valid during the
@@ -152,7 +137,7 @@ export class BenchSocket {
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
       conn.setNoDelay(true);
-      await writeAll(conn, upgradeRequest(options.hostname, options.port));
+      await writeAll(conn, upgrade(options.hostname, options.port));
       const late = new Promise<never>((_, reject) => {
         timer = setTimeout(
           () => reject(new Error(`no handshake after ${options.timeoutMs} ms`)),
@@ -221,7 +206,7 @@ export class BenchSocket {
    */
   async close(ms: number): Promise<void> {
     if (!this.#ended && !this.#closeSent) {
-      this.send(clientFrame(OPCODE_CLOSE, new Uint8Array([0x03, 0xe8])));
+      this.send(clientFrame(OPCODE.close, new Uint8Array([0x03, 0xe8])));
       this.#closeSent = true;
     }
     if (!this.#ended) {
@@ -269,6 +254,8 @@ export class BenchSocket {
   #skipLength = 0;
   /** The start of a frame that the last read cut: a header or a small frame. */
   #carry: Uint8Array = EMPTY;
+  /** The header being read, reused for every frame. */
+  readonly #head = new FrameHead();
 
   /**
    * Handles the frames of one read. A data frame over `STREAMED` bytes that
@@ -290,23 +277,14 @@ export class BenchSocket {
       at = 0;
     }
     const end = data.length;
-    while (end - at >= 2) {
-      const opcode = (data[at] as number) & 0x0f;
-      let length = (data[at + 1] as number) & 0x7f;
-      let head = 2;
-      if (length === 126) {
-        if (end - at < 4) break;
-        length = ((data[at + 2] as number) << 8) | (data[at + 3] as number);
-        head = 4;
-      } else if (length === 127) {
-        if (end - at < 10) break;
-        const view = new DataView(data.buffer, data.byteOffset + at + 2, 8);
-        length = view.getUint32(0) * 2 ** 32 + view.getUint32(4);
-        head = 10;
-      }
+    const frame = this.#head;
+    while (frame.read(data, at, end)) {
+      const opcode = frame.opcode;
+      const length = frame.length;
+      const head = frame.size;
       const present = end - at - head;
       if (present < length) {
-        if (opcode <= OPCODE_BINARY && length > STREAMED) {
+        if (opcode <= OPCODE.binary && length > STREAMED) {
           this.#skip = length - present;
           this.#skipOpcode = opcode;
           this.#skipLength = length;
@@ -316,14 +294,14 @@ export class BenchSocket {
       }
       const payload = data.subarray(at + head, at + head + length);
       at += head + length;
-      if (opcode === OPCODE_PING) {
-        this.send(clientFrame(OPCODE_PONG, payload));
-      } else if (opcode === OPCODE_CLOSE) {
+      if (opcode === OPCODE.ping) {
+        this.send(clientFrame(OPCODE.pong, payload));
+      } else if (opcode === OPCODE.close) {
         if (!this.#closeSent) {
-          this.send(clientFrame(OPCODE_CLOSE, payload.slice(0, 2)));
+          this.send(clientFrame(OPCODE.close, payload.slice(0, 2)));
           this.#closeSent = true;
         }
-      } else if (opcode !== OPCODE_PONG) {
+      } else if (opcode !== OPCODE.pong) {
         this.onFrame(opcode, length, payload);
       }
     }
@@ -338,18 +316,6 @@ const WRITE_BATCH = 16 * 1024;
 const STREAMED = 1024;
 const EMPTY = new Uint8Array(0);
 
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  let size = 0;
-  for (const part of parts) size += part.length;
-  const whole = new Uint8Array(size);
-  let at = 0;
-  for (const part of parts) {
-    whole.set(part, at);
-    at += part.length;
-  }
-  return whole;
-}
-
 /** Reads the HTTP response head; returns the bytes after it. */
 async function readHead(conn: Deno.Conn): Promise<Uint8Array> {
   const buffer = new Uint8Array(4096);
@@ -358,17 +324,13 @@ async function readHead(conn: Deno.Conn): Promise<Uint8Array> {
     const read = await conn.read(buffer);
     if (read === null) throw new Error("connection closed during handshake");
     data = concat([data, buffer.subarray(0, read)]);
-    for (let i = 3; i < data.length; i++) {
-      if (
-        data[i] === 10 && data[i - 1] === 13 && data[i - 2] === 10 &&
-        data[i - 3] === 13
-      ) {
-        const head = decoder.decode(data.subarray(0, i));
-        if (!head.startsWith("HTTP/1.1 101")) {
-          throw new Error(`handshake refused: ${head.split("\r\n")[0]}`);
-        }
-        return data.slice(i + 1);
+    const at = headEnd(data);
+    if (at >= 0) {
+      const head = decoder.decode(data.subarray(0, at));
+      if (!head.startsWith("HTTP/1.1 101")) {
+        throw new Error(`handshake refused: ${head.split("\r\n")[0]}`);
       }
+      return data.slice(at);
     }
     if (data.length > 65536) throw new Error("handshake response too long");
   }

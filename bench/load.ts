@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { deadline, sleep } from "../tests/_common.ts";
 import { cpuSeconds } from "./_proc.ts";
 import { onStdinLines } from "./_lines.ts";
 import type {
@@ -44,43 +45,26 @@ const GO_TIMEOUT_MS = 120_000;
 /** How long closing every connection may take at the end. */
 const CLOSE_TIMEOUT_MS = 5_000;
 
-/** Waits for `promise`, failing after `ms` with `what` in the message. */
-function deadline<T>(
-  promise: Promise<T>,
-  ms: number,
-  what: string,
-): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`Timed out after ${ms} ms: ${what}`)),
-      ms,
-    );
-  });
-  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 // --- stdin: the orchestrator's `go` -----------------------------------------
 
-const goWaiters: Array<() => void> = [];
-let goSaid = false;
-onStdinLines((line) => {
-  if (line !== "go") return;
-  goSaid = true;
-  for (const resolve of goWaiters.splice(0)) resolve();
-});
+/** The orchestrator's `go`, said once on stdin. */
+class Go {
+  readonly #said = Promise.withResolvers<void>();
 
-function go(): Promise<void> {
-  if (goSaid) return Promise.resolve();
-  return deadline(
-    new Promise<void>((resolve) => goWaiters.push(resolve)),
-    GO_TIMEOUT_MS,
-    "go from the orchestrator",
-  );
+  constructor() {
+    onStdinLines((line) => {
+      if (line === "go") this.#said.resolve();
+    });
+  }
+
+  /** Resolves once `go` is said, failing after `GO_TIMEOUT_MS`. */
+  wait(): Promise<void> {
+    return deadline(
+      this.#said.promise,
+      "go from the orchestrator",
+      GO_TIMEOUT_MS,
+    );
+  }
 }
 
 // --- connections ---------------------------------------------------------------
@@ -108,8 +92,8 @@ async function openGreeted(
       readBuffer,
       timeoutMs: ms,
     }),
-    ms,
     `connecting to ${url}`,
+    ms,
   );
   try {
     await deadline(
@@ -120,8 +104,8 @@ async function openGreeted(
           else reject(new Error("the first message is no greeting"));
         });
       }),
-      Math.max(1, ms - (Date.now() - started)),
       `the greeting of ${url}`,
+      Math.max(1, ms - (Date.now() - started)),
     );
   } catch (error) {
     await socket.close(0);
@@ -218,12 +202,13 @@ interface Phase {
  * then stops it. Returns the window's real length and CPU seconds.
  */
 async function runWindow(
+  go: Go,
   window: Window,
   serverPid: number,
   phase: Phase,
   start: () => void,
 ): Promise<Pick<ResultLine, "elapsedMs" | "cpu" | "serverCpu">> {
-  await go();
+  await go.wait();
   phase.running = true;
   start();
   await sleep(window.warmupMs);
@@ -247,7 +232,7 @@ function printResult(result: Omit<ResultLine, "type">): void {
 
 // --- the scenarios -------------------------------------------------------------
 
-async function runEcho(config: EchoConfig): Promise<void> {
+async function runEcho(config: EchoConfig, go: Go): Promise<void> {
   const url = new URL(config.url);
   const { frame, opcode: replyOpcode, length: replyLength } = message(
     config.payload,
@@ -289,22 +274,22 @@ async function runEcho(config: EchoConfig): Promise<void> {
       for (let i = 0; i < inflight; i++) send(now);
     });
   }
-  const window = await runWindow(config, config.serverPid, phase, () => {
+  const window = await runWindow(go, config, config.serverPid, phase, () => {
     for (const start of starters) start();
   });
   printResult({ count, latency: latency.toSparse(), errors, ...window });
   await closeAll(sockets);
 }
 
-async function runBroadcast(config: BroadcastConfig): Promise<void> {
+async function runBroadcast(config: BroadcastConfig, go: Go): Promise<void> {
   const listener = config.sender
     ? Deno.listen({ hostname: "127.0.0.1", port: 0 })
     : undefined;
   const accepted = listener?.accept();
   const ctrl = config.sender ? undefined : await deadline(
     Deno.connect({ hostname: "127.0.0.1", port: config.ctrlPort }),
-    CONNECT_TIMEOUT_MS,
     "connecting to the sender's process",
+    CONNECT_TIMEOUT_MS,
   );
   // 4-byte progress reports must not wait for Nagle's algorithm.
   ctrl?.setNoDelay(true);
@@ -402,8 +387,8 @@ async function runBroadcast(config: BroadcastConfig): Promise<void> {
   // The other process connects before it says ready, so before `go`.
   const remote = accepted === undefined ? undefined : await deadline(
     accepted,
-    GO_TIMEOUT_MS,
     "the other process's progress connection",
+    GO_TIMEOUT_MS,
   );
   remote?.setNoDelay(true);
   if (remote !== undefined) {
@@ -412,7 +397,7 @@ async function runBroadcast(config: BroadcastConfig): Promise<void> {
       pump();
     });
   }
-  const window = await runWindow(config, config.serverPid, phase, pump);
+  const window = await runWindow(go, config, config.serverPid, phase, pump);
   printResult({ count: deliveries, latency: [], errors, ...window });
   remote?.close();
   ctrl?.close();
@@ -439,7 +424,7 @@ async function readProgress(
   }
 }
 
-async function runSetup(config: SetupConfig): Promise<void> {
+async function runSetup(config: SetupConfig, go: Go): Promise<void> {
   console.log(JSON.stringify({ type: "ready", open: 0 }));
   const phase: Phase = { running: false, measuring: false };
   const latency = new Histogram();
@@ -463,11 +448,11 @@ async function runSetup(config: SetupConfig): Promise<void> {
       }
     }
   };
-  const window = await runWindow(config, config.serverPid, phase, () => {
+  const window = await runWindow(go, config, config.serverPid, phase, () => {
     for (let i = 0; i < config.concurrency; i++) loops.push(loop());
   });
   printResult({ count, latency: latency.toSparse(), errors, ...window });
-  await deadline(Promise.all(loops), CLOSE_TIMEOUT_MS * 2, "the last cycles")
+  await deadline(Promise.all(loops), "the last cycles", CLOSE_TIMEOUT_MS * 2)
     .catch(() => {});
 }
 
@@ -495,16 +480,17 @@ function readConfig(): LoadConfig {
 }
 
 const config = readConfig();
+const go = new Go();
 try {
   switch (config.mode) {
     case "echo":
-      await runEcho(config);
+      await runEcho(config, go);
       break;
     case "broadcast":
-      await runBroadcast(config);
+      await runBroadcast(config, go);
       break;
     case "setup":
-      await runSetup(config);
+      await runSetup(config, go);
       break;
     case "idle":
       await runIdle(config);

@@ -18,8 +18,9 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { type Child, hasTaskset, runToEnd, spawnDeno } from "./_child.ts";
+import { type Child, type Children, hasTaskset, runToEnd } from "./_child.ts";
 import { type EchoConfig, parseResult, type Payload } from "./_protocol.ts";
+import { table } from "./_report.ts";
 
 const { values: flags } = parseArgs({
   args: Deno.args,
@@ -123,10 +124,14 @@ function selfTimes(
 
 // --- a run ---------------------------------------------------------------------------
 
-async function profileOf(impl: "raw" | "ws4d", dir: string): Promise<Spent> {
+async function profileOf(
+  group: Children,
+  impl: "raw" | "ws4d",
+  dir: string,
+): Promise<Spent> {
   const children: Child[] = [];
   try {
-    const server = spawnDeno(`server ${impl}`, [
+    const server = group.spawnDeno(`server ${impl}`, [
       "run",
       "--allow-net=127.0.0.1",
       "--cpu-prof",
@@ -138,7 +143,7 @@ async function profileOf(impl: "raw" | "ws4d", dir: string): Promise<Spent> {
       "echo",
       "--dataType",
       PAYLOAD as Payload,
-    ], PINNED ? "0" : undefined);
+    ], { cpus: PINNED ? "0" : undefined });
     children.push(server);
     const port = Number(await server.readLine(20_000, "its port"));
     const config: EchoConfig = {
@@ -153,12 +158,12 @@ async function profileOf(impl: "raw" | "ws4d", dir: string): Promise<Spent> {
       measureMs: SECONDS * 1000,
     };
     // Deno reads /proc/<pid>/stat only with every permission.
-    const load = spawnDeno("load", [
+    const load = group.spawnDeno("load", [
       "run",
       "--allow-all",
       LOAD_SCRIPT,
       JSON.stringify(config),
-    ], PINNED ? "1" : undefined);
+    ], { cpus: PINNED ? "1" : undefined });
     children.push(load);
     await load.readLine(15_000 + CONNS * 10, "ready");
     await load.send("go");
@@ -193,15 +198,7 @@ async function profileOf(impl: "raw" | "ws4d", dir: string): Promise<Spent> {
 const perMessage = (micros: number, spent: Spent) =>
   (micros / spent.messages).toFixed(3);
 
-function table(head: readonly string[], rows: readonly string[][]): string {
-  return [
-    `| ${head.join(" | ")} |`,
-    `| ${head.map(() => "---").join(" | ")} |`,
-    ...rows.map((row) => `| ${row.join(" | ")} |`),
-  ].join("\n");
-}
-
-async function main(): Promise<void> {
+async function main(children: Children): Promise<void> {
   const root = flags.keep ?? await Deno.makeTempDir({ prefix: "ws4d-prof-" });
   try {
     const spent = new Map<"raw" | "ws4d", Spent>();
@@ -209,7 +206,7 @@ async function main(): Promise<void> {
       const dir = `${root}/${impl}`;
       await Deno.remove(dir, { recursive: true }).catch(() => {});
       await Deno.mkdir(dir, { recursive: true });
-      spent.set(impl, await profileOf(impl, dir));
+      spent.set(impl, await profileOf(children, impl, dir));
       console.error(`profile: ${impl} done`);
     }
     const raw = spent.get("raw") as Spent;

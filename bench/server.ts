@@ -6,7 +6,8 @@
  * ```sh
  * deno run --allow-net=127.0.0.1 bench/server.ts \
  *   --impl raw|raw-headers|ws4d --scenario echo|broadcast --dataType text|blob|object \
- *   [--fanout loop|broadcast|redis --redis <url>]
+ *   [--fanout loop|broadcast|redis --redis <url>] \
+ *   [--module <path of a mod.ts>] [--options <JSON>] [--preload <module path>]
  * ```
  *
  * Both implementations do the same work:
@@ -20,6 +21,15 @@
  *   (`--fanout broadcast`), or with `wss.broadcast` through a
  *   `RedisBackplane` (`--fanout redis --redis <url>`: run two instances, the
  *   sender on one, the receivers on the other).
+ *
+ * ws4d is the working tree's (`../mod.ts`) unless `--module` names another
+ * copy of the package (the benchmark's `ws4d@<ref>`, extracted from git),
+ * imported dynamically either way; `--options` adds server options (JSON)
+ * to the ones below, and `--preload` imports a module before the server
+ * starts (for example one that registers an OpenTelemetry `MeterProvider`).
+ * The API used is the one every version has: `new WebSocketServer(handler,
+ * { port, hostname, dataType })`, `ws.send`, `wss.broadcast`,
+ * `wss.connections`.
  *
  * `raw` is `Deno.serve` and `Deno.upgradeWebSocket` written directly, with
  * the `idleTimeout` of 30 s that ws4d uses by default. `raw-headers` is the
@@ -35,11 +45,10 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import {
-  type WebSocketConnection,
-  WebSocketServer,
-  type WSConnectionHandler,
-  type WSMessageEvent,
+import type {
+  WebSocketConnection,
+  WSConnectionHandler,
+  WSMessageEvent,
 } from "../mod.ts";
 import { onStdinLines } from "./_lines.ts";
 
@@ -121,12 +130,48 @@ function startRaw(
   return { port: server.addr.port, count: () => open.size };
 }
 
+/** A copy of the package. */
+interface Package {
+  readonly mod: typeof import("../mod.ts");
+  redis(): Promise<typeof import("../redis.ts")>;
+}
+
+/**
+ * The working tree's package (imported as the static graph's, which needs
+ * no read permission), or the copy whose `mod.ts` is at `path`.
+ */
+async function loadPackage(
+  path: string | undefined,
+  here: URL,
+): Promise<Package> {
+  if (path === undefined) {
+    return {
+      mod: await import("../mod.ts"),
+      redis: () => import("../redis.ts"),
+    };
+  }
+  const url = new URL(path, here);
+  return {
+    mod: await import(url.href),
+    redis: () => import(new URL("redis.ts", url).href),
+  };
+}
+
+/** What a ws4d server is made of. */
+interface Ws4dSpec {
+  readonly scenario: Scenario;
+  readonly dataType: DataType;
+  readonly fanout: Fanout;
+  readonly redisUrl: string | undefined;
+  /** The package: its `mod.ts`, and its `redis.ts` when asked. */
+  readonly pkg: Package;
+  readonly options: Record<string, unknown>;
+}
+
 async function startWs4d(
-  scenario: Scenario,
-  dataType: DataType,
-  fanout: Fanout,
-  redisUrl: string | undefined,
+  { scenario, dataType, fanout, redisUrl, pkg, options }: Ws4dSpec,
 ): Promise<Running> {
+  const { WebSocketServer } = pkg.mod;
   const onMessage = scenario === "echo"
     ? (ws: WebSocketConnection, event: WSMessageEvent) => ws.send(event.data)
     : fanout === "loop"
@@ -142,7 +187,7 @@ async function startWs4d(
   };
   // Loaded only for this row, as users of the local broadcast never load it.
   const backplane = fanout === "redis"
-    ? new (await import("../redis.ts")).RedisBackplane(redisUrl ?? "", {
+    ? new (await pkg.redis()).RedisBackplane(redisUrl ?? "", {
       channel: "ws4d-bench",
     })
     : undefined;
@@ -151,6 +196,7 @@ async function startWs4d(
     hostname: "127.0.0.1",
     dataType,
     backplane,
+    ...options,
   });
   await backplane?.ready;
   const port = wss.addr?.port;
@@ -166,6 +212,9 @@ const { values } = parseArgs({
     dataType: { type: "string", default: "text" },
     fanout: { type: "string", default: "loop" },
     redis: { type: "string" },
+    module: { type: "string" },
+    options: { type: "string", default: "{}" },
+    preload: { type: "string" },
   },
   strict: true,
 });
@@ -188,8 +237,23 @@ if (fanout === "redis" && values.redis === undefined) {
   throw new TypeError("--fanout redis needs --redis <url>");
 }
 
+const options: unknown = JSON.parse(values.options);
+if (typeof options !== "object" || options === null || Array.isArray(options)) {
+  throw new TypeError(`--options must be a JSON object, got ${values.options}`);
+}
+const here = new URL(`file://${Deno.cwd()}/`);
+if (values.preload !== undefined) {
+  await import(new URL(values.preload, here).href);
+}
 const running = impl === "ws4d"
-  ? await startWs4d(scenario, dataType, fanout, values.redis)
+  ? await startWs4d({
+    scenario,
+    dataType,
+    fanout,
+    redisUrl: values.redis,
+    pkg: await loadPackage(values.module, here),
+    options: options as Record<string, unknown>,
+  })
   : startRaw(scenario, dataType, impl === "raw-headers");
 console.log(String(running.port));
 

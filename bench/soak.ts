@@ -18,6 +18,7 @@ import {
   readHead,
   upgradeHead,
 } from "../tests/_raw.ts";
+import { deadline } from "../tests/_common.ts";
 import { rssKiB } from "./_proc.ts";
 
 const STEADY_CLIENTS = 50;
@@ -43,19 +44,9 @@ function parseSeconds(args: string[]): number {
   return seconds;
 }
 
-/** Rejects after `ms`; the timer is cleared either way. */
-async function within<T>(promise: Promise<T>, what: string, ms = WAIT_MS) {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`timed out: ${what}`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
+/** Waits for `promise`, failing after `ms` (default `WAIT_MS`). */
+function within<T>(promise: Promise<T>, what: string, ms = WAIT_MS) {
+  return deadline(promise, what, ms);
 }
 
 const totals = { served: 0, checked: 0, lost: 0, failed: 0, cut: 0 };

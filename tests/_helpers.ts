@@ -14,33 +14,10 @@ import {
   type WSServerHandler,
 } from "../mod.ts";
 
-/** Waits for `promise`, failing after `ms` with `what` in the message. */
-export async function deadline<T>(
-  promise: Promise<T>,
-  what: string,
-  ms = 5000,
-): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`Timed out after ${ms} ms waiting for ${what}`)),
-      ms,
-    );
-  });
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+import { deadline, freePort } from "./_common.ts";
 
-/** A free loopback port: listen on 0, read it, close. */
-export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
+/** Moved to `_common.ts`, shared with bench/; still exported from here. */
+export { deadline, freePort };
 
 /** A server on 127.0.0.1, any free port, terminated on dispose. */
 export function listen(

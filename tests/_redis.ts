@@ -4,8 +4,9 @@
  *
  * @module
  */
-import { deadline, freePort } from "./_helpers.ts";
+import { freePort } from "./_common.ts";
 import { tools } from "./_provision.ts";
+import { RedisLauncher } from "./_redis_launcher.ts";
 
 /** Where tests/_provision.ts found it (Debian: /usr/bin/redis-server). */
 export const REDIS_SERVER: string = tools().redisServer?.path ??
@@ -45,63 +46,9 @@ export async function anyRedis(): Promise<{ url: string } & AsyncDisposable> {
   return redis;
 }
 
-/** A redis-server child process on `port`. */
-export class RedisProcess {
-  readonly port: number;
-  #child: Deno.ChildProcess | undefined;
-  /** Reads its log to the end, so that it never blocks on a full pipe. */
-  #drained: Promise<void> | undefined;
-
+/** A redis-server child process on `port` (see `_redis_launcher.ts`). */
+export class RedisProcess extends RedisLauncher {
   constructor(port = freePort()) {
-    this.port = port;
-  }
-
-  get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
-  }
-
-  /** Starts it and waits until its log says it accepts connections. */
-  async start(): Promise<void> {
-    const child = new Deno.Command(REDIS_SERVER, {
-      args: [
-        "--port",
-        String(this.port),
-        "--bind",
-        "127.0.0.1",
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-      ],
-      stdout: "piped",
-      stderr: "null",
-    }).spawn();
-    this.#child = child;
-    const ready = Promise.withResolvers<void>();
-    this.#drained = (async () => {
-      let log = "";
-      for await (
-        const chunk of child.stdout.pipeThrough(new TextDecoderStream())
-      ) {
-        log += chunk;
-        if (log.includes("Ready to accept connections")) ready.resolve();
-      }
-      ready.reject(new Error(`redis-server exited: ${log.slice(-500)}`));
-    })();
-    await deadline(ready.promise, "redis-server to accept connections", 10_000);
-  }
-
-  /** Stops it (SIGKILL: a crash, no goodbye to the clients) and waits. */
-  async stop(): Promise<void> {
-    const child = this.#child;
-    if (child === undefined) return;
-    this.#child = undefined;
-    child.kill("SIGKILL");
-    await deadline(child.status, "redis-server to exit");
-    await this.#drained;
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.stop();
+    super({ port, program: REDIS_SERVER });
   }
 }

@@ -1,0 +1,175 @@
+/**
+ * Broadcast fan-out: one sender, 100 then 1,000 receivers, at most 256
+ * messages not yet received by every receiver. The servers: raw, ws4d's 4D
+ * loop over `connections`, `wss.broadcast`, and `wss.broadcast` through a
+ * `RedisBackplane` (sender on one instance, receivers on another) when a
+ * `redis-server` can be started; it runs pinned with the server and is
+ * killed with the run's other children.
+ *
+ * @module
+ */
+import { RedisLauncher } from "../../tests/_redis_launcher.ts";
+import { parseReady } from "../_protocol.ts";
+import {
+  type Measurement,
+  medianOf,
+  rate,
+  ratioCell,
+  ratioTo,
+  type Samples,
+  spread,
+  table,
+} from "../_report.ts";
+import { connectTimeout, type Runner, split } from "../_runner.ts";
+import { formatFixed } from "../_stats.ts";
+import { RAW, type ServerVariant, WS4D } from "../_variants.ts";
+
+const INFLIGHT = 256;
+
+const LOCAL: ServerVariant = {
+  name: "ws4d-broadcast",
+  impl: "ws4d",
+  fanout: "broadcast",
+  about: "ws4d with `wss.broadcast`",
+};
+const THROUGH_REDIS: ServerVariant = {
+  name: "ws4d-redis",
+  impl: "ws4d",
+  fanout: "redis",
+  about: "ws4d with `wss.broadcast` through a `RedisBackplane`",
+};
+
+function broadcastRound(
+  runner: Runner,
+  variant: ServerVariant,
+  receivers: number,
+  redisUrl: string | undefined,
+): Promise<Measurement> {
+  return runner.inRound(async (round) => {
+    const spec = {
+      scenario: "broadcast",
+      dataType: "text",
+      ...(variant.fanout === "redis" && redisUrl !== undefined
+        ? { redisUrl }
+        : {}),
+    } as const;
+    const { server, url } = await round.server(variant, spec);
+    // Through Redis: the sender on a second instance, the receivers on this one.
+    const senderUrl = variant.fanout === "redis"
+      ? (await round.server(variant, spec)).url
+      : url;
+    const [mine, theirs] = split(receivers) as [number, number];
+    const common = {
+      mode: "broadcast",
+      url,
+      senderUrl,
+      inflight: INFLIGHT,
+      size: 64,
+      ...runner.window,
+    } as const;
+    const sending = round.load("load 0", {
+      ...common,
+      receivers: mine,
+      sender: true,
+      ctrlPort: 0,
+      serverPid: server.pid,
+    });
+    const ready = parseReady(
+      await sending.readLine(connectTimeout(receivers), "ready"),
+    );
+    if (ready.ctrlPort === undefined) throw new Error("load 0 gave no port");
+    const other = round.load("load 1", {
+      ...common,
+      receivers: theirs,
+      sender: false,
+      ctrlPort: ready.ctrlPort,
+      serverPid: 0,
+    });
+    parseReady(await other.readLine(connectTimeout(receivers), "ready"));
+    return round.measure([sending, other]);
+  });
+}
+
+/** Starts redis-server for the Redis rows; undefined when it cannot run. */
+async function startRedis(runner: Runner): Promise<RedisLauncher | undefined> {
+  const redis = new RedisLauncher({
+    cpus: runner.settings.serverCpus,
+    onSpawn: (process) => runner.children.adopt(process),
+  });
+  try {
+    await redis.start();
+    return redis;
+  } catch {
+    return undefined;
+  }
+}
+
+const FANOUTS: ReadonlyArray<[ServerVariant, string]> = [
+  [WS4D, "`for (const c of wss.connections) if (c !== ws) c.send(data)`"],
+  [LOCAL, "`wss.broadcast(data, { except: ws })`"],
+  [
+    THROUGH_REDIS,
+    "`wss.broadcast` through Redis: sender on one instance, receivers on another",
+  ],
+];
+
+function rows(receivers: number, samples: Samples): string[][] {
+  return FANOUTS.filter(([variant]) => samples.has(variant.name)).map((
+    [variant, how],
+  ) => [
+    String(receivers),
+    how,
+    spread(samples, RAW.name),
+    spread(samples, variant.name),
+    ratioCell(samples, RAW.name, variant.name, rate),
+  ]);
+}
+
+/** The broadcast table. */
+export async function broadcastSection(runner: Runner): Promise<string> {
+  const all: string[][] = [];
+  const notes: string[] = [];
+  const redis = await startRedis(runner);
+  try {
+    for (const receivers of [100, 1000]) {
+      const variants = [RAW, WS4D, LOCAL];
+      if (redis !== undefined) variants.push(THROUGH_REDIS);
+      const samples = await runner.alternate(
+        `broadcast to ${receivers}`,
+        variants,
+        (variant) => broadcastRound(runner, variant, receivers, redis?.url),
+      );
+      all.push(...rows(receivers, samples));
+      if (redis !== undefined) {
+        notes.push(
+          `Through Redis ÷ local \`wss.broadcast\`, ${receivers} receivers: ${
+            formatFixed(
+              ratioTo(samples, LOCAL.name, THROUGH_REDIS.name, rate),
+              2,
+            )
+          }.`,
+        );
+      }
+      // Without raw rounds every ratio is empty: say why.
+      if (!Number.isFinite(medianOf(samples, RAW.name, rate))) {
+        notes.push(`Every raw round to ${receivers} receivers failed.`);
+      }
+    }
+  } finally {
+    await redis?.stop();
+  }
+  if (redis === undefined) {
+    notes.push("No `redis-server` here: the row through Redis was left out.");
+  }
+  return `### Broadcast fan-out (one sender, 64 B, ≤ ${INFLIGHT} messages in flight)\n\n${
+    table([
+      "receivers",
+      "ws4d fan-out",
+      "raw deliveries/s",
+      "ws4d deliveries/s",
+      "ws4d ÷ raw",
+    ], all)
+  }\n\nThe raw runs are shared by the ws4d rows of a receiver count. ${
+    notes.join(" ")
+  }`;
+}
