@@ -169,7 +169,7 @@ const ACTION = "Cannot create WebSocket";
  * assert.equal(await done.promise, 1006);
  * ```
  */
-export class WebSocket<H = WSClientHandler, D extends DataType = "text"> {
+export class WebSocket<H = unknown, D extends DataType = "text"> {
   readonly #session: Session<WebSocket<H, D>>;
   readonly #url: string;
   readonly #dataType: DataType;
@@ -241,7 +241,7 @@ export class WebSocket<H = WSClientHandler, D extends DataType = "text"> {
    * ```
    */
   // deno-lint-ignore no-misused-new -- 4D's constructor is `.new()`.
-  static new<H = WSClientHandler, D extends DataType = "text">(
+  static new<H = unknown, D extends DataType = "text">(
     url: string,
     handler?: WSClientHandlerInit<D, H>,
   ): WebSocket<H, D> {
@@ -254,8 +254,8 @@ export class WebSocket<H = WSClientHandler, D extends DataType = "text"> {
   }
 
   /** The handler given to the constructor, with its own type. */
-  get handler(): H & WSClientHandler<D, H> {
-    return this.#session.handler as H & WSClientHandler<D, H>;
+  get handler(): H & WSClientHandler<DataType, H> {
+    return this.#session.handler as H & WSClientHandler<DataType, H>;
   }
 
   /** An integer unique in the process. */

@@ -216,3 +216,29 @@ Deno.test("types: each exports entry passes deno doc --lint alone", async () => 
     assert.ok(success, `${entry} (${file}): ${text.slice(-2000)}`);
   }
 });
+
+/** Typed servers, connections and clients still fit the plain types. */
+export function plainUse(): unknown[] {
+  const client: WebSocket = new WebSocket("ws://127.0.0.1:9/", {
+    dataType: "blob",
+    seen: 0,
+    onMessage() {
+      this.seen++;
+    },
+  });
+  const server: WebSocketServer = new WebSocketServer({
+    onConnection: () => new Counter(),
+  });
+  const blobs: WebSocketServer<DataType> = new WebSocketServer({
+    onConnection: () => ({ onMessage() {} }),
+  }, { dataType: "blob" });
+  const kept: WebSocketConnection[] = [];
+  new WebSocketServer({
+    onConnection: () => ({
+      onMessage(ws) {
+        kept.push(ws);
+      },
+    }),
+  });
+  return [client, server, blobs, kept];
+}
