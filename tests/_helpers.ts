@@ -1,17 +1,27 @@
 /**
  * Shared test helpers: deadlines instead of sleeps, a server on a free
- * loopback port, a handler that records its callbacks.
+ * loopback port that closes itself, and recorders of the callbacks of a
+ * server connection ({@linkcode Recorder}) and of a client
+ * ({@linkcode ClientRecorder}).
  *
  * @module
  */
 import assert from "node:assert/strict";
 import {
+  type WebSocket as WSClient,
   type WebSocketConnection,
   WebSocketServer,
   type WebSocketServerOptions,
+  type WSClientHandler,
+  type WSClientTerminateEvent,
+  type WSConnectionErrorEvent,
   type WSConnectionHandler,
   type WSError,
+  type WSErrorEvent,
+  type WSMessageEvent,
+  type WSOpenEvent,
   type WSServerHandler,
+  type WSTerminateEvent,
 } from "../mod.ts";
 
 import { deadline, freePort } from "./_common.ts";
@@ -19,21 +29,47 @@ import { deadline, freePort } from "./_common.ts";
 /** Moved to `_common.ts`, shared with bench/; still exported from here. */
 export { deadline, freePort };
 
-/** A server on 127.0.0.1, any free port, terminated on dispose. */
+/** A server listening on 127.0.0.1; `await using` terminates it. */
+export interface Listening extends AsyncDisposable {
+  readonly wss: WebSocketServer;
+  /** `ws://127.0.0.1:port` (`wss://` when the options give a certificate). */
+  readonly url: string;
+  readonly port: number;
+}
+
+/**
+ * A server on 127.0.0.1, any free port. Disposing terminates it; as
+ * `terminate()` returns the same promise on every call, a test may have
+ * terminated it already.
+ *
+ * @example
+ * ```ts
+ * import { listen } from "./_helpers.ts";
+ * await using server = listen({ onConnection: () => null });
+ * console.assert(server.url === `ws://127.0.0.1:${server.port}`);
+ * ```
+ */
 export function listen(
   handler: WSServerHandler,
   options: WebSocketServerOptions = {},
-): WebSocketServer & { url: string } {
+): Listening {
   const wss = new WebSocketServer(handler, {
     port: 0,
     hostname: "127.0.0.1",
     ...options,
-  }) as WebSocketServer & { url: string };
-  wss.url = `ws://127.0.0.1:${wss.addr?.port}`;
-  return wss;
+  });
+  const port = wss.addr?.port;
+  if (port === undefined) throw new Error("the server is not listening");
+  const scheme = options.cert === undefined ? "ws" : "wss";
+  return {
+    wss,
+    port,
+    url: `${scheme}://127.0.0.1:${port}`,
+    [Symbol.asyncDispose]: () => wss.terminate(),
+  };
 }
 
-/** Any event of a connection, its fields optional. */
+/** Any event of a connection or a client, its fields optional. */
 export interface AnyEvent {
   readonly type: string;
   readonly data?: unknown;
@@ -53,10 +89,15 @@ export interface Call {
   event: AnyEvent;
 }
 
-/** A connection handler that records every callback, with waits on them. */
-export class Recorder implements WSConnectionHandler {
+/**
+ * The calls a handler received, in order, with waits on them: what
+ * {@linkcode Recorder} and {@linkcode ClientRecorder} share. `Target` is
+ * what the callbacks are given first (a connection or a client).
+ */
+class CallLog<Target> {
   readonly calls: Call[] = [];
-  connection: WebSocketConnection | undefined;
+  /** The target of the last call. */
+  protected target: Target | undefined;
   readonly #waiters: { test: (call: Call) => boolean; resolve: () => void }[] =
     [];
 
@@ -72,6 +113,11 @@ export class Recorder implements WSConnectionHandler {
     );
   }
 
+  /** The errors of every `onError`, in order. */
+  get errors(): WSError[] {
+    return this.calls.flatMap((call) => call.event.errors ?? []);
+  }
+
   /** Resolves once a call matches (at once if one did already). */
   when(test: (call: Call) => boolean, what: string, ms = 5000): Promise<void> {
     if (this.calls.some(test)) return Promise.resolve();
@@ -80,9 +126,16 @@ export class Recorder implements WSConnectionHandler {
     return deadline(promise, what, ms);
   }
 
-  /** Resolves once `onTerminate` ran. */
-  terminated(ms = 5000): Promise<void> {
-    return this.when((call) => call.name === "onTerminate", "onTerminate", ms);
+  /** Resolves once `onOpen` ran. */
+  opened(ms = 5000): Promise<void> {
+    return this.when((call) => call.name === "onOpen", "onOpen", ms);
+  }
+
+  /** Resolves with the event of `onTerminate`, once it ran. */
+  async terminated(ms = 5000): Promise<AnyEvent> {
+    const isEnd = (call: Call) => call.name === "onTerminate";
+    await this.when(isEnd, "onTerminate", ms);
+    return (this.calls.find(isEnd) as Call).event;
   }
 
   /** Resolves once `count` messages arrived. */
@@ -95,12 +148,9 @@ export class Recorder implements WSConnectionHandler {
     );
   }
 
-  record(
-    name: string,
-    connection: WebSocketConnection,
-    event: AnyEvent,
-  ): void {
-    this.connection = connection;
+  /** Records a call, then wakes whoever waits for it. */
+  protected record(name: string, target: Target, event: AnyEvent): void {
+    this.target = target;
     const call = { name, event };
     this.calls.push(call);
     for (let i = this.#waiters.length - 1; i >= 0; i--) {
@@ -111,18 +161,124 @@ export class Recorder implements WSConnectionHandler {
       }
     }
   }
+}
 
-  onOpen(ws: WebSocketConnection, event: AnyEvent): void {
+/**
+ * A connection handler that records every callback, then runs the callback
+ * of the same name in `acts`, if any, and returns its result (a promise
+ * holds the connection's next callback, as a handler's own would).
+ *
+ * @example
+ * ```ts
+ * import { listen, Recorder } from "./_helpers.ts";
+ * const echo = new Recorder({ onMessage: (ws, event) => ws.send(event.data) });
+ * await using server = listen({ onConnection: () => echo });
+ * console.assert(echo.calls.length === 0 && server.port > 0);
+ * ```
+ */
+export class Recorder extends CallLog<WebSocketConnection>
+  implements WSConnectionHandler {
+  readonly #acts: Partial<WSConnectionHandler>;
+
+  constructor(acts: Partial<WSConnectionHandler> = {}) {
+    super();
+    this.#acts = acts;
+  }
+
+  /** The connection of the last call. */
+  get connection(): WebSocketConnection | undefined {
+    return this.target;
+  }
+
+  onOpen(
+    ws: WebSocketConnection,
+    event: WSOpenEvent,
+  ): unknown {
     this.record("onOpen", ws, event);
+    return this.#acts.onOpen?.call(this, ws, event);
   }
-  onMessage(ws: WebSocketConnection, event: AnyEvent): void {
+  onMessage(
+    ws: WebSocketConnection,
+    event: WSMessageEvent,
+  ): unknown {
     this.record("onMessage", ws, event);
+    return this.#acts.onMessage?.call(this, ws, event);
   }
-  onError(ws: WebSocketConnection, event: AnyEvent): void {
+  onError(
+    ws: WebSocketConnection,
+    event: WSConnectionErrorEvent,
+  ): unknown {
     this.record("onError", ws, event);
+    return this.#acts.onError?.call(this, ws, event);
   }
-  onTerminate(ws: WebSocketConnection, event: AnyEvent): void {
+  onTerminate(
+    ws: WebSocketConnection,
+    event: WSTerminateEvent,
+  ): unknown {
     this.record("onTerminate", ws, event);
+    return this.#acts.onTerminate?.call(this, ws, event);
+  }
+}
+
+/**
+ * A client handler that records every callback, then runs the callback of
+ * the same name in `handler`, if any; `handler`'s settings (`dataType`,
+ * `headers`, `protocols`, `maxQueued`) are this handler's.
+ *
+ * @example
+ * ```ts
+ * import { ClientRecorder, freePort } from "./_helpers.ts";
+ * import { WebSocket } from "../mod.ts";
+ * const log = new ClientRecorder({ dataType: "object" });
+ * new WebSocket(`ws://127.0.0.1:${freePort()}/`, log);
+ * await log.terminated();
+ * console.assert(log.types.join() === "error,terminate");
+ * ```
+ */
+export class ClientRecorder extends CallLog<WSClient>
+  implements WSClientHandler {
+  readonly dataType: WSClientHandler["dataType"];
+  readonly headers: WSClientHandler["headers"];
+  readonly protocols: WSClientHandler["protocols"];
+  readonly maxQueued: WSClientHandler["maxQueued"];
+  readonly #acts: WSClientHandler;
+
+  constructor(handler: WSClientHandler = {}) {
+    super();
+    this.#acts = handler;
+    this.dataType = handler.dataType;
+    this.headers = handler.headers;
+    this.protocols = handler.protocols;
+    this.maxQueued = handler.maxQueued;
+  }
+
+  onOpen(
+    ws: WSClient,
+    event: WSOpenEvent,
+  ): unknown {
+    this.record("onOpen", ws, event);
+    return this.#acts.onOpen?.call(this, ws, event);
+  }
+  onMessage(
+    ws: WSClient,
+    event: WSMessageEvent,
+  ): unknown {
+    this.record("onMessage", ws, event);
+    return this.#acts.onMessage?.call(this, ws, event);
+  }
+  onError(
+    ws: WSClient,
+    event: WSErrorEvent,
+  ): unknown {
+    this.record("onError", ws, event);
+    return this.#acts.onError?.call(this, ws, event);
+  }
+  onTerminate(
+    ws: WSClient,
+    event: WSClientTerminateEvent,
+  ): unknown {
+    this.record("onTerminate", ws, event);
+    return this.#acts.onTerminate?.call(this, ws, event);
   }
 }
 
