@@ -7,6 +7,7 @@
  * @module
  */
 import { ErrorCode, Ws4dError } from "./_errors.ts";
+import { describe } from "./_checks.ts";
 import type { DataType } from "./_types.ts";
 
 /** What the socket hands over: `binaryType` is always `"arraybuffer"`. */
@@ -17,29 +18,6 @@ export type Encoded = string | ArrayBuffer | ArrayBufferView | Blob;
 
 const UTF8_DECODER = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const UTF8_ENCODER = new TextEncoder();
-
-/** The default of `maxMessageSize`: 16 MiB. */
-export const DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024;
-
-/** Throws a `TypeError` naming `name` unless `value` is a `DataType`. */
-export function checkDataType(value: unknown, name: string): DataType {
-  if (value === "text" || value === "blob" || value === "object") return value;
-  throw new TypeError(
-    `Cannot use ${name}: it must be "text", "blob" or "object", current value is ${
-      describe(value)
-    }`,
-  );
-}
-
-/** A short, safe rendering of a value for error messages. */
-export function describe(value: unknown): string {
-  if (typeof value === "string") return JSON.stringify(value);
-  if (typeof value === "function") return "a function";
-  if (typeof value === "symbol") return "a symbol";
-  if (typeof value === "bigint") return `${value}n`;
-  if (value === null || typeof value !== "object") return String(value);
-  return Array.isArray(value) ? "an array" : "an object";
-}
 
 function utf8Length(text: string): number {
   return UTF8_ENCODER.encode(text).byteLength;
@@ -152,23 +130,4 @@ export function encode(message: unknown): Encoded {
     );
   }
   return text;
-}
-
-/** A close reason: a string of at most 123 bytes (RFC 6455 §5.5). */
-export function checkReason(reason: unknown, action: string): string {
-  if (reason === undefined) return "";
-  if (typeof reason !== "string") {
-    throw new TypeError(
-      `${action}: the reason must be a string, current value is ${
-        describe(reason)
-      }`,
-    );
-  }
-  const size = UTF8_ENCODER.encode(reason).byteLength;
-  if (size > 123) {
-    throw new RangeError(
-      `${action}: the reason must be at most 123 bytes of UTF-8, current size is ${size}`,
-    );
-  }
-  return reason;
 }

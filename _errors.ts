@@ -11,38 +11,75 @@ import type { WSError } from "./_types.ts";
  * The stable numbers of the `errCode` field of every {@linkcode WSError}.
  * A number never changes meaning; new codes are only added.
  *
- * @example Telling a callback failure from bad data
+ * @example An exhaustive `switch` over `errCode`
  * ```ts
- * import { ErrorCode } from "@ws4d/websocket";
+ * import { ErrorCode, type WSError } from "@ws4d/websocket";
  * import assert from "node:assert/strict";
  *
+ * function isTheData(error: WSError): boolean {
+ *   switch (error.errCode) {
+ *     case ErrorCode.InvalidUTF8:
+ *     case ErrorCode.InvalidJSON:
+ *     case ErrorCode.MessageTooLarge:
+ *       return true;
+ *     case ErrorCode.CallbackFailed:
+ *     case ErrorCode.ConnectionFailed:
+ *     case ErrorCode.InvalidHandler:
+ *     case ErrorCode.ConnectionRefused:
+ *     case ErrorCode.MessagesDropped:
+ *     case ErrorCode.SlowConsumer:
+ *     case ErrorCode.BackplaneFailed:
+ *     case ErrorCode.ProtocolError:
+ *       return false;
+ *     default: {
+ *       const unknown: never = error.errCode;
+ *       return unknown;
+ *     }
+ *   }
+ * }
  * assert.equal(ErrorCode.InvalidJSON, 3);
+ * assert.equal(
+ *   isTheData({ errCode: 3, message: "", componentSignature: "ws4d" }),
+ *   true,
+ * );
  * ```
  */
-export const ErrorCode = {
-  /** A user callback threw or its promise rejected. */
-  CallbackFailed: 1,
+export const ErrorCode: {
+  /** A user callback threw or its promise rejected (close 1011). */
+  readonly CallbackFailed: 1;
   /** A message was not valid UTF-8 where text was needed (close 1007). */
-  InvalidUTF8: 2,
+  readonly InvalidUTF8: 2;
   /** A message was not valid JSON under `dataType: "object"` (close 1007). */
-  InvalidJSON: 3,
+  readonly InvalidJSON: 3;
   /** A message was larger than `maxMessageSize` (close 1009). */
-  MessageTooLarge: 4,
+  readonly MessageTooLarge: 4;
   /** The connection could not be made, or broke before it opened. */
-  ConnectionFailed: 5,
-  /** `onConnection` returned a handler without an `onMessage` method. */
-  InvalidHandler: 6,
+  readonly ConnectionFailed: 5;
+  /** `onConnection` returned a handler without `onMessage`, or a `Response` that is no refusal. */
+  readonly InvalidHandler: 6;
   /** `onConnection` threw or its promise rejected (HTTP 500). */
-  ConnectionRefused: 7,
+  readonly ConnectionRefused: 7;
   /** Messages queued while connecting were dropped because it never opened. */
-  MessagesDropped: 8,
+  readonly MessagesDropped: 8;
   /** The outgoing buffer passed `maxBufferedAmount` (close 1008). */
-  SlowConsumer: 9,
+  readonly SlowConsumer: 9;
   /** The backplane of a server failed; delivery stays local until it is back. */
+  readonly BackplaneFailed: 10;
+  /** The peer broke the WebSocket protocol (RFC 6455): the socket failed it (1002). */
+  readonly ProtocolError: 11;
+} = Object.freeze({
+  CallbackFailed: 1,
+  InvalidUTF8: 2,
+  InvalidJSON: 3,
+  MessageTooLarge: 4,
+  ConnectionFailed: 5,
+  InvalidHandler: 6,
+  ConnectionRefused: 7,
+  MessagesDropped: 8,
+  SlowConsumer: 9,
   BackplaneFailed: 10,
-  /** The peer broke the WebSocket protocol (RFC 6455): the socket failed it. */
   ProtocolError: 11,
-} as const;
+});
 
 /** One of the names of {@linkcode ErrorCode}. */
 export type ErrorCodeName = keyof typeof ErrorCode;

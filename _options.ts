@@ -1,47 +1,119 @@
+// This module is browser compatible.
 /**
- * The server's options: their defaults, in one place, and their checks, run
- * in the constructor before anything happens.
+ * The options of the server and the settings of the client: every default
+ * in one place ({@linkcode DEFAULTS}), the number options checked from one
+ * table of rules, and the resolution that runs in each constructor before
+ * anything happens. The checks themselves are `_checks.ts`'s.
  *
  * @module
  */
-import { checkDataType, DEFAULT_MAX_MESSAGE_SIZE, describe } from "./_codec.ts";
+import {
+  checkDataType,
+  checkHeaders,
+  checkKnown,
+  checkNumber,
+  checkObject,
+  checkProtocolList,
+  checkString,
+  checkStrings,
+  checkTokens,
+  describe,
+  type NumberRule,
+} from "./_checks.ts";
 import type { DataType } from "./_types.ts";
 import type { Backplane } from "./backplane.ts";
 
-/** The options of a `WebSocketServer` once checked, defaults applied. */
-export interface ResolvedServerOptions {
-  readonly path: string | undefined;
+/** The server's options that have a default, resolved. */
+interface ServerDefaults {
   readonly dataType: DataType;
+  /** Seconds. */
+  readonly idleTimeout: number;
+  readonly maxConnections: number;
+  /** Bytes. */
+  readonly maxMessageSize: number;
+  /** Bytes. */
+  readonly maxBufferedAmount: number;
+  /** Seconds. */
+  readonly closeTimeout: number;
+}
+
+/** The client's settings that have a default, resolved. */
+interface ClientDefaults {
+  readonly dataType: DataType;
+  readonly maxQueued: number;
+}
+
+/**
+ * Every default of the package (SPEC.md). Typed by the resolved shapes, so a
+ * default that is missing fails to compile.
+ */
+export const DEFAULTS: {
+  readonly server: ServerDefaults;
+  readonly client: ClientDefaults;
+  /** The signals of `signals: true`. */
+  readonly signals: readonly string[];
+} = Object.freeze({
+  server: Object.freeze({
+    dataType: "text",
+    idleTimeout: 30,
+    maxConnections: Infinity,
+    maxMessageSize: 16 * 1024 * 1024,
+    maxBufferedAmount: 16 * 1024 * 1024,
+    closeTimeout: 5,
+  }),
+  client: Object.freeze({ dataType: "text", maxQueued: 1000 }),
+  signals: Object.freeze(["SIGINT", "SIGTERM"]),
+});
+
+/** The rule of each number option, server and client (one table). */
+const NUMBER_RULES: Readonly<Record<string, NumberRule>> = {
+  port: { min: 0, max: 65535, integer: true },
+  idleTimeout: { min: 0 },
+  maxConnections: { min: 1, integer: true, infinite: true },
+  maxMessageSize: { min: 1, integer: true, infinite: true },
+  maxBufferedAmount: { min: 1, integer: true, infinite: true },
+  closeTimeout: { min: 0, infinite: true },
+  maxQueued: { min: 0, integer: true, infinite: true },
+  timeout: { min: 0 },
+};
+
+/** Checks the number option `key` of `given` (prefixed `prefix.`) by its rule. */
+function numberOption(
+  given: Record<string, unknown>,
+  key: string,
+  prefix: string,
+  action: string,
+): number | undefined {
+  const value = given[key];
+  if (value === undefined) return undefined;
+  return checkNumber(
+    value,
+    `${prefix}.${key}`,
+    action,
+    NUMBER_RULES[key] as NumberRule,
+  );
+}
+
+/** Checks `terminate(timeout)`'s seconds: finite, at least 0. */
+export function checkTimeout(timeout: unknown, action: string): number {
+  return checkNumber(timeout, "timeout", action, NUMBER_RULES.timeout!);
+}
+
+/** The options of a `WebSocketServer` once checked, defaults applied. */
+export interface ResolvedServerOptions extends ServerDefaults {
+  readonly path: string | undefined;
   readonly port: number | undefined;
   readonly hostname: string | undefined;
   readonly cert: string | undefined;
   readonly key: string | undefined;
   readonly protocols: readonly string[];
-  readonly idleTimeout: number;
-  readonly maxConnections: number;
-  readonly maxMessageSize: number;
-  readonly maxBufferedAmount: number;
-  readonly closeTimeout: number;
   readonly allowedOrigins: ReadonlySet<string> | undefined;
   readonly backplane: Backplane | undefined;
   /** The signals that terminate the server; empty for none. */
   readonly signals: readonly string[];
 }
 
-/** Every default of the server's options (SPEC.md, WebSocketServer). */
-export const SERVER_DEFAULTS = {
-  dataType: "text",
-  idleTimeout: 30,
-  maxConnections: Infinity,
-  maxMessageSize: DEFAULT_MAX_MESSAGE_SIZE,
-  maxBufferedAmount: 16 * 1024 * 1024,
-  closeTimeout: 5,
-} as const;
-
-/** The signals of `signals: true`. */
-export const DEFAULT_SIGNALS: readonly string[] = ["SIGINT", "SIGTERM"];
-
-const KNOWN = new Set([
+const SERVER_OPTIONS = new Set([
   "path",
   "dataType",
   "port",
@@ -59,203 +131,96 @@ const KNOWN = new Set([
   "signals",
 ]);
 
-const ACTION = "Cannot create WebSocketServer";
-
-/** A subprotocol is an HTTP token (RFC 6455 §4.1, RFC 7230 §3.2.6). */
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-
-/**
- * Checks a number option: a `TypeError` for a non-number, a `RangeError` for
- * a value below `min`, not an integer where one is needed, or not finite.
- */
-export function checkNumber(
-  value: unknown,
-  name: string,
-  action: string,
-  rule: { min: number; integer?: boolean; max?: number; infinite?: boolean },
-): number {
-  if (typeof value !== "number") {
-    throw new TypeError(
-      `${action}: ${name} must be a number, current value is ${
-        describe(value)
-      }`,
-    );
-  }
-  const infiniteOk = rule.infinite === true && value === Infinity;
-  if (
-    Number.isNaN(value) || value < rule.min ||
-    (rule.max !== undefined && value > rule.max) ||
-    (!infiniteOk && !Number.isFinite(value)) ||
-    (!infiniteOk && rule.integer === true && !Number.isInteger(value))
-  ) {
-    const what = rule.integer === true ? "an integer" : "a number";
-    const upper = rule.max !== undefined ? ` and at most ${rule.max}` : "";
-    throw new RangeError(
-      `${action}: ${name} must be ${what} of at least ${rule.min}${upper}, current value is ${value}`,
-    );
-  }
-  return value;
-}
-
-function checkString(value: unknown, name: string): string | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== "string") {
-    throw new TypeError(
-      `${ACTION}: ${name} must be a string, current value is ${
-        describe(value)
-      }`,
-    );
-  }
-  return value;
-}
-
-function checkStrings(value: unknown, name: string): string[] | undefined {
-  if (value === undefined) return undefined;
-  if (!Array.isArray(value) || value.some((item) => typeof item !== "string")) {
-    throw new TypeError(
-      `${ACTION}: ${name} must be an array of strings, current value is ${
-        describe(value)
-      }`,
-    );
-  }
-  return [...value];
-}
+const SERVER = "Cannot create WebSocketServer";
 
 /** Checks the options of `new WebSocketServer` and applies the defaults. */
 export function resolveServerOptions(options: unknown): ResolvedServerOptions {
-  if (options === undefined) options = {};
-  if (
-    typeof options !== "object" || options === null || Array.isArray(options)
-  ) {
-    throw new TypeError(
-      `${ACTION}: options must be an object, current value is ${
-        describe(options)
-      }`,
-    );
-  }
-  const given = options as Record<string, unknown>;
-  for (const name of Object.keys(given)) {
-    if (!KNOWN.has(name)) {
-      throw new TypeError(`${ACTION}: options.${name} is not an option`);
-    }
-  }
-  const path = checkString(given.path, "options.path");
-  if (path !== undefined) {
-    if (!path.startsWith("/")) {
-      throw new TypeError(
-        `${ACTION}: options.path must begin with "/", current value is ${
-          describe(path)
-        }`,
-      );
-    }
-    try {
-      new URLPattern({ pathname: path });
-    } catch (cause) {
-      throw new TypeError(
-        `${ACTION}: options.path must be a URLPattern pathname, current value is ${
-          describe(path)
-        }`,
-        { cause },
-      );
-    }
-  }
-  const port = given.port === undefined
-    ? undefined
-    : checkNumber(given.port, "options.port", ACTION, {
-      min: 0,
-      max: 65535,
-      integer: true,
-    });
-  const hostname = checkString(given.hostname, "options.hostname");
-  const cert = checkString(given.cert, "options.cert");
-  const key = checkString(given.key, "options.key");
+  const given = checkObject(options ?? {}, "options", SERVER);
+  checkKnown(given, SERVER_OPTIONS, "options", SERVER);
+  const defaults = DEFAULTS.server;
+  const number = (key: keyof ServerDefaults & string, fallback: number) =>
+    numberOption(given, key, "options", SERVER) ?? fallback;
+  const port = numberOption(given, "port", "options", SERVER);
+  const hostname = checkString(given.hostname, "options.hostname", SERVER);
+  const cert = checkString(given.cert, "options.cert", SERVER);
+  const key = checkString(given.key, "options.key", SERVER);
   if ((cert === undefined) !== (key === undefined)) {
-    throw new TypeError(`${ACTION}: options.cert and options.key go together`);
+    throw new TypeError(`${SERVER}: options.cert and options.key go together`);
   }
   if (port === undefined && (hostname ?? cert) !== undefined) {
     throw new TypeError(
-      `${ACTION}: options.hostname, options.cert and options.key need options.port`,
+      `${SERVER}: options.hostname, options.cert and options.key need options.port`,
     );
   }
-  const protocols = checkStrings(given.protocols, "options.protocols") ?? [];
-  for (const protocol of protocols) {
-    if (!TOKEN.test(protocol)) {
-      throw new TypeError(
-        `${ACTION}: options.protocols must hold HTTP tokens, current value is ${
-          describe(protocol)
-        }`,
-      );
-    }
-  }
-  const origins = checkStrings(given.allowedOrigins, "options.allowedOrigins");
+  const protocols =
+    checkStrings(given.protocols, "options.protocols", SERVER) ??
+      [];
+  checkTokens(protocols, "options.protocols", SERVER);
+  const origins = checkStrings(
+    given.allowedOrigins,
+    "options.allowedOrigins",
+    SERVER,
+  );
   return {
-    path,
+    path: checkPath(given.path),
     dataType: given.dataType === undefined
-      ? SERVER_DEFAULTS.dataType
-      : checkDataType(given.dataType, "options.dataType"),
+      ? defaults.dataType
+      : checkDataType(given.dataType, "options.dataType", SERVER),
     port,
     hostname,
     cert,
     key,
     protocols,
-    idleTimeout: given.idleTimeout === undefined
-      ? SERVER_DEFAULTS.idleTimeout
-      : checkNumber(given.idleTimeout, "options.idleTimeout", ACTION, {
-        min: 0,
-      }),
-    maxConnections: given.maxConnections === undefined
-      ? SERVER_DEFAULTS.maxConnections
-      : checkNumber(given.maxConnections, "options.maxConnections", ACTION, {
-        min: 1,
-        integer: true,
-        infinite: true,
-      }),
-    maxMessageSize: given.maxMessageSize === undefined
-      ? SERVER_DEFAULTS.maxMessageSize
-      : checkNumber(given.maxMessageSize, "options.maxMessageSize", ACTION, {
-        min: 1,
-        integer: true,
-        infinite: true,
-      }),
-    maxBufferedAmount: given.maxBufferedAmount === undefined
-      ? SERVER_DEFAULTS.maxBufferedAmount
-      : checkNumber(
-        given.maxBufferedAmount,
-        "options.maxBufferedAmount",
-        ACTION,
-        {
-          min: 1,
-          integer: true,
-          infinite: true,
-        },
-      ),
-    closeTimeout: given.closeTimeout === undefined
-      ? SERVER_DEFAULTS.closeTimeout
-      : checkNumber(given.closeTimeout, "options.closeTimeout", ACTION, {
-        min: 0,
-        infinite: true,
-      }),
+    idleTimeout: number("idleTimeout", defaults.idleTimeout),
+    maxConnections: number("maxConnections", defaults.maxConnections),
+    maxMessageSize: number("maxMessageSize", defaults.maxMessageSize),
+    maxBufferedAmount: number("maxBufferedAmount", defaults.maxBufferedAmount),
+    closeTimeout: number("closeTimeout", defaults.closeTimeout),
     allowedOrigins: origins === undefined ? undefined : new Set(origins),
     backplane: checkBackplane(given.backplane),
     signals: checkSignals(given.signals),
   };
 }
 
+/** A URLPattern pathname beginning with `/`. */
+function checkPath(value: unknown): string | undefined {
+  const path = checkString(value, "options.path", SERVER);
+  if (path === undefined) return undefined;
+  if (!path.startsWith("/")) {
+    throw new TypeError(
+      `${SERVER}: options.path must begin with "/", current value is ${
+        describe(path)
+      }`,
+    );
+  }
+  try {
+    new URLPattern({ pathname: path });
+  } catch (cause) {
+    throw new TypeError(
+      `${SERVER}: options.path must be a URLPattern pathname, current value is ${
+        describe(path)
+      }`,
+      { cause },
+    );
+  }
+  return path;
+}
+
 /** `true` (SIGINT and SIGTERM), `false`, or a list of signal names. */
 function checkSignals(value: unknown): readonly string[] {
   if (value === undefined || value === false) return [];
-  if (value === true) return DEFAULT_SIGNALS;
-  const names = checkStrings(value, "options.signals");
-  for (const name of names ?? []) {
+  if (value === true) return DEFAULTS.signals;
+  const names = checkStrings(value, "options.signals", SERVER) ?? [];
+  for (const name of names) {
     if (!/^SIG[A-Z0-9]+$/.test(name)) {
       throw new TypeError(
-        `${ACTION}: options.signals must be true or a list of signal names such as "SIGTERM", current value is ${
+        `${SERVER}: options.signals must be true or a list of signal names such as "SIGTERM", current value is ${
           describe(name)
         }`,
       );
     }
   }
-  return names ?? [];
+  return names;
 }
 
 /** A backplane is any object with `start`, `publish` and `close` methods. */
@@ -269,10 +234,36 @@ function checkBackplane(value: unknown): Backplane | undefined {
     typeof candidate.close !== "function"
   ) {
     throw new TypeError(
-      `${ACTION}: options.backplane must be a Backplane (start, publish and close methods), current value is ${
+      `${SERVER}: options.backplane must be a Backplane (start, publish and close methods), current value is ${
         describe(value)
       }`,
     );
   }
   return value as Backplane;
+}
+
+/** The client's settings once checked, defaults applied. */
+export interface ResolvedClientSettings extends ClientDefaults {
+  /** Handshake headers as pairs, or `undefined` for none. */
+  readonly headers: [string, string][] | undefined;
+  readonly protocols: string[];
+}
+
+const CLIENT = "Cannot create WebSocket";
+
+/** Checks the settings of a client's handler and applies the defaults. */
+export function resolveClientSettings(
+  handler: unknown,
+): ResolvedClientSettings {
+  const given = checkObject(handler ?? {}, "handler", CLIENT);
+  const defaults = DEFAULTS.client;
+  return {
+    dataType: given.dataType === undefined
+      ? defaults.dataType
+      : checkDataType(given.dataType, "handler.dataType", CLIENT),
+    headers: checkHeaders(given.headers, "handler.headers", CLIENT),
+    protocols: checkProtocolList(given.protocols, "handler.protocols", CLIENT),
+    maxQueued: numberOption(given, "maxQueued", "handler", CLIENT) ??
+      defaults.maxQueued,
+  };
 }

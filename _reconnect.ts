@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { describe } from "./_codec.ts";
+import { describe } from "./_checks.ts";
 
 /** The fields of `handler.reconnect` given as an object (seconds). */
 export interface ReconnectOptions {

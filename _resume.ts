@@ -46,7 +46,8 @@
  *
  * @module
  */
-import { describe, type Encoded, type Frame } from "./_codec.ts";
+import { describe } from "./_checks.ts";
+import type { Encoded, Frame } from "./_codec.ts";
 import { ErrorCode, Ws4dError } from "./_errors.ts";
 import { checkNumberOption } from "./_reconnect.ts";
 

@@ -15,7 +15,7 @@ import {
   Ws4dError,
   wsError,
 } from "./_errors.ts";
-import type { DataType, WSError, WSRequest, WSStatus } from "./_types.ts";
+import type { DataType, WSClientStatus, WSError } from "./_types.ts";
 
 /** A handler as the queue sees it: any object whose callbacks it may call. */
 type AnyHandler = object;
@@ -33,11 +33,11 @@ export interface FailureSink {
  * costs one call and no allocation; a callback that returns a promise holds
  * the following ones back until it settles.
  */
-export class CallbackQueue {
-  /** What the callbacks get as first argument. */
-  protected readonly target: unknown;
+export class CallbackQueue<T> {
+  /** What the callbacks get as first argument, set once by its owner. */
+  target!: T;
   /** Whose callbacks are called. */
-  protected readonly handler: AnyHandler;
+  readonly handler: AnyHandler;
   readonly #onFailure: FailureSink | undefined;
   /** A callback is running, or its promise has not settled. */
   #busy = false;
@@ -48,8 +48,7 @@ export class CallbackQueue {
   #waiting: unknown[] | null = null;
 
   /** Without `onFailure`, a subclass's `callbackFailed` receives failures. */
-  constructor(target: unknown, handler: AnyHandler, onFailure?: FailureSink) {
-    this.target = target;
+  constructor(handler: AnyHandler, onFailure?: FailureSink) {
     this.handler = handler;
     this.#onFailure = onFailure;
   }
@@ -143,7 +142,7 @@ export class CallbackQueue {
 }
 
 /** What differs between a server-side connection and a client. */
-export interface SessionSettings {
+export interface SessionSettings<T> {
   /** A server may close with 1007/1009/1011; a client only with 1000. */
   readonly side: "server" | "client";
   readonly dataType: DataType;
@@ -162,11 +161,11 @@ export interface SessionSettings {
   /** Errors with no `onError` to receive them, or thrown by `onError`. */
   readonly fallback: (errors: readonly WSError[]) => void;
   /** The socket opened, before `onOpen` runs (the server's registry). */
-  readonly onConnected?: (target: unknown) => void;
+  onConnected?(session: Session<T>): void;
   /** The status has left `"Connected"` (the server's registry). */
-  readonly onLeave?: (target: unknown) => void;
+  onLeave?(session: Session<T>): void;
   /** `onTerminate` has run and settled: nothing more will be called. */
-  readonly onDone?: (target: unknown) => void;
+  onDone?(session: Session<T>): void;
 }
 
 const OPEN_EVENT = Object.freeze({ type: "open" as const });
@@ -184,11 +183,11 @@ export function normaliseCloseCode(code: number | undefined): number {
  * One socket's life, as both the connection and the client see it. It owns
  * the socket's listeners, the status, the codec calls and fatal errors.
  */
-export class Session extends CallbackQueue {
-  status: WSStatus = "Connecting";
+export class Session<T> extends CallbackQueue<T> {
+  status: WSClientStatus = "Connecting";
   /** The socket, once it exists (a client may fail before). */
   socket: WebSocket | null = null;
-  readonly #settings: SessionSettings;
+  readonly #settings: SessionSettings<T>;
   readonly #server: boolean;
   /** Messages stop being delivered: a fatal error, or our own close. */
   #stopped = false;
@@ -210,9 +209,10 @@ export class Session extends CallbackQueue {
   /** Gives the connection up if the peer does not answer our close. */
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(target: unknown, handler: AnyHandler, settings: SessionSettings) {
+  /** The owner sets `target` before it attaches a socket. */
+  constructor(handler: AnyHandler, settings: SessionSettings<T>) {
     // One object per connection: the session is its own callback queue.
-    super(target, handler);
+    super(handler);
     this.#settings = settings;
     this.#server = settings.side === "server";
   }
@@ -290,7 +290,7 @@ export class Session extends CallbackQueue {
   close(
     code: number,
     reason: string,
-    giveUpAfter = this.#settings.closeTimeout,
+    giveUpAfter: number | undefined = this.#settings.closeTimeout,
   ): void {
     if (this.status === "Closing" || this.status === "Closed") return;
     this.#stopped = true;
@@ -422,7 +422,7 @@ export class Session extends CallbackQueue {
   #leave(status: "Closing" | "Closed"): void {
     const was = this.status;
     this.status = status;
-    if (was === "Connected") this.#settings.onLeave?.(this.target);
+    if (was === "Connected") this.#settings.onLeave?.(this);
   }
 
   #onOpen = (): void => {
@@ -434,7 +434,7 @@ export class Session extends CallbackQueue {
       return;
     }
     this.status = "Connected";
-    this.#settings.onConnected?.(this.target);
+    this.#settings.onConnected?.(this);
     const outbox = this.#outbox;
     if (outbox !== null) {
       this.#outbox = null;
@@ -571,8 +571,10 @@ export class Session extends CallbackQueue {
         ? { type: "terminate", code, reason }
         : { type: "terminate", code, reason, wasClean },
     );
-    const done = this.#settings.onDone;
-    if (done !== undefined) this.after(() => done(this.target));
+    const settings = this.#settings;
+    if (settings.onDone !== undefined) {
+      this.after(() => settings.onDone?.(this));
+    }
   }
 }
 
@@ -597,20 +599,4 @@ function failureReason(event: Event): string {
     })`;
   }
   return "the connection failed (the runtime gives no reason)";
-}
-
-/** Proves that a connection is made by the server, not by the user. */
-export const INTERNAL: unique symbol = Symbol("ws4d.internal");
-
-/** What the server gives the connection it makes. */
-export interface ConnectionInit {
-  readonly token: typeof INTERNAL;
-  readonly handler: AnyHandler;
-  /** The `WebSocketServer` (typed loosely: this module stays browser-safe). */
-  readonly server: unknown;
-  readonly request: WSRequest;
-  readonly protocol: string;
-  readonly settings: SessionSettings;
-  /** Hands the connection's session to the server. */
-  readonly bind: (connection: unknown, session: Session) => void;
 }

@@ -1,10 +1,17 @@
 // This module is browser compatible.
 /**
- * The types that the server, its connections and the client share: data
- * types, statuses, event objects and the error entries of `onError`.
+ * The public types that the server, its connections and the client share:
+ * data types, statuses, event objects and the error entries of `onError`.
+ * The handler interfaces live beside their classes (`server.ts`,
+ * `connection.ts`, `client.ts`), which their signatures name.
+ *
+ * Names follow one scheme: `WSServer…` for the server, `WSConnection…` for
+ * its connections, `WSClient…` for the client; what all three share has no
+ * side in its name (`WSError`, `WSMessageEvent`, `WSOpenEvent`).
  *
  * @module
  */
+import type { ErrorCodeValue } from "./_errors.ts";
 
 /**
  * How received data is handed to `onMessage` (SPEC.md, "Data types").
@@ -15,43 +22,55 @@
  */
 export type DataType = "text" | "blob" | "object";
 
+/**
+ * The type of `event.data` for a `dataType`: `string` for `"text"`,
+ * `Uint8Array` for `"blob"`, `unknown` for `"object"` (or when the data type
+ * is not known where the handler is written).
+ */
+export type WSData<D extends DataType = DataType> = D extends "text" ? string
+  : D extends "blob" ? Uint8Array
+  : unknown;
+
 /** The status of a client {@linkcode WebSocket}, as in 4D. */
-export type WSStatus = "Connecting" | "Connected" | "Closing" | "Closed";
+export type WSClientStatus = "Connecting" | "Connected" | "Closing" | "Closed";
 
 /** The status of a server-side connection, as in 4D. */
 export type WSConnectionStatus = "Connected" | "Closing" | "Closed";
 
 /**
  * One entry of the `errors` stack of an `onError` event, as in 4D's error
- * stack. `errCode` is one of {@linkcode ErrorCode}'s values.
+ * stack.
  */
 export interface WSError {
-  /** The stable number of the error, one of the values of `ErrorCode`. */
-  readonly errCode: number;
+  /** The stable number of the error: one of the values of `ErrorCode`. */
+  readonly errCode: ErrorCodeValue;
   /** What happened, in one sentence. */
   readonly message: string;
   /** Always `"ws4d"`. */
   readonly componentSignature: "ws4d";
-  /** The original exception, where there is one. */
+  /** The original exception or the runtime's own event, where there is one. */
   readonly cause?: unknown;
 }
 
-/** The event of `onOpen`. */
+/** The event of a connection's or a client's `onOpen`. */
 export interface WSOpenEvent {
   /** Always `"open"`. */
   readonly type: "open";
 }
 
-/** The event of `onMessage`: `data` is typed by the `dataType`. */
-export interface WSMessageEvent {
+/**
+ * The event of `onMessage`: `data` is typed by the `dataType`
+ * ({@linkcode WSData}).
+ */
+export interface WSMessageEvent<T = unknown> {
   /** Always `"message"`. */
   readonly type: "message";
   /** A `string` (`"text"`), a `Uint8Array` (`"blob"`) or a parsed JSON value (`"object"`). */
-  readonly data: unknown;
+  readonly data: T;
 }
 
 /** The event of a client's `onError`. */
-export interface WSErrorEvent {
+export interface WSClientErrorEvent {
   /** Always `"error"`. */
   readonly type: "error";
   /** The error stack, newest first. */
@@ -59,7 +78,11 @@ export interface WSErrorEvent {
 }
 
 /** The event of a server-side connection's `onError`. */
-export interface WSConnectionErrorEvent extends WSErrorEvent {
+export interface WSConnectionErrorEvent {
+  /** Always `"error"`. */
+  readonly type: "error";
+  /** The error stack, newest first. */
+  readonly errors: readonly WSError[];
   /** 4D's `status`: `HTTPError` is 0 once the connection is upgraded. */
   readonly status: {
     /** The HTTP status of the failure; 0 after the upgrade. */
@@ -70,13 +93,17 @@ export interface WSConnectionErrorEvent extends WSErrorEvent {
 }
 
 /** The event of a server's `onError`. */
-export interface WSServerErrorEvent extends WSErrorEvent {
+export interface WSServerErrorEvent {
+  /** Always `"error"`. */
+  readonly type: "error";
+  /** The error stack, newest first. */
+  readonly errors: readonly WSError[];
   /** A short description of what failed. */
   readonly statusText: string;
 }
 
 /** The event of a server-side connection's `onTerminate`. */
-export interface WSTerminateEvent {
+export interface WSConnectionTerminateEvent {
   /** Always `"terminate"`. */
   readonly type: "terminate";
   /** A valid close code: the peer's, 1005 for a close with no code, 1006 for a broken connection. */
@@ -86,15 +113,27 @@ export interface WSTerminateEvent {
 }
 
 /** The event of a client's `onTerminate`. */
-export interface WSClientTerminateEvent extends WSTerminateEvent {
+export interface WSClientTerminateEvent {
+  /** Always `"terminate"`. */
+  readonly type: "terminate";
+  /** A valid close code: the peer's, 1005 for a close with no code, 1006 for a broken connection. */
+  readonly code: number;
+  /** The close reason, possibly empty. */
+  readonly reason: string;
   /** Whether the close handshake completed. */
   readonly wasClean: boolean;
 }
 
-/** The event of a server's `onOpen` and `onTerminate`. */
-export interface WSServerEvent {
-  /** `"open"` or `"terminate"`. */
-  readonly type: "open" | "terminate";
+/** The event of a server's `onOpen`. */
+export interface WSServerOpenEvent {
+  /** Always `"open"`. */
+  readonly type: "open";
+}
+
+/** The event of a server's `onTerminate`. */
+export interface WSServerTerminateEvent {
+  /** Always `"terminate"`. */
+  readonly type: "terminate";
 }
 
 /**
@@ -119,3 +158,12 @@ export interface WSRequest {
   /** The groups of the server's `path` pattern that matched. */
   readonly params: Readonly<Record<string, string>>;
 }
+
+/** @deprecated Use {@linkcode WSClientErrorEvent}. */
+export type WSErrorEvent = WSClientErrorEvent;
+/** @deprecated Use {@linkcode WSClientStatus}. */
+export type WSStatus = WSClientStatus;
+/** @deprecated Use {@linkcode WSConnectionTerminateEvent}. */
+export type WSTerminateEvent = WSConnectionTerminateEvent;
+/** @deprecated Use {@linkcode WSServerOpenEvent} or {@linkcode WSServerTerminateEvent}. */
+export type WSServerEvent = WSServerOpenEvent | WSServerTerminateEvent;

@@ -24,19 +24,38 @@
  *
  * @module
  */
-import { checkDataType, checkReason, describe } from "./_codec.ts";
-import { checkNumber } from "./_options.ts";
+import { checkCloseCode, checkReason, checkUrl } from "./_checks.ts";
 import { printErrors } from "./_errors.ts";
+import { resolveClientSettings } from "./_options.ts";
 import { Session } from "./_session.ts";
 import type {
   DataType,
   WSCallbackResult,
+  WSClientErrorEvent,
+  WSClientStatus,
   WSClientTerminateEvent,
+  WSData,
+  WSMessageEvent,
+  WSOpenEvent,
+} from "./_types.ts";
+export type {
+  DataType,
+  WSCallbackResult,
+  WSClientErrorEvent,
+  WSClientStatus,
+  WSClientTerminateEvent,
+  WSData,
+  WSError,
   WSErrorEvent,
   WSMessageEvent,
   WSOpenEvent,
   WSStatus,
 } from "./_types.ts";
+export {
+  ErrorCode,
+  type ErrorCodeName,
+  type ErrorCodeValue,
+} from "./_errors.ts";
 
 /**
  * The runtime's WebSocket, captured before our class shadows the name;
@@ -65,22 +84,35 @@ export type WSHeaders = Readonly<Record<string, string | readonly string[]>>;
 
 /**
  * The client's handler (4D's `connectionHandler`): callbacks, all optional,
- * called as methods (`this` is the handler), and three settings.
+ * called as methods (`this` is the handler), and its settings.
+ *
+ * `D` is its `dataType`, which types `event.data`; `H` is the handler's own
+ * type, which types `ws.handler` (both are inferred from `new WebSocket(url,
+ * handler)`; a class writes `implements WSClientHandler<"text", MyHandler>`).
  */
-export interface WSClientHandler {
+export interface WSClientHandler<
+  D extends DataType = DataType,
+  H = WSClientHandler<D, never>,
+> {
   /** Once, when the connection is open. */
-  onOpen?(ws: WebSocket, event: WSOpenEvent): WSCallbackResult;
+  onOpen?(ws: WebSocket<H, D>, event: WSOpenEvent): WSCallbackResult;
   /** Each message, in order, decoded by `dataType`. */
-  onMessage?(ws: WebSocket, event: WSMessageEvent): WSCallbackResult;
+  onMessage?(
+    ws: WebSocket<H, D>,
+    event: WSMessageEvent<WSData<D>>,
+  ): WSCallbackResult;
   /** A fatal error, at most once: the processing stops. */
-  onError?(ws: WebSocket, event: WSErrorEvent): WSCallbackResult;
+  onError?(ws: WebSocket<H, D>, event: WSClientErrorEvent): WSCallbackResult;
   /** Exactly once, last, with a valid close code. */
-  onTerminate?(ws: WebSocket, event: WSClientTerminateEvent): WSCallbackResult;
+  onTerminate?(
+    ws: WebSocket<H, D>,
+    event: WSClientTerminateEvent,
+  ): WSCallbackResult;
   /**
    * How received data is handed to `onMessage`.
    * @default {"text"}
    */
-  readonly dataType?: DataType | undefined;
+  readonly dataType?: D | undefined;
   /**
    * Headers sent with the handshake (not possible in a browser).
    * @default {undefined}
@@ -99,85 +131,23 @@ export interface WSClientHandler {
   readonly maxQueued?: number | undefined;
 }
 
+/**
+ * The user's own members of a handler `H` (its state, its helpers): the
+ * callbacks and settings are typed by {@linkcode WSClientHandler}, and `H`
+ * is inferred from the rest, so that `this` and `ws.handler` are `H`.
+ */
+export type WSClientHandlerOwn<H> = {
+  [K in keyof H]: K extends keyof WSClientHandler ? unknown : H[K];
+};
+
+/** The handler a client is given: its callbacks typed, `this` its own type. */
+export type WSClientHandlerInit<D extends DataType, H> =
+  & WSClientHandler<D, H>
+  & ThisType<H & WSClientHandler<D, H>>
+  & WSClientHandlerOwn<H>;
+
 let nextId = 1;
 const ACTION = "Cannot create WebSocket";
-
-function checkUrl(url: unknown): string {
-  if (typeof url !== "string") {
-    throw new TypeError(
-      `${ACTION}: url must be a string, current value is ${describe(url)}`,
-    );
-  }
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new SyntaxError(
-      `${ACTION}: url is not a URL, current value is ${describe(url)}`,
-    );
-  }
-  if (parsed.protocol !== "ws:" && parsed.protocol !== "wss:") {
-    throw new SyntaxError(
-      `${ACTION}: url must start with ws:// or wss://, current value is ${
-        describe(url)
-      }`,
-    );
-  }
-  if (parsed.hash !== "") {
-    throw new SyntaxError(
-      `${ACTION}: url must not have a fragment, current value is ${
-        describe(url)
-      }`,
-    );
-  }
-  return url;
-}
-
-function checkHeaders(headers: unknown): [string, string][] | undefined {
-  if (headers === undefined) return undefined;
-  if (
-    typeof headers !== "object" || headers === null || Array.isArray(headers)
-  ) {
-    throw new TypeError(
-      `${ACTION}: handler.headers must be an object, current value is ${
-        describe(headers)
-      }`,
-    );
-  }
-  const pairs: [string, string][] = [];
-  for (const [name, value] of Object.entries(headers)) {
-    const values: unknown[] = Array.isArray(value) ? value : [value];
-    for (const item of values) {
-      if (typeof item !== "string") {
-        throw new TypeError(
-          `${ACTION}: handler.headers["${name}"] must be a string or an array of strings, current value is ${
-            describe(value)
-          }`,
-        );
-      }
-      pairs.push([name, item]);
-    }
-  }
-  if (pairs.length > 0 && !canSendHeaders()) {
-    throw new TypeError(
-      `${ACTION}: handler.headers cannot be sent, this runtime's WebSocket does not send handshake headers (a browser)`,
-    );
-  }
-  return pairs.length > 0 ? pairs : undefined;
-}
-
-function checkProtocols(protocols: unknown): string[] {
-  if (protocols === undefined) return [];
-  const list: unknown[] = Array.isArray(protocols) ? protocols : [protocols];
-  if (list.some((item) => typeof item !== "string")) {
-    throw new TypeError(
-      `${ACTION}: handler.protocols must be a string or an array of strings, current value is ${
-        describe(protocols)
-      }`,
-    );
-  }
-  return list as string[];
-}
 
 /**
  * A WebSocket client, as 4D's `4D.WebSocket`: callbacks instead of events, a
@@ -199,9 +169,8 @@ function checkProtocols(protocols: unknown): string[] {
  * assert.equal(await done.promise, 1006);
  * ```
  */
-export class WebSocket {
-  readonly #session: Session;
-  readonly #handler: WSClientHandler;
+export class WebSocket<H = WSClientHandler, D extends DataType = "text"> {
+  readonly #session: Session<WebSocket<H, D>>;
   readonly #url: string;
   readonly #dataType: DataType;
   readonly #id: number;
@@ -211,44 +180,34 @@ export class WebSocket {
    *
    * @throws {SyntaxError} When `url` is not a `ws:`/`wss:` URL, or a
    * subprotocol is not valid.
-   * @throws {TypeError} When a handler setting has the wrong type, or headers
-   * are given where the runtime cannot send them.
+   * @throws {TypeError} When a handler setting has the wrong type, headers
+   * are given where the runtime cannot send them, or the runtime has no
+   * global `WebSocket`.
    */
-  constructor(url: string, handler?: WSClientHandler) {
-    this.#url = checkUrl(url);
-    if (handler === undefined) handler = {};
-    if (typeof handler !== "object" || handler === null) {
+  constructor(url: string, handler?: WSClientHandlerInit<D, H>) {
+    this.#url = checkUrl(url, ACTION);
+    const settings = resolveClientSettings(handler);
+    if (settings.headers !== undefined && !canSendHeaders()) {
       throw new TypeError(
-        `${ACTION}: handler must be an object, current value is ${
-          describe(handler)
-        }`,
+        `${ACTION}: handler.headers cannot be sent, this runtime's WebSocket does not send handshake headers (a browser)`,
       );
     }
-    this.#handler = handler;
-    this.#dataType = handler.dataType === undefined
-      ? "text"
-      : checkDataType(handler.dataType, "handler.dataType");
-    const headers = checkHeaders(handler.headers);
-    const protocols = checkProtocols(handler.protocols);
-    const maxQueued = handler.maxQueued === undefined
-      ? 1000
-      : checkNumber(handler.maxQueued, "handler.maxQueued", ACTION, {
-        min: 0,
-        integer: true,
-        infinite: true,
-      });
     if (typeof NativeWebSocket !== "function") {
       throw new TypeError(
         `${ACTION}: this runtime has no global WebSocket; Deno, Node 22 and later, Bun and browsers have one`,
       );
     }
+    this.#dataType = settings.dataType;
     let socket: globalThis.WebSocket;
     try {
-      socket = headers === undefined
-        ? new NativeWebSocket(url, protocols)
+      socket = settings.headers === undefined
+        ? new NativeWebSocket(url, settings.protocols)
         : new NativeWebSocket(
           url,
-          { headers, protocols } as unknown as string[],
+          {
+            headers: settings.headers,
+            protocols: settings.protocols,
+          } as unknown as string[],
         );
     } catch (cause) {
       throw new SyntaxError(
@@ -257,15 +216,16 @@ export class WebSocket {
       );
     }
     this.#id = nextId++;
-    this.#session = new Session(this, handler, {
+    this.#session = new Session<WebSocket<H, D>>(handler ?? {}, {
       side: "client",
-      dataType: this.#dataType,
+      dataType: settings.dataType,
       maxMessageSize: Infinity,
       maxBufferedAmount: Infinity,
-      maxQueued,
+      maxQueued: settings.maxQueued,
       url,
       fallback: (errors) => printErrors("WebSocket", errors),
     });
+    this.#session.target = this;
     this.#session.attach(socket);
   }
 
@@ -281,7 +241,10 @@ export class WebSocket {
    * ```
    */
   // deno-lint-ignore no-misused-new -- 4D's constructor is `.new()`.
-  static new(url: string, handler?: WSClientHandler): WebSocket {
+  static new<H = WSClientHandler, D extends DataType = "text">(
+    url: string,
+    handler?: WSClientHandlerInit<D, H>,
+  ): WebSocket<H, D> {
     return new WebSocket(url, handler);
   }
 
@@ -290,9 +253,9 @@ export class WebSocket {
     return this.#dataType;
   }
 
-  /** The handler given to the constructor. */
-  get handler(): WSClientHandler {
-    return this.#handler;
+  /** The handler given to the constructor, with its own type. */
+  get handler(): H & WSClientHandler<D, H> {
+    return this.#session.handler as H & WSClientHandler<D, H>;
   }
 
   /** An integer unique in the process. */
@@ -301,7 +264,7 @@ export class WebSocket {
   }
 
   /** `"Connecting"`, `"Connected"`, `"Closing"` or `"Closed"`. */
-  get status(): WSStatus {
+  get status(): WSClientStatus {
     return this.#session.status;
   }
 
@@ -344,24 +307,8 @@ export class WebSocket {
    */
   terminate(code?: number, reason?: string): void {
     const action = "Cannot terminate WebSocket";
-    if (code !== undefined) {
-      if (typeof code !== "number") {
-        throw new TypeError(
-          `${action}: code must be a number, current value is ${
-            describe(code)
-          }`,
-        );
-      }
-      if (
-        code !== 1000 &&
-        !(Number.isInteger(code) && code >= 3000 && code <= 4999)
-      ) {
-        throw new RangeError(
-          `${action}: code must be 1000 or 3000-4999, current value is ${code}`,
-        );
-      }
-    }
-    this.#session.close(code ?? 1000, checkReason(reason, action));
+    const checked = checkCloseCode(code, action, true);
+    this.#session.close(checked ?? 1000, checkReason(reason, "reason", action));
   }
 }
 

@@ -3,61 +3,107 @@
  * `4D.WebSocketConnection`. The server makes them; the user receives them in
  * the callbacks of the connection handler that `onConnection` returned.
  *
- * @example A connection handler that echoes
+ * @example A connection handler written as a class: `this` and `ws.handler` are the class
  * ```ts
- * import type { WebSocketConnection, WSConnectionHandler, WSMessageEvent } from "@ws4d/websocket";
+ * import type {
+ *   WebSocketConnection,
+ *   WSConnectionHandler,
+ *   WSMessageEvent,
+ * } from "@ws4d/websocket";
+ * import assert from "node:assert/strict";
  *
- * class Echo implements WSConnectionHandler {
- *   onMessage(ws: WebSocketConnection, event: WSMessageEvent): void {
- *     ws.send(event.data);
+ * class Echo implements WSConnectionHandler<"text", Echo> {
+ *   count = 0;
+ *   onMessage(ws: WebSocketConnection<Echo, "text">, event: WSMessageEvent<string>) {
+ *     this.count++;
+ *     ws.send(event.data.toUpperCase());
  *   }
  * }
- * const handler: WSConnectionHandler = new Echo();
+ * assert.equal(new Echo().count, 0);
  * ```
  *
  * @module
  */
 import type { WebSocketServer } from "./server.ts";
-import { type ConnectionInit, INTERNAL, Session } from "./_session.ts";
-import { checkReason, describe } from "./_codec.ts";
+export type { WebSocketServer } from "./server.ts";
+import type { Session } from "./_session.ts";
+import { checkCloseCode, checkReason } from "./_checks.ts";
 import type {
   DataType,
   WSCallbackResult,
   WSConnectionErrorEvent,
   WSConnectionStatus,
+  WSConnectionTerminateEvent,
+  WSData,
   WSMessageEvent,
   WSOpenEvent,
   WSRequest,
-  WSTerminateEvent,
 } from "./_types.ts";
+export type {
+  DataType,
+  WSCallbackResult,
+  WSConnectionErrorEvent,
+  WSConnectionStatus,
+  WSConnectionTerminateEvent,
+  WSData,
+  WSError,
+  WSMessageEvent,
+  WSOpenEvent,
+  WSRequest,
+} from "./_types.ts";
+export {
+  ErrorCode,
+  type ErrorCodeName,
+  type ErrorCodeValue,
+} from "./_errors.ts";
 
 /**
  * The handler of one connection (4D's `connectionHandler`), returned by the
  * server's `onConnection`. Callbacks are called as methods, so `this` is the
  * handler. `onMessage` is required.
+ *
+ * `D` is the server's `dataType`, which types `event.data`; `H` is the
+ * handler's own type, which types `ws.handler` (a class writes
+ * `implements WSConnectionHandler<"text", MyHandler>`).
  */
-export interface WSConnectionHandler {
+export interface WSConnectionHandler<
+  D extends DataType = DataType,
+  H = WSConnectionHandler<D, never>,
+> {
   /** Each message, in order, decoded by the server's `dataType`. */
   onMessage(
-    connection: WebSocketConnection,
-    event: WSMessageEvent,
+    connection: WebSocketConnection<H, D>,
+    event: WSMessageEvent<WSData<D>>,
   ): WSCallbackResult;
   /** Once, first, when the socket is open. */
   onOpen?(
-    connection: WebSocketConnection,
+    connection: WebSocketConnection<H, D>,
     event: WSOpenEvent,
   ): WSCallbackResult;
   /** Exactly once, last, with a valid close code. */
   onTerminate?(
-    connection: WebSocketConnection,
-    event: WSTerminateEvent,
+    connection: WebSocketConnection<H, D>,
+    event: WSConnectionTerminateEvent,
   ): WSCallbackResult;
   /** A fatal error, at most once; the connection then closes. */
   onError?(
-    connection: WebSocketConnection,
+    connection: WebSocketConnection<H, D>,
     event: WSConnectionErrorEvent,
   ): WSCallbackResult;
 }
+
+/** What the server knows of a connection when it opens one. */
+export interface WSConnectionInit<D extends DataType> {
+  /** The server the connection belongs to. */
+  readonly server: WebSocketServer<D>;
+  /** The request, as given to `onConnection`. */
+  readonly request: WSRequest;
+  /** The subprotocol chosen, or `""`. */
+  readonly protocol: string;
+}
+
+/** Proves that the constructor is called by {@linkcode openConnection}. */
+const FACTORY: unique symbol = Symbol("ws4d.connection");
 
 let nextId = 1;
 
@@ -67,21 +113,27 @@ let nextId = 1;
  *
  * @example Sending to every other connection, as 4D's chat does
  * ```ts
- * import type { WebSocketConnection, WSMessageEvent } from "@ws4d/websocket";
+ * import { WebSocketServer } from "@ws4d/websocket";
+ * import assert from "node:assert/strict";
  *
- * const handler = {
- *   onMessage(ws: WebSocketConnection, event: WSMessageEvent) {
- *     for (const other of ws.wss.connections) {
- *       if (other.id !== ws.id) other.send(event.data);
- *     }
- *   },
- * };
+ * await using wss = new WebSocketServer({
+ *   onConnection: () => ({
+ *     onMessage(ws, event) {
+ *       for (const other of ws.wss.connections) {
+ *         if (other.id !== ws.id) other.send(event.data);
+ *       }
+ *     },
+ *   }),
+ * });
+ * assert.deepEqual(wss.connections, []);
  * ```
  */
-export class WebSocketConnection {
-  readonly #session: Session;
-  readonly #handler: WSConnectionHandler;
-  readonly #server: WebSocketServer;
+export class WebSocketConnection<
+  H = WSConnectionHandler,
+  D extends DataType = DataType,
+> {
+  readonly #session: Session<WebSocketConnection<H, D>>;
+  readonly #server: WebSocketServer<D>;
   readonly #request: WSRequest;
   readonly #protocol: string;
   readonly #id: number;
@@ -91,28 +143,29 @@ export class WebSocketConnection {
    *
    * @throws {TypeError} Always, when called by the user.
    */
-  constructor(init: unknown) {
-    const given = init as Partial<ConnectionInit> | null;
-    if (
-      typeof init !== "object" || given === null || given.token !== INTERNAL
-    ) {
+  constructor(
+    token: never,
+    session: Session<WebSocketConnection<H, D>>,
+    init: WSConnectionInit<D>,
+  ) {
+    if ((token as unknown) !== FACTORY) {
       throw new TypeError(
         "Cannot construct WebSocketConnection: the server makes connections",
       );
     }
-    const ready = given as ConnectionInit;
-    this.#handler = ready.handler as WSConnectionHandler;
-    this.#server = ready.server as WebSocketServer;
-    this.#request = ready.request;
-    this.#protocol = ready.protocol;
+    this.#session = session;
+    this.#server = init.server;
+    this.#request = init.request;
+    this.#protocol = init.protocol;
     this.#id = nextId++;
-    this.#session = new Session(this, ready.handler, ready.settings);
-    ready.bind(this, this.#session);
   }
 
-  /** The connection handler that `onConnection` returned. */
-  get handler(): WSConnectionHandler {
-    return this.#handler;
+  /**
+   * The connection handler that `onConnection` returned, with its own type
+   * (a class, or an object literal seen from `wss.connections`).
+   */
+  get handler(): H {
+    return this.#session.handler as H;
   }
 
   /** An integer unique in the process. */
@@ -127,7 +180,7 @@ export class WebSocketConnection {
   }
 
   /** The server this connection belongs to. */
-  get wss(): WebSocketServer {
+  get wss(): WebSocketServer<D> {
     return this.#server;
   }
 
@@ -175,25 +228,32 @@ export class WebSocketConnection {
    * 123 bytes of UTF-8.
    */
   terminate(code?: number, message?: string): void {
-    if (code !== undefined) {
-      if (typeof code !== "number") {
-        throw new TypeError(
-          `Cannot terminate connection: code must be a number, current value is ${
-            describe(code)
-          }`,
-        );
-      }
-      if (!Number.isInteger(code)) {
-        throw new RangeError(
-          `Cannot terminate connection: code must be an integer, current value is ${code}`,
-        );
-      }
-    }
-    const reason = checkReason(message, "Cannot terminate connection");
-    if (code !== undefined && code > 3000 && code <= 4999) {
-      this.#session.close(code, reason);
+    const action = "Cannot terminate connection";
+    const checked = checkCloseCode(code, action, false);
+    const reason = checkReason(message, "message", action);
+    if (checked !== undefined && checked > 3000 && checked <= 4999) {
+      this.#session.close(checked, reason);
     } else {
       this.#session.close(1000, "");
     }
   }
+}
+
+/**
+ * Makes the connection of `session`, which takes it as its target: the one
+ * way to make a connection, for the server (not exported by the package).
+ *
+ * @ignore
+ */
+export function openConnection<H, D extends DataType>(
+  session: Session<WebSocketConnection<H, D>>,
+  init: WSConnectionInit<D>,
+): WebSocketConnection<H, D> {
+  const connection = new WebSocketConnection<H, D>(
+    FACTORY as never,
+    session,
+    init,
+  );
+  session.target = connection;
+  return connection;
 }

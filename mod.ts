@@ -25,12 +25,19 @@
 export {
   WebSocketServer,
   type WebSocketServerOptions,
+  type WSAcceptedHandler,
   type WSBroadcastOptions,
+  type WSConnectionAnswer,
   type WSConnectionEvent,
   type WSConnectionResult,
+  type WSServerConnectionEvent,
   type WSServerHandler,
 } from "./server.ts";
-export { WebSocketConnection, type WSConnectionHandler } from "./connection.ts";
+export {
+  WebSocketConnection,
+  type WSConnectionHandler,
+  type WSConnectionInit,
+} from "./connection.ts";
 export {
   type Backplane,
   type BackplaneData,
@@ -41,6 +48,8 @@ export {
   WebSocket,
   WebSocketClient,
   type WSClientHandler,
+  type WSClientHandlerInit,
+  type WSClientHandlerOwn,
   type WSHeaders,
 } from "./client.ts";
 export {
@@ -51,9 +60,13 @@ export {
 export type {
   DataType,
   WSCallbackResult,
+  WSClientErrorEvent,
+  WSClientStatus,
   WSClientTerminateEvent,
   WSConnectionErrorEvent,
   WSConnectionStatus,
+  WSConnectionTerminateEvent,
+  WSData,
   WSError,
   WSErrorEvent,
   WSMessageEvent,
@@ -61,6 +74,8 @@ export type {
   WSRequest,
   WSServerErrorEvent,
   WSServerEvent,
+  WSServerOpenEvent,
+  WSServerTerminateEvent,
   WSStatus,
   WSTerminateEvent,
 } from "./_types.ts";

@@ -27,6 +27,7 @@
 import { Buffer } from "node:buffer";
 import { createClient } from "npm:redis@^5.12.1";
 import type { Backplane, BackplaneData, BackplaneSink } from "./backplane.ts";
+export type { Backplane, BackplaneData, BackplaneSink } from "./backplane.ts";
 import { toError } from "./_errors.ts";
 
 /** The options of {@linkcode RedisBackplane}. */

@@ -18,83 +18,147 @@
  *
  * @module
  */
-import { WebSocketConnection, type WSConnectionHandler } from "./connection.ts";
-import type { Backplane, BackplaneData } from "./backplane.ts";
-export {
-  type Backplane,
-  type BackplaneData,
-  type BackplaneSink,
-  BroadcastChannelBackplane,
-} from "./backplane.ts";
-import { encode, type Encoded } from "./_codec.ts";
-import { ErrorCode, printErrors, toError, wsError } from "./_errors.ts";
 import {
-  checkNumber,
-  DEFAULT_SIGNALS,
+  openConnection,
+  type WebSocketConnection,
+  type WSConnectionHandler,
+} from "./connection.ts";
+import type { Backplane } from "./backplane.ts";
+import { encode } from "./_codec.ts";
+import {
+  callbackFailed,
+  ErrorCode,
+  printErrors,
+  toError,
+  wsError,
+} from "./_errors.ts";
+import { Fanout } from "./_fanout.ts";
+import {
+  checkHandshake,
+  chooseProtocol,
+  matchPath,
+  plain,
+  readRequest,
+} from "./_handshake.ts";
+import {
+  checkTimeout,
+  DEFAULTS,
+  type ResolvedServerOptions,
   resolveServerOptions,
 } from "./_options.ts";
-import type { ResolvedServerOptions } from "./_options.ts";
-import {
-  CallbackQueue,
-  INTERNAL,
-  type Session,
-  type SessionSettings,
-} from "./_session.ts";
+import { CallbackQueue, Session, type SessionSettings } from "./_session.ts";
 import type {
   DataType,
   WSCallbackResult,
   WSError,
   WSRequest,
   WSServerErrorEvent,
-  WSServerEvent,
+  WSServerOpenEvent,
+  WSServerTerminateEvent,
 } from "./_types.ts";
+export {
+  type Backplane,
+  type BackplaneData,
+  type BackplaneSink,
+  BroadcastChannelBackplane,
+} from "./backplane.ts";
+export {
+  WebSocketConnection,
+  type WSConnectionHandler,
+  type WSConnectionInit,
+} from "./connection.ts";
+export type {
+  DataType,
+  WSCallbackResult,
+  WSConnectionErrorEvent,
+  WSConnectionStatus,
+  WSConnectionTerminateEvent,
+  WSData,
+  WSError,
+  WSMessageEvent,
+  WSOpenEvent,
+  WSRequest,
+  WSServerErrorEvent,
+  WSServerOpenEvent,
+  WSServerTerminateEvent,
+} from "./_types.ts";
+export {
+  ErrorCode,
+  type ErrorCodeName,
+  type ErrorCodeValue,
+} from "./_errors.ts";
 
 /** The event of `onConnection`: the request, read before the upgrade. */
-export interface WSConnectionEvent {
+export interface WSServerConnectionEvent {
   /** Always `"connection"`. */
   readonly type: "connection";
   /** The upgrade request. */
   readonly request: WSRequest;
 }
 
+/** @deprecated Use {@linkcode WSServerConnectionEvent}. */
+export type WSConnectionEvent = WSServerConnectionEvent;
+
 /**
- * What `onConnection` returns: a handler accepts; `null`/`undefined` refuses
+ * A connection handler as `onConnection` returns it: `this` in its methods
+ * is the handler's own type `C`.
+ */
+export type WSAcceptedHandler<C> = C & ThisType<C>;
+
+/**
+ * What `onConnection` answers: a handler accepts; `null`/`undefined` refuses
  * with 403; a `Response` (status 400–599) refuses with that answer, such as
  * 401 with `WWW-Authenticate` or 429 with `Retry-After`.
  */
-export type WSConnectionResult =
-  | WSConnectionHandler
+export type WSConnectionAnswer<C> =
+  | WSAcceptedHandler<C>
   | Response
   | null
-  | undefined
-  | Promise<WSConnectionHandler | Response | null | undefined>;
+  | undefined;
+
+/** What `onConnection` returns: an answer, or a promise of one. */
+export type WSConnectionResult<C> =
+  | WSConnectionAnswer<C>
+  | Promise<WSConnectionAnswer<C>>;
 
 /**
  * The server's handler (4D's `WSSHandler`). Callbacks are called as methods,
  * so `this` is the handler. `onConnection` is required.
+ *
+ * `D` is the server's `dataType`, `C` the type of the connection handlers
+ * it returns: both are inferred from `new WebSocketServer(handler, options)`.
  */
-export interface WSServerHandler {
+export interface WSServerHandler<
+  D extends DataType = DataType,
+  C extends WSConnectionHandler<D, C> = WSConnectionHandler<D>,
+> {
   /**
    * Accepts a connection by returning its handler, or refuses it: `null` or
    * `undefined` answers 403, a `Response` answers itself.
    */
   onConnection(
-    server: WebSocketServer,
-    event: WSConnectionEvent,
-  ): WSConnectionResult;
+    server: WebSocketServer<D, C>,
+    event: WSServerConnectionEvent,
+  ): WSConnectionResult<C>;
   /** Once, when the server is ready to accept. */
-  onOpen?(server: WebSocketServer, event: WSServerEvent): WSCallbackResult;
+  onOpen?(
+    server: WebSocketServer<D, C>,
+    event: WSServerOpenEvent,
+  ): WSCallbackResult;
   /** Once, after the last connection's `onTerminate`. */
-  onTerminate?(server: WebSocketServer, event: WSServerEvent): WSCallbackResult;
+  onTerminate?(
+    server: WebSocketServer<D, C>,
+    event: WSServerTerminateEvent,
+  ): WSCallbackResult;
   /** An error of the server itself, or of a connection with no `onError`. */
   onError?(
-    server: WebSocketServer,
+    server: WebSocketServer<D, C>,
     event: WSServerErrorEvent,
   ): WSCallbackResult;
 }
 
 /** The options of {@linkcode WebSocketServer}. */
-export interface WebSocketServerOptions {
+export interface WebSocketServerOptions<D extends DataType = DataType> {
   /**
    * A URLPattern pathname pattern (`"/chat"`, `"/rooms/:room"`); only
    * matching requests are handled, and the groups go to `request.params`.
@@ -105,7 +169,7 @@ export interface WebSocketServerOptions {
    * How received data is handed to `onMessage`.
    * @default {"text"}
    */
-  readonly dataType?: DataType | undefined;
+  readonly dataType?: D | undefined;
   /**
    * Listen by itself on this port (0: any free one) with `Deno.serve`.
    * @default {undefined} not listening: serve through `fetch`
@@ -184,106 +248,11 @@ export interface WebSocketServerOptions {
 /** The options of {@linkcode WebSocketServer.prototype.broadcast}. */
 export interface WSBroadcastOptions {
   /** A connection to skip (the chat's "all the other clients"). */
-  readonly except?: WebSocketConnection | undefined;
+  readonly except?: WebSocketConnection<unknown> | undefined;
 }
 
-const OPEN: WSServerEvent = Object.freeze({ type: "open" });
-const TERMINATE: WSServerEvent = Object.freeze({ type: "terminate" });
-
-function plain(status: number, text: string, headers?: HeadersInit): Response {
-  return new Response(
-    text,
-    headers === undefined ? { status } : { status, headers },
-  );
-}
-
-/** Sets an own property, even one named `__proto__`. */
-function setOwn(target: Record<string, unknown>, name: string, value: unknown) {
-  if (name === "__proto__") {
-    Object.defineProperty(target, name, {
-      value,
-      enumerable: true,
-      writable: true,
-      configurable: true,
-    });
-  } else {
-    target[name] = value;
-  }
-}
-
-/** Reads what `onConnection` sees; Deno closes the request at the upgrade. */
-function readRequest(
-  request: Request,
-  info: Deno.ServeHandlerInfo | undefined,
-  params: Record<string, string>,
-): WSRequest {
-  const headers: Record<string, string> = {};
-  for (const [name, value] of request.headers) {
-    // Only set-cookie comes apart when iterated; join it as the rest are.
-    const before = Object.hasOwn(headers, name) ? headers[name] : undefined;
-    setOwn(headers, name, before === undefined ? value : `${before}, ${value}`);
-  }
-  const url = new URL(request.url);
-  const query: Record<string, string | string[]> = {};
-  for (const [name, value] of url.searchParams) {
-    const before = Object.hasOwn(query, name) ? query[name] : undefined;
-    if (before === undefined) setOwn(query, name, value);
-    else if (typeof before === "string") setOwn(query, name, [before, value]);
-    else before.push(value);
-  }
-  const addr = info?.remoteAddr as Partial<Deno.NetAddr> | undefined;
-  return {
-    headers,
-    query,
-    url: url.pathname + url.search,
-    remoteAddress: typeof addr?.hostname === "string" ? addr.hostname : "",
-    params,
-  };
-}
-
-/** A nonce of 16 bytes in base64 (RFC 6455 §4.1), as every client sends. */
-const KEY = /^[A-Za-z0-9+/]{21}[AQgw]==$/;
-
-/**
- * The answer to a malformed handshake, which Deno would upgrade (RFC 6455
- * §4.2.1-2): 400 for a missing or malformed key or a missing version, 426
- * naming version 13 for another version.
- */
-function checkHandshake(headers: Headers): Response | undefined {
-  const key = headers.get("sec-websocket-key");
-  if (key === null || !KEY.test(key.trim())) {
-    return plain(
-      400,
-      "Bad Request: Sec-WebSocket-Key must be 16 bytes in base64",
-    );
-  }
-  const version = headers.get("sec-websocket-version");
-  if (version === null) {
-    return plain(400, "Bad Request: Sec-WebSocket-Version is missing");
-  }
-  if (version.trim() !== "13") {
-    return plain(426, "Upgrade Required: Sec-WebSocket-Version must be 13", {
-      "sec-websocket-version": "13",
-    });
-  }
-  return undefined;
-}
-
-/**
- * Text stays text; bytes become a `Uint8Array` over the same memory, which
- * the backplane copies before `publish` returns.
- */
-function toBackplaneData(data: Exclude<Encoded, Blob>): BackplaneData {
-  if (typeof data === "string" || data instanceof Uint8Array) return data;
-  return ArrayBuffer.isView(data)
-    ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
-    : new Uint8Array(data);
-}
-
-/** Bytes copied, text as it is. */
-function copyOf(data: BackplaneData): BackplaneData {
-  return typeof data === "string" ? data : data.slice();
-}
+const OPEN: WSServerOpenEvent = Object.freeze({ type: "open" });
+const TERMINATE: WSServerTerminateEvent = Object.freeze({ type: "terminate" });
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof value === "object" && value !== null &&
@@ -299,36 +268,60 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
  * import { WebSocketServer } from "@ws4d/websocket";
  * import assert from "node:assert/strict";
  *
- * const wss = new WebSocketServer({
+ * await using wss = new WebSocketServer({
  *   onConnection: () => ({ onMessage: (ws, event) => ws.send(event.data) }),
  * }, { path: "/ws" });
- * const handler = (request: Request, info: Deno.ServeHandlerInfo) =>
- *   wss.handles(request) ? wss.fetch(request, info) : new Response("home");
- * const response = await wss.fetch(new Request("http://localhost/ws"));
- * assert.equal(response.status, 426);
- * assert.equal(typeof handler, "function");
- * await wss.terminate();
+ * await using server = Deno.serve(
+ *   { port: 0, hostname: "127.0.0.1", onListen() {} },
+ *   (request, info) =>
+ *     wss.handles(request) ? wss.fetch(request, info) : new Response("home"),
+ * );
+ * const home = await fetch(`http://127.0.0.1:${server.addr.port}/`);
+ * assert.equal(await home.text(), "home");
+ * ```
+ *
+ * @example A typed handler: `this` and `event.data` are inferred
+ * ```ts
+ * import { WebSocketServer } from "@ws4d/websocket";
+ * import assert from "node:assert/strict";
+ *
+ * await using wss = new WebSocketServer({
+ *   onConnection: () => ({
+ *     received: 0,
+ *     onMessage(ws, event) {
+ *       this.received++; // `this` is this handler
+ *       ws.send(event.data.byteLength); // "blob": a Uint8Array
+ *     },
+ *   }),
+ * }, { dataType: "blob" });
+ * assert.equal(wss.dataType, "blob");
  * ```
  */
-export class WebSocketServer {
-  readonly #handler: WSServerHandler;
+export class WebSocketServer<
+  D extends DataType = "text",
+  C extends WSConnectionHandler<D, C> = WSConnectionHandler<D>,
+> {
+  readonly #handler: WSServerHandler<D, C>;
   readonly #options: ResolvedServerOptions;
   readonly #pattern: URLPattern | undefined;
-  readonly #queue: CallbackQueue;
+  /** The server's own callbacks, one at a time. */
+  readonly #queue: CallbackQueue<this>;
+  /** What every connection's session shares: one object per server. */
+  readonly #settings: SessionSettings<WebSocketConnection<C, D>>;
+  readonly #fanout: Fanout<WebSocketConnection<C, D>>;
   readonly #httpServer: Deno.HttpServer<Deno.NetAddr> | undefined;
-  /** Every connection not yet terminated, with its session. */
-  readonly #live = new Map<WebSocketConnection, Session>();
+  /** Every session not yet terminated. */
+  readonly #live = new Set<Session<WebSocketConnection<C, D>>>();
   /** The `"Connected"` ones, in the order they opened. */
-  readonly #connected = new Map<WebSocketConnection, Session>();
+  readonly #connected = new Set<Session<WebSocketConnection<C, D>>>();
   /** `onConnection` calls whose promise has not settled. */
   #pending = 0;
   #terminating: Promise<void> | undefined;
   /** Resolves when `#live` empties during `terminate`. */
   #drained: (() => void) | undefined;
-  /** Broadcasts waiting for a `Blob` to be read, to keep their order. */
-  #publishing: Promise<void> | undefined;
   /** The listener of `options.signals`, while it listens. */
   #onSignal: (() => void) | undefined;
+  #stopped: Promise<void> | undefined;
 
   /**
    * Makes a server. With `options.port`, it listens by itself at once.
@@ -337,66 +330,51 @@ export class WebSocketServer {
    * option has the wrong type or is unknown.
    * @throws {RangeError} When a number option is out of range.
    */
-  constructor(handler: WSServerHandler, options?: WebSocketServerOptions) {
+  constructor(
+    handler: WSServerHandler<D, C>,
+    options?: WebSocketServerOptions<D>,
+  ) {
     if (
       typeof handler !== "object" || handler === null ||
-      typeof (handler as Partial<WSServerHandler>).onConnection !== "function"
+      typeof (handler as Partial<WSServerHandler<D, C>>).onConnection !==
+        "function"
     ) {
       throw new TypeError(
         "Cannot create WebSocketServer: handler.onConnection must be a function",
       );
     }
-    this.#options = resolveServerOptions(options);
+    const resolved = resolveServerOptions(options);
     this.#handler = handler;
+    this.#options = resolved;
+    this.#pattern = resolved.path === undefined
+      ? undefined
+      : new URLPattern({ pathname: resolved.path });
     this.#settings = {
       side: "server",
-      dataType: this.#options.dataType,
-      maxMessageSize: this.#options.maxMessageSize,
-      maxBufferedAmount: this.#options.maxBufferedAmount,
-      closeTimeout: this.#options.closeTimeout * 1000,
+      dataType: resolved.dataType,
+      maxMessageSize: resolved.maxMessageSize,
+      maxBufferedAmount: resolved.maxBufferedAmount,
+      closeTimeout: resolved.closeTimeout * 1000,
       fallback: (errors) => this.#report("connection error", errors),
-      onConnected: (connection) =>
-        this.#connected.set(
-          connection as WebSocketConnection,
-          this.#live.get(connection as WebSocketConnection) as Session,
-        ),
-      onLeave: (connection) =>
-        this.#connected.delete(connection as WebSocketConnection),
-      onDone: (connection) => {
-        this.#live.delete(connection as WebSocketConnection);
+      onConnected: (session) => this.#connected.add(session),
+      onLeave: (session) => this.#connected.delete(session),
+      onDone: (session) => {
+        this.#live.delete(session);
         if (this.#live.size === 0) this.#drained?.();
       },
     };
-    this.#pattern = this.#options.path === undefined
-      ? undefined
-      : new URLPattern({ pathname: this.#options.path });
-    this.#queue = new CallbackQueue(this, handler, {
+    this.#queue = new CallbackQueue<this>(handler, {
       callbackFailed(name, thrown) {
-        const error = toError(thrown);
         printErrors(`WebSocketServer.${name}`, [
-          wsError(
-            ErrorCode.CallbackFailed,
-            `Callback ${name} failed: ${error.message}`,
-            error,
-          ),
+          callbackFailed(name, thrown).toEntry(),
         ]);
       },
     });
-    const { port, hostname, cert, key } = this.#options;
-    if (port !== undefined) {
-      const listen = { port, onListen() {} } as Deno.ServeTcpOptions;
-      if (hostname !== undefined) listen.hostname = hostname;
-      this.#httpServer = Deno.serve(
-        cert !== undefined && key !== undefined
-          ? { ...listen, cert, key } as
-            & Deno.ServeTcpOptions
-            & Deno.TlsCertifiedKeyPem
-          : listen,
-        this.fetch,
-      );
-    }
-    this.#options.backplane?.start({
-      deliver: (data) => this.#deliver(data),
+    this.#queue.target = this;
+    this.#fanout = new Fanout(resolved.backplane);
+    this.#httpServer = this.#listen();
+    resolved.backplane?.start({
+      deliver: (data) => this.#fanout.deliver(data, this.#connected),
       failed: (error) =>
         this.#report("backplane failed", [
           wsError(
@@ -418,50 +396,6 @@ export class WebSocketServer {
   }
 
   /**
-   * Terminates on the first of `options.signals`. With `signals: true`, a
-   * signal the platform cannot listen to (SIGTERM on Windows) is skipped; a
-   * signal named in a list must be listened to.
-   */
-  #listenToSignals(): void {
-    const signals = this.#options.signals;
-    if (signals.length === 0) return;
-    const onSignal = () => void this.terminate();
-    this.#onSignal = onSignal;
-    const strict = signals !== DEFAULT_SIGNALS;
-    const listening: string[] = [];
-    for (const signal of signals) {
-      try {
-        Deno.addSignalListener(signal as Deno.Signal, onSignal);
-        listening.push(signal);
-      } catch (cause) {
-        if (!strict) continue;
-        for (const done of listening) {
-          Deno.removeSignalListener(done as Deno.Signal, onSignal);
-        }
-        throw new TypeError(
-          `Cannot create WebSocketServer: options.signals cannot listen to ${signal} here (${
-            toError(cause).message
-          })`,
-          { cause },
-        );
-      }
-    }
-  }
-
-  #stopListeningToSignals(): void {
-    const onSignal = this.#onSignal;
-    if (onSignal === undefined) return;
-    this.#onSignal = undefined;
-    for (const signal of this.#options.signals) {
-      try {
-        Deno.removeSignalListener(signal as Deno.Signal, onSignal);
-      } catch {
-        // It was never added (skipped under `signals: true`).
-      }
-    }
-  }
-
-  /**
    * Makes a server, as 4D's `4D.WebSocketServer.new()`.
    *
    * @example
@@ -475,16 +409,19 @@ export class WebSocketServer {
    * ```
    */
   // deno-lint-ignore no-misused-new -- 4D's constructor is `.new()`.
-  static new(
-    handler: WSServerHandler,
-    options?: WebSocketServerOptions,
-  ): WebSocketServer {
+  static new<
+    D extends DataType = "text",
+    C extends WSConnectionHandler<D, C> = WSConnectionHandler<D>,
+  >(
+    handler: WSServerHandler<D, C>,
+    options?: WebSocketServerOptions<D>,
+  ): WebSocketServer<D, C> {
     return new WebSocketServer(handler, options);
   }
 
   /** A fresh array of the `"Connected"` connections. */
-  get connections(): WebSocketConnection[] {
-    return [...this.#connected.keys()];
+  get connections(): WebSocketConnection<C, D>[] {
+    return Array.from(this.#connected, (session) => session.target);
   }
 
   /** How received data is handed to `onMessage`. */
@@ -493,7 +430,7 @@ export class WebSocketServer {
   }
 
   /** The handler given to the constructor. */
-  get handler(): WSServerHandler {
+  get handler(): WSServerHandler<D, C> {
     return this.#handler;
   }
 
@@ -542,42 +479,11 @@ export class WebSocketServer {
    * ```
    */
   broadcast(message: unknown, options?: WSBroadcastOptions): number {
-    const data = encode(message);
-    const except = options?.except;
-    const skip = except === undefined ? undefined : this.#connected.get(except);
-    let count = 0;
-    for (const session of this.#connected.values()) {
-      if (session !== skip && session.sendEncoded(data)) count++;
-    }
-    if (this.#options.backplane !== undefined) this.#publish(data);
-    return count;
-  }
-
-  /** Hands a broadcast to the backplane, in order, as text or bytes. */
-  #publish(data: Encoded): void {
-    const backplane = this.#options.backplane as Backplane;
-    if (this.#publishing === undefined && !(data instanceof Blob)) {
-      backplane.publish(toBackplaneData(data));
-      return;
-    }
-    // A Blob is read first; what follows it waits its turn, as a copy of
-    // its bytes: the caller may reuse its buffer once broadcast returns.
-    const ready: Promise<BackplaneData> = data instanceof Blob
-      ? data.bytes()
-      : Promise.resolve(copyOf(toBackplaneData(data)));
-    const turn: Promise<void> = (this.#publishing ?? Promise.resolve())
-      .then(() => ready)
-      .then((bytes) => backplane.publish(bytes))
-      .catch(() => {})
-      .finally(() => {
-        if (this.#publishing === turn) this.#publishing = undefined;
-      });
-    this.#publishing = turn;
-  }
-
-  /** A broadcast of another instance, to every local connection. */
-  #deliver(data: BackplaneData): void {
-    for (const session of this.#connected.values()) session.sendEncoded(data);
+    return this.#fanout.broadcast(
+      encode(message),
+      this.#connected,
+      options?.except as WebSocketConnection<C, D> | undefined,
+    );
   }
 
   /**
@@ -593,20 +499,10 @@ export class WebSocketServer {
     info?: Deno.ServeHandlerInfo,
   ): Response | Promise<Response> => {
     if (this.#terminating !== undefined) return plain(503, "Server terminated");
-    let params: Record<string, string> = {};
-    if (this.#pattern !== undefined) {
-      const match = this.#pattern.exec(request.url);
-      if (match === null) return plain(404, "Not Found");
-      params = {};
-      for (const [name, value] of Object.entries(match.pathname.groups)) {
-        if (value !== undefined) setOwn(params, name, value);
-      }
-    }
-    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
-      return plain(426, "Upgrade Required", { upgrade: "websocket" });
-    }
-    const malformed = checkHandshake(request.headers);
-    if (malformed !== undefined) return malformed;
+    const params = matchPath(this.#pattern, request.url);
+    if (params === null) return plain(404, "Not Found");
+    const refusal = checkHandshake(request.headers);
+    if (refusal !== undefined) return refusal;
     const origins = this.#options.allowedOrigins;
     const origin = request.headers.get("origin");
     if (origins !== undefined && origin !== null && !origins.has(origin)) {
@@ -615,19 +511,19 @@ export class WebSocketServer {
     if (this.#live.size + this.#pending >= this.#options.maxConnections) {
       return plain(503, "Too Many Connections");
     }
-    const wsRequest = readRequest(request, info, params);
-    let result: unknown;
+    const wsRequest = readRequest(request, info?.remoteAddr, params);
+    let answer: WSConnectionResult<C>;
     try {
-      result = this.#handler.onConnection(this, {
+      answer = this.#handler.onConnection(this, {
         type: "connection",
         request: wsRequest,
       });
     } catch (thrown) {
       return this.#refusedByError(thrown);
     }
-    if (!isThenable(result)) return this.#accept(request, wsRequest, result);
+    if (!isThenable(answer)) return this.#accept(request, wsRequest, answer);
     this.#pending++;
-    return Promise.resolve(result).then(
+    return Promise.resolve(answer).then(
       (handler) => {
         this.#pending--;
         return this.#accept(request, wsRequest, handler);
@@ -676,9 +572,7 @@ export class WebSocketServer {
     if (this.#terminating !== undefined) return this.#terminating;
     const seconds = timeout === undefined
       ? this.#options.closeTimeout
-      : checkNumber(timeout, "timeout", "Cannot terminate WebSocketServer", {
-        min: 0,
-      });
+      : checkTimeout(timeout, "Cannot terminate WebSocketServer");
     this.#terminating = this.#shutdown(seconds * 1000);
     return this.#terminating;
   }
@@ -688,10 +582,68 @@ export class WebSocketServer {
     return this.terminate();
   }
 
+  /** Listens by itself when given a `port` (TLS with `cert` and `key`). */
+  #listen(): Deno.HttpServer<Deno.NetAddr> | undefined {
+    const { port, hostname, cert, key } = this.#options;
+    if (port === undefined) return undefined;
+    const listen: Deno.ServeTcpOptions = { port, onListen() {} };
+    if (hostname !== undefined) listen.hostname = hostname;
+    return Deno.serve(
+      cert !== undefined && key !== undefined
+        ? { ...listen, cert, key }
+        : listen,
+      this.fetch,
+    );
+  }
+
+  /**
+   * Terminates on the first of `options.signals`. With `signals: true`, a
+   * signal the platform cannot listen to (SIGTERM on Windows) is skipped; a
+   * signal named in a list must be listened to.
+   */
+  #listenToSignals(): void {
+    const signals = this.#options.signals;
+    if (signals.length === 0) return;
+    const onSignal = () => void this.terminate();
+    this.#onSignal = onSignal;
+    const strict = signals !== DEFAULTS.signals;
+    const listening: string[] = [];
+    for (const signal of signals) {
+      try {
+        Deno.addSignalListener(signal as Deno.Signal, onSignal);
+        listening.push(signal);
+      } catch (cause) {
+        if (!strict) continue;
+        for (const done of listening) {
+          Deno.removeSignalListener(done as Deno.Signal, onSignal);
+        }
+        throw new TypeError(
+          `Cannot create WebSocketServer: options.signals cannot listen to ${signal} here (${
+            toError(cause).message
+          })`,
+          { cause },
+        );
+      }
+    }
+  }
+
+  #stopListeningToSignals(): void {
+    const onSignal = this.#onSignal;
+    if (onSignal === undefined) return;
+    this.#onSignal = undefined;
+    for (const signal of this.#options.signals) {
+      try {
+        Deno.removeSignalListener(signal as Deno.Signal, onSignal);
+      } catch {
+        // It was never added (skipped under `signals: true`).
+      }
+    }
+  }
+
   async #shutdown(ms: number): Promise<void> {
     this.#stopListeningToSignals();
     const backplane = this.#options.backplane?.close().catch(() => {});
-    for (const session of this.#live.values()) {
+    for (const session of this.#live) {
       session.close(1001, "server terminated", Infinity);
     }
     if (this.#live.size > 0) {
@@ -706,12 +658,12 @@ export class WebSocketServer {
       }
       // What is left never answered: it terminates with 1006 (a cut, not a
       // close), and only the server's shutdown can cut its socket.
-      for (const session of this.#live.values()) session.abandon();
+      for (const session of this.#live) session.abandon();
       await this.#stopListening();
       await drained;
     }
     await this.#stopListening();
-    await this.#publishing;
+    await this.#fanout.settled();
     await backplane;
     await new Promise<void>((resolve) => {
       this.#queue.push("onTerminate", TERMINATE);
@@ -719,7 +671,6 @@ export class WebSocketServer {
     });
   }
 
-  #stopped: Promise<void> | undefined;
   #stopListening(): Promise<void> {
     return this.#stopped ??= this.#httpServer === undefined
       ? Promise.resolve()
@@ -762,14 +713,23 @@ export class WebSocketServer {
     return plain(500, "Internal Server Error");
   }
 
-  #accept(request: Request, wsRequest: WSRequest, handler: unknown): Response {
+  /**
+   * Upgrades `request` for `handler`: the server makes a typed session
+   * first, then its connection, registers the session and attaches the
+   * socket.
+   */
+  #accept(
+    request: Request,
+    wsRequest: WSRequest,
+    handler: WSConnectionAnswer<C>,
+  ): Response {
     if (handler === null || handler === undefined) {
       return plain(403, "Forbidden");
     }
     if (handler instanceof Response) return this.#refusedWith(handler);
     if (
       typeof handler !== "object" ||
-      typeof (handler as Partial<WSConnectionHandler>).onMessage !== "function"
+      typeof (handler as { onMessage?: unknown }).onMessage !== "function"
     ) {
       this.#report("invalid connection handler", [
         wsError(
@@ -780,8 +740,9 @@ export class WebSocketServer {
       return plain(403, "Forbidden");
     }
     if (this.#terminating !== undefined) return plain(503, "Server terminated");
-    const protocol = this.#chooseProtocol(
+    const protocol = chooseProtocol(
       request.headers.get("sec-websocket-protocol"),
+      this.#options.protocols,
     );
     let upgraded: { socket: WebSocket; response: Response };
     try {
@@ -794,35 +755,13 @@ export class WebSocketServer {
     if (protocol !== "") {
       upgraded.response.headers.set("sec-websocket-protocol", protocol);
     }
-    const connection = new WebSocketConnection({
-      token: INTERNAL,
+    const session = new Session<WebSocketConnection<C, D>>(
       handler,
-      server: this,
-      request: wsRequest,
-      protocol,
-      settings: this.#settings,
-      bind: this.#bind,
-    });
-    (this.#live.get(connection) as Session).attach(upgraded.socket);
+      this.#settings,
+    );
+    openConnection(session, { server: this, request: wsRequest, protocol });
+    this.#live.add(session);
+    session.attach(upgraded.socket);
     return upgraded.response;
-  }
-
-  /** What every connection's session shares: one object per server. */
-  readonly #settings: SessionSettings;
-
-  /** Registers a new connection's session (called by its constructor). */
-  readonly #bind = (connection: unknown, session: Session): void => {
-    this.#live.set(connection as WebSocketConnection, session);
-  };
-
-  /** The first of the server's protocols that the client offers, or "". */
-  #chooseProtocol(offer: string | null): string {
-    const protocols = this.#options.protocols;
-    if (offer === null || protocols.length === 0) return "";
-    const offered = offer.split(",").map((item) => item.trim());
-    for (const protocol of protocols) {
-      if (offered.includes(protocol)) return protocol;
-    }
-    return "";
   }
 }

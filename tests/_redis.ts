@@ -5,10 +5,12 @@
  * @module
  */
 import { freePort } from "./_common.ts";
+import { tools } from "./_provision.ts";
 import { RedisLauncher } from "./_redis_launcher.ts";
 
-/** Where Debian puts it; `.ci/run` installs it with apt-get. */
-export const REDIS_SERVER = "/usr/bin/redis-server";
+/** Where tests/_provision.ts found it (Debian: /usr/bin/redis-server). */
+export const REDIS_SERVER: string = tools().redisServer?.path ??
+  "/usr/bin/redis-server";
 
 /** True where a redis-server can be started. */
 export function hasRedisServer(): boolean {

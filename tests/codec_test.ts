@@ -1,34 +1,8 @@
 import assert from "node:assert/strict";
-import {
-  checkDataType,
-  checkReason,
-  decode,
-  describe,
-  encode,
-} from "../_codec.ts";
+import { decode, encode } from "../_codec.ts";
 import { ErrorCode, Ws4dError } from "../_errors.ts";
 
 const bytes = (text: string) => new TextEncoder().encode(text).buffer;
-
-Deno.test("checkDataType() accepts the three names and names a wrong one", () => {
-  for (const name of ["text", "blob", "object"]) {
-    assert.equal(checkDataType(name, "options.dataType"), name);
-  }
-  assert.throws(() => checkDataType("json", "options.dataType"), {
-    name: "TypeError",
-    message: /options\.dataType.*current value is "json"/,
-  });
-});
-
-Deno.test("describe() renders values safely", () => {
-  assert.equal(describe("a"), '"a"');
-  assert.equal(describe(() => {}), "a function");
-  assert.equal(describe(Symbol()), "a symbol");
-  assert.equal(describe(3n), "3n");
-  assert.equal(describe(null), "null");
-  assert.equal(describe([]), "an array");
-  assert.equal(describe({}), "an object");
-});
 
 Deno.test("decode() converts both frame types for each dataType", () => {
   const max = 1024;
@@ -101,17 +75,4 @@ Deno.test("encode() throws TypeError for what cannot be sent", () => {
       message: /^Cannot send message: /,
     }, String(typeof value));
   }
-});
-
-Deno.test("checkReason() limits a close reason to 123 bytes", () => {
-  assert.equal(checkReason(undefined, "Cannot close"), "");
-  assert.equal(checkReason("x".repeat(123), "Cannot close"), "x".repeat(123));
-  assert.throws(() => checkReason("é".repeat(62), "Cannot close"), {
-    name: "RangeError",
-    message: /^Cannot close: .*current size is 124/,
-  });
-  assert.throws(() => checkReason(5, "Cannot close"), {
-    name: "TypeError",
-    message: /current value is 5/,
-  });
 });

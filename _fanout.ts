@@ -1,0 +1,88 @@
+/**
+ * `broadcast`'s fan-out: a message encoded once, handed to every open
+ * session of this instance, and through the backplane to the other
+ * instances, in the order this instance broadcast (a `Blob` is read before
+ * what follows it is published).
+ *
+ * @module
+ */
+import type { Encoded } from "./_codec.ts";
+import type { Session } from "./_session.ts";
+import type { Backplane, BackplaneData } from "./backplane.ts";
+
+/**
+ * Text stays text; bytes become a `Uint8Array` over the same memory, which
+ * the backplane copies before `publish` returns.
+ */
+function toBackplaneData(data: Exclude<Encoded, Blob>): BackplaneData {
+  if (typeof data === "string" || data instanceof Uint8Array) return data;
+  return ArrayBuffer.isView(data)
+    ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+    : new Uint8Array(data);
+}
+
+/** Bytes copied, text as it is. */
+function copyOf(data: BackplaneData): BackplaneData {
+  return typeof data === "string" ? data : data.slice();
+}
+
+/** One server's fan-out, local and through its backplane. */
+export class Fanout<T> {
+  readonly #backplane: Backplane | undefined;
+  /** Broadcasts waiting for a `Blob` to be read, to keep their order. */
+  #publishing: Promise<void> | undefined;
+
+  constructor(backplane: Backplane | undefined) {
+    this.#backplane = backplane;
+  }
+
+  /**
+   * Hands `data` to every session but the one whose target is `except`, and
+   * to the backplane.
+   *
+   * @returns How many local sessions took it.
+   */
+  broadcast(
+    data: Encoded,
+    sessions: Iterable<Session<T>>,
+    except: T | undefined,
+  ): number {
+    let count = 0;
+    for (const session of sessions) {
+      if (session.target !== except && session.sendEncoded(data)) count++;
+    }
+    if (this.#backplane !== undefined) this.#publish(this.#backplane, data);
+    return count;
+  }
+
+  /** A broadcast of another instance, to every local session. */
+  deliver(data: BackplaneData, sessions: Iterable<Session<T>>): void {
+    for (const session of sessions) session.sendEncoded(data);
+  }
+
+  /** Resolves once every broadcast made so far is published. */
+  async settled(): Promise<void> {
+    await this.#publishing;
+  }
+
+  /** Publishes in order, as text or bytes. */
+  #publish(backplane: Backplane, data: Encoded): void {
+    if (this.#publishing === undefined && !(data instanceof Blob)) {
+      backplane.publish(toBackplaneData(data));
+      return;
+    }
+    // A Blob is read first; what follows it waits its turn, as a copy of
+    // its bytes: the caller may reuse its buffer once broadcast returns.
+    const ready: Promise<BackplaneData> = data instanceof Blob
+      ? data.bytes()
+      : Promise.resolve(copyOf(toBackplaneData(data)));
+    const turn: Promise<void> = (this.#publishing ?? Promise.resolve())
+      .then(() => ready)
+      .then((bytes) => backplane.publish(bytes))
+      .catch(() => {})
+      .finally(() => {
+        if (this.#publishing === turn) this.#publishing = undefined;
+      });
+    this.#publishing = turn;
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * `_handshake.ts`, without a socket: the checks Deno does not make, the
+ * request snapshot, the path's parameters and the subprotocol choice.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import {
+  checkHandshake,
+  chooseProtocol,
+  matchPath,
+  readRequest,
+} from "../_handshake.ts";
+
+const VALID = {
+  upgrade: "websocket",
+  connection: "Upgrade",
+  "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+  "sec-websocket-version": "13",
+};
+
+Deno.test("checkHandshake() passes a valid upgrade and answers the rest", async () => {
+  assert.equal(checkHandshake(new Headers(VALID)), undefined);
+  const cases: [Record<string, string>, number, Record<string, string>][] = [
+    [{ ...VALID, upgrade: "" }, 426, { upgrade: "websocket" }],
+    [{ ...VALID, "sec-websocket-key": "short" }, 400, {}],
+    [{ ...VALID, "sec-websocket-key": "" }, 400, {}],
+    [{ ...VALID, "sec-websocket-version": "" }, 400, {}],
+    [{ ...VALID, "sec-websocket-version": "8" }, 426, {
+      "sec-websocket-version": "13",
+    }],
+  ];
+  for (const [raw, status, headers] of cases) {
+    const given = new Headers();
+    for (const [name, value] of Object.entries(raw)) {
+      if (value !== "") given.set(name, value);
+    }
+    const answer = checkHandshake(given);
+    assert.equal(answer?.status, status, JSON.stringify(raw));
+    for (const [name, value] of Object.entries(headers)) {
+      assert.equal(answer?.headers.get(name), value);
+    }
+    await answer?.body?.cancel();
+  }
+});
+
+Deno.test("matchPath() gives the groups, {} without a pattern, null when it does not match", () => {
+  const pattern = new URLPattern({ pathname: "/rooms/:room" });
+  assert.deepEqual(matchPath(pattern, "http://x/rooms/42"), { room: "42" });
+  assert.equal(matchPath(pattern, "http://x/elsewhere"), null);
+  assert.deepEqual(matchPath(undefined, "http://x/any"), {});
+  const proto = matchPath(
+    new URLPattern({ pathname: "/:__proto__" }),
+    "http://x/polluted",
+  );
+  assert.equal(Object.hasOwn(proto ?? {}, "__proto__"), true);
+  assert.equal(({} as Record<string, unknown>).polluted, undefined);
+});
+
+Deno.test("readRequest() snapshots headers, query, url and address", () => {
+  const headers = new Headers({ "X-Name": "a" });
+  headers.append("x-name", "b");
+  headers.append("set-cookie", "1");
+  headers.append("set-cookie", "2");
+  const request = new Request("http://host/path?q=1&q=2&one=x", { headers });
+  const snapshot = readRequest(
+    request,
+    { transport: "tcp", hostname: "10.0.0.1", port: 5 },
+    { room: "r" },
+  );
+  assert.deepEqual(snapshot, {
+    headers: { "x-name": "a, b", "set-cookie": "1, 2" },
+    query: { q: ["1", "2"], one: "x" },
+    url: "/path?q=1&q=2&one=x",
+    remoteAddress: "10.0.0.1",
+    params: { room: "r" },
+  });
+  assert.equal(readRequest(request, undefined, {}).remoteAddress, "");
+});
+
+Deno.test("chooseProtocol() takes the server's first choice among the offers, with or without spaces", () => {
+  assert.equal(chooseProtocol("b, a", ["a", "b"]), "a");
+  assert.equal(chooseProtocol("b,a", ["a", "b"]), "a");
+  assert.equal(chooseProtocol("c", ["a", "b"]), "");
+  assert.equal(chooseProtocol(null, ["a"]), "");
+  assert.equal(chooseProtocol("a", []), "");
+});

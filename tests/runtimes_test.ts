@@ -1,0 +1,403 @@
+/**
+ * The client on every runtime it promises: Node 22, Bun and Chromium run the
+ * same scenarios (tests/runtimes/scenarios.ts, bundled with client.ts for
+ * the browser platform) against a `WebSocketServer` of this process, and
+ * each must give the same callback sequences. Under a Node without a global
+ * `WebSocket` (the machine's Node 20, if any), the constructor must throw a
+ * `TypeError` that says where the client runs.
+ *
+ * Node 22, Bun and Chromium are found or installed by tests/_provision.ts;
+ * a missing one ignores its test (and `.ci/run` fails on that).
+ */
+import assert from "node:assert/strict";
+import { chromium } from "npm:playwright-core@^1";
+import { WebSocketServer } from "../mod.ts";
+import { deadline, freePort } from "./_helpers.ts";
+import { tools } from "./_provision.ts";
+import type {
+  NoWebSocketResult,
+  Results,
+  ScenarioConfig,
+  Trace,
+} from "./runtimes/scenarios.ts";
+
+const TOOLS = tools();
+
+/** Builds the scenarios with client.ts into one ES module; its path. */
+async function bundle(dir: string): Promise<string> {
+  const out = `${dir}/scenarios.mjs`;
+  const { success, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "bundle",
+      "--platform",
+      "browser",
+      "-o",
+      out,
+      new URL("runtimes/scenarios.ts", import.meta.url).pathname,
+    ],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  assert.ok(success, new TextDecoder().decode(stderr));
+  return out;
+}
+
+/** What the server saw of one scenario's connection. */
+interface ServerSide {
+  /** The `x-ws4d` handshake header. */
+  header?: string;
+  messages: unknown[];
+  terminates: { code: number; reason: string }[];
+}
+
+/**
+ * The server the scenarios talk to: `/echo` sends each message back as a
+ * text frame (when it is UTF-8) then as a binary frame; `/close` closes with
+ * 4002 "x" on open; `/refuse` is refused (403). What each connection saw is
+ * kept by its `?s=` name.
+ */
+function scenarioServer() {
+  const seen = new Map<string, ServerSide>();
+  const utf8 = new TextDecoder("utf-8", { fatal: true });
+  const wss = new WebSocketServer({
+    onConnection(_wss, { request }) {
+      const side: ServerSide = { messages: [], terminates: [] };
+      const header = request.headers["x-ws4d"];
+      if (header !== undefined) side.header = header;
+      seen.set(String(request.query.s), side);
+      if (request.url.startsWith("/refuse")) return null;
+      return {
+        onOpen(ws) {
+          if (request.url.startsWith("/close")) ws.terminate(4002, "x");
+        },
+        onMessage(ws, event) {
+          const bytes = event.data as Uint8Array;
+          side.messages.push(Array.from(bytes));
+          let text: string | undefined;
+          try {
+            text = utf8.decode(bytes);
+          } catch {
+            text = undefined;
+          }
+          if (text !== undefined) ws.send(text);
+          ws.send(bytes);
+        },
+        onTerminate(_ws, event) {
+          side.terminates.push({ code: event.code, reason: event.reason });
+        },
+      };
+    },
+  }, { port: 0, hostname: "127.0.0.1", dataType: "blob" });
+  const config: ScenarioConfig = {
+    url: `ws://127.0.0.1:${wss.addr?.port}`,
+    refusedUrl: `ws://127.0.0.1:${freePort()}/`,
+    timeoutMs: 5000,
+  };
+  return { wss, seen, config };
+}
+
+/**
+ * A trace as compared: the error messages only as far as the contract goes
+ * (they name the URL), the rest whole. A difference shows in one diff.
+ */
+function summary(trace: Trace | undefined, url: string) {
+  if (trace === undefined) return undefined;
+  return {
+    ...trace,
+    ...trace.threw === undefined
+      ? {}
+      : { threw: trace.threw.replace(/:.*/s, "") },
+    errors: trace.errors.map((stack) =>
+      stack.map((error) => ({
+        ...error,
+        message: error.message.includes(url) ? "names the URL" : error.message,
+      }))
+    ),
+  };
+}
+
+/** What each scenario must give, on every runtime. */
+function expected(browser: boolean) {
+  const closed = ["Closed", "Closed", "Closed"];
+  const failed = {
+    types: ["error", "terminate"],
+    messages: [],
+    errors: [[{ errCode: 5, message: "names the URL", hasCause: true }]],
+    terminates: [{ code: 1006, reason: "" }],
+    statuses: closed,
+    timedOut: false,
+  };
+  const opened = (
+    messages: unknown[],
+    code: number,
+    reason = "",
+  ) => ({
+    types: ["open", ...messages.map(() => "message"), "terminate"],
+    messages,
+    errors: [],
+    terminates: [{ code, reason }],
+    statuses: closed,
+    timedOut: false,
+  });
+  const é = { bytes: [195, 169] };
+  return {
+    refused: failed,
+    forbidden: failed,
+    headers: browser
+      ? {
+        types: [],
+        messages: [],
+        errors: [],
+        terminates: [],
+        statuses: [],
+        timedOut: false,
+        threw: "TypeError",
+      }
+      : failed,
+    text: opened(["hi", "hi", "hé", "hé"], 1000),
+    blob: opened([é, é, { bytes: [1, 2, 255] }], 4001, "bye"),
+    object: opened([{ a: [1] }, { a: [1] }, [2, null], [2, null]], 3000),
+    serverCloses: opened([], 4002, "x"),
+    sendAfterTerminate: {
+      ...opened([], 1000),
+      sendAfterTerminate: { returned: false, threw: "" },
+    },
+  };
+}
+
+/** The client's traces and what the server saw, checked as one whole. */
+function assertResults(
+  results: Results,
+  seen: Map<string, ServerSide>,
+  config: ScenarioConfig,
+  browser = false,
+) {
+  const url = (name: string) =>
+    name === "refused"
+      ? config.refusedUrl
+      : name === "forbidden"
+      ? `${config.url}/refuse?s=forbidden`
+      : `${config.url}/refuse?s=headers`;
+  assert.deepEqual(
+    Object.fromEntries(
+      Object.entries(results).map((
+        [name, trace],
+      ) => [name, summary(trace, url(name))]),
+    ),
+    expected(browser),
+  );
+  const sent = (bytes: string) => Array.from(new TextEncoder().encode(bytes));
+  // The reason of a close the server started is the one the peer echoes:
+  // Node's (undici) echoes the code only, the others the reason too.
+  const server = Object.fromEntries(
+    [...seen].map(([name, side]) => [
+      name,
+      name === "serverCloses"
+        ? { ...side, terminates: side.terminates.map(({ code }) => ({ code })) }
+        : side,
+    ]),
+  );
+  assert.deepEqual(server, {
+    forbidden: { messages: [], terminates: [] },
+    ...browser
+      ? {}
+      : { headers: { header: "sent", messages: [], terminates: [] } },
+    text: {
+      messages: [sent("hi"), sent("hé")],
+      terminates: [{ code: 1000, reason: "" }],
+    },
+    blob: {
+      messages: [sent("é"), [1, 2, 255]],
+      terminates: [{ code: 4001, reason: "bye" }],
+    },
+    object: {
+      messages: [sent('{"a":[1]}'), sent("[2, null]")],
+      terminates: [{ code: 3000, reason: "" }],
+    },
+    serverCloses: { messages: [], terminates: [{ code: 4002 }] },
+    sendAfterTerminate: {
+      messages: [],
+      terminates: [{ code: 1000, reason: "" }],
+    },
+  });
+}
+
+/**
+ * Runs `program` on a runner importing the bundle; what it printed, as JSON.
+ * The runner calls `call(config)` from the bundle.
+ */
+async function runScript(
+  program: string,
+  dir: string,
+  call: string,
+  argument: unknown,
+): Promise<unknown> {
+  const runner = `${dir}/runner.mjs`;
+  await Deno.writeTextFile(
+    runner,
+    `import * as scenarios from "./scenarios.mjs";
+const result = await scenarios.${call}(JSON.parse(process.argv[2]));
+process.stdout.write(JSON.stringify(result) + "\\n", () => process.exit(0));
+`,
+  );
+  const stop = new AbortController();
+  const timer = setTimeout(() => stop.abort(), 60_000);
+  try {
+    const { code, stdout, stderr } = await new Deno.Command(program, {
+      args: [runner, JSON.stringify(argument)],
+      cwd: dir,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      signal: stop.signal,
+    }).output();
+    const out = new TextDecoder().decode(stdout);
+    assert.equal(
+      code,
+      0,
+      `${program} exited ${code}: ${out}${new TextDecoder().decode(stderr)}`,
+    );
+    return JSON.parse(out);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The scenarios under a runtime that runs a script (Node, Bun). */
+async function scenariosUnder(program: string) {
+  const dir = await Deno.makeTempDir({ prefix: "ws4d-runtimes-" });
+  try {
+    await bundle(dir);
+    const { wss, seen, config } = scenarioServer();
+    await using _ = wss;
+    const results = await runScript(program, dir, "run", config) as Results;
+    assertResults(results, seen, config);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+function versioned(name: string, tool: { version: string } | undefined) {
+  return `${name} ${
+    /\d+(\.\d+)+/.exec(tool?.version ?? "")?.[0] ?? "(missing)"
+  }`;
+}
+
+Deno.test({
+  name: `Client under ${
+    versioned("Node", TOOLS.node22)
+  }: open, dataTypes, close codes both ways, refused port, 403, send after terminate`,
+  ignore: TOOLS.node22 === undefined,
+  async fn() {
+    await scenariosUnder(TOOLS.node22?.path ?? "");
+  },
+});
+
+Deno.test({
+  name: `Client under ${
+    versioned("Bun", TOOLS.bun)
+  }: open, dataTypes, close codes both ways, refused port, 403, send after terminate`,
+  ignore: TOOLS.bun === undefined,
+  async fn() {
+    await scenariosUnder(TOOLS.bun?.path ?? "");
+  },
+});
+
+Deno.test({
+  name: `Client under ${
+    versioned("Chromium", TOOLS.chromium)
+  }: open, dataTypes, close codes both ways, refused port, 403, send after terminate`,
+  ignore: TOOLS.chromium === undefined,
+  // playwright-core keeps its own pipes and timers to the browser process.
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "ws4d-runtimes-" });
+    const profile = await Deno.makeTempDir({ prefix: "ws4d-chromium-" });
+    try {
+      const script = await Deno.readTextFile(await bundle(dir));
+      const { wss, seen, config } = scenarioServer();
+      await using _ = wss;
+      const page = `<!doctype html><meta charset="utf-8"><script type="module">
+import { run } from "/scenarios.mjs";
+window.results = run(${JSON.stringify(config)});
+</script>`;
+      await using http = Deno.serve(
+        { port: 0, hostname: "127.0.0.1", onListen() {} },
+        (request) =>
+          new URL(request.url).pathname === "/scenarios.mjs"
+            ? new Response(script, {
+              headers: { "content-type": "text/javascript" },
+            })
+            : new Response(page, { headers: { "content-type": "text/html" } }),
+      );
+      const context = await chromium.launchPersistentContext(profile, {
+        executablePath: TOOLS.chromium?.path ?? "",
+        headless: true,
+        args: ["--no-sandbox", "--disable-gpu", "--no-first-run"],
+      });
+      try {
+        const tab = await context.newPage();
+        await tab.goto(`http://127.0.0.1:${http.addr.port}/`);
+        const results = await deadline(
+          tab.evaluate("window.results") as Promise<Results>,
+          "the page's results",
+          60_000,
+        );
+        assertResults(results, seen, config, true);
+      } finally {
+        await context.close();
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+      await Deno.remove(profile, { recursive: true });
+    }
+  },
+});
+
+/** A `node` on PATH older than 22 (no global WebSocket), if any. */
+function oldNode(): { path: string; version: string } | undefined {
+  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
+    if (dir === "") continue;
+    try {
+      const path = `${dir}/node`;
+      const { success, stdout } = new Deno.Command(path, {
+        args: ["--version"],
+        stdout: "piped",
+        stderr: "null",
+      }).outputSync();
+      const version = new TextDecoder().decode(stdout).trim();
+      const major = Number(/^v(\d+)\./.exec(version)?.[1]);
+      return success && major >= 18 && major < 22
+        ? { path, version }
+        : undefined;
+    } catch {
+      continue;
+    }
+  }
+  return undefined;
+}
+
+// Not a runtime we promise: where there is none, no test at all.
+const OLD_NODE = oldNode();
+if (OLD_NODE !== undefined) {
+  Deno.test(`Client under Node ${OLD_NODE.version}, which has no global WebSocket: a TypeError naming the runtimes that have one`, async () => {
+    const dir = await Deno.makeTempDir({ prefix: "ws4d-runtimes-" });
+    try {
+      await bundle(dir);
+      const result = await runScript(
+        OLD_NODE.path,
+        dir,
+        "noWebSocket",
+        "ws://127.0.0.1:9/",
+      ) as NoWebSocketResult;
+      assert.equal(result.hasGlobalWebSocket, false);
+      assert.equal(result.threw, "TypeError", result.message);
+      for (const runtime of [/Node(\.js)? 22/, /Deno/, /Bun/, /browser/i]) {
+        assert.match(result.message, runtime);
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+}

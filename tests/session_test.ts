@@ -1,0 +1,90 @@
+/**
+ * `_session.ts`'s callback queue, without a socket: callbacks of one target
+ * run one at a time and in order, a synchronous callback costs no promise,
+ * a failure goes to the owner, and a fatal error preempts what waits.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { CallbackQueue } from "../_session.ts";
+import { deadline } from "./_helpers.ts";
+
+function recorder() {
+  const seen: string[] = [];
+  const failures: string[] = [];
+  let release: () => void = () => {};
+  const handler = {
+    first() {
+      seen.push("first:start");
+      return new Promise<void>((resolve) => {
+        release = () => {
+          seen.push("first:end");
+          resolve();
+        };
+      });
+    },
+    second(_target: unknown, event: string) {
+      seen.push(`second:${event}`);
+    },
+    fails() {
+      throw new Error("no");
+    },
+    rejects() {
+      return Promise.reject(new Error("later"));
+    },
+  };
+  const queue = new CallbackQueue<string>(handler, {
+    callbackFailed(name, thrown) {
+      failures.push(`${name}:${(thrown as Error).message}`);
+    },
+  });
+  queue.target = "target";
+  return { queue, seen, failures, release: () => release() };
+}
+
+Deno.test("CallbackQueue: an async callback holds the next ones back, in order", async () => {
+  const { queue, seen, release } = recorder();
+  queue.push("first", undefined);
+  queue.push("second", "a");
+  queue.push("second", "b");
+  assert.deepEqual(seen, ["first:start"]);
+  const done = Promise.withResolvers<void>();
+  queue.after(done.resolve);
+  release();
+  await deadline(done.promise, "the queue to drain");
+  assert.deepEqual(seen, ["first:start", "first:end", "second:a", "second:b"]);
+});
+
+Deno.test("CallbackQueue: a synchronous callback runs at once; a missing one is skipped", () => {
+  const { queue, seen } = recorder();
+  queue.push("second", "now");
+  queue.push("absent", "ignored");
+  let ran = false;
+  queue.after(() => ran = true);
+  assert.deepEqual(seen, ["second:now"]);
+  assert.equal(ran, true);
+});
+
+Deno.test("CallbackQueue: a throw and a rejection go to the owner, and the queue goes on", async () => {
+  const { queue, seen, failures } = recorder();
+  queue.push("fails", undefined);
+  queue.push("rejects", undefined);
+  queue.push("second", "after");
+  const done = Promise.withResolvers<void>();
+  queue.after(done.resolve);
+  await deadline(done.promise, "the queue to drain");
+  assert.deepEqual(failures, ["fails:no", "rejects:later"]);
+  assert.deepEqual(seen, ["second:after"]);
+});
+
+Deno.test("CallbackQueue.preempt() drops waiting callbacks but steps, and goes first", async () => {
+  const { queue, seen, release } = recorder();
+  queue.push("first", undefined);
+  queue.push("second", "dropped");
+  const done = Promise.withResolvers<void>();
+  queue.after(done.resolve);
+  queue.preempt("second", "fatal");
+  release();
+  await deadline(done.promise, "the queue to drain");
+  assert.deepEqual(seen, ["first:start", "first:end", "second:fatal"]);
+});
