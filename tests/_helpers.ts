@@ -98,8 +98,10 @@ class CallLog<Target> {
   readonly calls: Call[] = [];
   /** The target of the last call. */
   protected target: Target | undefined;
-  readonly #waiters: { test: (call: Call) => boolean; resolve: () => void }[] =
-    [];
+  readonly #waiters: {
+    test: (call: Call) => boolean;
+    resolve: (call: Call) => void;
+  }[] = [];
 
   /** The sequence of event types. */
   get types(): string[] {
@@ -118,28 +120,35 @@ class CallLog<Target> {
     return this.calls.flatMap((call) => call.event.errors ?? []);
   }
 
-  /** Resolves once a call matches (at once if one did already). */
-  when(test: (call: Call) => boolean, what: string, ms = 5000): Promise<void> {
-    if (this.calls.some(test)) return Promise.resolve();
-    const { promise, resolve } = Promise.withResolvers<void>();
+  /**
+   * Resolves with the first call that matches (at once if one did
+   * already); rejects after `ms`.
+   */
+  when(test: (call: Call) => boolean, what: string, ms = 5000): Promise<Call> {
+    const found = this.calls.find(test);
+    if (found !== undefined) return Promise.resolve(found);
+    const { promise, resolve } = Promise.withResolvers<Call>();
     this.#waiters.push({ test, resolve });
     return deadline(promise, what, ms);
   }
 
-  /** Resolves once `onOpen` ran. */
-  opened(ms = 5000): Promise<void> {
-    return this.when((call) => call.name === "onOpen", "onOpen", ms);
+  /** Resolves with the event of `onOpen`, once it ran. */
+  async opened(ms = 5000): Promise<AnyEvent> {
+    return (await this.when((c) => c.name === "onOpen", "onOpen", ms)).event;
   }
 
   /** Resolves with the event of `onTerminate`, once it ran. */
   async terminated(ms = 5000): Promise<AnyEvent> {
-    const isEnd = (call: Call) => call.name === "onTerminate";
-    await this.when(isEnd, "onTerminate", ms);
-    return (this.calls.find(isEnd) as Call).event;
+    const end = await this.when(
+      (c) => c.name === "onTerminate",
+      "onTerminate",
+      ms,
+    );
+    return end.event;
   }
 
   /** Resolves once `count` messages arrived. */
-  received(count: number, ms = 5000): Promise<void> {
+  received(count: number, ms = 5000): Promise<Call> {
     let seen = 0;
     return this.when(
       (call) => call.name === "onMessage" && ++seen >= count,
@@ -157,7 +166,7 @@ class CallLog<Target> {
       const waiter = this.#waiters[i];
       if (waiter !== undefined && waiter.test(call)) {
         this.#waiters.splice(i, 1);
-        waiter.resolve();
+        waiter.resolve(call);
       }
     }
   }
