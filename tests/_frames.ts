@@ -200,23 +200,44 @@ export function decodeClose(payload: Uint8Array): [number, string] {
 export const SAMPLE_KEY = "dGhlIHNhbXBsZSBub25jZQ==";
 
 /**
- * The head of an upgrade request: `GET path`, `host`, the upgrade headers
- * and `extra` (a header given `""` is left out).
+ * The headers of a client's opening handshake (RFC 6455, section 4.1) with
+ * `extra` over them; a header given `""` is left out. The one place they
+ * are written: a raw head ({@linkcode upgradeRequest}) and a `Request` to
+ * `wss.fetch` both take them from here.
+ *
+ * @example
+ * ```ts
+ * import { upgradeHeaders } from "./_frames.ts";
+ * const headers = upgradeHeaders({ "sec-websocket-version": "" });
+ * console.assert(headers.upgrade === "websocket");
+ * console.assert(!("sec-websocket-version" in headers));
+ * ```
  */
-export function upgradeRequest(
-  host: string,
-  path = "/",
+export function upgradeHeaders(
   extra: Readonly<Record<string, string>> = {},
-): string {
-  const headers: Record<string, string> = {
-    host,
+): Record<string, string> {
+  const headers = {
     upgrade: "websocket",
     connection: "Upgrade",
     "sec-websocket-key": SAMPLE_KEY,
     "sec-websocket-version": "13",
     ...extra,
   };
-  const lines = Object.entries(headers).filter(([, value]) => value !== "")
+  return Object.fromEntries(
+    Object.entries(headers).filter(([, value]) => value !== ""),
+  );
+}
+
+/**
+ * The head of an upgrade request: `GET path`, `host`, then
+ * {@linkcode upgradeHeaders} with `extra`.
+ */
+export function upgradeRequest(
+  host: string,
+  path = "/",
+  extra: Readonly<Record<string, string>> = {},
+): string {
+  const lines = Object.entries({ host, ...upgradeHeaders(extra) })
     .map(([name, value]) => `${name}: ${value}`);
   return `GET ${path} HTTP/1.1\r\n${lines.join("\r\n")}\r\n\r\n`;
 }

@@ -1,17 +1,27 @@
 /**
  * Shared test helpers: deadlines instead of sleeps, a server on a free
- * loopback port, a handler that records its callbacks.
+ * loopback port that closes itself, and recorders of the callbacks of a
+ * server connection ({@linkcode Recorder}) and of a client
+ * ({@linkcode ClientRecorder}).
  *
  * @module
  */
 import assert from "node:assert/strict";
 import {
+  type WebSocket as WSClient,
   type WebSocketConnection,
   WebSocketServer,
   type WebSocketServerOptions,
+  type WSClientHandler,
+  type WSClientTerminateEvent,
+  type WSConnectionErrorEvent,
   type WSConnectionHandler,
   type WSError,
+  type WSErrorEvent,
+  type WSMessageEvent,
+  type WSOpenEvent,
   type WSServerHandler,
+  type WSTerminateEvent,
 } from "../mod.ts";
 
 import { deadline, freePort } from "./_common.ts";
@@ -19,21 +29,47 @@ import { deadline, freePort } from "./_common.ts";
 /** Moved to `_common.ts`, shared with bench/; still exported from here. */
 export { deadline, freePort };
 
-/** A server on 127.0.0.1, any free port, terminated on dispose. */
+/** A server listening on 127.0.0.1; `await using` terminates it. */
+export interface Listening extends AsyncDisposable {
+  readonly wss: WebSocketServer;
+  /** `ws://127.0.0.1:port` (`wss://` when the options give a certificate). */
+  readonly url: string;
+  readonly port: number;
+}
+
+/**
+ * A server on 127.0.0.1, any free port. Disposing terminates it; as
+ * `terminate()` returns the same promise on every call, a test may have
+ * terminated it already.
+ *
+ * @example
+ * ```ts
+ * import { listen } from "./_helpers.ts";
+ * await using server = listen({ onConnection: () => null });
+ * console.assert(server.url === `ws://127.0.0.1:${server.port}`);
+ * ```
+ */
 export function listen(
   handler: WSServerHandler,
   options: WebSocketServerOptions = {},
-): WebSocketServer & { url: string } {
+): Listening {
   const wss = new WebSocketServer(handler, {
     port: 0,
     hostname: "127.0.0.1",
     ...options,
-  }) as WebSocketServer & { url: string };
-  wss.url = `ws://127.0.0.1:${wss.addr?.port}`;
-  return wss;
+  });
+  const port = wss.addr?.port;
+  if (port === undefined) throw new Error("the server is not listening");
+  const scheme = options.cert === undefined ? "ws" : "wss";
+  return {
+    wss,
+    port,
+    url: `${scheme}://127.0.0.1:${port}`,
+    [Symbol.asyncDispose]: () => wss.terminate(),
+  };
 }
 
-/** Any event of a connection, its fields optional. */
+/** Any event of a connection or a client, its fields optional. */
 export interface AnyEvent {
   readonly type: string;
   readonly data?: unknown;
@@ -53,12 +89,19 @@ export interface Call {
   event: AnyEvent;
 }
 
-/** A connection handler that records every callback, with waits on them. */
-export class Recorder implements WSConnectionHandler {
+/**
+ * The calls a handler received, in order, with waits on them: what
+ * {@linkcode Recorder} and {@linkcode ClientRecorder} share. `Target` is
+ * what the callbacks are given first (a connection or a client).
+ */
+class CallLog<Target> {
   readonly calls: Call[] = [];
-  connection: WebSocketConnection | undefined;
-  readonly #waiters: { test: (call: Call) => boolean; resolve: () => void }[] =
-    [];
+  /** The target of the last call. */
+  protected target: Target | undefined;
+  readonly #waiters: {
+    test: (call: Call) => boolean;
+    resolve: (call: Call) => void;
+  }[] = [];
 
   /** The sequence of event types. */
   get types(): string[] {
@@ -72,21 +115,40 @@ export class Recorder implements WSConnectionHandler {
     );
   }
 
-  /** Resolves once a call matches (at once if one did already). */
-  when(test: (call: Call) => boolean, what: string, ms = 5000): Promise<void> {
-    if (this.calls.some(test)) return Promise.resolve();
-    const { promise, resolve } = Promise.withResolvers<void>();
+  /** The errors of every `onError`, in order. */
+  get errors(): WSError[] {
+    return this.calls.flatMap((call) => call.event.errors ?? []);
+  }
+
+  /**
+   * Resolves with the first call that matches (at once if one did
+   * already); rejects after `ms`.
+   */
+  when(test: (call: Call) => boolean, what: string, ms = 5000): Promise<Call> {
+    const found = this.calls.find(test);
+    if (found !== undefined) return Promise.resolve(found);
+    const { promise, resolve } = Promise.withResolvers<Call>();
     this.#waiters.push({ test, resolve });
     return deadline(promise, what, ms);
   }
 
-  /** Resolves once `onTerminate` ran. */
-  terminated(ms = 5000): Promise<void> {
-    return this.when((call) => call.name === "onTerminate", "onTerminate", ms);
+  /** Resolves with the event of `onOpen`, once it ran. */
+  async opened(ms = 5000): Promise<AnyEvent> {
+    return (await this.when((c) => c.name === "onOpen", "onOpen", ms)).event;
+  }
+
+  /** Resolves with the event of `onTerminate`, once it ran. */
+  async terminated(ms = 5000): Promise<AnyEvent> {
+    const end = await this.when(
+      (c) => c.name === "onTerminate",
+      "onTerminate",
+      ms,
+    );
+    return end.event;
   }
 
   /** Resolves once `count` messages arrived. */
-  received(count: number, ms = 5000): Promise<void> {
+  received(count: number, ms = 5000): Promise<Call> {
     let seen = 0;
     return this.when(
       (call) => call.name === "onMessage" && ++seen >= count,
@@ -95,34 +157,137 @@ export class Recorder implements WSConnectionHandler {
     );
   }
 
-  record(
-    name: string,
-    connection: WebSocketConnection,
-    event: AnyEvent,
-  ): void {
-    this.connection = connection;
+  /** Records a call, then wakes whoever waits for it. */
+  protected record(name: string, target: Target, event: AnyEvent): void {
+    this.target = target;
     const call = { name, event };
     this.calls.push(call);
     for (let i = this.#waiters.length - 1; i >= 0; i--) {
       const waiter = this.#waiters[i];
       if (waiter !== undefined && waiter.test(call)) {
         this.#waiters.splice(i, 1);
-        waiter.resolve();
+        waiter.resolve(call);
       }
     }
   }
+}
 
-  onOpen(ws: WebSocketConnection, event: AnyEvent): void {
+/**
+ * A connection handler that records every callback, then runs the callback
+ * of the same name in `acts`, if any, and returns its result (a promise
+ * holds the connection's next callback, as a handler's own would).
+ *
+ * @example
+ * ```ts
+ * import { listen, Recorder } from "./_helpers.ts";
+ * const echo = new Recorder({ onMessage: (ws, event) => ws.send(event.data) });
+ * await using server = listen({ onConnection: () => echo });
+ * console.assert(echo.calls.length === 0 && server.port > 0);
+ * ```
+ */
+export class Recorder extends CallLog<WebSocketConnection>
+  implements WSConnectionHandler {
+  readonly #acts: Partial<WSConnectionHandler>;
+
+  constructor(acts: Partial<WSConnectionHandler> = {}) {
+    super();
+    this.#acts = acts;
+  }
+
+  /** The connection of the last call. */
+  get connection(): WebSocketConnection | undefined {
+    return this.target;
+  }
+
+  onOpen(
+    ws: WebSocketConnection,
+    event: WSOpenEvent,
+  ): unknown {
     this.record("onOpen", ws, event);
+    return this.#acts.onOpen?.call(this, ws, event);
   }
-  onMessage(ws: WebSocketConnection, event: AnyEvent): void {
+  onMessage(
+    ws: WebSocketConnection,
+    event: WSMessageEvent,
+  ): unknown {
     this.record("onMessage", ws, event);
+    return this.#acts.onMessage?.call(this, ws, event);
   }
-  onError(ws: WebSocketConnection, event: AnyEvent): void {
+  onError(
+    ws: WebSocketConnection,
+    event: WSConnectionErrorEvent,
+  ): unknown {
     this.record("onError", ws, event);
+    return this.#acts.onError?.call(this, ws, event);
   }
-  onTerminate(ws: WebSocketConnection, event: AnyEvent): void {
+  onTerminate(
+    ws: WebSocketConnection,
+    event: WSTerminateEvent,
+  ): unknown {
     this.record("onTerminate", ws, event);
+    return this.#acts.onTerminate?.call(this, ws, event);
+  }
+}
+
+/**
+ * A client handler that records every callback, then runs the callback of
+ * the same name in `handler`, if any; `handler`'s settings (`dataType`,
+ * `headers`, `protocols`, `maxQueued`) are this handler's.
+ *
+ * @example
+ * ```ts
+ * import { ClientRecorder, freePort } from "./_helpers.ts";
+ * import { WebSocket } from "../mod.ts";
+ * const log = new ClientRecorder({ dataType: "object" });
+ * new WebSocket(`ws://127.0.0.1:${freePort()}/`, log);
+ * await log.terminated();
+ * console.assert(log.types.join() === "error,terminate");
+ * ```
+ */
+export class ClientRecorder extends CallLog<WSClient>
+  implements WSClientHandler {
+  readonly dataType: WSClientHandler["dataType"];
+  readonly headers: WSClientHandler["headers"];
+  readonly protocols: WSClientHandler["protocols"];
+  readonly maxQueued: WSClientHandler["maxQueued"];
+  readonly #acts: WSClientHandler;
+
+  constructor(handler: WSClientHandler = {}) {
+    super();
+    this.#acts = handler;
+    this.dataType = handler.dataType;
+    this.headers = handler.headers;
+    this.protocols = handler.protocols;
+    this.maxQueued = handler.maxQueued;
+  }
+
+  onOpen(
+    ws: WSClient,
+    event: WSOpenEvent,
+  ): unknown {
+    this.record("onOpen", ws, event);
+    return this.#acts.onOpen?.call(this, ws, event);
+  }
+  onMessage(
+    ws: WSClient,
+    event: WSMessageEvent,
+  ): unknown {
+    this.record("onMessage", ws, event);
+    return this.#acts.onMessage?.call(this, ws, event);
+  }
+  onError(
+    ws: WSClient,
+    event: WSErrorEvent,
+  ): unknown {
+    this.record("onError", ws, event);
+    return this.#acts.onError?.call(this, ws, event);
+  }
+  onTerminate(
+    ws: WSClient,
+    event: WSClientTerminateEvent,
+  ): unknown {
+    this.record("onTerminate", ws, event);
+    return this.#acts.onTerminate?.call(this, ws, event);
   }
 }
 

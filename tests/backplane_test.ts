@@ -42,10 +42,10 @@ Deno.test("BroadcastChannelBackplane: two servers on one channel reach each othe
   ];
   await exchange(peers, { tag: "p", count: MESSAGES });
   // `connections` stays local, as in 4D.
-  assert.equal(a.connections.length, 2);
-  assert.equal(b.connections.length, 2);
+  assert.equal(a.wss.connections.length, 2);
+  assert.equal(b.wss.connections.length, 2);
   // A broadcast from the server itself, in binary: everyone, once.
-  assert.equal(a.broadcast(new Uint8Array([1, 2, 3])), 2);
+  assert.equal(a.wss.broadcast(new Uint8Array([1, 2, 3])), 2);
   await Promise.all(
     peers.map((peer) => peer.received(3 * MESSAGES + 1)),
   );
@@ -67,9 +67,9 @@ Deno.test("BroadcastChannelBackplane: a Blob keeps its place among the broadcast
     backplane: new BroadcastChannelBackplane(channel),
   });
   const peer = await connect(b.url);
-  a.broadcast("first");
-  a.broadcast(new Blob(["second"]));
-  a.broadcast("third");
+  a.wss.broadcast("first");
+  a.wss.broadcast(new Blob(["second"]));
+  a.wss.broadcast("third");
   await peer.received(3);
   assert.deepEqual(
     peer.messages.map((m) =>
@@ -90,8 +90,8 @@ Deno.test("BroadcastChannelBackplane: bytes broadcast behind a Blob are sent as 
   });
   const peer = await connect(b.url);
   const bytes = new TextEncoder().encode("kept");
-  a.broadcast(new Blob(["blob"]));
-  a.broadcast(bytes);
+  a.wss.broadcast(new Blob(["blob"]));
+  a.wss.broadcast(bytes);
   // The caller reuses its buffer at once: the waiting broadcast holds a copy.
   bytes.fill(0x21);
   await peer.received(2);
@@ -148,7 +148,7 @@ Deno.test("Backplane: a failure and a recovery reach the server's onError; a wro
     },
   };
   const errors: unknown[] = [];
-  const wss = new WebSocketServer({
+  await using wss = new WebSocketServer({
     onConnection: () => null,
     onError: (_, event) => void errors.push(event),
   }, { backplane: fake });

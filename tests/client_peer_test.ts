@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { WebSocketServer as WSServer } from "npm:ws@^8";
-import { ErrorCode, WebSocket, type WSClientTerminateEvent } from "../mod.ts";
-import { deadline } from "./_helpers.ts";
+import { ErrorCode, WebSocket } from "../mod.ts";
+import { ClientRecorder, deadline } from "./_helpers.ts";
 
 /** What the tests use of npm:ws's socket and request (it ships no types). */
 interface PeerSocket {
@@ -49,45 +49,9 @@ async function wsServer() {
   };
 }
 
-function client(url: string, dataType: "text" | "blob" | "object", more = {}) {
-  const messages: unknown[] = [];
-  const types: string[] = [];
-  const errors: number[] = [];
-  const ended = Promise.withResolvers<WSClientTerminateEvent>();
-  const got = { count: 0, resolve: () => {} };
-  const ws = new WebSocket(url, {
-    dataType,
-    ...more,
-    onOpen: () => void types.push("open"),
-    onMessage(_ws, event) {
-      types.push("message");
-      messages.push(
-        event.data instanceof Uint8Array ? [...event.data] : event.data,
-      );
-      if (messages.length === got.count) got.resolve();
-    },
-    onError(_ws, event) {
-      types.push("error");
-      errors.push(...event.errors.map((e) => e.errCode));
-    },
-    onTerminate(_ws, event) {
-      types.push("terminate");
-      ended.resolve(event);
-    },
-  });
-  return {
-    ws,
-    messages,
-    types,
-    errors,
-    ended: () => deadline(ended.promise, "onTerminate"),
-    received(count: number) {
-      const { promise, resolve } = Promise.withResolvers<void>();
-      Object.assign(got, { count, resolve });
-      if (messages.length >= count) resolve();
-      return deadline(promise, `${count} messages`);
-    },
-  };
+/** The data of each message, bytes as arrays of numbers. */
+function plain(messages: unknown[]): unknown[] {
+  return messages.map((m) => m instanceof Uint8Array ? [...m] : m);
 }
 
 Deno.test("WebSocket against npm:ws: round trips and cross conversions", async () => {
@@ -98,14 +62,15 @@ Deno.test("WebSocket against npm:ws: round trips and cross conversions", async (
     object: [{ a: 1 }, {}, [1]],
   } as const;
   for (const dataType of ["text", "blob", "object"] as const) {
-    const c = client(server.url, dataType);
-    c.ws.send(dataType === "object" ? { a: 1 } : "hi");
-    c.ws.send(new TextEncoder().encode("{}"));
-    c.ws.send([1]);
-    await c.received(3);
-    assert.deepEqual(c.messages, expected[dataType]);
-    c.ws.terminate(4000);
-    assert.equal((await c.ended()).code, 4000);
+    const log = new ClientRecorder({ dataType });
+    const ws = new WebSocket(server.url, log);
+    ws.send(dataType === "object" ? { a: 1 } : "hi");
+    ws.send(new TextEncoder().encode("{}"));
+    ws.send([1]);
+    await log.received(3);
+    assert.deepEqual(plain(log.messages), expected[dataType]);
+    ws.terminate(4000);
+    assert.equal((await log.terminated()).code, 4000);
   }
   // The end code is the server's echo of ours; its own close event may lag.
   assert.ok(server.closes.every((code) => code === 4000));
@@ -113,48 +78,42 @@ Deno.test("WebSocket against npm:ws: round trips and cross conversions", async (
 
 Deno.test("WebSocket against npm:ws: headers, Cookie, repeated header, subprotocol", async () => {
   await using server = await wsServer();
-  const c = client(server.url, "text", {
+  const log = new ClientRecorder({
+    dataType: "text",
     headers: { cookie: "s=1", "x-r": ["a", "b"] },
     protocols: ["other", "chat"],
   });
-  c.ws.send("ping");
-  await c.received(1);
-  assert.equal(c.ws.protocol, "chat");
+  const ws = new WebSocket(server.url, log);
+  ws.send("ping");
+  await log.received(1);
+  assert.equal(ws.protocol, "chat");
   assert.equal(server.headers[0]?.cookie, "s=1");
   assert.equal(server.headers[0]?.["x-r"], "a, b");
-  c.ws.terminate();
-  await c.ended();
+  ws.terminate();
+  await log.terminated();
 });
 
 Deno.test("WebSocket against npm:ws: the server's close code, and invalid JSON", async () => {
   await using server = await wsServer();
-  const a = client(server.url, "text");
-  a.ws.send("close 4005");
-  const end = await a.ended();
+  const a = new ClientRecorder({ dataType: "text" });
+  new WebSocket(server.url, a).send("close 4005");
+  const end = await a.terminated();
   assert.deepEqual([end.code, end.reason, end.wasClean], [4005, "asked", true]);
-  const b = client(server.url, "object");
-  b.ws.send("bad json");
-  assert.equal((await b.ended()).code, 1000);
+  const b = new ClientRecorder({ dataType: "object" });
+  new WebSocket(server.url, b).send("bad json");
+  assert.equal((await b.terminated()).code, 1000);
   assert.deepEqual(b.types, ["open", "error", "terminate"]);
-  assert.deepEqual(b.errors, [ErrorCode.InvalidJSON]);
+  assert.deepEqual(b.errors.map((e) => e.errCode), [ErrorCode.InvalidJSON]);
 });
 
 Deno.test("WebSocket against npm:ws: a server that cuts the TCP gives 1006", async () => {
   await using server = await wsServer();
-  const c = client(server.url, "text");
-  c.ws.send("x");
-  await c.received(1);
+  const log = new ClientRecorder({ dataType: "text" });
+  new WebSocket(server.url, log).send("x");
+  await log.received(1);
   // Cut every socket without a close frame.
-  await deadline(
-    new Promise<void>((resolve) => {
-      const ws = server as unknown as {
-        [Symbol.asyncDispose](): Promise<void>;
-      };
-      ws[Symbol.asyncDispose]().then(resolve);
-    }),
-    "npm:ws close",
-  );
-  const end = await c.ended();
+  await deadline(server[Symbol.asyncDispose](), "npm:ws close");
+  const end = await log.terminated();
   assert.equal(end.code, 1006);
   assert.equal(end.wasClean, false);
 });

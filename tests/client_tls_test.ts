@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { ErrorCode, WebSocketServer } from "../mod.ts";
-import { deadline } from "./_helpers.ts";
+import { ErrorCode } from "../mod.ts";
+import { deadline, listen } from "./_helpers.ts";
 
 async function openssl(args: string[]): Promise<void> {
   const { success, stderr } = await new Deno.Command("openssl", {
@@ -76,9 +76,9 @@ Deno.test("WebSocket over wss:// to a TLS WebSocketServer", async () => {
   const dir = await Deno.makeTempDir();
   try {
     const { key, cert, certFile } = await selfSigned(dir);
-    await using wss = new WebSocketServer({
+    await using server = listen({
       onConnection: () => ({ onMessage: (ws, event) => ws.send(event.data) }),
-    }, { port: 0, hostname: "127.0.0.1", cert, key, dataType: "object" });
+    }, { cert, key, dataType: "object" });
     const run = async (trust: string[]) => {
       const child = new Deno.Command(Deno.execPath(), {
         args: [
@@ -86,7 +86,7 @@ Deno.test("WebSocket over wss:// to a TLS WebSocketServer", async () => {
           "--allow-net",
           ...trust,
           new URL("./_tls_client.ts", import.meta.url).pathname,
-          `wss://127.0.0.1:${wss.addr?.port}/`,
+          `${server.url}/`,
         ],
         stdout: "piped",
         stderr: "piped",

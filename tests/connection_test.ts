@@ -1,32 +1,13 @@
 import assert from "node:assert/strict";
 import { ErrorCode, type WebSocketConnection } from "../mod.ts";
-import {
-  type AnyEvent,
-  connect,
-  deadline,
-  hangUp,
-  listen,
-  Recorder,
-} from "./_helpers.ts";
+import { concat } from "./_frames.ts";
+import { connect, deadline, hangUp, listen, Recorder } from "./_helpers.ts";
 import { buildFrame, rawPeer, upgradeHead } from "./_raw.ts";
-
-/** A recorder whose onMessage also runs `act`. */
-class Acting extends Recorder {
-  constructor(
-    readonly act: (ws: WebSocketConnection, data: unknown) => unknown,
-  ) {
-    super();
-  }
-  override onMessage(ws: WebSocketConnection, event: { data?: unknown }) {
-    super.onMessage(ws, event as never);
-    return this.act(ws, event.data) as void;
-  }
-}
 
 Deno.test("WebSocketConnection callbacks: open first, messages in order, terminate last, this is the handler", async () => {
   const recorder = new Recorder();
-  await using wss = listen({ onConnection: () => recorder });
-  const peer = await connect(wss.url);
+  await using server = listen({ onConnection: () => recorder });
+  const peer = await connect(server.url);
   for (const text of ["1", "2", "3"]) peer.socket.send(text);
   await recorder.received(3);
   peer.socket.close(4000, "bye");
@@ -48,7 +29,7 @@ Deno.test("WebSocketConnection callbacks: open first, messages in order, termina
 Deno.test("WebSocketConnection serialises async callbacks", async () => {
   const log: string[] = [];
   const { promise: both, resolve } = Promise.withResolvers<void>();
-  await using wss = listen({
+  await using server = listen({
     onConnection: () => ({
       async onMessage(_ws: WebSocketConnection, event: { data: unknown }) {
         log.push(`start ${event.data}`);
@@ -58,7 +39,7 @@ Deno.test("WebSocketConnection serialises async callbacks", async () => {
       },
     }),
   });
-  const peer = await connect(wss.url);
+  const peer = await connect(server.url);
   peer.socket.send("a");
   peer.socket.send("b");
   await deadline(both, "both messages");
@@ -68,16 +49,20 @@ Deno.test("WebSocketConnection serialises async callbacks", async () => {
 
 for (const kind of ["throws", "rejects"] as const) {
   Deno.test(`WebSocketConnection: a callback that ${kind} gives onError, 1011, onTerminate; others go on`, async () => {
-    const bad = new Acting(() => {
-      if (kind === "throws") throw new Error("boom");
-      return Promise.reject(new Error("boom"));
+    const bad = new Recorder({
+      onMessage() {
+        if (kind === "throws") throw new Error("boom");
+        return Promise.reject(new Error("boom"));
+      },
     });
-    const good = new Acting((ws, data) => ws.send(data));
+    const good = new Recorder({
+      onMessage: (ws, event) => ws.send(event.data),
+    });
     const handlers = [bad, good];
     let next = 0;
-    await using wss = listen({ onConnection: () => handlers[next++] });
-    const badPeer = await connect(wss.url);
-    const goodPeer = await connect(wss.url);
+    await using server = listen({ onConnection: () => handlers[next++] });
+    const badPeer = await connect(server.url);
+    const goodPeer = await connect(server.url);
     badPeer.socket.send("x");
     assert.equal((await deadline(badPeer.closed, "close")).code, 1011);
     await bad.terminated();
@@ -103,11 +88,13 @@ Deno.test("WebSocketConnection.send() chooses the frame by type", async () => {
     7,
     null,
   ];
-  const recorder = new Acting((ws) => {
-    for (const value of sent) ws.send(value);
+  const recorder = new Recorder({
+    onMessage(ws) {
+      for (const value of sent) ws.send(value);
+    },
   });
-  await using wss = listen({ onConnection: () => recorder });
-  const peer = await connect(wss.url);
+  await using server = listen({ onConnection: () => recorder });
+  const peer = await connect(server.url);
   peer.socket.send("go");
   await peer.received(sent.length);
   const seen = peer.messages.map((m) =>
@@ -145,9 +132,9 @@ for (
 ) {
   Deno.test(`WebSocketConnection.terminate(${args.join(", ")}) closes with ${code}`, async () => {
     const recorder = new Recorder();
-    await using wss = listen({ onConnection: () => recorder });
-    const peer = await connect(wss.url);
-    await recorder.when((c) => c.name === "onOpen", "onOpen");
+    await using server = listen({ onConnection: () => recorder });
+    const peer = await connect(server.url);
+    await recorder.opened();
     (recorder.connection as WebSocketConnection).terminate(
       ...(args as unknown as [number, string]),
     );
@@ -160,9 +147,9 @@ for (
 
 Deno.test("WebSocketConnection.terminate() names a wrong argument", async () => {
   const recorder = new Recorder();
-  await using wss = listen({ onConnection: () => recorder });
-  const peer = await connect(wss.url);
-  await recorder.when((c) => c.name === "onOpen", "onOpen");
+  await using server = listen({ onConnection: () => recorder });
+  const peer = await connect(server.url);
+  await recorder.opened();
   const ws = recorder.connection as WebSocketConnection;
   assert.throws(() => ws.terminate("4001" as never), {
     name: "TypeError",
@@ -181,8 +168,10 @@ Deno.test("WebSocketConnection.terminate() names a wrong argument", async () => 
 for (const dataType of ["text", "blob", "object"] as const) {
   Deno.test(`WebSocketConnection dataType ${dataType} converts both frame types`, async () => {
     const recorder = new Recorder();
-    await using wss = listen({ onConnection: () => recorder }, { dataType });
-    const peer = await connect(wss.url);
+    await using server = listen({ onConnection: () => recorder }, {
+      dataType,
+    });
+    const peer = await connect(server.url);
     peer.socket.send('{"n":1}');
     peer.socket.send(new TextEncoder().encode('{"n":2}'));
     await recorder.received(2);
@@ -228,9 +217,12 @@ for (const [what, options, message, code, errCode] of fatal) {
     const other = new Recorder();
     const handlers = [recorder, other];
     let next = 0;
-    await using wss = listen({ onConnection: () => handlers[next++] }, options);
-    const peer = await connect(wss.url);
-    const otherPeer = await connect(wss.url);
+    await using server = listen(
+      { onConnection: () => handlers[next++] },
+      options,
+    );
+    const peer = await connect(server.url);
+    const otherPeer = await connect(server.url);
     peer.socket.send(message);
     assert.equal((await deadline(peer.closed, "close")).code, code);
     await recorder.terminated();
@@ -246,9 +238,9 @@ for (const [what, options, message, code, errCode] of fatal) {
 
 Deno.test("WebSocketConnection: a peer that drops TCP gives onTerminate 1006", async () => {
   const recorder = new Recorder();
-  await using wss = listen({ onConnection: () => recorder });
-  const peer = await rawPeer(wss.addr?.port as number);
-  await recorder.when((c) => c.name === "onOpen", "onOpen");
+  await using server = listen({ onConnection: () => recorder });
+  const peer = await rawPeer(server.port);
+  await recorder.opened();
   peer.conn.close();
   await recorder.terminated();
   assert.deepEqual(recorder.types, ["open", "terminate"]);
@@ -262,12 +254,12 @@ Deno.test("WebSocketConnection: a peer that drops TCP gives onTerminate 1006", a
 
 Deno.test("WebSocketConnection: a peer that never answers pings is closed after idleTimeout", async () => {
   const recorder = new Recorder();
-  await using wss = listen({ onConnection: () => recorder }, {
+  await using server = listen({ onConnection: () => recorder }, {
     idleTimeout: 1,
   });
-  const peer = await rawPeer(wss.addr?.port as number);
+  const peer = await rawPeer(server.port);
   const start = performance.now();
-  await recorder.when((c) => c.name === "onOpen", "onOpen");
+  await recorder.opened();
   await recorder.terminated(8000);
   assert.deepEqual(recorder.types, ["open", "terminate"]);
   // Deno closes an idle server socket itself and reports 1001 (then 1005).
@@ -279,36 +271,25 @@ Deno.test("WebSocketConnection: a peer that never answers pings is closed after 
 
 Deno.test("WebSocketConnection: a callback that throws while messages wait stops them; onTerminate still runs", async () => {
   const opened = Promise.withResolvers<void>();
-  const recorder = new (class extends Recorder {
+  const recorder = new Recorder({
     // onOpen holds the queue: the three messages wait behind it.
-    override onOpen(ws: WebSocketConnection, event: AnyEvent): Promise<void> {
-      super.onOpen(ws, event);
-      return opened.promise;
-    }
-    override onMessage(ws: WebSocketConnection, event: AnyEvent): void {
-      super.onMessage(ws, event);
+    onOpen: () => opened.promise,
+    onMessage(_ws, event) {
       if (event.data === "1") throw new Error("boom");
-    }
-  })();
+    },
+  });
   // The raw peer never answers the close: give it up soon.
-  await using wss = listen({ onConnection: () => recorder }, {
+  await using server = listen({ onConnection: () => recorder }, {
     closeTimeout: 0.2,
   });
-  const port = wss.addr?.port as number;
+  const { port } = server;
   // The handshake, three messages and a ping in one write: Deno answers the
   // ping once it has handed the three messages over, while onOpen waits.
   const text = (value: string) => new TextEncoder().encode(value);
   const head = text(upgradeHead(port));
   const frames = ["1", "2", "3"].map((data) => buildFrame(1, text(data)));
   const ping = buildFrame(9, text("p"));
-  const burst = new Uint8Array(
-    [head, ...frames, ping].reduce((sum, part) => sum + part.length, 0),
-  );
-  let at = 0;
-  for (const part of [head, ...frames, ping]) {
-    burst.set(part, at);
-    at += part.length;
-  }
+  const burst = concat([head, ...frames, ping]);
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
   await conn.write(burst);
   let bytes = "";
@@ -347,9 +328,9 @@ Deno.test("WebSocketConnection.send() after the peer left returns false, from a 
 
 Deno.test("WebSocketConnection.send() returns true while connected, false once closing or closed; a bad value still throws", async () => {
   const recorder = new Recorder();
-  await using wss = listen({ onConnection: () => recorder });
-  const peer = await connect(wss.url);
-  await recorder.when((c) => c.name === "onOpen", "onOpen");
+  await using server = listen({ onConnection: () => recorder });
+  const peer = await connect(server.url);
+  await recorder.opened();
   const ws = recorder.connection as WebSocketConnection;
   assert.equal(ws.send("hi"), true);
   ws.terminate(4000, "bye");

@@ -9,6 +9,7 @@
  */
 import assert from "node:assert/strict";
 import type { WebSocketServerOptions, WSConnectionHandler } from "../mod.ts";
+import { concat } from "./_frames.ts";
 import { listen, Recorder } from "./_helpers.ts";
 import {
   buildFrame,
@@ -23,30 +24,27 @@ const BINARY = 0x2;
 const CLOSE = 0x8;
 const utf8 = (text: string) => new TextEncoder().encode(text);
 
-/** The raw peer's three frames in one write; the close frame it reads. */
+/**
+ * The raw peer's three frames in one write; the close frame it reads. The
+ * connection's handler records, then does what `acts` says.
+ */
 async function threeFrames(
   options: WebSocketServerOptions,
   second: Uint8Array | [opcode: number, payload: Uint8Array],
-  act?: (recorder: Recorder) => WSConnectionHandler,
+  acts: Partial<WSConnectionHandler> = {},
 ): Promise<{ code: number; reason: string; recorder: Recorder }> {
-  const recorder = new Recorder();
-  await using wss = listen({
-    onConnection: () => act?.(recorder) ?? recorder,
-  }, { closeTimeout: 2, ...options });
-  const peer = await rawPeer(wss.addr?.port as number);
+  const recorder = new Recorder(acts);
+  await using server = listen({ onConnection: () => recorder }, {
+    closeTimeout: 2,
+    ...options,
+  });
+  const peer = await rawPeer(server.port);
   assert.match(peer.head, /^HTTP\/1\.1 101/);
-  const frames = [
+  await peer.conn.write(concat([
     buildFrame(TEXT, utf8("fine")),
     Array.isArray(second) ? buildFrame(...second) : buildFrame(TEXT, second),
     buildFrame(TEXT, utf8("more")),
-  ];
-  const all = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
-  let at = 0;
-  for (const frame of frames) {
-    all.set(frame, at);
-    at += frame.length;
-  }
-  await peer.conn.write(all);
+  ]));
   const isClose = (f: ServerFrame) => f.opcode === CLOSE;
   const got = await readFramesUntil(
     peer.conn,
@@ -97,15 +95,11 @@ Deno.test("A fatal close reaches a peer that keeps sending: a callback that thro
   const { code, reason, recorder } = await threeFrames(
     {},
     utf8("boom"),
-    (recorder) => ({
-      onOpen: (ws, e) => recorder.onOpen(ws, e),
-      onMessage(ws, event) {
-        recorder.onMessage(ws, event);
+    {
+      onMessage(_ws, event) {
         if (event.data === "boom") throw new Error("boom");
       },
-      onError: (ws, e) => recorder.onError(ws, e),
-      onTerminate: (ws, e) => recorder.onTerminate(ws, e),
-    }),
+    },
   );
   assert.deepEqual([code, reason], [1011, "server error"]);
   assert.deepEqual(recorder.types, [
@@ -121,15 +115,11 @@ Deno.test("A fatal close reaches a peer that keeps sending: a slow consumer, 100
   const { code, reason } = await threeFrames(
     { maxBufferedAmount: 1024 },
     utf8("flood me"),
-    (recorder) => ({
-      onOpen: (ws, e) => recorder.onOpen(ws, e),
+    {
       onMessage(ws, event) {
-        recorder.onMessage(ws, event);
         if (event.data === "flood me") ws.send("x".repeat(64 * 1024));
       },
-      onError: (ws, e) => recorder.onError(ws, e),
-      onTerminate: (ws, e) => recorder.onTerminate(ws, e),
-    }),
+    },
   );
   assert.deepEqual([code, reason], [1008, "slow consumer"]);
 });

@@ -7,9 +7,8 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { ErrorCode, type WebSocketConnection } from "../mod.ts";
+import { ErrorCode } from "../mod.ts";
 import {
-  type AnyEvent,
   connect,
   deadline,
   hangUp,
@@ -30,25 +29,20 @@ import {
 
 const text = (value: string) => new TextEncoder().encode(value);
 
-/** Records like {@linkcode Recorder}, and echoes every message. */
-class EchoRecorder extends Recorder {
-  override onMessage(ws: WebSocketConnection, event: AnyEvent): void {
-    super.onMessage(ws, event);
-    ws.send(event.data);
-  }
-}
-
-/** A server whose every connection is an {@linkcode EchoRecorder}. */
-function echoServer(options: Parameters<typeof listen>[1] = {}) {
-  const recorders: EchoRecorder[] = [];
-  const wss = listen({
+/**
+ * A server whose every connection is a {@linkcode Recorder} that echoes
+ * each message, pushed to `recorders`.
+ */
+function echoServer(recorders: Recorder[]) {
+  return listen({
     onConnection: () => {
-      const recorder = new EchoRecorder();
+      const recorder = new Recorder({
+        onMessage: (ws, event) => ws.send(event.data),
+      });
       recorders.push(recorder);
       return recorder;
     },
-  }, options);
-  return { wss, recorders, port: wss.addr?.port as number };
+  });
 }
 
 /** A well-behaved client is still echoed. */
@@ -93,26 +87,28 @@ const handshakes: {
 for (const { name, extra, status, header } of handshakes) {
   Deno.test(`Hostile peer: a handshake with ${name} is refused before onConnection`, async () => {
     let calls = 0;
-    await using wss = listen({
+    await using server = listen({
       onConnection: () => {
         calls++;
         return null;
       },
     });
-    const port = wss.addr?.port as number;
+    const { port } = server;
     const conn = await rawRequest(port, upgradeHead(port, "/", extra));
     const head = await readHead(conn);
     conn.close();
     assert.match(head, status);
     if (header !== undefined) assert.match(head, header);
     assert.equal(calls, 0);
-    assert.equal(wss.connections.length, 0);
+    assert.equal(server.wss.connections.length, 0);
   });
 }
 
 Deno.test("Hostile peer: a header section of 1 MiB gets 400 from Deno", async () => {
-  const { wss, port, recorders } = echoServer();
-  const bystander = await connect(wss.url);
+  const recorders: Recorder[] = [];
+  await using server = echoServer(recorders);
+  const { port } = server;
+  const bystander = await connect(server.url);
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
   // Deno answers as soon as its buffer is full and resets: write may fail.
   const written = conn.write(
@@ -125,13 +121,12 @@ Deno.test("Hostile peer: a header section of 1 MiB gets 400 from Deno", async ()
   assert.equal(recorders.length, 1, "only the bystander was accepted");
   await stillServed(bystander, "a 1 MiB header section");
   await hangUp(bystander);
-  await wss.terminate();
 });
 
 Deno.test("Hostile peer: a request line that never ends is held by Deno (pinned) until terminate cuts it", async () => {
-  const { wss, port } = echoServer();
-  const bystander = await connect(wss.url);
-  const slow = await Deno.connect({ hostname: "127.0.0.1", port });
+  await using server = echoServer([]);
+  const bystander = await connect(server.url);
+  const slow = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
   await slow.write(text("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: a"));
   // Deno.serve has no header timeout (denoland/deno#3515): after 1.5 s of
   // silence it still waits. A change here means Deno now cuts slowloris.
@@ -143,7 +138,7 @@ Deno.test("Hostile peer: a request line that never ends is held by Deno (pinned)
   await stillServed(bystander, "a request line that never ends");
   await hangUp(bystander);
   // Shutting the listener down cuts the held socket.
-  await wss.terminate(1);
+  await server.wss.terminate(1);
   assert.equal(await deadline(read, "the cut of the held socket"), null);
   slow.close();
 });
@@ -285,8 +280,10 @@ const frameCases: FrameCase[] = [
 
 for (const { name, frames, wire, errCode, code } of frameCases) {
   Deno.test(`Hostile peer: ${name} fails the connection with ${code}`, async () => {
-    const { wss, port, recorders } = echoServer();
-    const bystander = await connect(wss.url);
+    const recorders: Recorder[] = [];
+    await using server = echoServer(recorders);
+    const { port } = server;
+    const bystander = await connect(server.url);
     const conn = await rawRequest(port, upgradeHead(port));
     assert.match(await readHead(conn), /^HTTP\/1\.1 101 /);
     for (const frame of frames) await conn.write(frame);
@@ -298,7 +295,7 @@ for (const { name, frames, wire, errCode, code } of frameCases) {
       assert.equal(sent.length, 1);
       assert.equal(closeOf(sent[0] as (typeof sent)[0])[0], wire);
     }
-    const hostile = recorders[1] as EchoRecorder;
+    const hostile = recorders[1] as Recorder;
     await hostile.terminated();
     assert.deepEqual(hostile.types, ["open", "error", "terminate"]);
     const error = hostile.calls[1]?.event;
@@ -306,60 +303,64 @@ for (const { name, frames, wire, errCode, code } of frameCases) {
     assert.equal(hostile.calls[2]?.event.code, code);
     await stillServed(bystander, name);
     await hangUp(bystander);
-    await wss.terminate();
   });
 }
 
 Deno.test("Hostile peer: an unmasked client frame is delivered by Deno (pinned)", async () => {
-  const { wss, port, recorders } = echoServer();
+  const recorders: Recorder[] = [];
+  await using server = echoServer(recorders);
+  const { port } = server;
   const conn = await rawRequest(port, upgradeHead(port));
   await readHead(conn);
   await conn.write(buildFrame(1, text("unmasked"), { mask: false }));
   // onConnection ran before the 101 that readHead waited for.
-  const hostile = recorders[0] as EchoRecorder;
+  const hostile = recorders[0] as Recorder;
   // RFC 6455 §5.1 wants a close here; Deno's engine accepts the frame.
   await hostile.received(1);
   assert.deepEqual(hostile.messages, ["unmasked"]);
   conn.close();
   await hostile.terminated();
-  await wss.terminate();
 });
 
 Deno.test("Hostile peer: a message ending in half a UTF-8 sequence loses it in Deno (pinned)", async () => {
-  const { wss, port, recorders } = echoServer();
+  const recorders: Recorder[] = [];
+  await using server = echoServer(recorders);
+  const { port } = server;
   const conn = await rawRequest(port, upgradeHead(port));
   await readHead(conn);
   await conn.write(buildFrame(1, text("ok"), { fin: false }));
   await conn.write(buildFrame(0, new Uint8Array([0xc3])));
   // onConnection ran before the 101 that readHead waited for.
-  const hostile = recorders[0] as EchoRecorder;
+  const hostile = recorders[0] as Recorder;
   // RFC 6455 §8.1 wants 1007; Deno's engine drops the trailing 0xC3 byte.
   await hostile.received(1);
   assert.deepEqual(hostile.messages, ["ok"]);
   conn.close();
   await hostile.terminated();
-  await wss.terminate();
 });
 
 Deno.test("Hostile peer: a connection cut mid-frame ends with 1006 and no onError", async () => {
-  const { wss, port, recorders } = echoServer();
-  const bystander = await connect(wss.url);
+  const recorders: Recorder[] = [];
+  await using server = echoServer(recorders);
+  const { port } = server;
+  const bystander = await connect(server.url);
   const conn = await rawRequest(port, upgradeHead(port));
   await readHead(conn);
   await conn.write(buildFrame(1, text("hello, world")).subarray(0, 7));
   conn.close();
-  const hostile = recorders[1] as EchoRecorder;
+  const hostile = recorders[1] as Recorder;
   await hostile.terminated();
   assert.deepEqual(hostile.types, ["open", "terminate"]);
   assert.equal(hostile.calls[1]?.event.code, 1006);
   await stillServed(bystander, "a cut mid-frame");
   await hangUp(bystander);
-  await wss.terminate();
 });
 
 Deno.test("Hostile peer: 20,000 pings in one burst are each answered, and the connection goes on", async () => {
-  const { wss, port, recorders } = echoServer();
-  const bystander = await connect(wss.url);
+  const recorders: Recorder[] = [];
+  await using server = echoServer(recorders);
+  const { port } = server;
+  const bystander = await connect(server.url);
   const conn = await rawRequest(port, upgradeHead(port));
   await readHead(conn);
   const ping = buildFrame(9, text("p"));
@@ -385,5 +386,4 @@ Deno.test("Hostile peer: 20,000 pings in one burst are each answered, and the co
   conn.close();
   await recorders[1]?.terminated();
   await hangUp(bystander);
-  await wss.terminate();
 });

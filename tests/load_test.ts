@@ -95,14 +95,14 @@ async function closeAll(checkers: Checker[]): Promise<void> {
 }
 
 Deno.test(`No loss: ${CLIENTS} clients × ${MESSAGES} sequenced messages through an echo`, async () => {
-  await using wss = listen({
+  await using server = listen({
     onConnection: () => ({
       onMessage: (ws: WebSocketConnection, event: { data: unknown }) =>
         ws.send(event.data),
     }),
   });
-  const checkers = await openCheckers(wss.url, CLIENTS);
-  assert.equal(wss.connections.length, CLIENTS);
+  const checkers = await openCheckers(server.url, CLIENTS);
+  assert.equal(server.wss.connections.length, CLIENTS);
   for (const checker of checkers) checker.sendSequence(MESSAGES);
   await deadline(
     Promise.all(checkers.map((c) => c.reach(MESSAGES))),
@@ -125,8 +125,8 @@ Deno.test(`No loss: ${CLIENTS} clients × ${MESSAGES} sequenced messages through
 const SENDERS = 10;
 
 Deno.test(`No loss: the chat's fan-out to ${CLIENTS} clients, ${SENDERS} senders × ${MESSAGES} messages`, async () => {
-  await using wss = listen({ onConnection: () => new ChatHandler() });
-  const checkers = await openCheckers(wss.url, CLIENTS);
+  await using server = listen({ onConnection: () => new ChatHandler() });
+  const checkers = await openCheckers(server.url, CLIENTS);
   const senders = checkers.slice(0, SENDERS);
   for (const sender of senders) sender.sendSequence(MESSAGES);
   // A sender hears the others; a listener hears every sender.
@@ -165,7 +165,7 @@ Deno.test(`No loss: the chat's fan-out to ${CLIENTS} clients, ${SENDERS} senders
 
 Deno.test("No loss: terminate() under load delivers what was sent first, and cuts silent peers at the timeout", async () => {
   const silent: Recorder[] = [];
-  const wss = listen({
+  await using server = listen({
     onConnection: (_, { request }) => {
       if (request.url !== "/silent") return { onMessage() {} };
       const recorder = new Recorder();
@@ -173,13 +173,13 @@ Deno.test("No loss: terminate() under load delivers what was sent first, and cut
       return recorder;
     },
   });
-  const port = wss.addr?.port as number;
-  const readers = await openCheckers(wss.url, 100);
+  const { wss } = server;
+  const readers = await openCheckers(server.url, 100);
   const peers = await Promise.all(
-    Array.from({ length: 5 }, () => rawPeer(port, "/silent")),
+    Array.from({ length: 5 }, () => rawPeer(server.port, "/silent")),
   );
   await deadline(
-    Promise.all(silent.map((r) => r.when((c) => c.name === "onOpen", "open"))),
+    Promise.all(silent.map((r) => r.opened())),
     "the silent peers to open",
   );
   // Queue 200 messages on each reader, then terminate at once.

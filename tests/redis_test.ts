@@ -169,17 +169,17 @@ Deno.test({
     });
     const reports: string[] = [];
     const failed = Promise.withResolvers<void>();
-    await using wss = listen({
+    await using server = listen({
       onConnection: () => ({ onMessage() {} }),
       onError: (_, event) => {
         reports.push(event.statusText);
         failed.resolve();
       },
     }, { backplane });
-    const peer = await connect(wss.url);
+    const peer = await connect(server.url);
     await deadline(failed.promise, "the failure report");
-    assert.equal(wss.broadcast("local only"), 1);
-    assert.equal(wss.broadcast("local only"), 1);
+    assert.equal(server.wss.broadcast("local only"), 1);
+    assert.equal(server.wss.broadcast("local only"), 1);
     await peer.received(2);
     assert.equal(backplane.connected, false);
     assert.equal(backplane.dropped, 2);
@@ -188,7 +188,7 @@ Deno.test({
   },
 });
 
-Deno.test("RedisBackplane() names each wrong argument", () => {
+Deno.test("RedisBackplane() names each wrong argument", async () => {
   assert.throws(() => new RedisBackplane("http://127.0.0.1:6379"), {
     name: "TypeError",
     message: /url must be a redis:\/\/ or rediss:\/\/ URL/,
@@ -205,10 +205,9 @@ Deno.test("RedisBackplane() names each wrong argument", () => {
   // One backplane serves one server.
   const backplane = new RedisBackplane("redis://127.0.0.1:1");
   const handler = { onConnection: () => null, onError() {} };
-  const wss = new WebSocketServer(handler, { backplane });
+  await using _wss = new WebSocketServer(handler, { backplane });
   assert.throws(
     () => new WebSocketServer(handler, { backplane }),
     /a backplane serves one server/,
   );
-  return wss.terminate();
 });

@@ -6,6 +6,7 @@ import {
   type WSRequest,
   type WSServerErrorEvent,
 } from "../mod.ts";
+import { upgradeHeaders } from "./_frames.ts";
 import { connect, deadline, hangUp, listen, Recorder } from "./_helpers.ts";
 import { rawPeer, rawRequest, readHead, upgradeHead } from "./_raw.ts";
 
@@ -14,15 +15,10 @@ const echo = () => ({
     ws.send(e.data),
 });
 
+/** An upgrade request for `path`, to hand to `wss.fetch`. */
 function upgradeRequest(path = "/", headers: Record<string, string> = {}) {
   return new Request(`http://localhost${path}`, {
-    headers: {
-      upgrade: "websocket",
-      connection: "Upgrade",
-      "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
-      "sec-websocket-version": "13",
-      ...headers,
-    },
+    headers: upgradeHeaders(headers),
   });
 }
 
@@ -75,7 +71,10 @@ Deno.test("WebSocketServer() names each wrong option", () => {
 
 Deno.test("WebSocketServer.new() and properties", async () => {
   const handler = { onConnection: () => null };
-  const wss = WebSocketServer.new(handler, { path: "/ws", dataType: "object" });
+  await using wss = WebSocketServer.new(handler, {
+    path: "/ws",
+    dataType: "object",
+  });
   assert.ok(wss instanceof WebSocketServer);
   assert.equal(wss.handler, handler);
   assert.equal(wss.path, "/ws");
@@ -90,7 +89,7 @@ Deno.test("WebSocketServer.new() and properties", async () => {
 });
 
 Deno.test("WebSocketServer.fetch() answers 426, 404, 403, 503 without a socket", async () => {
-  const wss = new WebSocketServer({ onConnection: () => null }, {
+  await using wss = new WebSocketServer({ onConnection: () => null }, {
     path: "/ws",
     allowedOrigins: ["https://good.example"],
   });
@@ -121,7 +120,7 @@ Deno.test("WebSocketServer.fetch() answers 426, 404, 403, 503 without a socket",
 
 Deno.test("WebSocketServer.fetch() answers 500 and reports a throwing onConnection", async () => {
   const errors: WSServerErrorEvent[] = [];
-  const wss = new WebSocketServer({
+  await using wss = new WebSocketServer({
     onConnection() {
       throw new Error("nope");
     },
@@ -140,7 +139,7 @@ Deno.test("WebSocketServer.fetch() answers 500 and reports a throwing onConnecti
 
 Deno.test("WebSocketServer refuses a handler without onMessage and says why", async () => {
   const errors: WSError[] = [];
-  const wss = new WebSocketServer({
+  await using wss = new WebSocketServer({
     onConnection: () => ({ onOpen() {} }) as never,
     onError: (_wss, event) => void errors.push(...event.errors),
   });
@@ -154,7 +153,7 @@ Deno.test("WebSocketServer refuses a handler without onMessage and says why", as
 Deno.test("WebSocketServer calls onOpen, then onTerminate after the last connection", async () => {
   const calls: string[] = [];
   const recorder = new Recorder();
-  const wss = listen({
+  await using server = listen({
     onOpen() {
       calls.push("open");
     },
@@ -163,9 +162,9 @@ Deno.test("WebSocketServer calls onOpen, then onTerminate after the last connect
       calls.push(`terminate after ${recorder.types.join(",")}`);
     },
   });
-  const peer = await connect(wss.url);
-  await recorder.when((c) => c.name === "onOpen", "onOpen");
-  await wss.terminate();
+  const peer = await connect(server.url);
+  await recorder.opened();
+  await server.wss.terminate();
   assert.equal((await deadline(peer.closed, "client close")).code, 1001);
   assert.deepEqual(calls, ["open", "terminate after open,terminate"]);
   assert.equal(recorder.calls.at(-1)?.event.code, 1001);
@@ -174,16 +173,19 @@ Deno.test("WebSocketServer calls onOpen, then onTerminate after the last connect
 Deno.test("WebSocketServer gives onConnection the request read before the upgrade", async () => {
   let seen: WSRequest | undefined;
   const recorder = new Recorder();
-  await using wss = listen({
+  await using server = listen({
     async onConnection(_wss, event) {
       await Promise.resolve();
       seen = event.request;
       return recorder;
     },
   }, { path: "/rooms/:room" });
-  const socket = new WebSocket(`${wss.url}/rooms/blue?name=ryan&tag=a&tag=b`, {
-    headers: [["x-multi", "one"], ["x-multi", "two"], ["X-Case", "Up"]],
-  } as unknown as string[]);
+  const socket = new WebSocket(
+    `${server.url}/rooms/blue?name=ryan&tag=a&tag=b`,
+    {
+      headers: [["x-multi", "one"], ["x-multi", "two"], ["X-Case", "Up"]],
+    } as unknown as string[],
+  );
   await deadline(new Promise((r) => socket.onopen = r), "open");
   socket.close();
   await recorder.terminated();
@@ -199,29 +201,24 @@ Deno.test("WebSocketServer gives onConnection the request read before the upgrad
 
 Deno.test("WebSocketServer chooses the first of its protocols the client offers", async () => {
   const recorder = new Recorder();
-  await using wss = listen({ onConnection: () => recorder }, {
+  await using server = listen({ onConnection: () => recorder }, {
     protocols: ["v2", "v1"],
   });
-  const peer = await connect(wss.url, ["v1", "v2"]);
+  const peer = await connect(server.url, ["v1", "v2"]);
   assert.equal(peer.socket.protocol, "v2");
-  await recorder.when((c) => c.name === "onOpen", "onOpen");
+  await recorder.opened();
   assert.equal(recorder.connection?.protocol, "v2");
   await hangUp(peer);
 });
 
 Deno.test("WebSocketServer answers 503 past maxConnections", async () => {
   const recorder = new Recorder();
-  await using wss = listen({ onConnection: () => recorder }, {
+  await using server = listen({ onConnection: () => recorder }, {
     maxConnections: 1,
   });
-  const peer = await connect(wss.url);
-  const second = await fetch(`http://127.0.0.1:${wss.addr?.port}/`, {
-    headers: {
-      upgrade: "websocket",
-      connection: "Upgrade",
-      "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
-      "sec-websocket-version": "13",
-    },
+  const peer = await connect(server.url);
+  const second = await fetch(`http://127.0.0.1:${server.port}/`, {
+    headers: upgradeHeaders(),
   });
   assert.equal(second.status, 503);
   await second.body?.cancel();
@@ -231,16 +228,16 @@ Deno.test("WebSocketServer answers 503 past maxConnections", async () => {
 Deno.test("WebSocketServer.connections is fresh and drops a closing connection at once", async () => {
   const recorders = [new Recorder(), new Recorder()];
   let next = 0;
-  await using wss = listen({ onConnection: () => recorders[next++] });
-  const a = await connect(wss.url);
-  const b = await connect(wss.url);
-  await recorders[1]?.when((c) => c.name === "onOpen", "onOpen");
-  const list = wss.connections;
+  await using server = listen({ onConnection: () => recorders[next++] });
+  const a = await connect(server.url);
+  const b = await connect(server.url);
+  await recorders[1]?.opened();
+  const list = server.wss.connections;
   assert.equal(list.length, 2);
-  assert.notEqual(wss.connections, list);
+  assert.notEqual(server.wss.connections, list);
   list[0]?.terminate();
   assert.equal(list[0]?.status, "Closing");
-  assert.deepEqual(wss.connections, [list[1]]);
+  assert.deepEqual(server.wss.connections, [list[1]]);
   await recorders[0]?.terminated();
   assert.equal(list[0]?.status, "Closed");
   await hangUp(a);
@@ -248,11 +245,12 @@ Deno.test("WebSocketServer.connections is fresh and drops a closing connection a
 });
 
 Deno.test("WebSocketServer.broadcast() reaches every other open connection", async () => {
-  await using wss = listen({ onConnection: echo });
+  await using server = listen({ onConnection: echo });
+  const { wss } = server;
   const peers = [
-    await connect(wss.url),
-    await connect(wss.url),
-    await connect(wss.url),
+    await connect(server.url),
+    await connect(server.url),
+    await connect(server.url),
   ];
   const [first] = wss.connections;
   assert.equal(wss.broadcast({ hi: 1 }, { except: first }), 2);
@@ -266,11 +264,11 @@ Deno.test("WebSocketServer.broadcast() reaches every other open connection", asy
 
 Deno.test("WebSocketServer.terminate() cuts a peer that never answers the close", async () => {
   const recorder = new Recorder();
-  const wss = listen({ onConnection: () => recorder });
-  const peer = await rawPeer(wss.addr?.port as number);
+  await using server = listen({ onConnection: () => recorder });
+  const peer = await rawPeer(server.port);
   assert.match(peer.head, /^HTTP\/1\.1 101/);
-  await recorder.when((c) => c.name === "onOpen", "onOpen");
-  await wss.terminate(0.2);
+  await recorder.opened();
+  await server.wss.terminate(0.2);
   assert.deepEqual(recorder.types, ["open", "terminate"]);
   assert.equal(recorder.calls.at(-1)?.event.code, 1006);
   await peer.readToEnd();
@@ -279,13 +277,13 @@ Deno.test("WebSocketServer.terminate() cuts a peer that never answers the close"
 
 Deno.test("WebSocketServer.terminate() through fetch gives up a silent peer with 1006", async () => {
   const recorder = new Recorder();
-  const wss = new WebSocketServer({ onConnection: () => recorder });
-  const server = Deno.serve(
+  await using wss = new WebSocketServer({ onConnection: () => recorder });
+  await using server = Deno.serve(
     { port: 0, hostname: "127.0.0.1", onListen() {} },
     wss.fetch,
   );
   const peer = await rawPeer(server.addr.port);
-  await recorder.when((c) => c.name === "onOpen", "onOpen");
+  await recorder.opened();
   await wss.terminate(0.1);
   assert.deepEqual(recorder.types, ["open", "terminate"]);
   assert.equal(recorder.calls.at(-1)?.event.code, 1006);
@@ -296,7 +294,7 @@ Deno.test("WebSocketServer.terminate() through fetch gives up a silent peer with
 });
 
 Deno.test("WebSocketServer.terminate() checks its timeout, and a wrong one terminates nothing", async () => {
-  const wss = new WebSocketServer({ onConnection: () => null });
+  await using wss = new WebSocketServer({ onConnection: () => null });
   for (const bad of [-1, Infinity, NaN]) {
     assert.throws(() => wss.terminate(bad), {
       name: "RangeError",
@@ -310,15 +308,14 @@ Deno.test("WebSocketServer.terminate() checks its timeout, and a wrong one termi
     });
   }
   assert.equal(wss.terminated, false);
-  await wss.terminate();
 });
 
 Deno.test('WebSocketServer answers a raw "x,v1" offer without spaces', async () => {
   const recorder = new Recorder();
-  await using wss = listen({ onConnection: () => recorder }, {
+  await using server = listen({ onConnection: () => recorder }, {
     protocols: ["v1"],
   });
-  const port = wss.addr?.port as number;
+  const { port } = server;
   const conn = await rawRequest(
     port,
     upgradeHead(port, "/", { "sec-websocket-protocol": "x,v1" }),
@@ -326,7 +323,7 @@ Deno.test('WebSocketServer answers a raw "x,v1" offer without spaces', async () 
   const head = await readHead(conn);
   assert.match(head, /^HTTP\/1\.1 101/);
   assert.match(head, /\r\nsec-websocket-protocol: v1\r\n/i);
-  await recorder.when((c) => c.name === "onOpen", "onOpen");
+  await recorder.opened();
   assert.equal(recorder.connection?.protocol, "v1");
   conn.close();
   await recorder.terminated();
@@ -334,11 +331,11 @@ Deno.test('WebSocketServer answers a raw "x,v1" offer without spaces', async () 
 
 Deno.test("WebSocketServer.fetch is bound: one Deno.serve routes pages and sockets", async () => {
   const recorder = new Recorder();
-  const wss = new WebSocketServer({ onConnection: () => recorder }, {
+  await using wss = new WebSocketServer({ onConnection: () => recorder }, {
     path: "/ws",
   });
   const { fetch: serveSocket } = wss;
-  const server = Deno.serve(
+  await using server = Deno.serve(
     { port: 0, hostname: "127.0.0.1", onListen() {} },
     (request, info) =>
       wss.handles(request) ? serveSocket(request, info) : new Response("home"),
@@ -347,12 +344,10 @@ Deno.test("WebSocketServer.fetch is bound: one Deno.serve routes pages and socke
   const page = await fetch(`http://${base}/`);
   assert.equal(await page.text(), "home");
   const peer = await connect(`ws://${base}/ws`);
-  await recorder.when((c) => c.name === "onOpen", "onOpen");
+  await recorder.opened();
   assert.equal(recorder.connection?.request.remoteAddress, "127.0.0.1");
   await hangUp(peer);
   await recorder.terminated();
-  await wss.terminate();
-  await server.shutdown();
 });
 
 Deno.test("WebSocketServer: onConnection may refuse with a Response of its own (401, 429), sync or async", async () => {
@@ -368,7 +363,7 @@ Deno.test("WebSocketServer: onConnection may refuse with a Response of its own (
       ),
   };
   const errors: number[] = [];
-  const wss = new WebSocketServer({
+  await using wss = new WebSocketServer({
     onConnection: (_wss, { request }) =>
       answers[request.url]?.() as null ?? new Response("fine", { status: 200 }),
     onError: (_wss, event) => {

@@ -11,18 +11,21 @@ import { WebSocketServer } from "../mod.ts";
 import { deadline, listen, Recorder } from "./_helpers.ts";
 import { rawPeer } from "./_raw.ts";
 
-/** A server with a long closeTimeout and one silent raw peer, open. */
-async function silentPeer() {
-  const recorder = new Recorder();
-  const wss = listen({ onConnection: () => recorder }, { closeTimeout: 60 });
-  const peer = await rawPeer(wss.addr?.port as number);
+/** A raw peer on `port`, open: it never answers a close. */
+async function silentPeer(port: number, recorder: Recorder) {
+  const peer = await rawPeer(port);
   assert.match(peer.head, /^HTTP\/1\.1 101/);
-  await recorder.when((c) => c.name === "onOpen", "onOpen");
-  return { wss, peer, recorder };
+  await recorder.opened();
+  return peer;
 }
 
 Deno.test("WebSocketServer.terminate(0) cuts a silent peer at once, onTerminate 1006", async () => {
-  const { wss, peer, recorder } = await silentPeer();
+  const recorder = new Recorder();
+  await using server = listen({ onConnection: () => recorder }, {
+    closeTimeout: 60,
+  });
+  const { wss } = server;
+  const peer = await silentPeer(server.port, recorder);
   // closeTimeout is 60 s: only a cut that waits for nothing ends in time.
   await deadline(wss.terminate(0), "terminate(0)", 3000);
   assert.deepEqual(recorder.types, ["open", "terminate"]);
@@ -33,9 +36,13 @@ Deno.test("WebSocketServer.terminate(0) cuts a silent peer at once, onTerminate 
 });
 
 Deno.test("WebSocketServer.terminate(0.3) waits 0.3 s for a silent peer, then cuts it", async () => {
-  const { wss, peer, recorder } = await silentPeer();
+  const recorder = new Recorder();
+  await using server = listen({ onConnection: () => recorder }, {
+    closeTimeout: 60,
+  });
+  const peer = await silentPeer(server.port, recorder);
   const start = performance.now();
-  const done = wss.terminate(0.3);
+  const done = server.wss.terminate(0.3);
   await recorder.when((c) => c.name === "onTerminate", "onTerminate", 3000);
   assert.ok(performance.now() - start >= 250, "not before the timeout");
   assert.equal(recorder.calls.at(-1)?.event.code, 1006);
@@ -46,10 +53,11 @@ Deno.test("WebSocketServer.terminate(0.3) waits 0.3 s for a silent peer, then cu
 
 Deno.test("WebSocketServer.terminate() waits for closeTimeout seconds by default", async () => {
   const recorder = new Recorder();
-  const wss = listen({ onConnection: () => recorder }, { closeTimeout: 0.2 });
-  const peer = await rawPeer(wss.addr?.port as number);
-  await recorder.when((c) => c.name === "onOpen", "onOpen");
-  await deadline(wss.terminate(), "terminate()", 3000);
+  await using server = listen({ onConnection: () => recorder }, {
+    closeTimeout: 0.2,
+  });
+  const peer = await silentPeer(server.port, recorder);
+  await deadline(server.wss.terminate(), "terminate()", 3000);
   assert.equal(recorder.calls.at(-1)?.event.code, 1006);
   await peer.readToEnd();
   peer.conn.close();

@@ -7,13 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { ErrorCode, type WebSocketConnection } from "../mod.ts";
-import {
-  type AnyEvent,
-  connect,
-  hangUp,
-  listen,
-  Recorder,
-} from "./_helpers.ts";
+import { connect, hangUp, listen, Recorder } from "./_helpers.ts";
 import {
   buildFrame,
   closeOf,
@@ -28,23 +22,21 @@ const MAX_ROUNDS = 2000;
 Deno.test("maxBufferedAmount: a peer that does not read gets 1008 slow consumer; a reader gets every message", async () => {
   const slow = new Recorder();
   let rounds = 0;
-  const reader = new (class extends Recorder {
-    override onMessage(ws: WebSocketConnection, event: AnyEvent): void {
-      super.onMessage(ws, event);
+  const reader = new Recorder({
+    onMessage(ws) {
       // The reader paces the broadcast: one more each time it has read one.
       if (rounds < MAX_ROUNDS && !slow.types.includes("error")) {
         rounds++;
         ws.wss.broadcast(`${rounds} `.padEnd(CHUNK, "x"));
       } else ws.send("done");
-    }
-  })();
-  await using wss = listen({
+    },
+  });
+  await using server = listen({
     onConnection: (_, { request }) => request.url === "/reader" ? reader : slow,
   }, { maxBufferedAmount: 1024 * 1024 });
-  const port = wss.addr?.port as number;
-  const peer = await rawPeer(port, "/slow");
-  await slow.when((c) => c.name === "onOpen", "slow onOpen");
-  const client = await connect(`${wss.url}/reader`);
+  const peer = await rawPeer(server.port, "/slow");
+  await slow.opened();
+  const client = await connect(`${server.url}/reader`);
   const received: string[] = [];
   const done = Promise.withResolvers<void>();
   client.socket.onmessage = (event) => {
@@ -86,11 +78,11 @@ Deno.test("maxBufferedAmount: a peer that does not read gets 1008 slow consumer;
 
 Deno.test("closeTimeout: a peer that never answers our close is given up with the code sent", async () => {
   const recorder = new Recorder();
-  await using wss = listen({ onConnection: () => recorder }, {
+  await using server = listen({ onConnection: () => recorder }, {
     closeTimeout: 0.2,
   });
-  const peer = await rawPeer(wss.addr?.port as number);
-  await recorder.when((c) => c.name === "onOpen", "onOpen");
+  const peer = await rawPeer(server.port);
+  await recorder.opened();
   const ws = recorder.connection as WebSocketConnection;
   const start = performance.now();
   ws.terminate(4000, "bye");
@@ -102,9 +94,9 @@ Deno.test("closeTimeout: a peer that never answers our close is given up with th
   const end = recorder.calls[1]?.event;
   assert.deepEqual([end?.code, end?.reason], [4000, "bye"]);
   assert.equal(ws.status, "Closed");
-  assert.equal(wss.connections.length, 0);
+  assert.equal(server.wss.connections.length, 0);
   // Shutting the listener down cuts the socket that Deno still holds.
-  await wss.terminate();
+  await server.wss.terminate();
   await peer.readToEnd();
   peer.conn.close();
 });

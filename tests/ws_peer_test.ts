@@ -1,7 +1,6 @@
 /** A third-party peer, the `ws` package of npm, talking to our server. */
 import assert from "node:assert/strict";
 import WS from "npm:ws@^8";
-import type { WebSocketConnection } from "../mod.ts";
 import { deadline, listen, Recorder } from "./_helpers.ts";
 
 /** Opens a `ws` client; resolves on open with its received messages. */
@@ -45,14 +44,6 @@ async function wsPeer(url: string, protocols?: string | string[]) {
   };
 }
 
-/** A handler that echoes each message's data back. */
-class Echo extends Recorder {
-  override onMessage(ws: WebSocketConnection, event: { data?: unknown }) {
-    super.onMessage(ws, event as never);
-    ws.send(event.data);
-  }
-}
-
 Deno.test("npm:ws client: text under text, bytes under blob, JSON under object", async () => {
   const cases = [
     ["text", "hello", "hello", { data: "hello", binary: false }],
@@ -66,9 +57,11 @@ Deno.test("npm:ws client: text under text, bytes under blob, JSON under object",
     }],
   ] as const;
   for (const [dataType, sent, received, echoed] of cases) {
-    const echo = new Echo();
-    await using wss = listen({ onConnection: () => echo }, { dataType });
-    const peer = await wsPeer(wss.url);
+    const echo = new Recorder({
+      onMessage: (ws, event) => ws.send(event.data),
+    });
+    await using server = listen({ onConnection: () => echo }, { dataType });
+    const peer = await wsPeer(server.url);
     peer.socket.send(sent);
     await peer.received(1);
     assert.deepEqual(echo.messages, [received], dataType);
@@ -81,8 +74,8 @@ Deno.test("npm:ws client: text under text, bytes under blob, JSON under object",
 
 Deno.test("npm:ws client: close codes both ways", async () => {
   const recorder = new Recorder();
-  await using wss = listen({ onConnection: () => recorder });
-  const peer = await wsPeer(wss.url);
+  await using server = listen({ onConnection: () => recorder });
+  const peer = await wsPeer(server.url);
   peer.socket.close(4321, "client says bye");
   assert.equal((await deadline(peer.closed, "close")).code, 4321);
   await recorder.terminated();
@@ -90,9 +83,9 @@ Deno.test("npm:ws client: close codes both ways", async () => {
   assert.deepEqual([end?.code, end?.reason], [4321, "client says bye"]);
 
   const second = new Recorder();
-  await using wss2 = listen({ onConnection: () => second });
-  const peer2 = await wsPeer(wss2.url);
-  await second.when((c) => c.name === "onOpen", "onOpen");
+  await using server2 = listen({ onConnection: () => second });
+  const peer2 = await wsPeer(server2.url);
+  await second.opened();
   second.connection?.terminate(4002, "server says bye");
   assert.deepEqual(await deadline(peer2.closed, "close"), {
     code: 4002,
@@ -104,17 +97,17 @@ Deno.test("npm:ws client: close codes both ways", async () => {
 
 Deno.test("npm:ws client: a no-code close gives 1005, a cut gives 1006", async () => {
   const recorder = new Recorder();
-  await using wss = listen({ onConnection: () => recorder });
-  const peer = await wsPeer(wss.url);
+  await using server = listen({ onConnection: () => recorder });
+  const peer = await wsPeer(server.url);
   peer.socket.close();
   await recorder.terminated();
   assert.equal(recorder.calls.at(-1)?.event.code, 1005);
   await deadline(peer.closed, "close");
 
   const cut = new Recorder();
-  await using wss2 = listen({ onConnection: () => cut });
-  const peer2 = await wsPeer(wss2.url);
-  await cut.when((c) => c.name === "onOpen", "onOpen");
+  await using server2 = listen({ onConnection: () => cut });
+  const peer2 = await wsPeer(server2.url);
+  await cut.opened();
   peer2.socket.terminate();
   await cut.terminated();
   assert.equal(cut.calls.at(-1)?.event.code, 1006);
@@ -123,12 +116,12 @@ Deno.test("npm:ws client: a no-code close gives 1005, a cut gives 1006", async (
 
 Deno.test('npm:ws client: subprotocol from a raw "a,b" offer', async () => {
   const recorder = new Recorder();
-  await using wss = listen({ onConnection: () => recorder }, {
+  await using server = listen({ onConnection: () => recorder }, {
     protocols: ["b", "c"],
   });
-  const peer = await wsPeer(wss.url, ["a", "b"]);
+  const peer = await wsPeer(server.url, ["a", "b"]);
   assert.equal(peer.socket.protocol, "b");
-  await recorder.when((c) => c.name === "onOpen", "onOpen");
+  await recorder.opened();
   assert.equal(recorder.connection?.protocol, "b");
   peer.socket.close(1000);
   await deadline(peer.closed, "close");
