@@ -92,7 +92,7 @@ export type WSHeaders = Readonly<Record<string, string | readonly string[]>>;
  */
 export interface WSClientHandler<
   D extends DataType = DataType,
-  H = WSClientHandler<D, never>,
+  H = unknown,
 > {
   /** Once, when the connection is open. */
   onOpen?(ws: WebSocket<H, D>, event: WSOpenEvent): WSCallbackResult;
