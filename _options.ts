@@ -43,6 +43,20 @@ interface ClientDefaults {
   readonly maxQueued: number;
 }
 
+/** The client's `handler.reconnect` once resolved (seconds). */
+export interface ResolvedReconnect {
+  /** Seconds before the first retry. */
+  readonly delay: number;
+  /** Seconds: the longest delay, before jitter. */
+  readonly maxDelay: number;
+  /** The growth of the delay from one retry to the next. */
+  readonly factor: number;
+  /** ± this fraction of each delay is random. */
+  readonly jitter: number;
+  /** Retries in a row that may fail before the client ends for good. */
+  readonly maxRetries: number;
+}
+
 /**
  * Every default of the package (SPEC.md). Typed by the resolved shapes, so a
  * default that is missing fails to compile.
@@ -50,6 +64,8 @@ interface ClientDefaults {
 export const DEFAULTS: {
   readonly server: ServerDefaults;
   readonly client: ClientDefaults;
+  /** The client's `reconnect: true` (SPEC.md, "Reconnecting"). */
+  readonly reconnect: ResolvedReconnect;
   /** The signals of `signals: true`. */
   readonly signals: readonly string[];
 } = Object.freeze({
@@ -62,6 +78,13 @@ export const DEFAULTS: {
     closeTimeout: 5,
   }),
   client: Object.freeze({ dataType: "text", maxQueued: 1000 }),
+  reconnect: Object.freeze({
+    delay: 0.5,
+    maxDelay: 10,
+    factor: 2,
+    jitter: 0.5,
+    maxRetries: Infinity,
+  }),
   signals: Object.freeze(["SIGINT", "SIGTERM"]),
 });
 
@@ -247,6 +270,8 @@ export interface ResolvedClientSettings extends ClientDefaults {
   /** Handshake headers as pairs, or `undefined` for none. */
   readonly headers: [string, string][] | undefined;
   readonly protocols: string[];
+  /** `handler.reconnect`, or `null` when it is off. */
+  readonly reconnect: ResolvedReconnect | null;
 }
 
 const CLIENT = "Cannot create WebSocket";
@@ -265,5 +290,61 @@ export function resolveClientSettings(
     protocols: checkProtocolList(given.protocols, "handler.protocols", CLIENT),
     maxQueued: numberOption(given, "maxQueued", "handler", CLIENT) ??
       defaults.maxQueued,
+    reconnect: resolveReconnect(given.reconnect),
+  };
+}
+
+const RECONNECT = "handler.reconnect";
+const RECONNECT_FIELDS = new Set(Object.keys(DEFAULTS.reconnect));
+
+/**
+ * Resolves `handler.reconnect`: `undefined` or `false` is off (`null`),
+ * `true` the defaults, an object sets some of them
+ * ({@linkcode checkReconnect}).
+ *
+ * @throws {TypeError} For a value of another type, an unknown field, or a
+ * field that is not a number.
+ * @throws {RangeError} For a field out of its range.
+ */
+export function resolveReconnect(value: unknown): ResolvedReconnect | null {
+  if (value === undefined || value === false) return null;
+  if (value === true) return DEFAULTS.reconnect;
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new TypeError(
+      `${CLIENT}: ${RECONNECT} must be true or an object, current value is ${
+        describe(value)
+      }`,
+    );
+  }
+  return checkReconnect(value);
+}
+
+/**
+ * Checks the fields of `handler.reconnect` given as an object and applies
+ * the defaults: `delay` ≥ 0, `maxDelay` ≥ `delay` (finite), `factor` ≥ 1,
+ * `jitter` in [0, 1], `maxRetries` an integer ≥ 0 or `Infinity`.
+ *
+ * @throws {TypeError} For an unknown field or a field that is not a number.
+ * @throws {RangeError} For a field out of its range.
+ */
+export function checkReconnect(options: object): ResolvedReconnect {
+  const given = options as Readonly<Record<string, unknown>>;
+  for (const name of Object.keys(given)) {
+    if (!RECONNECT_FIELDS.has(name)) {
+      throw new TypeError(`${CLIENT}: ${RECONNECT}.${name} is not an option`);
+    }
+  }
+  const defaults = DEFAULTS.reconnect;
+  const field = (name: keyof ResolvedReconnect, rule: NumberRule): number =>
+    given[name] === undefined
+      ? defaults[name]
+      : checkNumber(given[name], `${RECONNECT}.${name}`, CLIENT, rule);
+  const delay = field("delay", { min: 0 });
+  return {
+    delay,
+    maxDelay: field("maxDelay", { min: delay }),
+    factor: field("factor", { min: 1 }),
+    jitter: field("jitter", { min: 0, max: 1 }),
+    maxRetries: field("maxRetries", { min: 0, integer: true, infinite: true }),
   };
 }

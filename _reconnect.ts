@@ -1,105 +1,32 @@
 // This module is browser compatible.
 /**
- * The client's `reconnect` option (SPEC.md, "Reconnecting"): its checks and
- * defaults, the delay before each retry, and which ends of a connection are
- * retried. Pure: no socket, no timer, no `Deno.*`.
+ * The client's `reconnect` option (SPEC.md, "Reconnecting"): the delay
+ * before each retry, which ends of a connection are retried, and the state
+ * of a client that reconnects. Its checks and defaults are `_options.ts`'s. No socket is touched
+ * and no timer set here: the session does that.
  *
  * @module
  */
-import { describe } from "./_checks.ts";
+import { checkNumber } from "./_checks.ts";
+import {
+  checkReconnect,
+  DEFAULTS,
+  resolveReconnect as resolveReconnectOptions,
+} from "./_options.ts";
+import type { WSClientOpenEvent, WSReconnectOptions } from "./_types.ts";
 
 /** The fields of `handler.reconnect` given as an object (seconds). */
-export interface ReconnectOptions {
-  /**
-   * The delay before the first retry, in seconds.
-   * @default {0.5}
-   */
-  readonly delay?: number | undefined;
-  /**
-   * The longest delay, in seconds, before jitter.
-   * @default {10}
-   */
-  readonly maxDelay?: number | undefined;
-  /**
-   * What each delay is multiplied by for the next retry.
-   * @default {2}
-   */
-  readonly factor?: number | undefined;
-  /**
-   * The randomisation of each delay: ± this fraction of it (0 to 1).
-   * @default {0.5}
-   */
-  readonly jitter?: number | undefined;
-  /**
-   * How many retries in a row may fail before the client ends for good.
-   * @default {Infinity}
-   */
-  readonly maxRetries?: number | undefined;
-}
+export type ReconnectOptions = WSReconnectOptions;
 
-/** Every default of `handler.reconnect` (SPEC.md, "Reconnecting"). */
-export const RECONNECT_DEFAULTS = {
-  delay: 0.5,
-  maxDelay: 10,
-  factor: 2,
-  jitter: 0.5,
-  maxRetries: Infinity,
-} as const;
-
-const ACTION = "Cannot create WebSocket";
-const NAME = "handler.reconnect";
-const KNOWN = new Set(Object.keys(RECONNECT_DEFAULTS));
+/** Every default of `handler.reconnect`: `_options.ts`'s `DEFAULTS.reconnect`. */
+export const RECONNECT_DEFAULTS: typeof DEFAULTS.reconnect = DEFAULTS.reconnect;
 
 /**
- * Checks a number option: a `TypeError` for a non-number, a `RangeError` for
- * a value out of `[min, max]`, not an integer where one is needed, or not
- * finite unless `infinite` allows `Infinity`. Same message style as the
- * server's options.
+ * `_checks.ts`'s `checkNumber`, under the name `_resume.ts` imports it by.
  *
- * @example A delay below 0
- * ```ts
- * import { checkNumberOption } from "./_reconnect.ts";
- * import assert from "node:assert/strict";
- *
- * assert.throws(
- *   () => checkNumberOption(-1, "handler.reconnect.delay", "Cannot create WebSocket", { min: 0 }),
- *   RangeError,
- * );
- * ```
+ * @deprecated Use `checkNumber` of `_checks.ts`.
  */
-export function checkNumberOption(
-  value: unknown,
-  name: string,
-  action: string,
-  rule: {
-    readonly min: number;
-    readonly max?: number;
-    readonly integer?: boolean;
-    readonly infinite?: boolean;
-  },
-): number {
-  if (typeof value !== "number") {
-    throw new TypeError(
-      `${action}: ${name} must be a number, current value is ${
-        describe(value)
-      }`,
-    );
-  }
-  const infiniteOk = rule.infinite === true && value === Infinity;
-  if (
-    Number.isNaN(value) || value < rule.min ||
-    (rule.max !== undefined && value > rule.max) ||
-    (!infiniteOk && !Number.isFinite(value)) ||
-    (!infiniteOk && rule.integer === true && !Number.isInteger(value))
-  ) {
-    const what = rule.integer === true ? "an integer" : "a number";
-    const upper = rule.max !== undefined ? ` and at most ${rule.max}` : "";
-    throw new RangeError(
-      `${action}: ${name} must be ${what} of at least ${rule.min}${upper}, current value is ${value}`,
-    );
-  }
-  return value;
-}
+export const checkNumberOption: typeof checkNumber = checkNumber;
 
 /**
  * The resolved `reconnect` policy: its five values, and the delay before
@@ -139,35 +66,12 @@ export class Backoff {
    * integer ≥ 0 or `Infinity`.
    */
   constructor(options: ReconnectOptions = {}) {
-    for (const name of Object.keys(options)) {
-      if (!KNOWN.has(name)) {
-        throw new TypeError(`${ACTION}: ${NAME}.${name} is not an option`);
-      }
-    }
-    const {
-      delay = RECONNECT_DEFAULTS.delay,
-      maxDelay = RECONNECT_DEFAULTS.maxDelay,
-      factor = RECONNECT_DEFAULTS.factor,
-      jitter = RECONNECT_DEFAULTS.jitter,
-      maxRetries = RECONNECT_DEFAULTS.maxRetries,
-    } = options;
-    this.delay = checkNumberOption(delay, `${NAME}.delay`, ACTION, { min: 0 });
-    this.maxDelay = checkNumberOption(maxDelay, `${NAME}.maxDelay`, ACTION, {
-      min: this.delay,
-    });
-    this.factor = checkNumberOption(factor, `${NAME}.factor`, ACTION, {
-      min: 1,
-    });
-    this.jitter = checkNumberOption(jitter, `${NAME}.jitter`, ACTION, {
-      min: 0,
-      max: 1,
-    });
-    this.maxRetries = checkNumberOption(
-      maxRetries,
-      `${NAME}.maxRetries`,
-      ACTION,
-      { min: 0, integer: true, infinite: true },
-    );
+    const checked = checkReconnect(options);
+    this.delay = checked.delay;
+    this.maxDelay = checked.maxDelay;
+    this.factor = checked.factor;
+    this.jitter = checked.jitter;
+    this.maxRetries = checked.maxRetries;
   }
 
   /**
@@ -210,16 +114,8 @@ export class Backoff {
  * ```
  */
 export function resolveReconnect(value: unknown): Backoff | null {
-  if (value === undefined || value === false) return null;
-  if (value === true) return new Backoff();
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new TypeError(
-      `${ACTION}: ${NAME} must be true or an object, current value is ${
-        describe(value)
-      }`,
-    );
-  }
-  return new Backoff(value as ReconnectOptions);
+  const resolved = resolveReconnectOptions(value);
+  return resolved === null ? null : new Backoff(resolved);
 }
 
 /** The close codes after which the client connects again (SPEC.md). */
@@ -274,4 +170,131 @@ export function isRetried(
     return httpStatus === undefined || httpStatus < 400 || httpStatus > 499;
   }
   return RETRIED_CODES.has(code);
+}
+
+/** "Invalid status code: 403" (Deno), "Expected 101 status code: 403" (Bun). */
+const HANDSHAKE_STATUS = /\bstatus code:? ?(\d{3})\b/i;
+
+/**
+ * The HTTP status of a refused handshake, where the runtime's message says
+ * it (Deno, Bun); `undefined` where it does not (Node's undici, browsers).
+ *
+ * @param message Why the connection could not be made, as the runtime says it.
+ * @returns The status, from 100 to 599, or `undefined`.
+ *
+ * @example
+ * ```ts
+ * import { handshakeStatus } from "./_reconnect.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(
+ *   handshakeStatus("NetworkError: failed to connect to WebSocket: Invalid status code: 403"),
+ *   403,
+ * );
+ * assert.equal(handshakeStatus("Expected 101 status code: 503"), 503);
+ * assert.equal(handshakeStatus("Received network error or non-101 status code."), undefined);
+ * ```
+ */
+export function handshakeStatus(message: string): number | undefined {
+  const found = HANDSHAKE_STATUS.exec(message);
+  if (found === null) return undefined;
+  const status = Number(found[1]);
+  return status >= 100 && status <= 599 ? status : undefined;
+}
+
+/** The event of a client's first `onOpen`, with or without `reconnect`. */
+export const FIRST_OPEN: WSClientOpenEvent = Object.freeze({
+  type: "open",
+  reconnected: false,
+  resumed: false,
+});
+
+/** The event of each later `onOpen` (not resumed: resuming sets its own). */
+const REOPEN: WSClientOpenEvent = Object.freeze({
+  type: "open",
+  reconnected: true,
+  resumed: false,
+});
+
+/**
+ * A client's reconnect state: the policy, the count of retries since the
+ * last open, and how to make the next socket. The session asks it, at each
+ * end that is neither the user's `terminate()` nor a fatal error, whether
+ * and when to connect again; it holds no timer and touches no socket itself.
+ *
+ * @example A server that restarts, then a final close
+ * ```ts
+ * import { Backoff, Reconnector } from "./_reconnect.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const reconnector = new Reconnector(
+ *   new Backoff({ jitter: 0, maxRetries: 1 }),
+ *   () => new WebSocket("ws://127.0.0.1:9"),
+ * );
+ * assert.equal(reconnector.opened().reconnected, false);
+ * assert.equal(reconnector.next(1012), 0.5); // retry 1, in 0.5 s
+ * assert.equal(reconnector.next("failed"), null); // maxRetries reached
+ * assert.equal(reconnector.failures, 1);
+ * assert.equal(reconnector.opened().reconnected, true);
+ * assert.equal(reconnector.next(4000), null); // the server meant it
+ * ```
+ */
+export class Reconnector {
+  /** The delays and `maxRetries`. */
+  readonly backoff: Backoff;
+  /** Makes the socket of the next try. */
+  readonly connect: () => WebSocket;
+  readonly #random: () => number;
+  /** The number of the latest retry since the last open (0 before any). */
+  attempt = 0;
+  /** Tries in a row that could not connect, since the last open. */
+  failures = 0;
+  /** A connection has opened once. */
+  #opened = false;
+
+  /**
+   * @param backoff The policy.
+   * @param connect Makes a new socket to the same URL, with the same
+   * headers and subprotocols.
+   * @param random A source of numbers in [0, 1), for the jitter.
+   */
+  constructor(
+    backoff: Backoff,
+    connect: () => WebSocket,
+    random: () => number = Math.random,
+  ) {
+    this.backoff = backoff;
+    this.connect = connect;
+    this.#random = random;
+  }
+
+  /**
+   * A connection opened: the count of retries starts again.
+   *
+   * @returns The event of its `onOpen`.
+   */
+  opened(): WSClientOpenEvent {
+    const event = this.#opened ? REOPEN : FIRST_OPEN;
+    this.#opened = true;
+    this.attempt = 0;
+    this.failures = 0;
+    return event;
+  }
+
+  /**
+   * A connection ended, neither by the user nor by a fatal error.
+   *
+   * @param code Its close code, or `"failed"` when it could not be made.
+   * @param httpStatus The status of a refused handshake, where known.
+   * @returns The delay in seconds before the next try, or `null` when the
+   * client ends for good: a final case, or `maxRetries` retries in a row
+   * have failed.
+   */
+  next(code: number | "failed", httpStatus?: number): number | null {
+    if (code === "failed") this.failures++;
+    if (!isRetried(code, httpStatus)) return null;
+    if (this.attempt >= this.backoff.maxRetries) return null;
+    this.attempt++;
+    return this.backoff.nextDelay(this.attempt, this.#random);
+  }
 }

@@ -59,6 +59,121 @@ export interface WSOpenEvent {
 }
 
 /**
+ * The event of a client's `onOpen`: whether this open is a reconnect, and
+ * whether it resumed the session (SPEC.md, "Reconnecting").
+ *
+ * @example Telling the first open from a reconnect
+ * ```ts
+ * import type { WSClientOpenEvent } from "@ws4d/websocket";
+ * import assert from "node:assert/strict";
+ *
+ * function greeting(event: WSClientOpenEvent): string {
+ *   return event.reconnected ? "back again" : "hello";
+ * }
+ * assert.equal(
+ *   greeting({ type: "open", reconnected: false, resumed: false }),
+ *   "hello",
+ * );
+ * ```
+ */
+export interface WSClientOpenEvent extends WSOpenEvent {
+  /** False at the first open, true at each open after it (`reconnect`). */
+  readonly reconnected: boolean;
+  /**
+   * True when the server took the session up where it broke (resuming);
+   * false for a fresh connection, which the application resynchronises.
+   */
+  readonly resumed: boolean;
+}
+
+/**
+ * The event of a client's `onReconnecting` (with `handler.reconnect`): why
+ * the connection ended, and when the next try comes. The client's `status`
+ * is `"Connecting"` until then.
+ *
+ * @example Showing the wait
+ * ```ts
+ * import type { WSClientReconnectingEvent } from "@ws4d/websocket";
+ * import assert from "node:assert/strict";
+ *
+ * function banner(event: WSClientReconnectingEvent): string {
+ *   return `Reconnecting in ${event.delay.toFixed(1)} s (try ${event.attempt}, code ${event.code})`;
+ * }
+ * assert.equal(
+ *   banner({ type: "reconnecting", code: 1012, reason: "", attempt: 1, delay: 0.5 }),
+ *   "Reconnecting in 0.5 s (try 1, code 1012)",
+ * );
+ * ```
+ */
+export interface WSClientReconnectingEvent {
+  /** Always `"reconnecting"`. */
+  readonly type: "reconnecting";
+  /**
+   * The close code of the connection that ended (1006 for a break, or for a
+   * connection that could not be made).
+   */
+  readonly code: number;
+  /**
+   * The close reason; for a connection that could not be made, why, as the
+   * runtime says it (possibly empty).
+   */
+  readonly reason: string;
+  /** The number of the coming retry since the last open, from 1. */
+  readonly attempt: number;
+  /** Seconds until the coming retry. */
+  readonly delay: number;
+}
+
+/**
+ * The client's `handler.reconnect` given as an object (SPEC.md,
+ * "Reconnecting"): every field optional, durations in seconds. The delay
+ * before retry _n_ is `min(maxDelay, delay × factor^(n−1))`, randomised by
+ * ± `jitter` of itself.
+ *
+ * @example Three tries at most, one second apart
+ * ```ts
+ * import { WebSocket, type WSReconnectOptions } from "@ws4d/websocket";
+ * import assert from "node:assert/strict";
+ *
+ * const reconnect: WSReconnectOptions = { delay: 0, maxRetries: 2 };
+ * const failed = Promise.withResolvers<string>();
+ * new WebSocket("ws://127.0.0.1:9", {
+ *   reconnect,
+ *   onError: (_ws, event) => failed.resolve(event.errors[0]?.message ?? ""),
+ * });
+ * assert.match(await failed.promise, /after 3 tries/);
+ * ```
+ */
+export interface WSReconnectOptions {
+  /**
+   * Seconds before the first retry (at least 0).
+   * @default {0.5}
+   */
+  readonly delay?: number | undefined;
+  /**
+   * Seconds: the longest delay, before jitter (at least `delay`).
+   * @default {10}
+   */
+  readonly maxDelay?: number | undefined;
+  /**
+   * What each delay is multiplied by for the next retry (at least 1).
+   * @default {2}
+   */
+  readonly factor?: number | undefined;
+  /**
+   * The randomisation of each delay: ± this fraction of it (0 to 1).
+   * @default {0.5}
+   */
+  readonly jitter?: number | undefined;
+  /**
+   * How many retries in a row may fail before the client ends for good (an
+   * integer, or `Infinity`); the first attempt is not a retry.
+   * @default {Infinity}
+   */
+  readonly maxRetries?: number | undefined;
+}
+
+/**
  * The event of `onMessage`: `data` is typed by the `dataType`
  * ({@linkcode WSData}).
  */
