@@ -233,9 +233,10 @@ const REOPEN: WSClientOpenEvent = Object.freeze({
  * );
  * assert.equal(reconnector.opened().reconnected, false);
  * assert.equal(reconnector.next(1012), 0.5); // retry 1, in 0.5 s
- * assert.equal(reconnector.next("failed"), null); // maxRetries reached
+ * assert.equal(reconnector.next("failed", "tcp connect error"), null); // maxRetries reached
  * assert.equal(reconnector.failures, 1);
  * assert.equal(reconnector.opened().reconnected, true);
+ * assert.equal(reconnector.next("failed", "Invalid status code: 403"), null);
  * assert.equal(reconnector.next(4000), null); // the server meant it
  * ```
  */
@@ -285,14 +286,16 @@ export class Reconnector {
    * A connection ended, neither by the user nor by a fatal error.
    *
    * @param code Its close code, or `"failed"` when it could not be made.
-   * @param httpStatus The status of a refused handshake, where known.
+   * @param reason Why it could not be made, as the runtime says it: a
+   * handshake answered 4xx is final where the runtime tells the status.
    * @returns The delay in seconds before the next try, or `null` when the
    * client ends for good: a final case, or `maxRetries` retries in a row
    * have failed.
    */
-  next(code: number | "failed", httpStatus?: number): number | null {
+  next(code: number | "failed", reason = ""): number | null {
     if (code === "failed") this.failures++;
-    if (!isRetried(code, httpStatus)) return null;
+    const status = code === "failed" ? handshakeStatus(reason) : undefined;
+    if (!isRetried(code, status)) return null;
     if (this.attempt >= this.backoff.maxRetries) return null;
     this.attempt++;
     return this.backoff.nextDelay(this.attempt, this.#random);

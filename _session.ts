@@ -15,6 +15,7 @@ import {
   Ws4dError,
   wsError,
 } from "./_errors.ts";
+import type { Reconnector } from "./_reconnect.ts";
 import type { DataType, WSClientStatus, WSError } from "./_types.ts";
 
 /** A handler as the queue sees it: any object whose callbacks it may call. */
@@ -160,6 +161,13 @@ export interface SessionSettings<T> {
   readonly closeTimeout?: number;
   /** Errors with no `onError` to receive them, or thrown by `onError`. */
   readonly fallback: (errors: readonly WSError[]) => void;
+  /** The event of `onOpen` (a client's says whether it reconnected). */
+  readonly openEvent?: object;
+  /**
+   * A client with `reconnect`: whether and when to connect again after an
+   * end that is neither its own close nor a fatal error, and how.
+   */
+  readonly reconnect?: Reconnector;
   /** The socket opened, before `onOpen` runs (the server's registry). */
   onConnected?(session: Session<T>): void;
   /** The status has left `"Connected"` (the server's registry). */
@@ -208,6 +216,9 @@ export class Session<T> extends CallbackQueue<T> {
   #closeOnOpen: [number, string] | null = null;
   /** Gives the connection up if the peer does not answer our close. */
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly #openEvent: object;
+  /** A client with `reconnect` waits to connect again (it has no socket). */
+  #retryTimer: ReturnType<typeof setTimeout> | undefined;
 
   /** The owner sets `target` before it attaches a socket. */
   constructor(handler: AnyHandler, settings: SessionSettings<T>) {
@@ -215,6 +226,7 @@ export class Session<T> extends CallbackQueue<T> {
     super(handler);
     this.#settings = settings;
     this.#server = settings.side === "server";
+    this.#openEvent = settings.openEvent ?? OPEN_EVENT;
   }
 
   /** Listens to `socket`; the session drives it from now on. */
@@ -317,7 +329,12 @@ export class Session<T> extends CallbackQueue<T> {
    * code, whatever was buffered (issue 11, point 4).
    */
   #closeSocket(code: number, reason: string): void {
-    if (this.#pendingClose !== undefined || this.socket === null) return;
+    if (this.socket === null) {
+      // A client between two connections: nothing to close, it ends now.
+      if (this.#retryTimer !== undefined) this.#endWaiting();
+      return;
+    }
+    if (this.#pendingClose !== undefined) return;
     this.#pendingClose = setTimeout(this.#closeNow, 0, code, reason);
   }
 
@@ -363,7 +380,11 @@ export class Session<T> extends CallbackQueue<T> {
     }
     this.#failed = true;
     this.#stopped = true;
-    this.#dispatchError([error.toEntry()], dropWaiting);
+    const errors = [error.toEntry()];
+    this.#dispatchError(
+      this.status === "Connecting" ? this.#withDropped(errors) : errors,
+      dropWaiting,
+    );
     if (this.status === "Connected" || this.status === "Connecting") {
       this.#leave("Closing");
       this.#closeFor(error);
@@ -442,7 +463,11 @@ export class Session<T> extends CallbackQueue<T> {
         (this.socket as WebSocket).send(data as string);
       }
     }
-    this.push("onOpen", OPEN_EVENT);
+    const reconnect = this.#settings.reconnect;
+    this.push(
+      "onOpen",
+      reconnect === undefined ? this.#openEvent : reconnect.opened(),
+    );
   };
 
   #onMessage = (event: MessageEvent): void => {
@@ -483,14 +508,22 @@ export class Session<T> extends CallbackQueue<T> {
    * for it, so the session ends here on every runtime.
    */
   #connectionFailed(event: Event): void {
+    const why = failureReason(event);
+    const reconnect = this.#settings.reconnect;
+    let tries = "";
+    if (reconnect !== undefined) {
+      if (this.#retry(reconnect, "failed", why)) return;
+      const count = reconnect.failures;
+      tries = ` after ${count} ${count === 1 ? "try" : "tries"}`;
+    }
     this.#failed = true;
     this.#dispatchError(
       this.#withDropped([
         wsError(
           ErrorCode.ConnectionFailed,
-          `Cannot connect to ${this.#settings.url ?? "the server"}: ${
-            failureReason(event)
-          }`,
+          `Cannot connect to ${
+            this.#settings.url ?? "the server"
+          }${tries}: ${why}`,
           event,
         ),
       ]),
@@ -513,7 +546,7 @@ export class Session<T> extends CallbackQueue<T> {
       errors.unshift(
         wsError(
           ErrorCode.MessagesDropped,
-          `Cannot send ${outbox.length} queued message(s): the connection never opened`,
+          `Cannot send ${outbox.length} queued message(s): the client ended before a connection opened`,
         ),
       );
     }
@@ -543,15 +576,95 @@ export class Session<T> extends CallbackQueue<T> {
     if ((code === 1006 || code === 1005) && this.#sentCode !== 0) {
       code = this.#sentCode;
       reason = this.#sentReason;
+    } else if (
+      this.status === "Connected" && !this.#failed &&
+      this.#settings.reconnect !== undefined &&
+      this.#retry(this.#settings.reconnect, code, reason)
+    ) {
+      return;
     }
     this.#end(code, reason, event.wasClean);
   };
+
+  /**
+   * A client with `reconnect` lost its connection, or could not make it:
+   * when the case is retried and tries are left, it lets the socket go,
+   * says why and when in `onReconnecting`, and waits `"Connecting"`.
+   *
+   * @returns Whether it will connect again.
+   */
+  #retry(
+    reconnect: Reconnector,
+    code: number | "failed",
+    reason: string,
+  ): boolean {
+    const delay = reconnect.next(code, reason);
+    if (delay === null) return false;
+    const socket = this.socket;
+    if (socket !== null) {
+      socket.onopen =
+        socket.onmessage =
+        socket.onerror =
+        socket.onclose =
+          null;
+      try {
+        // Node's WebSocket (undici) never closes a socket that failed.
+        socket.close();
+      } catch {
+        // Closed already.
+      }
+    }
+    this.socket = null;
+    this.status = "Connecting";
+    this.#stopped = false;
+    this.#budget = 0;
+    // Set before onReconnecting runs: a terminate() in it ends the wait.
+    this.#retryTimer = setTimeout(this.#connectAgain, delay * 1000);
+    this.push("onReconnecting", {
+      type: "reconnecting",
+      code: code === "failed" ? 1006 : code,
+      reason,
+      attempt: reconnect.attempt,
+      delay,
+    });
+    return true;
+  }
+
+  /** The wait is over: the next try, on a new socket. */
+  #connectAgain = (): void => {
+    this.#retryTimer = undefined;
+    let socket: WebSocket;
+    try {
+      socket = (this.#settings.reconnect as Reconnector).connect();
+    } catch (error) {
+      // The runtime refused to make it: a try that failed.
+      this.#connectionFailed(Object.assign(new Event("error"), { error }));
+      return;
+    }
+    this.attach(socket);
+  };
+
+  /**
+   * Ends a client that waits between two connections (its `terminate()`, or
+   * a fatal error in `onReconnecting`): at once, with the code it closes with.
+   */
+  #endWaiting(): void {
+    if (!this.#failed && this.#outbox !== null && this.#outbox.length > 0) {
+      this.#failed = true;
+      this.#dispatchError(this.#withDropped([]), false);
+    }
+    this.#end(this.#sentCode, this.#sentReason, false);
+  }
 
   #end(code: number, reason: string, wasClean: boolean): void {
     if (this.#ended) return;
     this.#ended = true;
     clearTimeout(this.#closeTimer);
     this.#closeTimer = undefined;
+    if (this.#retryTimer !== undefined) {
+      clearTimeout(this.#retryTimer);
+      this.#retryTimer = undefined;
+    }
     if (this.#pendingClose !== undefined) {
       // Given up before its deferred close ran: close it now, the peer is told.
       this.#closeNow(this.#sentCode || 1000, this.#sentReason);

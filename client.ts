@@ -27,21 +27,26 @@
 import { checkCloseCode, checkReason, checkUrl } from "./_checks.ts";
 import { printErrors } from "./_errors.ts";
 import { resolveClientSettings } from "./_options.ts";
+import { Backoff, FIRST_OPEN, Reconnector } from "./_reconnect.ts";
 import { Session } from "./_session.ts";
 import type {
   DataType,
   WSCallbackResult,
   WSClientErrorEvent,
+  WSClientOpenEvent,
+  WSClientReconnectingEvent,
   WSClientStatus,
   WSClientTerminateEvent,
   WSData,
   WSMessageEvent,
-  WSOpenEvent,
+  WSReconnectOptions,
 } from "./_types.ts";
 export type {
   DataType,
   WSCallbackResult,
   WSClientErrorEvent,
+  WSClientOpenEvent,
+  WSClientReconnectingEvent,
   WSClientStatus,
   WSClientTerminateEvent,
   WSData,
@@ -49,6 +54,7 @@ export type {
   WSErrorEvent,
   WSMessageEvent,
   WSOpenEvent,
+  WSReconnectOptions,
   WSStatus,
 } from "./_types.ts";
 export {
@@ -94,8 +100,11 @@ export interface WSClientHandler<
   D extends DataType = DataType,
   H = unknown,
 > {
-  /** Once, when the connection is open. */
-  onOpen?(ws: WebSocket<H, D>, event: WSOpenEvent): WSCallbackResult;
+  /**
+   * When the connection is open: once, or at each open with `reconnect`
+   * (`event.reconnected` tells the first from the others).
+   */
+  onOpen?(ws: WebSocket<H, D>, event: WSClientOpenEvent): WSCallbackResult;
   /** Each message, in order, decoded by `dataType`. */
   onMessage?(
     ws: WebSocket<H, D>,
@@ -107,6 +116,15 @@ export interface WSClientHandler<
   onTerminate?(
     ws: WebSocket<H, D>,
     event: WSClientTerminateEvent,
+  ): WSCallbackResult;
+  /**
+   * With `reconnect`: the connection ended or could not be made, and the
+   * client connects again in `event.delay` seconds (`status` is
+   * `"Connecting"` until then).
+   */
+  onReconnecting?(
+    ws: WebSocket<H, D>,
+    event: WSClientReconnectingEvent,
   ): WSCallbackResult;
   /**
    * How received data is handed to `onMessage`.
@@ -129,6 +147,13 @@ export interface WSClientHandler<
    * @default {1000}
    */
   readonly maxQueued?: number | undefined;
+  /**
+   * Connect again after a break, a restart of the server or a connection
+   * that could not be made (beyond 4D): `true` for the defaults, or the
+   * delays (seconds) and `maxRetries`. Off by default.
+   * @default {false}
+   */
+  readonly reconnect?: boolean | WSReconnectOptions | undefined;
 }
 
 /**
@@ -198,17 +223,16 @@ export class WebSocket<H = unknown, D extends DataType = "text"> {
       );
     }
     this.#dataType = settings.dataType;
+    const Native = NativeWebSocket;
+    const { headers, protocols } = settings;
+    // The same URL, headers and subprotocols for every try.
+    const connect = (): globalThis.WebSocket =>
+      headers === undefined
+        ? new Native(url, protocols)
+        : new Native(url, { headers, protocols } as unknown as string[]);
     let socket: globalThis.WebSocket;
     try {
-      socket = settings.headers === undefined
-        ? new NativeWebSocket(url, settings.protocols)
-        : new NativeWebSocket(
-          url,
-          {
-            headers: settings.headers,
-            protocols: settings.protocols,
-          } as unknown as string[],
-        );
+      socket = connect();
     } catch (cause) {
       throw new SyntaxError(
         `${ACTION}: ${(cause as Error).message}`,
@@ -224,6 +248,10 @@ export class WebSocket<H = unknown, D extends DataType = "text"> {
       maxQueued: settings.maxQueued,
       url,
       fallback: (errors) => printErrors("WebSocket", errors),
+      openEvent: FIRST_OPEN,
+      ...settings.reconnect === null ? {} : {
+        reconnect: new Reconnector(new Backoff(settings.reconnect), connect),
+      },
     });
     this.#session.target = this;
     this.#session.attach(socket);
@@ -299,7 +327,8 @@ export class WebSocket<H = unknown, D extends DataType = "text"> {
 
   /**
    * Closes the connection with `code` (1000 by default, or 3000–4999) and
-   * `reason`. Calling it again does nothing.
+   * `reason`; between two tries of `reconnect`, ends at once (no further
+   * try). Calling it again does nothing.
    *
    * @throws {TypeError} When `code` is not a number or `reason` not a string.
    * @throws {RangeError} When `code` is not 1000 or 3000–4999, or `reason`

@@ -13,6 +13,8 @@ import {
   WebSocketServer,
   type WebSocketServerOptions,
   type WSClientHandler,
+  type WSClientOpenEvent,
+  type WSClientReconnectingEvent,
   type WSClientTerminateEvent,
   type WSConnectionErrorEvent,
   type WSConnectionHandler,
@@ -232,7 +234,7 @@ export class Recorder extends CallLog<WebSocketConnection>
 /**
  * A client handler that records every callback, then runs the callback of
  * the same name in `handler`, if any; `handler`'s settings (`dataType`,
- * `headers`, `protocols`, `maxQueued`) are this handler's.
+ * `headers`, `protocols`, `maxQueued`, `reconnect`) are this handler's.
  *
  * @example
  * ```ts
@@ -250,6 +252,7 @@ export class ClientRecorder extends CallLog<WSClient>
   readonly headers: WSClientHandler["headers"];
   readonly protocols: WSClientHandler["protocols"];
   readonly maxQueued: WSClientHandler["maxQueued"];
+  readonly reconnect: WSClientHandler["reconnect"];
   readonly #acts: WSClientHandler;
 
   constructor(handler: WSClientHandler = {}) {
@@ -259,14 +262,22 @@ export class ClientRecorder extends CallLog<WSClient>
     this.headers = handler.headers;
     this.protocols = handler.protocols;
     this.maxQueued = handler.maxQueued;
+    this.reconnect = handler.reconnect;
   }
 
   onOpen(
     ws: WSClient,
-    event: WSOpenEvent,
+    event: WSClientOpenEvent,
   ): unknown {
     this.record("onOpen", ws, event);
     return this.#acts.onOpen?.call(this, ws, event);
+  }
+  onReconnecting(
+    ws: WSClient,
+    event: WSClientReconnectingEvent,
+  ): unknown {
+    this.record("onReconnecting", ws, event);
+    return this.#acts.onReconnecting?.call(this, ws, event);
   }
   onMessage(
     ws: WSClient,
