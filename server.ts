@@ -378,6 +378,8 @@ export class WebSocketServer<
   #drained: (() => void) | undefined;
   /** The listener of `options.signals`, while it listens. */
   #onSignal: (() => void) | undefined;
+  /** `terminate` was called by one of `options.signals`. */
+  #bySignal = false;
   #stopped: Promise<void> | undefined;
   /** What the server counts (`stats`), on the paths it already takes. */
   readonly #stats: WSServerCounts = createStats();
@@ -753,7 +755,10 @@ export class WebSocketServer<
   #listenToSignals(): void {
     const signals = this.#options.signals;
     if (signals.length === 0) return;
-    const onSignal = () => void this.terminate();
+    const onSignal = () => {
+      this.#bySignal = true;
+      void this.terminate();
+    };
     this.#onSignal = onSignal;
     const strict = signals !== DEFAULTS.signals;
     const listening: string[] = [];
@@ -790,11 +795,14 @@ export class WebSocketServer<
   }
 
   async #shutdown(ms: number): Promise<void> {
-    if (this.#onSignal !== undefined) {
-      // A task later: removing a signal listener inside its own dispatch
-      // left `deno serve --parallel` running after its shutdown now and then
-      // (Deno 2.9.6, seen in 3 runs of 8; 0 of 12 deferred).
-      setTimeout(() => this.#stopListeningToSignals(), 0);
+    // Terminated by a signal, the listeners go a task later: removed inside
+    // their own dispatch, `deno serve --parallel` kept running after its
+    // shutdown now and then (Deno 2.9.6: 3 runs of 8; 0 of 12 deferred).
+    let unlisten: ReturnType<typeof setTimeout> | undefined;
+    if (this.#bySignal) {
+      unlisten = setTimeout(() => this.#stopListeningToSignals(), 0);
+    } else {
+      this.#stopListeningToSignals();
     }
     const backplane = this.#options.backplane?.close().catch(() => {});
     for (const session of this.#live) {
@@ -819,6 +827,8 @@ export class WebSocketServer<
     await this.#stopListening();
     await this.#fanout.settled();
     await backplane;
+    clearTimeout(unlisten);
+    this.#stopListeningToSignals();
     await new Promise<void>((resolve) => {
       this.#queue.push("onTerminate", TERMINATE);
       this.#queue.after(resolve);
