@@ -47,6 +47,7 @@ import {
   resolveServerOptions,
 } from "./_options.ts";
 import { KeyCounter } from "./_limits.ts";
+import { SignalShutdown } from "./_signals.ts";
 import {
   CallbackQueue,
   countErrors,
@@ -376,10 +377,8 @@ export class WebSocketServer<
   #terminating: Promise<void> | undefined;
   /** Resolves when `#live` empties during `terminate`. */
   #drained: (() => void) | undefined;
-  /** The listener of `options.signals`, while it listens. */
-  #onSignal: (() => void) | undefined;
-  /** `terminate` was called by one of `options.signals`. */
-  #bySignal = false;
+  /** The listeners of `options.signals`. */
+  readonly #signals: SignalShutdown | undefined;
   #stopped: Promise<void> | undefined;
   /** What the server counts (`stats`), on the paths it already takes. */
   readonly #stats: WSServerCounts = createStats();
@@ -447,7 +446,21 @@ export class WebSocketServer<
     if (resolved.maxConnectionsPerAddress !== Infinity) {
       this.#perAddress = new KeyCounter(resolved.maxConnectionsPerAddress);
     }
-    this.#httpServer = this.#listen();
+    // Signals first: a signal that cannot be listened to throws before
+    // anything listens; a port that cannot be taken leaves no listener.
+    if (resolved.signals.length > 0) {
+      this.#signals = new SignalShutdown(
+        resolved.signals,
+        resolved.signals !== DEFAULTS.signals,
+        () => void this.terminate(),
+      );
+    }
+    try {
+      this.#httpServer = this.#listen();
+    } catch (error) {
+      this.#signals?.stop();
+      throw error;
+    }
     resolved.backplane?.start({
       deliver: (data) => this.#fanout.deliver(data, this.#connected),
       failed: (error) => {
@@ -470,7 +483,6 @@ export class WebSocketServer<
         ]);
       },
     });
-    this.#listenToSignals();
     queueMicrotask(() => this.#queue.push("onOpen", OPEN));
   }
 
@@ -747,63 +759,8 @@ export class WebSocketServer<
     );
   }
 
-  /**
-   * Terminates on the first of `options.signals`. With `signals: true`, a
-   * signal the platform cannot listen to (SIGTERM on Windows) is skipped; a
-   * signal named in a list must be listened to.
-   */
-  #listenToSignals(): void {
-    const signals = this.#options.signals;
-    if (signals.length === 0) return;
-    const onSignal = () => {
-      this.#bySignal = true;
-      void this.terminate();
-    };
-    this.#onSignal = onSignal;
-    const strict = signals !== DEFAULTS.signals;
-    const listening: string[] = [];
-    for (const signal of signals) {
-      try {
-        Deno.addSignalListener(signal as Deno.Signal, onSignal);
-        listening.push(signal);
-      } catch (cause) {
-        if (!strict) continue;
-        for (const done of listening) {
-          Deno.removeSignalListener(done as Deno.Signal, onSignal);
-        }
-        throw new TypeError(
-          `Cannot create WebSocketServer: options.signals cannot listen to ${signal} here (${
-            toError(cause).message
-          })`,
-          { cause },
-        );
-      }
-    }
-  }
-
-  #stopListeningToSignals(): void {
-    const onSignal = this.#onSignal;
-    if (onSignal === undefined) return;
-    this.#onSignal = undefined;
-    for (const signal of this.#options.signals) {
-      try {
-        Deno.removeSignalListener(signal as Deno.Signal, onSignal);
-      } catch {
-        // It was never added (skipped under `signals: true`).
-      }
-    }
-  }
-
   async #shutdown(ms: number): Promise<void> {
-    // Terminated by a signal, the listeners go a task later: removed inside
-    // their own dispatch, `deno serve --parallel` kept running after its
-    // shutdown now and then (Deno 2.9.6: 3 runs of 8; 0 of 12 deferred).
-    let unlisten: ReturnType<typeof setTimeout> | undefined;
-    if (this.#bySignal) {
-      unlisten = setTimeout(() => this.#stopListeningToSignals(), 0);
-    } else {
-      this.#stopListeningToSignals();
-    }
+    this.#signals?.stopSoon();
     const backplane = this.#options.backplane?.close().catch(() => {});
     for (const session of this.#live) {
       session.close(1001, "server terminated", Infinity);
@@ -827,8 +784,7 @@ export class WebSocketServer<
     await this.#stopListening();
     await this.#fanout.settled();
     await backplane;
-    clearTimeout(unlisten);
-    this.#stopListeningToSignals();
+    this.#signals?.stop();
     await new Promise<void>((resolve) => {
       this.#queue.push("onTerminate", TERMINATE);
       this.#queue.after(resolve);
