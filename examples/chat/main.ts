@@ -20,6 +20,7 @@
  */
 import { bundleClient, CLIENT_ENV } from "./bundle.ts";
 import { ChatHandler } from "./chat.ts";
+import { READY_ENV, READY_LINE } from "./ready.ts";
 import {
   type Backplane,
   BroadcastChannelBackplane,
@@ -97,6 +98,12 @@ export function fetch(
     );
   }
   return new Response("Not Found", { status: 404 });
+}
+
+// Launched by serve.ts: say that this worker is up (see ready.ts).
+if (import.meta.main && Deno.env.get(READY_ENV) === "1") {
+  // deno-lint-ignore no-console
+  console.error(READY_LINE);
 }
 
 export default { fetch };

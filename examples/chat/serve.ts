@@ -10,6 +10,7 @@
  * @module
  */
 import { bundleClient, CLIENT_ENV } from "./bundle.ts";
+import { READY_ENV, READY_LINE } from "./ready.ts";
 
 const port = Number(Deno.env.get("PORT") ?? "8000");
 if (!Number.isInteger(port) || port < 0 || port > 65535) {
@@ -40,42 +41,63 @@ const child = new Deno.Command(Deno.execPath(), {
     String(port),
     new URL("./main.ts", import.meta.url).pathname,
   ],
-  env: { [CLIENT_ENV]: client },
+  env: { [CLIENT_ENV]: client, [READY_ENV]: "1" },
   stdout: "inherit",
   // `deno serve` says where it listens on stderr.
   stderr: "piped",
 }).spawn();
 
+function pass(signal: Deno.Signal): void {
+  try {
+    child.kill(signal);
+  } catch {
+    // It has exited already.
+  }
+}
+
+// A signal that comes while a worker is still starting waits until every
+// worker is up: one that had not yet listened to it would go on running
+// (its BroadcastChannel holds it) after `deno serve` stopped the rest. A
+// second signal is passed on at once.
+let ready = false;
+let held: Deno.Signal | undefined;
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   Deno.addSignalListener(signal, () => {
-    try {
-      child.kill(signal);
-    } catch {
-      // It has exited already.
-    }
+    if (ready || held !== undefined) pass(signal);
+    else held = signal;
   });
 }
 
-// Say where the chat is once the workers listen; pass the rest on.
+// Say where the chat is once every worker is up; pass the rest on.
 const encoder = new TextEncoder();
 let rest = "";
+let listening: { port: string; workers: number } | undefined;
+let started = 0;
 for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
   const lines = (rest + chunk).split("\n");
   rest = lines.pop() ?? "";
   for (const line of lines) {
-    const listening =
-      /Listening on https?:\/\/[^:]+:(\d+)\/(?: with (\d+) thread)?/
-        .exec(line);
-    if (listening === null) {
+    const match = /Listening on https?:\/\/[^:]+:(\d+)\/(?: with (\d+) thread)?/
+      .exec(line);
+    if (match !== null) {
+      listening = { port: match[1] ?? "", workers: Number(match[2] ?? 1) };
+    } else if (line.includes(READY_LINE)) {
+      started++;
+    } else {
       await Deno.stderr.write(encoder.encode(`${line}\n`));
       continue;
     }
-    const workers = Number(listening[2] ?? 1);
+    if (ready || listening === undefined || started < listening.workers) {
+      continue;
+    }
+    ready = true;
+    const { port, workers } = listening;
     await Deno.stdout.write(encoder.encode(
-      `Chat on http://localhost:${listening[1]}/ (${workers} worker${
+      `Chat on http://localhost:${port}/ (${workers} worker${
         workers === 1 ? "" : "s"
       })\n`,
     ));
+    if (held !== undefined) pass(held);
   }
 }
 Deno.exit((await child.status).code);
