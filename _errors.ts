@@ -30,6 +30,7 @@ import type { WSError } from "./_types.ts";
  *     case ErrorCode.SlowConsumer:
  *     case ErrorCode.BackplaneFailed:
  *     case ErrorCode.ProtocolError:
+ *     case ErrorCode.RateLimited:
  *       return false;
  *     default: {
  *       const unknown: never = error.errCode;
@@ -67,6 +68,8 @@ export const ErrorCode: {
   readonly BackplaneFailed: 10;
   /** The peer broke the WebSocket protocol (RFC 6455): the socket failed it (1002). */
   readonly ProtocolError: 11;
+  /** The peer sent faster than the server's `rateLimit` (close 1008). */
+  readonly RateLimited: 12;
 } = Object.freeze({
   CallbackFailed: 1,
   InvalidUTF8: 2,
@@ -79,6 +82,7 @@ export const ErrorCode: {
   SlowConsumer: 9,
   BackplaneFailed: 10,
   ProtocolError: 11,
+  RateLimited: 12,
 });
 
 /** One of the names of {@linkcode ErrorCode}. */
@@ -97,6 +101,7 @@ const CLOSE_CODES: Partial<Record<ErrorCodeValue, number>> = {
   [ErrorCode.MessageTooLarge]: 1009,
   [ErrorCode.SlowConsumer]: 1008,
   [ErrorCode.ProtocolError]: 1002,
+  [ErrorCode.RateLimited]: 1008,
 };
 
 /** The short close reason that goes with each fatal error. */
@@ -106,7 +111,14 @@ const CLOSE_REASONS: Partial<Record<ErrorCodeValue, string>> = {
   [ErrorCode.MessageTooLarge]: "message too large",
   [ErrorCode.SlowConsumer]: "slow consumer",
   [ErrorCode.ProtocolError]: "protocol error",
+  [ErrorCode.RateLimited]: "rate limit",
 };
+
+/** The name of each `ErrorCode` value, for counting errors by name. */
+export const ERROR_NAMES: Readonly<Record<ErrorCodeValue, ErrorCodeName>> =
+  Object.fromEntries(
+    Object.entries(ErrorCode).map(([name, value]) => [value, name]),
+  ) as Record<ErrorCodeValue, ErrorCodeName>;
 
 /** An internal error that carries its {@linkcode ErrorCode}. */
 export class Ws4dError extends Error {

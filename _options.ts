@@ -20,6 +20,7 @@ import {
   describe,
   type NumberRule,
 } from "./_checks.ts";
+import type { RateLimit } from "./_limits.ts";
 import type { DataType } from "./_types.ts";
 import type { Backplane } from "./backplane.ts";
 
@@ -98,6 +99,10 @@ const NUMBER_RULES: Readonly<Record<string, NumberRule>> = {
   closeTimeout: { min: 0, infinite: true },
   maxQueued: { min: 0, integer: true, infinite: true },
   timeout: { min: 0 },
+  maxConnectionsPerAddress: { min: 1, integer: true, infinite: true },
+  messages: { min: 1, infinite: true },
+  bytes: { min: 1, infinite: true },
+  per: { min: 0.001, max: 3600 },
 };
 
 /** Checks the number option `key` of `given` (prefixed `prefix.`) by its rule. */
@@ -134,6 +139,13 @@ export interface ResolvedServerOptions extends ServerDefaults {
   readonly backplane: Backplane | undefined;
   /** The signals that terminate the server; empty for none. */
   readonly signals: readonly string[];
+  /** The token bucket of each connection, or `undefined` for none. */
+  readonly rateLimit: RateLimit | undefined;
+  readonly maxConnectionsPerAddress: number;
+  /** The key that `maxConnectionsPerAddress` counts, from the request. */
+  readonly addressKey:
+    | ((request: Request, remoteAddress: string) => string)
+    | undefined;
 }
 
 const SERVER_OPTIONS = new Set([
@@ -152,6 +164,9 @@ const SERVER_OPTIONS = new Set([
   "allowedOrigins",
   "backplane",
   "signals",
+  "rateLimit",
+  "maxConnectionsPerAddress",
+  "addressKey",
 ]);
 
 const SERVER = "Cannot create WebSocketServer";
@@ -202,7 +217,46 @@ export function resolveServerOptions(options: unknown): ResolvedServerOptions {
     allowedOrigins: origins === undefined ? undefined : new Set(origins),
     backplane: checkBackplane(given.backplane),
     signals: checkSignals(given.signals),
+    rateLimit: checkRateLimit(given.rateLimit),
+    maxConnectionsPerAddress:
+      numberOption(given, "maxConnectionsPerAddress", "options", SERVER) ??
+        Infinity,
+    addressKey: checkFunction(given.addressKey, "options.addressKey"),
   };
+}
+
+const RATE_LIMIT_OPTIONS = new Set(["messages", "bytes", "per"]);
+
+/** `{ messages?, bytes?, per? }`, at least one of the first two. */
+function checkRateLimit(value: unknown): RateLimit | undefined {
+  if (value === undefined) return undefined;
+  const given = checkObject(value, "options.rateLimit", SERVER);
+  checkKnown(given, RATE_LIMIT_OPTIONS, "options.rateLimit", SERVER);
+  const messages = numberOption(given, "messages", "options.rateLimit", SERVER);
+  const bytes = numberOption(given, "bytes", "options.rateLimit", SERVER);
+  if (messages === undefined && bytes === undefined) {
+    throw new TypeError(
+      `${SERVER}: options.rateLimit needs messages, bytes or both`,
+    );
+  }
+  return {
+    messages: messages ?? Infinity,
+    bytes: bytes ?? Infinity,
+    per: numberOption(given, "per", "options.rateLimit", SERVER) ?? 1,
+  };
+}
+
+/** A function, or `undefined` when absent; else a `TypeError`. */
+function checkFunction<F>(value: unknown, name: string): F | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "function") {
+    throw new TypeError(
+      `${SERVER}: ${name} must be a function, current value is ${
+        describe(value)
+      }`,
+    );
+  }
+  return value as F;
 }
 
 /** A URLPattern pathname beginning with `/`. */

@@ -10,6 +10,7 @@
 import { decode, encode, type Encoded, type Frame } from "./_codec.ts";
 import {
   callbackFailed,
+  ERROR_NAMES,
   ErrorCode,
   socketFailure,
   Ws4dError,
@@ -17,6 +18,8 @@ import {
 } from "./_errors.ts";
 import type { Reconnector } from "./_reconnect.ts";
 import type { DataType, WSClientStatus, WSError } from "./_types.ts";
+import { type RateLimit, TokenBucket } from "./_limits.ts";
+import type { WSLimitName, WSServerCounts } from "./_stats.ts";
 
 /** A handler as the queue sees it: any object whose callbacks it may call. */
 type AnyHandler = object;
@@ -150,6 +153,10 @@ export interface SessionSettings<T> {
   readonly maxMessageSize: number;
   /** Past this many bytes waiting to go out, the peer is a slow consumer. */
   readonly maxBufferedAmount: number;
+  /** The server's counters (server only). */
+  readonly stats?: WSServerCounts;
+  /** The token bucket's rates on what the peer sends (server only). */
+  readonly rateLimit?: RateLimit | undefined;
   /** Messages that may wait while a client connects (client only). */
   readonly maxQueued?: number;
   /** The URL a client connects to, named in its connection errors. */
@@ -235,7 +242,13 @@ export class Session<T> extends CallbackQueue<T> {
     // Browsers default to "blob", Deno to "arraybuffer": one input for the codec.
     socket.binaryType = "arraybuffer";
     socket.onopen = this.#onOpen;
-    socket.onmessage = this.#onMessage;
+    const limit = this.#settings.rateLimit;
+    if (limit === undefined) {
+      socket.onmessage = this.#onMessage;
+    } else {
+      this.#bucket = new TokenBucket(limit, performance.now());
+      socket.onmessage = this.#onLimitedMessage;
+    }
     socket.onerror = this.#onError;
     socket.onclose = this.#onClose;
   }
@@ -280,13 +293,19 @@ export class Session<T> extends CallbackQueue<T> {
   #write(data: Encoded): void {
     const socket = this.socket as WebSocket;
     socket.send(data as string);
+    const text = typeof data === "string";
+    const size = text
+      ? data.length
+      : data instanceof Blob
+      ? data.size
+      : data.byteLength;
+    const stats = this.#settings.stats;
+    if (stats !== undefined) {
+      stats.messagesSent++;
+      stats.bytesSent += size;
+    }
     // An upper bound of the frame: 3 bytes of UTF-8 per UTF-16 unit, 14 of header.
-    this.#budget -= 14 +
-      (typeof data === "string"
-        ? data.length * 3
-        : data instanceof Blob
-        ? data.size
-        : data.byteLength);
+    this.#budget -= 14 + (text ? size * 3 : size);
     if (this.#budget < 0) {
       const amount = socket.bufferedAmount;
       const max = this.#settings.maxBufferedAmount;
@@ -417,12 +436,15 @@ export class Session<T> extends CallbackQueue<T> {
   }
 
   #dispatchError(errors: WSError[], first: boolean): void {
+    const stats = this.#settings.stats;
+    if (stats !== undefined) countLimits(stats, errors);
     if (
       typeof (this.handler as { onError?: unknown }).onError !== "function"
     ) {
       this.#settings.fallback(errors);
       return;
     }
+    if (stats !== undefined) countErrors(stats, errors);
     const event = this.#server
       ? { type: "error", status: { HTTPError: 0, errors }, errors }
       : { type: "error", errors };
@@ -473,13 +495,48 @@ export class Session<T> extends CallbackQueue<T> {
   #onMessage = (event: MessageEvent): void => {
     if (this.#stopped) return;
     const settings = this.#settings;
-    const data = decode(
-      event.data as Frame,
-      settings.dataType,
-      settings.maxMessageSize,
-    );
+    const frame = event.data as Frame;
+    const stats = settings.stats;
+    if (stats !== undefined) {
+      stats.messagesReceived++;
+      stats.bytesReceived += typeof frame === "string"
+        ? frame.length
+        : frame.byteLength;
+    }
+    const data = decode(frame, settings.dataType, settings.maxMessageSize);
     if (data instanceof Ws4dError) this.fail(data, false);
     else this.push("onMessage", { type: "message", data });
+  };
+
+  /** The bucket of `rateLimit`, made at attach (server only). */
+  #bucket: TokenBucket | undefined;
+
+  /**
+   * `#onMessage` behind the rate limit: installed only where `rateLimit` is
+   * set, so a server without it pays nothing per message.
+   */
+  #onLimitedMessage = (event: MessageEvent): void => {
+    if (this.#stopped) return;
+    const frame = event.data as Frame;
+    const size = typeof frame === "string" ? frame.length : frame.byteLength;
+    if ((this.#bucket as TokenBucket).take(size, performance.now())) {
+      this.#onMessage(event);
+      return;
+    }
+    const limit = this.#settings.rateLimit as RateLimit;
+    const stats = this.#settings.stats;
+    if (stats !== undefined) stats.messagesReceived++;
+    this.fail(
+      new Ws4dError(
+        ErrorCode.RateLimited,
+        `Cannot receive message: the peer sent more than ${
+          limit.messages === Infinity ? "" : `${limit.messages} messages, `
+        }${
+          limit.bytes === Infinity ? "" : `${limit.bytes} bytes, `
+        }per ${limit.per} s`,
+      ),
+      false,
+    );
   };
 
   #onError = (event: Event): void => {
@@ -659,6 +716,10 @@ export class Session<T> extends CallbackQueue<T> {
   #end(code: number, reason: string, wasClean: boolean): void {
     if (this.#ended) return;
     this.#ended = true;
+    const stats = this.#settings.stats;
+    if (stats !== undefined) {
+      stats.closes[code] = (stats.closes[code] ?? 0) + 1;
+    }
     clearTimeout(this.#closeTimer);
     this.#closeTimer = undefined;
     if (this.#retryTimer !== undefined) {
@@ -712,4 +773,30 @@ function failureReason(event: Event): string {
     })`;
   }
   return "the connection failed (the runtime gives no reason)";
+}
+
+/** Counts `onError` entries by `ErrorCode` name. */
+export function countErrors(
+  stats: WSServerCounts,
+  errors: readonly WSError[],
+): void {
+  for (const { errCode } of errors) {
+    const name = ERROR_NAMES[errCode];
+    stats.errors[name] = (stats.errors[name] ?? 0) + 1;
+  }
+}
+
+/** The limit each error hits, where it is one. */
+const LIMIT_OF: Partial<Record<number, WSLimitName>> = {
+  [ErrorCode.RateLimited]: "rateLimit",
+  [ErrorCode.MessageTooLarge]: "maxMessageSize",
+  [ErrorCode.SlowConsumer]: "maxBufferedAmount",
+};
+
+/** Counts the limits that `errors` say were hit. */
+function countLimits(stats: WSServerCounts, errors: readonly WSError[]): void {
+  for (const { errCode } of errors) {
+    const limit = LIMIT_OF[errCode];
+    if (limit !== undefined) stats.limits[limit]++;
+  }
 }

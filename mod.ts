@@ -30,8 +30,11 @@ export {
   type WSConnectionAnswer,
   type WSConnectionEvent,
   type WSConnectionResult,
+  type WSLimitName,
+  type WSRateLimitOptions,
   type WSServerConnectionEvent,
   type WSServerHandler,
+  type WSServerStats,
 } from "./server.ts";
 export {
   WebSocketConnection,

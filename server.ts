@@ -46,7 +46,20 @@ import {
   type ResolvedServerOptions,
   resolveServerOptions,
 } from "./_options.ts";
-import { CallbackQueue, Session, type SessionSettings } from "./_session.ts";
+import { KeyCounter } from "./_limits.ts";
+import { SignalShutdown } from "./_signals.ts";
+import {
+  CallbackQueue,
+  countErrors,
+  Session,
+  type SessionSettings,
+} from "./_session.ts";
+import {
+  createStats,
+  snapshotStats,
+  type WSServerCounts,
+  type WSServerStats,
+} from "./_stats.ts";
 import type {
   DataType,
   WSCallbackResult,
@@ -87,6 +100,7 @@ export {
   type ErrorCodeName,
   type ErrorCodeValue,
 } from "./_errors.ts";
+export type { WSLimitName, WSServerStats } from "./_stats.ts";
 
 /** The event of `onConnection`: the request, read before the upgrade. */
 export interface WSServerConnectionEvent {
@@ -243,6 +257,50 @@ export interface WebSocketServerOptions<D extends DataType = DataType> {
    * @default {undefined} broadcast stays local
    */
   readonly backplane?: Backplane | undefined;
+  /**
+   * A token bucket per connection on what the peer sends: at most
+   * `messages` messages and `bytes` bytes per `per` seconds, with a burst of
+   * one whole window allowed after a quiet spell. Past it, the connection
+   * gets `onError` (`RateLimited`) and is closed with 1008 `"rate limit"`;
+   * the other connections go on.
+   * @default {undefined} no limit
+   */
+  readonly rateLimit?: WSRateLimitOptions | undefined;
+  /**
+   * Open connections from one address (`request.remoteAddress`, or the key
+   * `addressKey` returns); more upgrades are answered 429 with
+   * `Retry-After`, before `onConnection`.
+   * @default {Infinity}
+   */
+  readonly maxConnectionsPerAddress?: number | undefined;
+  /**
+   * The key that `maxConnectionsPerAddress` counts, from the request: behind
+   * a proxy, the client's address from a header the proxy sets (and no
+   * client can), or a user id.
+   * @default {undefined} the peer's IP address (`request.remoteAddress`)
+   */
+  readonly addressKey?:
+    | ((request: Request, remoteAddress: string) => string)
+    | undefined;
+}
+
+/** The server option `rateLimit`. */
+export interface WSRateLimitOptions {
+  /**
+   * Messages per `per` seconds.
+   * @default {Infinity}
+   */
+  readonly messages?: number | undefined;
+  /**
+   * Bytes per `per` seconds (a text message counts its UTF-16 length).
+   * @default {Infinity}
+   */
+  readonly bytes?: number | undefined;
+  /**
+   * The window of the rates, in seconds.
+   * @default {1}
+   */
+  readonly per?: number | undefined;
 }
 
 /** The options of {@linkcode WebSocketServer.prototype.broadcast}. */
@@ -319,9 +377,15 @@ export class WebSocketServer<
   #terminating: Promise<void> | undefined;
   /** Resolves when `#live` empties during `terminate`. */
   #drained: (() => void) | undefined;
-  /** The listener of `options.signals`, while it listens. */
-  #onSignal: (() => void) | undefined;
+  /** The listeners of `options.signals`. */
+  readonly #signals: SignalShutdown | undefined;
   #stopped: Promise<void> | undefined;
+  /** What the server counts (`stats`), on the paths it already takes. */
+  readonly #stats: WSServerCounts = createStats();
+  /** Open connections per address, with `maxConnectionsPerAddress`. */
+  readonly #perAddress: KeyCounter | undefined;
+  /** The address key of each session, with `maxConnectionsPerAddress`. */
+  readonly #keys = new Map<Session<WebSocketConnection<C, D>>, string>();
 
   /**
    * Makes a server. With `options.port`, it listens by itself at once.
@@ -355,11 +419,18 @@ export class WebSocketServer<
       maxMessageSize: resolved.maxMessageSize,
       maxBufferedAmount: resolved.maxBufferedAmount,
       closeTimeout: resolved.closeTimeout * 1000,
+      stats: this.#stats,
+      rateLimit: resolved.rateLimit,
       fallback: (errors) => this.#report("connection error", errors),
       onConnected: (session) => this.#connected.add(session),
       onLeave: (session) => this.#connected.delete(session),
       onDone: (session) => {
         this.#live.delete(session);
+        this.#stats.connections--;
+        if (this.#perAddress !== undefined) {
+          this.#release(this.#keys.get(session));
+          this.#keys.delete(session);
+        }
         if (this.#live.size === 0) this.#drained?.();
       },
     };
@@ -372,26 +443,46 @@ export class WebSocketServer<
     });
     this.#queue.target = this;
     this.#fanout = new Fanout(resolved.backplane);
-    this.#httpServer = this.#listen();
+    if (resolved.maxConnectionsPerAddress !== Infinity) {
+      this.#perAddress = new KeyCounter(resolved.maxConnectionsPerAddress);
+    }
+    // Signals first: a signal that cannot be listened to throws before
+    // anything listens; a port that cannot be taken leaves no listener.
+    if (resolved.signals.length > 0) {
+      this.#signals = new SignalShutdown(
+        resolved.signals,
+        resolved.signals !== DEFAULTS.signals,
+        () => void this.terminate(),
+      );
+    }
+    try {
+      this.#httpServer = this.#listen();
+    } catch (error) {
+      this.#signals?.stop();
+      throw error;
+    }
     resolved.backplane?.start({
       deliver: (data) => this.#fanout.deliver(data, this.#connected),
-      failed: (error) =>
+      failed: (error) => {
+        this.#stats.backplaneFailures++;
         this.#report("backplane failed", [
           wsError(
             ErrorCode.BackplaneFailed,
             `The backplane failed, broadcasts stay local until it is back: ${error.message}`,
             error,
           ),
-        ]),
-      recovered: (dropped) =>
+        ]);
+      },
+      recovered: (dropped) => {
+        this.#stats.backplaneDrops += dropped;
         this.#report("backplane recovered", [
           wsError(
             ErrorCode.BackplaneFailed,
             `The backplane is back: ${dropped} broadcast(s) did not reach the other instances while it was down`,
           ),
-        ]),
+        ]);
+      },
     });
-    this.#listenToSignals();
     queueMicrotask(() => this.#queue.push("onOpen", OPEN));
   }
 
@@ -439,6 +530,28 @@ export class WebSocketServer<
     return this.#options.path;
   }
 
+  /**
+   * What the server has counted since it started: connections, refusals by
+   * HTTP status, closes by code, messages and bytes both ways, errors by
+   * `ErrorCode` name, broadcasts, backplane failures and drops, limits hit.
+   * A frozen, JSON-friendly copy, made at each read.
+   *
+   * @example
+   * ```ts
+   * import { WebSocketServer } from "@ws4d/websocket";
+   * import assert from "node:assert/strict";
+   *
+   * await using wss = new WebSocketServer({ onConnection: () => null });
+   * const refused = await wss.fetch(new Request("http://localhost/"));
+   * await refused.body?.cancel();
+   * assert.deepEqual(wss.stats.refused, { "426": 1 });
+   * assert.equal(wss.stats.connections, 0);
+   * ```
+   */
+  get stats(): WSServerStats {
+    return snapshotStats(this.#stats);
+  }
+
   /** True once `terminate` has been called. */
   get terminated(): boolean {
     return this.#terminating !== undefined;
@@ -479,11 +592,15 @@ export class WebSocketServer<
    * ```
    */
   broadcast(message: unknown, options?: WSBroadcastOptions): number {
-    return this.#fanout.broadcast(
+    const count = this.#fanout.broadcast(
       encode(message),
       this.#connected,
       options?.except as WebSocketConnection<C, D> | undefined,
     );
+    const stats = this.#stats;
+    stats.broadcasts++;
+    stats.broadcastDeliveries += count;
+    return count;
   }
 
   /**
@@ -498,20 +615,57 @@ export class WebSocketServer<
     request: Request,
     info?: Deno.ServeHandlerInfo,
   ): Response | Promise<Response> => {
+    const answer = this.#handle(request, info);
+    return answer instanceof Response
+      ? this.#counted(answer)
+      : answer.then(this.#counted);
+  };
+
+  /** Counts an answer that is no upgrade, on this server's path. */
+  #counted = (response: Response): Response => {
+    const status = response.status;
+    if (status !== 101 && status !== 404) {
+      const refused = this.#stats.refused;
+      refused[status] = (refused[status] ?? 0) + 1;
+    }
+    return response;
+  };
+
+  #handle(
+    request: Request,
+    info: Deno.ServeHandlerInfo | undefined,
+  ): Response | Promise<Response> {
     if (this.#terminating !== undefined) return plain(503, "Server terminated");
     const params = matchPath(this.#pattern, request.url);
     if (params === null) return plain(404, "Not Found");
     const refusal = checkHandshake(request.headers);
     if (refusal !== undefined) return refusal;
-    const origins = this.#options.allowedOrigins;
+    const options = this.#options;
+    const origins = options.allowedOrigins;
     const origin = request.headers.get("origin");
     if (origins !== undefined && origin !== null && !origins.has(origin)) {
       return plain(403, "Forbidden");
     }
-    if (this.#live.size + this.#pending >= this.#options.maxConnections) {
+    if (this.#live.size + this.#pending >= options.maxConnections) {
+      this.#stats.limits.maxConnections++;
       return plain(503, "Too Many Connections");
     }
     const wsRequest = readRequest(request, info?.remoteAddr, params);
+    let key: string | undefined;
+    if (this.#perAddress !== undefined) {
+      try {
+        key = options.addressKey?.(request, wsRequest.remoteAddress) ??
+          wsRequest.remoteAddress;
+      } catch (thrown) {
+        return this.#refusedByError(thrown, "addressKey");
+      }
+      if (!this.#perAddress.acquire(key)) {
+        this.#stats.limits.maxConnectionsPerAddress++;
+        return plain(429, "Too Many Connections From This Address", {
+          "retry-after": "1",
+        });
+      }
+    }
     let answer: WSConnectionResult<C>;
     try {
       answer = this.#handler.onConnection(this, {
@@ -519,21 +673,30 @@ export class WebSocketServer<
         request: wsRequest,
       });
     } catch (thrown) {
+      this.#release(key);
       return this.#refusedByError(thrown);
     }
-    if (!isThenable(answer)) return this.#accept(request, wsRequest, answer);
+    if (!isThenable(answer)) {
+      return this.#accept(request, wsRequest, answer, key);
+    }
     this.#pending++;
     return Promise.resolve(answer).then(
       (handler) => {
         this.#pending--;
-        return this.#accept(request, wsRequest, handler);
+        return this.#accept(request, wsRequest, handler, key);
       },
       (thrown) => {
         this.#pending--;
+        this.#release(key);
         return this.#refusedByError(thrown);
       },
     );
-  };
+  }
+
+  /** One connection less for `key` (`maxConnectionsPerAddress`). */
+  #release(key: string | undefined): void {
+    if (key !== undefined) this.#perAddress?.release(key);
+  }
 
   /**
    * Stops accepting, closes every connection with 1001 and stops listening,
@@ -596,57 +759,8 @@ export class WebSocketServer<
     );
   }
 
-  /**
-   * Terminates on the first of `options.signals`. With `signals: true`, a
-   * signal the platform cannot listen to (SIGTERM on Windows) is skipped; a
-   * signal named in a list must be listened to.
-   */
-  #listenToSignals(): void {
-    const signals = this.#options.signals;
-    if (signals.length === 0) return;
-    const onSignal = () => void this.terminate();
-    this.#onSignal = onSignal;
-    const strict = signals !== DEFAULTS.signals;
-    const listening: string[] = [];
-    for (const signal of signals) {
-      try {
-        Deno.addSignalListener(signal as Deno.Signal, onSignal);
-        listening.push(signal);
-      } catch (cause) {
-        if (!strict) continue;
-        for (const done of listening) {
-          Deno.removeSignalListener(done as Deno.Signal, onSignal);
-        }
-        throw new TypeError(
-          `Cannot create WebSocketServer: options.signals cannot listen to ${signal} here (${
-            toError(cause).message
-          })`,
-          { cause },
-        );
-      }
-    }
-  }
-
-  #stopListeningToSignals(): void {
-    const onSignal = this.#onSignal;
-    if (onSignal === undefined) return;
-    this.#onSignal = undefined;
-    for (const signal of this.#options.signals) {
-      try {
-        Deno.removeSignalListener(signal as Deno.Signal, onSignal);
-      } catch {
-        // It was never added (skipped under `signals: true`).
-      }
-    }
-  }
-
   async #shutdown(ms: number): Promise<void> {
-    if (this.#onSignal !== undefined) {
-      // A task later: removing a signal listener inside its own dispatch
-      // left `deno serve --parallel` running after its shutdown now and then
-      // (Deno 2.9.6, seen in 3 runs of 8; 0 of 12 deferred).
-      setTimeout(() => this.#stopListeningToSignals(), 0);
-    }
+    this.#signals?.stopSoon();
     const backplane = this.#options.backplane?.close().catch(() => {});
     for (const session of this.#live) {
       session.close(1001, "server terminated", Infinity);
@@ -670,6 +784,7 @@ export class WebSocketServer<
     await this.#stopListening();
     await this.#fanout.settled();
     await backplane;
+    this.#signals?.stop();
     await new Promise<void>((resolve) => {
       this.#queue.push("onTerminate", TERMINATE);
       this.#queue.after(resolve);
@@ -684,6 +799,7 @@ export class WebSocketServer<
 
   /** Reports to the server's `onError`, or prints where there is none. */
   #report(statusText: string, errors: readonly WSError[]): void {
+    countErrors(this.#stats, errors);
     if (typeof this.#handler.onError !== "function") {
       printErrors("WebSocketServer", errors);
       return;
@@ -706,12 +822,12 @@ export class WebSocketServer<
     return plain(500, "Internal Server Error");
   }
 
-  #refusedByError(thrown: unknown): Response {
+  #refusedByError(thrown: unknown, name = "onConnection"): Response {
     const error = toError(thrown);
-    this.#report("onConnection failed", [
+    this.#report(`${name} failed`, [
       wsError(
         ErrorCode.ConnectionRefused,
-        `Callback onConnection failed: ${error.message}`,
+        `Callback ${name} failed: ${error.message}`,
         error,
       ),
     ]);
@@ -727,6 +843,18 @@ export class WebSocketServer<
     request: Request,
     wsRequest: WSRequest,
     handler: WSConnectionAnswer<C>,
+    key: string | undefined,
+  ): Response {
+    const response = this.#upgrade(request, wsRequest, handler, key);
+    if (response.status !== 101) this.#release(key);
+    return response;
+  }
+
+  #upgrade(
+    request: Request,
+    wsRequest: WSRequest,
+    handler: WSConnectionAnswer<C>,
+    key: string | undefined,
   ): Response {
     if (handler === null || handler === undefined) {
       return plain(403, "Forbidden");
@@ -766,6 +894,10 @@ export class WebSocketServer<
     );
     openConnection(session, { server: this, request: wsRequest, protocol });
     this.#live.add(session);
+    if (key !== undefined) this.#keys.set(session, key);
+    const stats = this.#stats;
+    stats.connections++;
+    stats.connectionsTotal++;
     session.attach(upgraded.socket);
     return upgraded.response;
   }

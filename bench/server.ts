@@ -199,6 +199,9 @@ async function startWs4d(
     ...options,
   });
   await backplane?.ready;
+  // A preload may watch the server (bench/preload_otel.ts observes it).
+  (globalThis as { ws4dBenchServerStarted?: (wss: unknown) => void })
+    .ws4dBenchServerStarted?.(wss);
   const port = wss.addr?.port;
   if (port === undefined) throw new Error("ws4d server is not listening");
   return { port, count: () => wss.connections.length };

@@ -6,17 +6,48 @@
  *
  * @module
  */
-import { observeServer, type WSStatsSource } from "../otel.ts";
-import { fakeServer } from "./_otel_source.ts";
+import { observeServer } from "../otel.ts";
+import { WebSocketServer } from "../mod.ts";
 
 const path = "/chat/:room";
-// The one line to change when WebSocketServer.stats is on main:
-//   const source: WSStatsSource = new WebSocketServer(
-//     { onConnection: () => ({ onMessage() {} }) },
-//     { path, port: 0, hostname: "127.0.0.1" },
-//   );
-// (import WebSocketServer from "../mod.ts"; terminate it before exiting).
-const source: WSStatsSource = fakeServer(path);
+const left = Promise.withResolvers<void>();
+let terminated = 0;
+const source = new WebSocketServer({
+  onConnection: (_wss, { request }) =>
+    request.params.room === "closed" ? null : {
+      onMessage(ws, event) {
+        if (event.data === "boom") throw new Error("boom");
+        ws.send(event.data);
+      },
+      onError() {},
+      onTerminate: () => void (++terminated === 2 && left.resolve()),
+    },
+}, { path, port: 0, hostname: "127.0.0.1" });
+
+// A scripted session, so that the exported numbers are not all zero: a
+// refusal (403), a plain request (426), one client echoing two messages, one
+// whose message makes the callback throw (CallbackFailed, 1011).
+const base = `ws://127.0.0.1:${source.addr?.port}/chat`;
+const refused = new WebSocket(`${base}/closed`);
+await new Promise((resolve) => refused.onerror = refused.onclose = resolve);
+const plain = await fetch(`http://127.0.0.1:${source.addr?.port}/chat/x`);
+await plain.body?.cancel();
+const client = new WebSocket(`${base}/lobby`);
+let echoed = 0;
+await new Promise<void>((resolve) => {
+  client.onopen = () => {
+    client.send("one");
+    client.send("two");
+  };
+  client.onmessage = () => {
+    if (++echoed === 2) resolve();
+  };
+});
+client.close(4000, "done");
+const failing = new WebSocket(`${base}/lobby`);
+failing.onopen = () => failing.send("boom");
+await new Promise((resolve) => failing.onclose = resolve);
+await left.promise;
 
 using _metrics = observeServer(source, {
   attributes: { "service.instance.id": "e2e" },
@@ -35,3 +66,4 @@ await Promise.race([
   new Promise((resolve) => timer = setTimeout(resolve, 30_000)),
 ]);
 clearTimeout(timer);
+await source.terminate();

@@ -86,6 +86,11 @@ Deno.test("deno task serve: PORT, the page, the chat, and SIGTERM closing client
     const page = await fetch(`http://127.0.0.1:${chat.port}/`);
     assert.equal(page.status, 200);
     assert.match(await page.text(), /<title>ws4d chat<\/title>/);
+    const stats = await fetch(`http://127.0.0.1:${chat.port}/stats`);
+    assert.equal(stats.headers.get("content-type"), "application/json");
+    const counted = await stats.json();
+    assert.equal(counted.connections, 0);
+    assert.deepEqual(counted.closes, {});
 
     const alice = await connect(chat.url);
     await alice.received(1);

@@ -11,7 +11,7 @@ import {
 // them (later ones serialize by hand and cannot decode a request).
 import otlpRoot from "npm:@opentelemetry/otlp-transformer@0.215.0/build/src/generated/root.js";
 import { observeServer } from "../otel.ts";
-import { deadline } from "./_helpers.ts";
+import { connect, deadline, hangUp, listen, Recorder } from "./_helpers.ts";
 import {
   changeCounts,
   expectedPoints,
@@ -88,6 +88,36 @@ Deno.test("observeServer() exports every field of stats with its attributes, rea
     assert.deepEqual(second.points, expectedPoints(server.stats, base));
     assert.notDeepEqual(second.points, first.points);
     assert.equal(server.reads, 5); // + one per collection, + two by the test
+  } finally {
+    await meterProvider.shutdown();
+  }
+});
+
+Deno.test("observeServer() on a real server: the exported metrics equal wss.stats after a scripted session", async () => {
+  const { reader, meterProvider } = sdk();
+  const recorder = new Recorder({
+    onMessage: (ws, event) => void ws.send(event.data),
+  });
+  await using server = listen({
+    onConnection: (_wss, { request }) =>
+      request.query.refuse === "1" ? null : recorder,
+  }, { path: "/otel" });
+  try {
+    using _metrics = observeServer(server.wss, { meterProvider });
+    const refused = new WebSocket(`${server.url}/otel?refuse=1`);
+    await new Promise((resolve) => refused.onerror = refused.onclose = resolve);
+    const peer = await connect(`${server.url}/otel`);
+    peer.socket.send("hello");
+    await peer.received(1);
+    server.wss.broadcast("all");
+    await peer.received(2);
+    await hangUp(peer);
+    await recorder.terminated();
+    const stats = server.wss.stats;
+    assert.equal(stats.connectionsTotal, 1);
+    assert.equal(stats.messagesSent, 2);
+    const { points } = pointsOf((await reader.collect()).resourceMetrics);
+    assert.deepEqual(points, expectedPoints(stats, { "http.route": "/otel" }));
   } finally {
     await meterProvider.shutdown();
   }
@@ -305,6 +335,7 @@ Deno.test("observeServer() under OTEL_DENO=true: Deno exports the ws4d metrics t
     args: [
       "run",
       "--quiet",
+      "--allow-net=127.0.0.1",
       new URL("./_otel_server.ts", import.meta.url).pathname,
     ],
     env: {

@@ -216,3 +216,17 @@ Deno.test("signals: a wrong value throws a TypeError naming the option", () => {
     );
   }
 });
+
+Deno.test("signals: a port that cannot be taken throws and leaves no signal listener behind", () => {
+  using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  assert.throws(
+    () =>
+      new WebSocketServer({ onConnection: () => null }, {
+        port: (taken.addr as Deno.NetAddr).port,
+        hostname: "127.0.0.1",
+        signals: true,
+      }),
+    Deno.errors.AddrInUse,
+  );
+  // The resource sanitizer fails this test if a listener was left.
+});

@@ -175,6 +175,7 @@ export function describeError(error: WSError): string {
     case ErrorCode.SlowConsumer:
     case ErrorCode.BackplaneFailed:
     case ErrorCode.ProtocolError:
+    case ErrorCode.RateLimited:
       return "other";
     default: {
       const none: never = error.errCode;

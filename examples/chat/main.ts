@@ -5,6 +5,9 @@
  *   `deno serve --parallel` (one worker per core) on `PORT` (default 8000).
  * - `deno serve examples/chat/main.ts` and Deno Deploy: `export default { fetch }`.
  *
+ * `/stats` serves the instance's `wss.stats` as JSON; with `OTEL_DENO=true`,
+ * Deno exports them as OpenTelemetry metrics (`observeServer`).
+ *
  * The workers share broadcasts through a `BroadcastChannelBackplane`; with
  * `REDIS_URL` set, through a `RedisBackplane` instead, which joins processes
  * and machines too.
@@ -44,6 +47,13 @@ export const wss = new WebSocketServer({
   signals: true,
 });
 
+// With OTEL_DENO=true, Deno exports the chat's counters as OpenTelemetry
+// metrics; the module that does it is loaded only then.
+if (Deno.env.get("OTEL_DENO") === "true") {
+  const { observeServer } = await import("../../otel.ts");
+  observeServer(wss);
+}
+
 /** Serves the page at `/` and the chat's WebSocket at `/ws`. */
 export function fetch(
   request: Request,
@@ -51,6 +61,11 @@ export function fetch(
 ): Response | Promise<Response> {
   if (wss.handles(request)) return wss.fetch(request, info);
   const { pathname } = new URL(request.url);
+  if (pathname === "/stats") {
+    // This instance's counters (under `deno serve --parallel`, the worker
+    // that answers); OTEL_DENO=true exports them all, see the README.
+    return Response.json(wss.stats);
+  }
   if (pathname === "/" || pathname === "/index.html") {
     return new Response(PAGE, {
       headers: { "content-type": "text/html; charset=utf-8" },
