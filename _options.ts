@@ -380,7 +380,8 @@ export function resolveReconnect(value: unknown): ResolvedReconnect | null {
 
 /**
  * Checks the fields of `handler.reconnect` given as an object and applies
- * the defaults: `delay` ≥ 0, `maxDelay` ≥ `delay` (finite), `factor` ≥ 1,
+ * the defaults: `delay` ≥ 0, `maxDelay` ≥ `delay` (finite; when not given, 10
+ * or `delay` if that is longer), `factor` ≥ 1,
  * `jitter` in [0, 1], `maxRetries` an integer ≥ 0 or `Infinity`.
  *
  * @throws {TypeError} For an unknown field or a field that is not a number.
@@ -401,7 +402,12 @@ export function checkReconnect(options: object): ResolvedReconnect {
   const delay = field("delay", { min: 0 });
   return {
     delay,
-    maxDelay: field("maxDelay", { min: delay }),
+    // Not given: 10, or `delay` when that is longer (`{ delay: 60 }` works).
+    maxDelay: given.maxDelay === undefined
+      ? Math.max(defaults.maxDelay, delay)
+      : checkNumber(given.maxDelay, `${RECONNECT}.maxDelay`, CLIENT, {
+        min: delay,
+      }),
     factor: field("factor", { min: 1 }),
     jitter: field("jitter", { min: 0, max: 1 }),
     maxRetries: field("maxRetries", { min: 0, integer: true, infinite: true }),

@@ -25,6 +25,9 @@ Deno.test("resolveReconnect() keeps the fields given and defaults the others", (
     maxRetries: 2,
   });
   assert.equal(resolveReconnect({ maxDelay: undefined })?.maxDelay, 10);
+  // Not given, maxDelay is 10, or delay when that is longer.
+  assert.equal(resolveReconnect({ delay: 60 })?.maxDelay, 60);
+  assert.equal(resolveReconnect({ delay: 60, maxDelay: 90 })?.maxDelay, 90);
 });
 
 Deno.test("resolveReconnect() throws TypeError for a value of another type", () => {
