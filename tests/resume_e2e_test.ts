@@ -5,11 +5,12 @@
  */
 import assert from "node:assert/strict";
 import {
+  ErrorCode,
   type WebSocketConnection,
   type WSClientOpenEvent,
   WebSocket,
 } from "../mod.ts";
-import { RESUME_PROTOCOL } from "../_resume.ts";
+import { encodeControl, RESUME_PROTOCOL } from "../_resume.ts";
 import {
   type Call,
   ClientRecorder,
@@ -433,4 +434,54 @@ Deno.test("resume: a forged or stale token gets a fresh session, never someone e
   assert.deepEqual(victim.types, ["open", "message"]);
   for (const raw of [a, b, c, d]) await hangUpRaw(raw.socket);
   for (const session of sessions) await session.terminated();
+});
+
+Deno.test("resume: a peer that stops acknowledging past the limits is a slow consumer (server 1008, client 1000)", async () => {
+  // The server's side: a raw client that negotiates and never acks.
+  const server = new Recorder({});
+  await using listening = listen({ onConnection: () => server }, {
+    resume: { maxMessages: 8 },
+  });
+  const raw = await rawHello(listening.url, [RESUME_PROTOCOL], "");
+  const closed = new Promise<CloseEvent>((resolve) => raw.socket.onclose = resolve);
+  await server.opened();
+  const connection = server.connection as WebSocketConnection;
+  for (let i = 0; i < 9; i++) connection.send(`m${i}`);
+  const close = await deadline(closed, "the slow consumer's close", 5000);
+  assert.equal(close.code, 1008);
+  assert.equal(close.reason, "slow consumer");
+  assert.deepEqual(server.errors.map((e) => e.errCode), [ErrorCode.SlowConsumer]);
+  assert.equal((await server.terminated()).code, 1008);
+
+  // The client's side: a bare server that says hello and never acks.
+  const ac = new AbortController();
+  const bare = Deno.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    signal: ac.signal,
+    onListen() {},
+  }, (request) => {
+    const { socket, response } = Deno.upgradeWebSocket(request, {
+      protocol: RESUME_PROTOCOL,
+    });
+    socket.onopen = () =>
+      socket.send(encodeControl({
+        type: "hello",
+        resumed: false,
+        received: 0,
+        limits: { window: 60, maxMessages: 4, maxBytes: 1 << 20 },
+        token: "B".repeat(36),
+      }));
+    return response;
+  });
+  const client = new ClientRecorder({ reconnect: RECONNECT });
+  const ws = new WebSocket(`ws://127.0.0.1:${bare.addr.port}/`, client);
+  await client.opened();
+  for (let i = 0; i < 5; i++) ws.send(`m${i}`);
+  const end = await client.terminated();
+  assert.equal(end.code, 1000);
+  assert.equal(end.reason, "slow consumer");
+  assert.deepEqual(client.errors.map((e) => e.errCode), [ErrorCode.SlowConsumer]);
+  ac.abort();
+  await bare.finished;
 });
