@@ -4,7 +4,7 @@
  * connections and the client (SPEC.md, "Resuming"). Pure: no socket, no
  * timer, no `Deno.*`; the caller gives the time where one is needed.
  *
- * ## Design (protocol `ws4d-resume.1`; docs/resume.md has the full format)
+ * ## Design (protocol `ws4d-resume.1`; README.md, "Resuming", has the full format)
  *
  * - Negotiation, in the handshake only, and only when the client offers no
  *   subprotocol of its own (a browser cannot send headers; a subprotocol it

@@ -550,8 +550,7 @@ export class Session<T> extends CallbackQueue<T> {
         this.#slowConsumer(
           `Cannot send message: ${amount} bytes wait to go out, maxBufferedAmount is ${max}`,
         );
-      }
-      else this.#budget = max - amount;
+      } else this.#budget = max - amount;
     }
   }
 
@@ -761,7 +760,9 @@ export class Session<T> extends CallbackQueue<T> {
       }
     }
     const reconnect = this.#settings.reconnect;
-    const opened = reconnect === undefined ? this.#openEvent : reconnect.opened();
+    const opened = reconnect === undefined
+      ? this.#openEvent
+      : reconnect.opened();
     this.push("onOpen", event ?? opened);
   }
 

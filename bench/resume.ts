@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-console -- a program that reports what it measured.
 /**
  * Resuming, measured on loopback (run by hand; it prints its figures):
  *

@@ -6,9 +6,9 @@
 import assert from "node:assert/strict";
 import {
   ErrorCode,
+  WebSocket,
   type WebSocketConnection,
   type WSClientOpenEvent,
-  WebSocket,
 } from "../mod.ts";
 import { encodeControl, RESUME_PROTOCOL } from "../_resume.ts";
 import {
@@ -443,14 +443,18 @@ Deno.test("resume: a peer that stops acknowledging past the limits is a slow con
     resume: { maxMessages: 8 },
   });
   const raw = await rawHello(listening.url, [RESUME_PROTOCOL], "");
-  const closed = new Promise<CloseEvent>((resolve) => raw.socket.onclose = resolve);
+  const closed = new Promise<CloseEvent>((resolve) =>
+    raw.socket.onclose = resolve
+  );
   await server.opened();
   const connection = server.connection as WebSocketConnection;
   for (let i = 0; i < 9; i++) connection.send(`m${i}`);
   const close = await deadline(closed, "the slow consumer's close", 5000);
   assert.equal(close.code, 1008);
   assert.equal(close.reason, "slow consumer");
-  assert.deepEqual(server.errors.map((e) => e.errCode), [ErrorCode.SlowConsumer]);
+  assert.deepEqual(server.errors.map((e) => e.errCode), [
+    ErrorCode.SlowConsumer,
+  ]);
   assert.equal((await server.terminated()).code, 1008);
 
   // The client's side: a bare server that says hello and never acks.
@@ -481,7 +485,9 @@ Deno.test("resume: a peer that stops acknowledging past the limits is a slow con
   const end = await client.terminated();
   assert.equal(end.code, 1000);
   assert.equal(end.reason, "slow consumer");
-  assert.deepEqual(client.errors.map((e) => e.errCode), [ErrorCode.SlowConsumer]);
+  assert.deepEqual(client.errors.map((e) => e.errCode), [
+    ErrorCode.SlowConsumer,
+  ]);
   ac.abort();
   await bare.finished;
 });
