@@ -139,6 +139,7 @@ Deno.test("resolveClientSettings() applies the client's defaults and names a wro
     headers: undefined,
     protocols: [],
     maxQueued: 1000,
+    reconnect: null,
   });
   assert.throws(() => resolveClientSettings({ maxQueued: 1.5 }), {
     name: "RangeError",
