@@ -176,6 +176,9 @@ console.log(
 if (gc === undefined) {
   console.log("memory: run with --v8-flags=--expose-gc to measure it");
 } else {
+  // Once each first: what the first run compiles or caches is not counted.
+  await heapPerConnection(false);
+  await heapPerConnection(true);
   const plain = await heapPerConnection(false);
   const resumable = await heapPerConnection(true);
   console.log(
