@@ -12,8 +12,10 @@
 import assert from "node:assert/strict";
 import { chromium } from "npm:playwright-core@^1";
 import { WebSocketServer } from "../mod.ts";
+import { CloseServer } from "./_close_server.ts";
 import { deadline, freePort } from "./_helpers.ts";
 import { tools } from "./_provision.ts";
+import { Relay } from "./_relay.ts";
 import type {
   NoWebSocketResult,
   Results,
@@ -50,21 +52,29 @@ interface ServerSide {
   terminates: { code: number; reason: string }[];
 }
 
+/** Which runtime runs the scenarios. */
+type Runtime = "node" | "bun" | "chromium";
+
 /**
  * The server the scenarios talk to: `/echo` sends each message back as a
  * text frame (when it is UTF-8) then as a binary frame; `/close` closes with
- * 4002 "x" on open; `/refuse` is refused (403). What each connection saw is
- * kept by its `?s=` name.
+ * 4002 "x" on open; `/refuse` is refused (403); `/cut`, reached through the
+ * relay, echoes as `/echo`, but its first connection is cut at its first
+ * message. What each connection saw is kept by its `?s=` name (`/cut`'s by
+ * `name:1`, `name:2`). `plan` is the plain server of the reconnect
+ * scenarios ({@linkcode ScenarioConfig.planUrl}).
  */
 function scenarioServer() {
   const seen = new Map<string, ServerSide>();
   const utf8 = new TextDecoder("utf-8", { fatal: true });
+  let cuts = 0;
   const wss = new WebSocketServer({
     onConnection(_wss, { request }) {
       const side: ServerSide = { messages: [], terminates: [] };
       const header = request.headers["x-ws4d"];
       if (header !== undefined) side.header = header;
-      seen.set(String(request.query.s), side);
+      const cut = request.url.startsWith("/cut") ? ++cuts : 0;
+      seen.set(`${request.query.s}${cut > 0 ? `:${cut}` : ""}`, side);
       if (request.url.startsWith("/refuse")) return null;
       return {
         onOpen(ws) {
@@ -73,6 +83,10 @@ function scenarioServer() {
         onMessage(ws, event) {
           const bytes = event.data as Uint8Array;
           side.messages.push(Array.from(bytes));
+          if (cut === 1) {
+            relay.cut();
+            return;
+          }
           let text: string | undefined;
           try {
             text = utf8.decode(bytes);
@@ -88,12 +102,34 @@ function scenarioServer() {
       };
     },
   }, { port: 0, hostname: "127.0.0.1", dataType: "blob" });
+  const relay = new Relay({
+    hostname: "127.0.0.1",
+    port: wss.addr?.port ?? 0,
+  });
+  const plan = new CloseServer((path, n) => {
+    const status = Number(path.slice(1));
+    if (status === 403) return { status };
+    if (status === 4000) return { close: 4000, reason: "bye" };
+    if (n > 1) return { echo: true };
+    return status === 503 ? { status } : { close: status, reason: "restart" };
+  });
   const config: ScenarioConfig = {
     url: `ws://127.0.0.1:${wss.addr?.port}`,
     refusedUrl: `ws://127.0.0.1:${freePort()}/`,
+    planUrl: `ws://127.0.0.1:${plan.port}`,
+    relayUrl: relay.url(""),
     timeoutMs: 5000,
   };
-  return { wss, seen, config };
+  return {
+    seen,
+    plan,
+    config,
+    async [Symbol.asyncDispose]() {
+      await relay.close();
+      await plan[Symbol.asyncDispose]();
+      await wss.terminate();
+    },
+  };
 }
 
 /**
@@ -110,14 +146,19 @@ function summary(trace: Trace | undefined, url: string) {
     errors: trace.errors.map((stack) =>
       stack.map((error) => ({
         ...error,
-        message: error.message.includes(url) ? "names the URL" : error.message,
+        message: error.message.includes(url)
+          ? `names the URL${
+            / after \d+ tr(y|ies)/.exec(error.message)?.[0] ?? ""
+          }`
+          : error.message,
       }))
     ),
   };
 }
 
 /** What each scenario must give, on every runtime. */
-function expected(browser: boolean) {
+function expected(runtime: Runtime) {
+  const browser = runtime === "chromium";
   const closed = ["Closed", "Closed", "Closed"];
   const failed = {
     types: ["error", "terminate"],
@@ -162,21 +203,99 @@ function expected(browser: boolean) {
       ...opened([], 1000),
       sendAfterTerminate: { returned: false, threw: "" },
     },
+    ...expectedReconnects(runtime),
+  };
+}
+
+/** What the reconnect scenarios must give on `runtime`. */
+function expectedReconnects(runtime: Runtime) {
+  const closed = ["Closed", "Closed", "Closed"];
+  const first = { reconnected: false, resumed: false };
+  const again = { reconnected: true, resumed: false };
+  const retry = (code: number, reason = "", attempt = 1) => ({
+    code,
+    reason,
+    attempt,
+    delay: 0,
+  });
+  const reopened = (code: number, reason: string, messages: string[]) => ({
+    types: [
+      "open",
+      "reconnecting",
+      "open",
+      ...messages.map(() => "message"),
+      "terminate",
+    ],
+    messages,
+    errors: [],
+    terminates: [{ code: 1000, reason: "" }],
+    statuses: closed,
+    timedOut: false,
+    opens: [first, again],
+    reconnectings: [retry(code, reason)],
+  });
+  const failed = (tries: number) => ({
+    types: [...Array(tries - 1).fill("reconnecting"), "error", "terminate"],
+    messages: [],
+    errors: [[{
+      errCode: 5,
+      message: `names the URL after ${tries} ${tries === 1 ? "try" : "tries"}`,
+      hasCause: true,
+    }]],
+    terminates: [{ code: 1006, reason: "" }],
+    statuses: closed,
+    timedOut: false,
+    opens: [],
+    reconnectings: Array.from(
+      { length: tries - 1 },
+      (_, i) => retry(1006, "", i + 1),
+    ),
+  });
+  return {
+    reconnect1012: reopened(1012, "restart", ["again"]),
+    reconnect1014: reopened(1014, "restart", ["again"]),
+    reconnectBreak: reopened(1006, "", ["hello", "hello"]),
+    reconnect503: {
+      types: ["reconnecting", "open", "message", "terminate"],
+      messages: ["first"],
+      errors: [],
+      terminates: [{ code: 1000, reason: "" }],
+      statuses: closed,
+      timedOut: false,
+      opens: [first],
+      reconnectings: [retry(1006)],
+    },
+    reconnectFinal4000: {
+      types: ["open", "terminate"],
+      messages: [],
+      errors: [],
+      terminates: [{ code: 4000, reason: "bye" }],
+      statuses: closed,
+      timedOut: false,
+      opens: [first],
+      reconnectings: [],
+    },
+    // A 403 is final where the runtime tells the status (Bun); Node's
+    // undici and browsers do not, so it is retried until maxRetries (2).
+    reconnect403: failed(runtime === "bun" ? 1 : 3),
+    reconnectRefused: failed(2),
   };
 }
 
 /** The client's traces and what the server saw, checked as one whole. */
 function assertResults(
   results: Results,
-  seen: Map<string, ServerSide>,
-  config: ScenarioConfig,
-  browser = false,
+  { seen, plan, config }: ReturnType<typeof scenarioServer>,
+  runtime: Runtime,
 ) {
+  const browser = runtime === "chromium";
   const url = (name: string) =>
-    name === "refused"
+    name === "refused" || name === "reconnectRefused"
       ? config.refusedUrl
       : name === "forbidden"
       ? `${config.url}/refuse?s=forbidden`
+      : name === "reconnect403"
+      ? `${config.planUrl}/403?s=reconnect403`
       : `${config.url}/refuse?s=headers`;
   assert.deepEqual(
     Object.fromEntries(
@@ -184,7 +303,7 @@ function assertResults(
         [name, trace],
       ) => [name, summary(trace, url(name))]),
     ),
-    expected(browser),
+    expected(runtime),
   );
   const sent = (bytes: string) => Array.from(new TextEncoder().encode(bytes));
   // The reason of a close the server started is the one the peer echoes:
@@ -219,7 +338,20 @@ function assertResults(
       messages: [],
       terminates: [{ code: 1000, reason: "" }],
     },
+    "reconnectBreak:1": {
+      messages: [sent("hello")],
+      terminates: [{ code: 1006, reason: "" }],
+    },
+    "reconnectBreak:2": {
+      messages: [sent("hello")],
+      terminates: [{ code: 1000, reason: "" }],
+    },
   });
+  // One try more for each retried case, none for the final ones.
+  assert.deepEqual(
+    ["/1012", "/1014", "/503", "/4000", "/403"].map((path) => plan.count(path)),
+    [2, 2, 2, 1, runtime === "bun" ? 1 : 3],
+  );
 }
 
 /**
@@ -264,14 +396,18 @@ process.stdout.write(JSON.stringify(result) + "\\n", () => process.exit(0));
 }
 
 /** The scenarios under a runtime that runs a script (Node, Bun). */
-async function scenariosUnder(program: string) {
+async function scenariosUnder(program: string, runtime: Runtime) {
   const dir = await Deno.makeTempDir({ prefix: "ws4d-runtimes-" });
   try {
     await bundle(dir);
-    const { wss, seen, config } = scenarioServer();
-    await using _ = wss;
-    const results = await runScript(program, dir, "run", config) as Results;
-    assertResults(results, seen, config);
+    await using server = scenarioServer();
+    const results = await runScript(
+      program,
+      dir,
+      "run",
+      server.config,
+    ) as Results;
+    assertResults(results, server, runtime);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -286,27 +422,27 @@ function versioned(name: string, tool: { version: string } | undefined) {
 Deno.test({
   name: `Client under ${
     versioned("Node", TOOLS.node22)
-  }: open, dataTypes, close codes both ways, refused port, 403, send after terminate`,
+  }: open, dataTypes, close codes both ways, refused port, 403, send after terminate, reconnect`,
   ignore: TOOLS.node22 === undefined,
   async fn() {
-    await scenariosUnder(TOOLS.node22?.path ?? "");
+    await scenariosUnder(TOOLS.node22?.path ?? "", "node");
   },
 });
 
 Deno.test({
   name: `Client under ${
     versioned("Bun", TOOLS.bun)
-  }: open, dataTypes, close codes both ways, refused port, 403, send after terminate`,
+  }: open, dataTypes, close codes both ways, refused port, 403, send after terminate, reconnect`,
   ignore: TOOLS.bun === undefined,
   async fn() {
-    await scenariosUnder(TOOLS.bun?.path ?? "");
+    await scenariosUnder(TOOLS.bun?.path ?? "", "bun");
   },
 });
 
 Deno.test({
   name: `Client under ${
     versioned("Chromium", TOOLS.chromium)
-  }: open, dataTypes, close codes both ways, refused port, 403, send after terminate`,
+  }: open, dataTypes, close codes both ways, refused port, 403, send after terminate, reconnect`,
   ignore: TOOLS.chromium === undefined,
   // playwright-core keeps its own pipes and timers to the browser process.
   sanitizeOps: false,
@@ -316,8 +452,8 @@ Deno.test({
     const profile = await Deno.makeTempDir({ prefix: "ws4d-chromium-" });
     try {
       const script = await Deno.readTextFile(await bundle(dir));
-      const { wss, seen, config } = scenarioServer();
-      await using _ = wss;
+      await using server = scenarioServer();
+      const { config } = server;
       const page = `<!doctype html><meta charset="utf-8"><script type="module">
 import { run } from "/scenarios.mjs";
 window.results = run(${JSON.stringify(config)});
@@ -344,7 +480,7 @@ window.results = run(${JSON.stringify(config)});
           "the page's results",
           60_000,
         );
-        assertResults(results, seen, config, true);
+        assertResults(results, server, "chromium");
       } finally {
         await context.close();
       }

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { WebSocket } from "../../client.ts";
+import { WebSocket, type WSReconnectOptions } from "../../client.ts";
 
 /** Where the scenarios connect to. */
 export interface ScenarioConfig {
@@ -17,6 +17,18 @@ export interface ScenarioConfig {
   readonly url: string;
   /** A loopback URL whose port was just closed. */
   readonly refusedUrl: string;
+  /**
+   * A plain Deno server for `reconnect`: `/1012` and `/1014` close the first
+   * connection with that code ("restart"), `/4000` closes every one with
+   * 4000 ("bye"), `/503` answers the first handshake 503, `/403` every one
+   * 403; otherwise they echo.
+   */
+  readonly planUrl: string;
+  /**
+   * The test server through a relay: on its `/cut` paths, the first
+   * connection is cut (a break, 1006) when its first message arrives.
+   */
+  readonly relayUrl: string;
   /** How long one scenario may wait for its `onTerminate`. */
   readonly timeoutMs: number;
 }
@@ -46,6 +58,18 @@ export interface Trace {
   sendAfterTerminate?: { returned: unknown; threw: string };
   /** The error the constructor threw, as `"Name: message"`. */
   threw?: string;
+  /** With `reconnect`: each `onOpen`'s `reconnected` and `resumed`. */
+  opens?: { reconnected: boolean; resumed: boolean }[];
+  /**
+   * With `reconnect`: each `onReconnecting`'s event (the reason only of a
+   * close: a failure's is the runtime's own wording).
+   */
+  reconnectings?: {
+    code: number;
+    reason: string;
+    attempt: number;
+    delay: number;
+  }[];
 }
 
 /** The results of every scenario, by name. */
@@ -80,6 +104,10 @@ interface Scenario {
   readonly close?: readonly [number?, string?];
   /** Handshake headers. */
   readonly headers?: Record<string, string>;
+  /** `handler.reconnect`. */
+  readonly reconnect?: WSReconnectOptions;
+  /** Sent at each open after the first (with `reconnect`). */
+  readonly sendOnReconnect?: readonly unknown[];
 }
 
 /**
@@ -104,15 +132,38 @@ function play(
     ? scenario.url
     : config.url + scenario.url;
   const close = scenario.close ?? [];
+  const reconnect = scenario.reconnect;
+  if (reconnect !== undefined) {
+    trace.opens = [];
+    trace.reconnectings = [];
+  }
   let ws: WebSocket;
   try {
     ws = new WebSocket(url, {
       dataType: scenario.dataType ?? "text",
       ...scenario.headers === undefined ? {} : { headers: scenario.headers },
+      ...reconnect === undefined ? {} : { reconnect },
       onOpen(ws, event) {
         trace.types.push(event.type);
+        const { reconnected, resumed } = event;
+        trace.opens?.push({ reconnected, resumed });
         for (const message of scenario.send ?? []) ws.send(message);
+        if (reconnected) {
+          for (const message of scenario.sendOnReconnect ?? []) {
+            ws.send(message);
+          }
+        }
         if (onOpen !== undefined) onOpen(ws, trace);
+      },
+      onReconnecting(_ws, event) {
+        trace.types.push(event.type);
+        const { code, reason, attempt, delay } = event;
+        trace.reconnectings?.push({
+          code,
+          reason: code === 1006 ? "" : reason,
+          attempt,
+          delay,
+        });
       },
       onMessage(ws, event) {
         trace.types.push(event.type);
@@ -208,6 +259,44 @@ export async function run(config: ScenarioConfig): Promise<Results> {
         threw: `${(error as Error).name}: ${(error as Error).message}`,
       };
     }
+  });
+  // With reconnect: no wait between tries, no randomness.
+  const now = { delay: 0, jitter: 0 };
+  await scenario("reconnect1012", {
+    url: `${config.planUrl}/1012?s=reconnect1012`,
+    reconnect: now,
+    sendOnReconnect: ["again"],
+    expect: 1,
+  });
+  await scenario("reconnect1014", {
+    url: `${config.planUrl}/1014?s=reconnect1014`,
+    reconnect: now,
+    sendOnReconnect: ["again"],
+    expect: 1,
+  });
+  await scenario("reconnectBreak", {
+    url: `${config.relayUrl}/cut?s=reconnectBreak`,
+    reconnect: now,
+    send: ["hello"],
+    expect: 2,
+  });
+  await scenario("reconnect503", {
+    url: `${config.planUrl}/503?s=reconnect503`,
+    reconnect: now,
+    send: ["first"],
+    expect: 1,
+  });
+  await scenario("reconnectFinal4000", {
+    url: `${config.planUrl}/4000?s=reconnectFinal4000`,
+    reconnect: now,
+  });
+  await scenario("reconnect403", {
+    url: `${config.planUrl}/403?s=reconnect403`,
+    reconnect: { ...now, maxRetries: 2 },
+  });
+  await scenario("reconnectRefused", {
+    url: config.refusedUrl,
+    reconnect: { ...now, maxRetries: 1 },
   });
   const results: Results = {};
   for (const [name, { trace, ws }] of plays) {
