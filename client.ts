@@ -86,6 +86,19 @@ function canSendHeaders(): boolean {
     typeof runtime.process?.versions?.node === "string";
 }
 
+/**
+ * Whether the runtime's WebSocket opens when the server chooses none of the
+ * subprotocols offered: Deno's does. Node's (undici), Bun's and the
+ * browsers' fail the connection ("Server did not respond with sent
+ * protocols", "Missing client protocol"), so offering `ws4d-resume.1` there
+ * would break every server without `resume`: they offer nothing, and do not
+ * resume (README, "Resuming").
+ */
+function acceptsNoProtocol(): boolean {
+  const runtime = globalThis as { Deno?: { version?: unknown } };
+  return typeof runtime.Deno?.version === "object";
+}
+
 /** Handshake headers: a repeated name takes an array of values. */
 export type WSHeaders = Readonly<Record<string, string | readonly string[]>>;
 
@@ -226,9 +239,10 @@ export class WebSocket<H = unknown, D extends DataType = "text"> {
     this.#dataType = settings.dataType;
     const Native = NativeWebSocket;
     const { headers } = settings;
-    // Resuming is offered with reconnect and no subprotocol of our own.
+    // Resuming is offered with reconnect and no subprotocol of our own, on
+    // a runtime that takes a handshake answer with no subprotocol chosen.
     const resume = settings.reconnect !== null &&
-      settings.protocols.length === 0;
+      settings.protocols.length === 0 && acceptsNoProtocol();
     let session: Session<WebSocket<H, D>> | undefined;
     // The same URL, headers and subprotocols for every try (with
     // resuming, the token of the session to resume).
