@@ -29,6 +29,7 @@ import { createClient } from "npm:redis@^5.12.1";
 import type { Backplane, BackplaneData, BackplaneSink } from "./backplane.ts";
 export type { Backplane, BackplaneData, BackplaneSink } from "./backplane.ts";
 import { toError } from "./_errors.ts";
+import { checkNumber, checkString, describe } from "./_checks.ts";
 
 /** The options of {@linkcode RedisBackplane}. */
 export interface RedisBackplaneOptions {
@@ -38,9 +39,9 @@ export interface RedisBackplaneOptions {
    */
   readonly channel?: string | undefined;
   /**
-   * The longest wait, in ms, between two attempts to reconnect to Redis
-   * (attempts start at 50 ms and double).
-   * @default {2000}
+   * The longest wait, in seconds, between two attempts to reconnect to Redis
+   * (attempts start at 0.05 s and double).
+   * @default {2}
    */
   readonly maxReconnectDelay?: number | undefined;
 }
@@ -119,7 +120,8 @@ export class RedisBackplane implements Backplane {
    * @param url `redis://[[user]:password@]host[:port][/db]` or `rediss://…`
    * @throws {TypeError} When `url` is not a redis:// or rediss:// URL, or an
    * option has the wrong type.
-   * @throws {RangeError} When `options.maxReconnectDelay` is not positive.
+   * @throws {RangeError} When `options.maxReconnectDelay` is below 0.001 s or
+   * not finite.
    */
   constructor(url: string, options?: RedisBackplaneOptions) {
     const action = "Cannot create RedisBackplane";
@@ -135,30 +137,28 @@ export class RedisBackplane implements Backplane {
     ) {
       throw new TypeError(
         `${action}: url must be a redis:// or rediss:// URL, current value is ${
-          JSON.stringify(url)
+          describe(url)
         }`,
       );
     }
-    const channel = options?.channel ?? "ws4d";
-    if (typeof channel !== "string" || channel === "") {
+    const channel = checkString(options?.channel, "options.channel", action) ??
+      "ws4d";
+    if (channel === "") {
       throw new TypeError(
-        `${action}: options.channel must be a non-empty string`,
+        `${action}: options.channel must be a non-empty string, current value is ""`,
       );
     }
-    const delay = options?.maxReconnectDelay ?? 2000;
-    if (typeof delay !== "number") {
-      throw new TypeError(
-        `${action}: options.maxReconnectDelay must be a number`,
-      );
-    }
-    if (!(delay > 0) || !Number.isFinite(delay)) {
-      throw new RangeError(
-        `${action}: options.maxReconnectDelay must be a positive number of ms, current value is ${delay}`,
-      );
-    }
+    const seconds = options?.maxReconnectDelay === undefined ? 2 : checkNumber(
+      options.maxReconnectDelay,
+      "options.maxReconnectDelay",
+      action,
+      {
+        min: 0.001,
+      },
+    );
     this.#url = url;
     this.#channel = channel;
-    this.#maxReconnectDelay = delay;
+    this.#maxReconnectDelay = seconds * 1000;
   }
 
   /** The Redis channel. */

@@ -47,7 +47,7 @@ const MISSING: Record<Name, string> = {
   redisServer:
     "no redis-server: the Redis tests are ignored; install it (Debian: apt-get install redis-server), or run deno task test as root",
   openssl:
-    "no openssl: the TLS client tests will fail; install it (Debian: apt-get install openssl), or run deno task test as root",
+    "no openssl: the TLS client test is ignored; install it (Debian: apt-get install openssl), or run deno task test as root",
   node22:
     "no Node 22: its client test is ignored; it is installed from the npm registry into .cache/npm (is the registry reachable?)",
   bun:

@@ -10,7 +10,7 @@ import { WebSocketServer } from "../mod.ts";
 import { RedisBackplane } from "../redis.ts";
 
 const [url, channel] = Deno.args as [string, string];
-const backplane = new RedisBackplane(url, { channel, maxReconnectDelay: 200 });
+const backplane = new RedisBackplane(url, { channel, maxReconnectDelay: 0.2 });
 const encoder = new TextEncoder();
 const print = (line: string) =>
   Deno.stdout.write(encoder.encode(`${line}\n`)).then(() => {});

@@ -1,9 +1,13 @@
 import assert from "node:assert/strict";
 import { ErrorCode } from "../mod.ts";
 import { deadline, listen } from "./_helpers.ts";
+import { tools } from "./_provision.ts";
+
+/** openssl as the provisioning found it (`deno task test`), else none. */
+const OPENSSL = tools().openssl?.path;
 
 async function openssl(args: string[]): Promise<void> {
-  const { success, stderr } = await new Deno.Command("openssl", {
+  const { success, stderr } = await new Deno.Command(OPENSSL ?? "openssl", {
     args,
     stdout: "null",
     stderr: "piped",
@@ -72,7 +76,11 @@ async function selfSigned(dir: string) {
   };
 }
 
-Deno.test("WebSocket over wss:// to a TLS WebSocketServer", async () => {
+Deno.test({
+  name: "WebSocket over wss:// to a TLS WebSocketServer",
+  // The provisioning said in one line what to install; .ci/run fails on it.
+  ignore: OPENSSL === undefined,
+}, async () => {
   const dir = await Deno.makeTempDir();
   try {
     const { key, cert, certFile } = await selfSigned(dir);

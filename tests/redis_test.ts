@@ -165,7 +165,7 @@ Deno.test({
   ignore,
   async fn() {
     const backplane = new RedisBackplane(`redis://127.0.0.1:${freePort()}`, {
-      maxReconnectDelay: 100,
+      maxReconnectDelay: 0.1,
     });
     const reports: string[] = [];
     const failed = Promise.withResolvers<void>();

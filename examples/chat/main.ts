@@ -12,8 +12,13 @@
  * `REDIS_URL` set, through a `RedisBackplane` instead, which joins processes
  * and machines too.
  *
+ * The page (`index.html`) talks to `/ws` with ws4d's own client, served at
+ * `/client.js` (bundled for the browser, see `bundle.ts`), with `reconnect`:
+ * it comes back by itself when the chat restarts.
+ *
  * @module
  */
+import { bundleClient, CLIENT_ENV } from "./bundle.ts";
 import { ChatHandler } from "./chat.ts";
 import {
   type Backplane,
@@ -54,7 +59,15 @@ if (Deno.env.get("OTEL_DENO") === "true") {
   observeServer(wss);
 }
 
-/** Serves the page at `/` and the chat's WebSocket at `/ws`. */
+/** The bundled client: serve.ts's, or bundled here on first need. */
+let client: Promise<string> | undefined;
+
+function clientScript(): Promise<string> {
+  const given = Deno.env.get(CLIENT_ENV);
+  return client ??= given ? Promise.resolve(given) : bundleClient();
+}
+
+/** Serves the page at `/`, the client at `/client.js`, the chat at `/ws`. */
 export function fetch(
   request: Request,
   info?: Deno.ServeHandlerInfo,
@@ -70,6 +83,18 @@ export function fetch(
     return new Response(PAGE, {
       headers: { "content-type": "text/html; charset=utf-8" },
     });
+  }
+  if (pathname === "/client.js") {
+    return clientScript().then(
+      (script) =>
+        new Response(script, {
+          headers: { "content-type": "text/javascript; charset=utf-8" },
+        }),
+      (error: Error) => {
+        client = undefined;
+        return new Response(error.message, { status: 500 });
+      },
+    );
   }
   return new Response("Not Found", { status: 404 });
 }

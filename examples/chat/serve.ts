@@ -4,14 +4,27 @@
  * because the task shell does not expand `${PORT:-8000}`). The workers share
  * broadcasts through a BroadcastChannel; `REDIS_URL` switches to Redis.
  * Ctrl-C and SIGTERM are passed on: every client gets 1001, then it exits.
+ * The page's client is bundled once here, before the workers start, and
+ * handed to them in the environment (bundle.ts).
  *
  * @module
  */
+import { bundleClient, CLIENT_ENV } from "./bundle.ts";
+
 const port = Number(Deno.env.get("PORT") ?? "8000");
 if (!Number.isInteger(port) || port < 0 || port > 65535) {
   // deno-lint-ignore no-console
   console.error(`PORT must be a port number, not ${Deno.env.get("PORT")}`);
   Deno.exit(2);
+}
+
+let client: string;
+try {
+  client = await bundleClient();
+} catch (error) {
+  // deno-lint-ignore no-console
+  console.error((error as Error).message);
+  Deno.exit(1);
 }
 
 const here = new URL(".", import.meta.url).pathname;
@@ -27,6 +40,7 @@ const child = new Deno.Command(Deno.execPath(), {
     String(port),
     new URL("./main.ts", import.meta.url).pathname,
   ],
+  env: { [CLIENT_ENV]: client },
   stdout: "inherit",
   // `deno serve` says where it listens on stderr.
   stderr: "piped",
