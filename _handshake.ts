@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { parseProtocols } from "./_resume.ts";
 import type { WSRequest } from "./_types.ts";
 
 /** A plain-text answer. */
@@ -100,6 +101,13 @@ export function readRequest(
     // Only set-cookie comes apart when iterated; join it as the rest are.
     const before = Object.hasOwn(headers, name) ? headers[name] : undefined;
     setOwn(headers, name, before === undefined ? value : `${before}, ${value}`);
+  }
+  // Nothing of resuming shows in `request` (SPEC.md, "Resuming").
+  const offered = headers["sec-websocket-protocol"];
+  if (offered !== undefined && offered.includes("ws4d-resume.")) {
+    const rest = parseProtocols(offered).rest;
+    if (rest === null) delete headers["sec-websocket-protocol"];
+    else headers["sec-websocket-protocol"] = rest;
   }
   const url = new URL(request.url);
   const query: Record<string, string | string[]> = {};

@@ -21,6 +21,7 @@ import {
   type NumberRule,
 } from "./_checks.ts";
 import type { RateLimit } from "./_limits.ts";
+import { resolveResume, type ResumeLimits } from "./_resume.ts";
 import type { DataType } from "./_types.ts";
 import type { Backplane } from "./backplane.ts";
 
@@ -146,6 +147,8 @@ export interface ResolvedServerOptions extends ServerDefaults {
   readonly addressKey:
     | ((request: Request, remoteAddress: string) => string)
     | undefined;
+  /** The limits of resuming, or `null` when it is off. */
+  readonly resume: ResumeLimits | null;
 }
 
 const SERVER_OPTIONS = new Set([
@@ -167,6 +170,7 @@ const SERVER_OPTIONS = new Set([
   "rateLimit",
   "maxConnectionsPerAddress",
   "addressKey",
+  "resume",
 ]);
 
 const SERVER = "Cannot create WebSocketServer";
@@ -222,6 +226,7 @@ export function resolveServerOptions(options: unknown): ResolvedServerOptions {
       numberOption(given, "maxConnectionsPerAddress", "options", SERVER) ??
         Infinity,
     addressKey: checkFunction(given.addressKey, "options.addressKey"),
+    resume: resolveResume(given.resume),
   };
 }
 

@@ -4,7 +4,7 @@
  * connections and the client (SPEC.md, "Resuming"). Pure: no socket, no
  * timer, no `Deno.*`; the caller gives the time where one is needed.
  *
- * ## Design (protocol `ws4d-resume.1`; docs/resume.md has the full format)
+ * ## Design (protocol `ws4d-resume.1`; README.md, "Resuming", has the full format)
  *
  * - Negotiation, in the handshake only, and only when the client offers no
  *   subprotocol of its own (a browser cannot send headers; a subprotocol it
@@ -46,10 +46,12 @@
  *
  * @module
  */
-import { describe } from "./_checks.ts";
+// checkNumber from _checks.ts, not _reconnect.ts's alias: _options.ts
+// imports this module, and _reconnect.ts imports _options.ts (a cycle that
+// leaves DEFAULTS unset when client.ts loads).
+import { checkNumber as checkNumberOption, describe } from "./_checks.ts";
 import type { Encoded, Frame } from "./_codec.ts";
 import { ErrorCode, Ws4dError } from "./_errors.ts";
-import { checkNumberOption } from "./_reconnect.ts";
 
 /** The subprotocol that negotiates version 1 of resuming. */
 export const RESUME_PROTOCOL = "ws4d-resume.1";

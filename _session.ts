@@ -20,6 +20,51 @@ import type { Reconnector } from "./_reconnect.ts";
 import type { DataType, WSClientStatus, WSError } from "./_types.ts";
 import { type RateLimit, TokenBucket } from "./_limits.ts";
 import type { WSLimitName, WSServerCounts } from "./_stats.ts";
+import {
+  type ControlFrame,
+  encodeControl,
+  type HelloFrame,
+  offerProtocols,
+  RESUME_PROTOCOL,
+  ResumeState,
+  sizeOf,
+  unwrapFrame,
+  wrapUserData,
+} from "./_resume.ts";
+
+/**
+ * A session's resuming (SPEC.md, "Resuming"): what it keeps and counts, and
+ * its token. The server makes one for each session that negotiated it; a
+ * client with `reconnect` and no subprotocol of its own holds one for its
+ * life (its token is "" until a server's hello gives one).
+ */
+export interface ResumeLink {
+  /** The kept messages (wrapped, as sent) and the counts. */
+  state: ResumeState<Encoded>;
+  /** The session's token. */
+  token: string;
+}
+
+/** The event of a client's `onOpen` after a resume. */
+const RESUMED_OPEN = Object.freeze({
+  type: "open" as const,
+  reconnected: true,
+  resumed: true,
+});
+
+/** A kept frame as the user gave it: without the `C1 00` prefix. */
+function unwrapKept(frame: Encoded): Encoded {
+  if (typeof frame === "string") return frame;
+  if (frame instanceof Blob) return frame.slice(2);
+  const bytes = ArrayBuffer.isView(frame)
+    ? new Uint8Array(frame.buffer, frame.byteOffset, frame.byteLength)
+    : new Uint8Array(frame);
+  return bytes[0] === 0xc1 && bytes[1] === 0 ? bytes.slice(2) : bytes;
+}
+
+function resumeError(what: string): Ws4dError {
+  return new Ws4dError(ErrorCode.ProtocolError, `Cannot resume: ${what}`);
+}
 
 /** A handler as the queue sees it: any object whose callbacks it may call. */
 type AnyHandler = object;
@@ -226,6 +271,20 @@ export class Session<T> extends CallbackQueue<T> {
   readonly #openEvent: object;
   /** A client with `reconnect` waits to connect again (it has no socket). */
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Resuming, where negotiated (server) or offered (client); else null. */
+  #link: ResumeLink | null = null;
+  /**
+   * The socket carries the resumable session now: open, and (a client)
+   * past the server's hello. A server's session between two sockets keeps
+   * what it sends without sending it.
+   */
+  #linked = false;
+  /** A client's socket offered a token: the server's hello says if resumed. */
+  #offeredToken = false;
+  /** A broken server session waits this long for its client. */
+  #windowTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The count a resuming client offered, for the new socket's open. */
+  #resumeFrom = 0;
 
   /** The owner sets `target` before it attaches a socket. */
   constructor(handler: AnyHandler, settings: SessionSettings<T>) {
@@ -243,14 +302,163 @@ export class Session<T> extends CallbackQueue<T> {
     socket.binaryType = "arraybuffer";
     socket.onopen = this.#onOpen;
     const limit = this.#settings.rateLimit;
-    if (limit === undefined) {
-      socket.onmessage = this.#onMessage;
-    } else {
-      this.#bucket = new TokenBucket(limit, performance.now());
-      socket.onmessage = this.#onLimitedMessage;
+    if (limit !== undefined) {
+      this.#bucket ??= new TokenBucket(limit, performance.now());
     }
+    // Other handlers where resuming is on: nothing more on the plain path.
+    socket.onmessage = this.#link !== null
+      ? this.#onResumableMessage
+      : limit === undefined
+      ? this.#onMessage
+      : this.#onLimitedMessage;
     socket.onerror = this.#onError;
     socket.onclose = this.#onClose;
+  }
+
+  /**
+   * Turns resuming on, before the first `attach`: the server, for a session
+   * that negotiated it; a client that offers it.
+   */
+  enableResume(link: ResumeLink): void {
+    this.#link = link;
+  }
+
+  /** The session's resuming, or null. */
+  get resumeLink(): ResumeLink | null {
+    return this.#link;
+  }
+
+  /** The subprotocols a client offers now: the version, and its token. */
+  resumeOffer(): string[] {
+    const link = this.#link as ResumeLink;
+    this.#offeredToken = link.token !== "";
+    return offerProtocols(
+      link.token === ""
+        ? null
+        : { token: link.token, received: link.state.received },
+    );
+  }
+
+  /**
+   * Whether a client that received `peerReceived` messages may resume this
+   * server session: it has resuming, has not ended nor begun to close, and
+   * the count is between what it had acknowledged and what was sent.
+   */
+  canResume(peerReceived: number): boolean {
+    return this.#link !== null && this.status === "Connected" &&
+      !this.#stopped && !this.#ended &&
+      this.#link.state.canResumeFrom(peerReceived);
+  }
+
+  /**
+   * Resumes a server session on a new socket: the old one, if the server
+   * had not seen it break, is let go (no more read from it); at the new
+   * one's open, the hello, then what the client did not receive.
+   */
+  resumeWith(socket: WebSocket, peerReceived: number): void {
+    const old = this.socket;
+    if (old !== null) {
+      this.#detach(old);
+      try {
+        old.close(1000, "resumed");
+      } catch {
+        // Closed already.
+      }
+    }
+    clearTimeout(this.#windowTimer);
+    this.#windowTimer = undefined;
+    this.#linked = false;
+    this.#resumeFrom = peerReceived;
+    this.socket = socket;
+    socket.binaryType = "arraybuffer";
+    socket.onopen = this.#onResumedOpen;
+    socket.onmessage = this.#onResumableMessage;
+    socket.onerror = this.#onError;
+    socket.onclose = this.#onClose;
+  }
+
+  #detach(socket: WebSocket): void {
+    socket.onopen =
+      socket.onmessage =
+      socket.onerror =
+      socket.onclose =
+        null;
+  }
+
+  /** A resumed server socket opened: hello, then the messages kept. */
+  #onResumedOpen = (): void => {
+    const link = this.#link as ResumeLink;
+    const socket = this.socket as WebSocket;
+    const frames = this.#ended ? null : link.state.resumeFrom(this.#resumeFrom);
+    if (frames === null) {
+      // Ended (or closing) between the handshake and the open.
+      this.#detach(socket);
+      try {
+        socket.close(1000, "");
+      } catch {
+        // Closed already.
+      }
+      return;
+    }
+    socket.send(encodeControl({
+      type: "hello",
+      resumed: true,
+      received: link.state.received,
+      limits: link.state.limits,
+      token: link.token,
+    }));
+    for (const frame of frames) socket.send(frame as string);
+    this.#linked = true;
+    this.#budget = 0;
+  };
+
+  /** A server session lost its socket with no close: it waits `window`. */
+  #broken(): void {
+    const link = this.#link as ResumeLink;
+    this.#detach(this.socket as WebSocket);
+    this.socket = null;
+    this.#linked = false;
+    if (link.state.overLimits) {
+      this.#end(1006, "", false);
+      return;
+    }
+    this.#windowTimer = setTimeout(() => {
+      this.#windowTimer = undefined;
+      this.#end(1006, "", false);
+    }, link.state.limits.window * 1000);
+  }
+
+  /** The server's hello reached a client that offered resuming. */
+  #onHello(hello: HelloFrame): void {
+    const link = this.#link as ResumeLink;
+    const socket = this.socket as WebSocket;
+    let frames: Encoded[] | null;
+    if (hello.resumed) {
+      frames = this.#offeredToken && hello.token === link.token
+        ? link.state.resumeFrom(hello.received)
+        : null;
+      if (frames === null) {
+        this.fail(
+          resumeError(
+            `the server resumed from ${hello.received} messages, not a count this client can resume from`,
+          ),
+          true,
+        );
+        return;
+      }
+      link.state.limits = hello.limits;
+    } else {
+      // A fresh session: what the old one had not acknowledged goes first.
+      frames = link.state.takeUnacknowledged();
+      link.state = new ResumeState<Encoded>(hello.limits);
+      for (const frame of frames) {
+        link.state.keep(frame, sizeOf(unwrapKept(frame)));
+      }
+    }
+    link.token = hello.token;
+    for (const frame of frames) socket.send(frame as string);
+    this.#linked = true;
+    this.#opened(hello.resumed ? RESUMED_OPEN : undefined);
   }
 
   /**
@@ -291,8 +499,37 @@ export class Session<T> extends CallbackQueue<T> {
   #budget = 0;
 
   #write(data: Encoded): void {
+    if (this.#link !== null && (this.#linked || this.#server)) {
+      this.#writeKept(data);
+      return;
+    }
+    this.#transmit(data, data);
+  }
+
+  /** Keeps `data` for a resend, and sends it where the socket carries it. */
+  #writeKept(data: Encoded): void {
+    const state = (this.#link as ResumeLink).state;
+    const frame = wrapUserData(data);
+    state.keep(frame, sizeOf(data));
+    if (this.#linked) {
+      this.#transmit(frame, data);
+      if (state.overLimits && !this.#stopped) {
+        const { maxMessages, maxBytes } = state.limits;
+        this.#slowConsumer(
+          `Cannot send message: the peer acknowledged none of the last ${state.keptMessages} messages (${state.keptBytes} bytes), resume allows ${maxMessages} messages and ${maxBytes} bytes`,
+        );
+      }
+    } else if (state.overLimits && !this.#ended) {
+      // A broken session kept more than its limits: it ends (deferred, as
+      // a broadcast may call this inside another connection's callback).
+      queueMicrotask(() => this.#end(1006, "", false));
+    }
+  }
+
+  /** Sends `wire` (the frame of `data`) and counts it. */
+  #transmit(wire: Encoded, data: Encoded): void {
     const socket = this.socket as WebSocket;
-    socket.send(data as string);
+    socket.send(wire as string);
     const text = typeof data === "string";
     const size = text
       ? data.length
@@ -309,8 +546,11 @@ export class Session<T> extends CallbackQueue<T> {
     if (this.#budget < 0) {
       const amount = socket.bufferedAmount;
       const max = this.#settings.maxBufferedAmount;
-      if (amount > max) this.#slowConsumer(amount);
-      else this.#budget = max - amount;
+      if (amount > max) {
+        this.#slowConsumer(
+          `Cannot send message: ${amount} bytes wait to go out, maxBufferedAmount is ${max}`,
+        );
+      } else this.#budget = max - amount;
     }
   }
 
@@ -349,8 +589,11 @@ export class Session<T> extends CallbackQueue<T> {
    */
   #closeSocket(code: number, reason: string): void {
     if (this.socket === null) {
-      // A client between two connections: nothing to close, it ends now.
-      if (this.#retryTimer !== undefined) this.#endWaiting();
+      // A client between two connections, or a broken server session
+      // waiting for its client: nothing to close, it ends now.
+      if (this.#retryTimer !== undefined || this.#windowTimer !== undefined) {
+        this.#endWaiting();
+      }
       return;
     }
     if (this.#pendingClose !== undefined) return;
@@ -418,18 +661,14 @@ export class Session<T> extends CallbackQueue<T> {
     this.#closeSocket(this.#sentCode, this.#sentReason);
   }
 
-  #slowConsumer(amount: number): void {
-    const max = this.#settings.maxBufferedAmount;
+  #slowConsumer(message: string): void {
     this.#leave("Closing");
     this.#stopped = true;
     // Deferred: send() may run inside another connection's callback.
     queueMicrotask(() => {
       if (this.#ended) return;
       this.#failed = true;
-      const error = new Ws4dError(
-        ErrorCode.SlowConsumer,
-        `Cannot send message: ${amount} bytes wait to go out, maxBufferedAmount is ${max}`,
-      );
+      const error = new Ws4dError(ErrorCode.SlowConsumer, message);
       this.#dispatchError([error.toEntry()], true);
       this.#closeFor(error);
     });
@@ -476,21 +715,56 @@ export class Session<T> extends CallbackQueue<T> {
       if (this.#closeOnOpen !== null) this.#closeSocket(...this.#closeOnOpen);
       return;
     }
+    const link = this.#link;
+    if (link !== null) {
+      const socket = this.socket as WebSocket;
+      if (this.#server) {
+        socket.send(encodeControl({
+          type: "hello",
+          resumed: false,
+          received: 0,
+          limits: link.state.limits,
+          token: link.token,
+        }));
+        this.#linked = true;
+      } else if (socket.protocol === RESUME_PROTOCOL) {
+        return; // The server's hello comes first.
+      } else {
+        // A server without resuming: what it had not acknowledged goes
+        // again first, plain; the next try offers a fresh session.
+        const kept = link.state.takeUnacknowledged();
+        link.state = new ResumeState<Encoded>();
+        link.token = "";
+        socket.onmessage = this.#onMessage;
+        if (kept.length > 0) {
+          this.#outbox = [...kept.map(unwrapKept), ...this.#outbox ?? []];
+        }
+      }
+    }
+    this.#opened(undefined);
+  };
+
+  /** Connected: the messages queued while connecting go, then `onOpen`. */
+  #opened(event: object | undefined): void {
     this.status = "Connected";
     this.#settings.onConnected?.(this);
     const outbox = this.#outbox;
     if (outbox !== null) {
       this.#outbox = null;
-      for (const data of outbox) {
-        (this.socket as WebSocket).send(data as string);
+      if (this.#linked) {
+        for (const data of outbox) this.#writeKept(data);
+      } else {
+        for (const data of outbox) {
+          (this.socket as WebSocket).send(data as string);
+        }
       }
     }
     const reconnect = this.#settings.reconnect;
-    this.push(
-      "onOpen",
-      reconnect === undefined ? this.#openEvent : reconnect.opened(),
-    );
-  };
+    const opened = reconnect === undefined
+      ? this.#openEvent
+      : reconnect.opened();
+    this.push("onOpen", event ?? opened);
+  }
 
   #onMessage = (event: MessageEvent): void => {
     if (this.#stopped) return;
@@ -508,6 +782,55 @@ export class Session<T> extends CallbackQueue<T> {
     else this.push("onMessage", { type: "message", data });
   };
 
+  /**
+   * `#onMessage` where resuming is on: control frames taken out, data
+   * messages counted and acknowledged, the rate limit applied.
+   */
+  #onResumableMessage = (event: MessageEvent): void => {
+    if (this.#stopped) return;
+    const unwrapped = unwrapFrame(event.data as Frame);
+    if (typeof unwrapped === "string" || unwrapped instanceof ArrayBuffer) {
+      if (!this.#linked) {
+        this.fail(resumeError("a data message came before hello"), false);
+        return;
+      }
+      const size = typeof unwrapped === "string"
+        ? unwrapped.length
+        : unwrapped.byteLength;
+      const bucket = this.#bucket;
+      if (bucket !== undefined && !bucket.take(size, performance.now())) {
+        this.#rateLimited();
+        return;
+      }
+      const link = this.#link as ResumeLink;
+      if (link.state.countReceived(size)) {
+        (this.socket as WebSocket).send(
+          encodeControl({ type: "ack", received: link.state.takeAck() }),
+        );
+      }
+      this.#onMessage({ data: unwrapped } as MessageEvent);
+    } else if (unwrapped instanceof Ws4dError) {
+      this.fail(unwrapped, false);
+    } else {
+      this.#onControl(unwrapped);
+    }
+  };
+
+  #onControl(control: ControlFrame): void {
+    if (control.type === "ack") {
+      if (!(this.#link as ResumeLink).state.acknowledge(control.received)) {
+        this.fail(
+          resumeError(`an ack of ${control.received} messages is out of range`),
+          false,
+        );
+      }
+    } else if (this.#server || this.#linked) {
+      this.fail(resumeError("an unexpected hello"), false);
+    } else {
+      this.#onHello(control);
+    }
+  }
+
   /** The bucket of `rateLimit`, made at attach (server only). */
   #bucket: TokenBucket | undefined;
 
@@ -523,6 +846,10 @@ export class Session<T> extends CallbackQueue<T> {
       this.#onMessage(event);
       return;
     }
+    this.#rateLimited();
+  };
+
+  #rateLimited(): void {
     const limit = this.#settings.rateLimit as RateLimit;
     const stats = this.#settings.stats;
     if (stats !== undefined) stats.messagesReceived++;
@@ -537,7 +864,7 @@ export class Session<T> extends CallbackQueue<T> {
       ),
       false,
     );
-  };
+  }
 
   #onError = (event: Event): void => {
     if (this.#failed || this.#ended) return;
@@ -634,6 +961,12 @@ export class Session<T> extends CallbackQueue<T> {
       code = this.#sentCode;
       reason = this.#sentReason;
     } else if (
+      this.#server && code === 1006 && this.#link !== null &&
+      this.status === "Connected" && !this.#failed
+    ) {
+      this.#broken();
+      return;
+    } else if (
       this.status === "Connected" && !this.#failed &&
       this.#settings.reconnect !== undefined &&
       this.#retry(this.#settings.reconnect, code, reason)
@@ -675,6 +1008,7 @@ export class Session<T> extends CallbackQueue<T> {
     this.status = "Connecting";
     this.#stopped = false;
     this.#budget = 0;
+    this.#linked = false;
     // Set before onReconnecting runs: a terminate() in it ends the wait.
     this.#retryTimer = setTimeout(this.#connectAgain, delay * 1000);
     this.push("onReconnecting", {
@@ -725,6 +1059,10 @@ export class Session<T> extends CallbackQueue<T> {
     if (this.#retryTimer !== undefined) {
       clearTimeout(this.#retryTimer);
       this.#retryTimer = undefined;
+    }
+    if (this.#windowTimer !== undefined) {
+      clearTimeout(this.#windowTimer);
+      this.#windowTimer = undefined;
     }
     if (this.#pendingClose !== undefined) {
       // Given up before its deferred close ran: close it now, the peer is told.

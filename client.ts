@@ -28,6 +28,7 @@ import { checkCloseCode, checkReason, checkUrl } from "./_checks.ts";
 import { printErrors } from "./_errors.ts";
 import { resolveClientSettings } from "./_options.ts";
 import { Backoff, FIRST_OPEN, Reconnector } from "./_reconnect.ts";
+import { RESUME_PROTOCOL, ResumeState } from "./_resume.ts";
 import { Session } from "./_session.ts";
 import type {
   DataType,
@@ -83,6 +84,19 @@ function canSendHeaders(): boolean {
   return typeof runtime.Deno?.version === "object" ||
     runtime.Bun !== undefined ||
     typeof runtime.process?.versions?.node === "string";
+}
+
+/**
+ * Whether the runtime's WebSocket opens when the server chooses none of the
+ * subprotocols offered: Deno's does. Node's (undici), Bun's and the
+ * browsers' fail the connection ("Server did not respond with sent
+ * protocols", "Missing client protocol"), so offering `ws4d-resume.1` there
+ * would break every server without `resume`: they offer nothing, and do not
+ * resume (README, "Resuming").
+ */
+function acceptsNoProtocol(): boolean {
+  const runtime = globalThis as { Deno?: { version?: unknown } };
+  return typeof runtime.Deno?.version === "object";
 }
 
 /** Handshake headers: a repeated name takes an array of values. */
@@ -224,12 +238,24 @@ export class WebSocket<H = unknown, D extends DataType = "text"> {
     }
     this.#dataType = settings.dataType;
     const Native = NativeWebSocket;
-    const { headers, protocols } = settings;
-    // The same URL, headers and subprotocols for every try.
-    const connect = (): globalThis.WebSocket =>
-      headers === undefined
+    const { headers } = settings;
+    // Resuming is offered with reconnect and no subprotocol of our own, on
+    // a runtime that takes a handshake answer with no subprotocol chosen.
+    const resume = settings.reconnect !== null &&
+      settings.protocols.length === 0 && acceptsNoProtocol();
+    let session: Session<WebSocket<H, D>> | undefined;
+    // The same URL, headers and subprotocols for every try (with
+    // resuming, the token of the session to resume).
+    const connect = (): globalThis.WebSocket => {
+      const protocols = !resume
+        ? settings.protocols
+        : session === undefined
+        ? [RESUME_PROTOCOL]
+        : session.resumeOffer();
+      return headers === undefined
         ? new Native(url, protocols)
         : new Native(url, { headers, protocols } as unknown as string[]);
+    };
     let socket: globalThis.WebSocket;
     try {
       socket = connect();
@@ -240,7 +266,7 @@ export class WebSocket<H = unknown, D extends DataType = "text"> {
       );
     }
     this.#id = nextId++;
-    this.#session = new Session<WebSocket<H, D>>(handler ?? {}, {
+    this.#session = session = new Session<WebSocket<H, D>>(handler ?? {}, {
       side: "client",
       dataType: settings.dataType,
       maxMessageSize: Infinity,
@@ -254,6 +280,9 @@ export class WebSocket<H = unknown, D extends DataType = "text"> {
       },
     });
     this.#session.target = this;
+    if (resume) {
+      session.enableResume({ state: new ResumeState(), token: "" });
+    }
     this.#session.attach(socket);
   }
 
@@ -303,7 +332,9 @@ export class WebSocket<H = unknown, D extends DataType = "text"> {
 
   /** The subprotocol the server chose, or `""`. */
   get protocol(): string {
-    return this.#session.socket?.protocol ?? "";
+    const protocol = this.#session.socket?.protocol ?? "";
+    // Resuming's own subprotocol never shows (SPEC.md, "Resuming").
+    return protocol === RESUME_PROTOCOL ? "" : protocol;
   }
 
   /** Bytes passed to `send` that have not gone out yet. */

@@ -32,6 +32,7 @@ export {
   type WSConnectionResult,
   type WSLimitName,
   type WSRateLimitOptions,
+  type WSResumeOptions,
   type WSServerConnectionEvent,
   type WSServerHandler,
   type WSServerStats,

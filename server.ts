@@ -47,6 +47,14 @@ import {
   resolveServerOptions,
 } from "./_options.ts";
 import { KeyCounter } from "./_limits.ts";
+import {
+  createToken,
+  isSameToken,
+  parseProtocols,
+  RESUME_PROTOCOL,
+  ResumeState,
+  tokenSelector,
+} from "./_resume.ts";
 import { SignalShutdown } from "./_signals.ts";
 import {
   CallbackQueue,
@@ -282,6 +290,35 @@ export interface WebSocketServerOptions<D extends DataType = DataType> {
   readonly addressKey?:
     | ((request: Request, remoteAddress: string) => string)
     | undefined;
+  /**
+   * Resuming (README, "Resuming"): a ws4d client with `reconnect` whose
+   * connection breaks comes back to the same connection, and each side
+   * sends again exactly what the other did not receive. `true` for the
+   * defaults, or `{ window, maxMessages, maxBytes }`.
+   * @default {undefined} off
+   */
+  readonly resume?: boolean | WSResumeOptions | undefined;
+}
+
+/** The server option `resume`. */
+export interface WSResumeOptions {
+  /**
+   * Seconds a broken connection waits for its client; then `onTerminate`
+   * 1006.
+   * @default {60}
+   */
+  readonly window?: number | undefined;
+  /**
+   * The most messages each side keeps for the other, unacknowledged.
+   * @default {1000}
+   */
+  readonly maxMessages?: number | undefined;
+  /**
+   * The most bytes each side keeps for the other (a text message counts
+   * its UTF-16 length).
+   * @default {1048576}
+   */
+  readonly maxBytes?: number | undefined;
 }
 
 /** The server option `rateLimit`. */
@@ -386,6 +423,8 @@ export class WebSocketServer<
   readonly #perAddress: KeyCounter | undefined;
   /** The address key of each session, with `maxConnectionsPerAddress`. */
   readonly #keys = new Map<Session<WebSocketConnection<C, D>>, string>();
+  /** The sessions that may be resumed, by their token's selector. */
+  readonly #resumable = new Map<string, Session<WebSocketConnection<C, D>>>();
 
   /**
    * Makes a server. With `options.port`, it listens by itself at once.
@@ -426,6 +465,13 @@ export class WebSocketServer<
       onLeave: (session) => this.#connected.delete(session),
       onDone: (session) => {
         this.#live.delete(session);
+        const link = session.resumeLink;
+        if (link !== null) {
+          const selector = tokenSelector(link.token);
+          if (this.#resumable.get(selector) === session) {
+            this.#resumable.delete(selector);
+          }
+        }
         this.#stats.connections--;
         if (this.#perAddress !== undefined) {
           this.#release(this.#keys.get(session));
@@ -646,6 +692,11 @@ export class WebSocketServer<
     if (origins !== undefined && origin !== null && !origins.has(origin)) {
       return plain(403, "Forbidden");
     }
+    if (options.resume !== null) {
+      // A resume counts once: its session is live already.
+      const resumed = this.#resume(request);
+      if (resumed !== undefined) return resumed;
+    }
     if (this.#live.size + this.#pending >= options.maxConnections) {
       this.#stats.limits.maxConnections++;
       return plain(503, "Too Many Connections");
@@ -691,6 +742,38 @@ export class WebSocketServer<
         return this.#refusedByError(thrown);
       },
     );
+  }
+
+  /**
+   * Attaches the socket of a resume to its session: the token names a
+   * session this server holds (compared in constant time), not over, and
+   * the count the client offers is one it can resume from. Otherwise
+   * `undefined`: the handshake goes on as a fresh one.
+   */
+  #resume(request: Request): Response | undefined {
+    const offer = parseProtocols(request.headers.get("sec-websocket-protocol"))
+      .resume;
+    if (offer === null || offer.token === null) return undefined;
+    const session = this.#resumable.get(tokenSelector(offer.token));
+    const link = session?.resumeLink;
+    if (
+      session === undefined || link === null || link === undefined ||
+      !isSameToken(link.token, offer.token) ||
+      !session.canResume(offer.received)
+    ) {
+      return undefined;
+    }
+    let upgraded: { socket: WebSocket; response: Response };
+    try {
+      upgraded = Deno.upgradeWebSocket(request, {
+        idleTimeout: this.#options.idleTimeout,
+      });
+    } catch (thrown) {
+      return plain(400, `Bad Request: ${toError(thrown).message}`);
+    }
+    upgraded.response.headers.set("sec-websocket-protocol", RESUME_PROTOCOL);
+    session.resumeWith(upgraded.socket, offer.received);
+    return upgraded.response;
   }
 
   /** One connection less for `key` (`maxConnectionsPerAddress`). */
@@ -873,10 +956,11 @@ export class WebSocketServer<
       return plain(403, "Forbidden");
     }
     if (this.#terminating !== undefined) return plain(503, "Server terminated");
-    const protocol = chooseProtocol(
+    const offered = parseProtocols(
       request.headers.get("sec-websocket-protocol"),
-      this.#options.protocols,
     );
+    const protocol = chooseProtocol(offered.rest, this.#options.protocols);
+    const limits = this.#options.resume;
     let upgraded: { socket: WebSocket; response: Response };
     try {
       upgraded = Deno.upgradeWebSocket(request, {
@@ -885,13 +969,19 @@ export class WebSocketServer<
     } catch (thrown) {
       return plain(400, `Bad Request: ${toError(thrown).message}`);
     }
-    if (protocol !== "") {
-      upgraded.response.headers.set("sec-websocket-protocol", protocol);
-    }
     const session = new Session<WebSocketConnection<C, D>>(
       handler,
       this.#settings,
     );
+    if (protocol !== "") {
+      upgraded.response.headers.set("sec-websocket-protocol", protocol);
+    } else if (limits !== null && offered.resume !== null) {
+      upgraded.response.headers.set("sec-websocket-protocol", RESUME_PROTOCOL);
+      let token = createToken();
+      while (this.#resumable.has(tokenSelector(token))) token = createToken();
+      this.#resumable.set(tokenSelector(token), session);
+      session.enableResume({ state: new ResumeState(limits), token });
+    }
     openConnection(session, { server: this, request: wsRequest, protocol });
     this.#live.add(session);
     if (key !== undefined) this.#keys.set(session, key);

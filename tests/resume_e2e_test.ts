@@ -1,0 +1,493 @@
+/**
+ * Resuming end to end (SPEC.md, "Resuming"): a ws4d client with `reconnect`
+ * and a ws4d server with `resume`, through the relay of tests/_relay.ts that
+ * cuts the TCP under them. Real sockets, bounded waits, no sleeps.
+ */
+import assert from "node:assert/strict";
+import {
+  ErrorCode,
+  WebSocket,
+  type WebSocketConnection,
+  type WSClientOpenEvent,
+} from "../mod.ts";
+import { encodeControl, RESUME_PROTOCOL } from "../_resume.ts";
+import {
+  type Call,
+  ClientRecorder,
+  deadline,
+  listen,
+  Recorder,
+} from "./_helpers.ts";
+import { Relay } from "./_relay.ts";
+
+const RECONNECT = { delay: 0, jitter: 0 } as const;
+
+/** A small seeded generator (mulberry32): the same cuts at every run. */
+function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * Sends `tag:0` … `tag:(count − 1)` through `send`, `batch` per task; a send
+ * refused (a client's queue full while it reconnects) is tried again at the
+ * next task. Resolves once all went.
+ */
+function pace(
+  send: (message: string) => boolean,
+  tag: string,
+  count: number,
+  batch = 50,
+): { done: Promise<void>; stop: () => void } {
+  const { promise, resolve } = Promise.withResolvers<void>();
+  let next = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const tick = () => {
+    timer = undefined;
+    for (let i = 0; i < batch && next < count; i++) {
+      if (!send(`${tag}:${next}`)) break;
+      next++;
+    }
+    if (next < count) timer = setTimeout(tick, 1);
+    else resolve();
+  };
+  tick();
+  return { done: promise, stop: () => clearTimeout(timer) };
+}
+
+/** Checks that `tag:n` messages arrive as 0, 1, 2, … once each. */
+class Sequence {
+  next = 0;
+  readonly faults: string[] = [];
+  readonly #reached = new Map<number, () => void>();
+
+  constructor(readonly tag: string) {}
+
+  take(data: unknown): void {
+    const expected = `${this.tag}:${this.next}`;
+    if (data !== expected && this.faults.length < 10) {
+      this.faults.push(`got ${String(data)}, expected ${expected}`);
+    }
+    this.next++;
+    this.#reached.get(this.next)?.();
+  }
+
+  /** Resolves once `count` messages arrived. */
+  reached(count: number, ms: number): Promise<void> {
+    if (this.next >= count) return Promise.resolve();
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.#reached.set(count, resolve);
+    return deadline(promise, `${count} ${this.tag} messages`, ms);
+  }
+}
+
+Deno.test("resume: 10,000 messages each way, exactly once and in order, across 12 cuts (some mid-frame)", async () => {
+  const N = 10_000;
+  const CUTS = 12;
+  const random = seeded(13);
+  const fromClient = new Sequence("c");
+  const fromServer = new Sequence("s");
+  const connections = new Set<WebSocketConnection>();
+  let serverSender: ReturnType<typeof pace> | undefined;
+  const server = new Recorder({
+    onOpen(ws) {
+      connections.add(ws);
+      serverSender = pace((m) => ws.send(m), "s", N);
+    },
+    onMessage(ws, event) {
+      connections.add(ws);
+      fromClient.take(event.data);
+    },
+  });
+  await using listening = listen({ onConnection: () => server }, {
+    resume: { window: 10, maxMessages: 5000 },
+  });
+  await using relay = new Relay({
+    hostname: "127.0.0.1",
+    port: listening.port,
+  });
+  // The cuts happen when the client has received these many messages.
+  const marks = Array.from(
+    { length: CUTS },
+    () => Math.floor(random() * N * 0.9),
+  ).sort((a, b) => a - b);
+  let cuts = 0;
+  // One cut at a time: the next is armed once the client has resumed.
+  let armed = true;
+  const cutting: Promise<void>[] = [];
+  const client = new ClientRecorder({
+    reconnect: RECONNECT,
+    onOpen() {
+      armed = true;
+    },
+    onMessage(_ws, event) {
+      fromServer.take(event.data);
+      if (!armed || marks.length === 0) return;
+      if (fromServer.next < (marks[0] as number)) return;
+      marks.shift();
+      armed = false;
+      cuts++;
+      if (cuts % 2 === 0) {
+        relay.cut();
+      } else {
+        // Mid-frame: a few bytes more, either way, then the cut.
+        const direction = random() < 0.5 ? "toServer" : "toClient";
+        cutting.push(relay.cutAfter(1 + Math.floor(random() * 7), direction));
+      }
+    },
+  });
+  const ws = new WebSocket(relay.url("/"), client);
+  await client.opened();
+  const clientSender = pace((m) => ws.send(m), "c", N);
+  let serverEvents: string[];
+  let live: WebSocketConnection[];
+  try {
+    await Promise.all([
+      fromClient.reached(N, 60_000),
+      fromServer.reached(N, 60_000),
+    ]);
+    serverEvents = server.types.filter((type) => type !== "message");
+    live = listening.wss.connections;
+  } finally {
+    clientSender.stop();
+    serverSender?.stop();
+    if (ws.status !== "Closed") {
+      ws.terminate();
+      await client.terminated();
+    }
+  }
+  // Bytes may stop flowing before a budget cut is reached: settle them.
+  relay.cut();
+  await Promise.all(cutting);
+  assert.deepEqual(fromClient.faults, []);
+  assert.deepEqual(fromServer.faults, []);
+  assert.equal(cuts, CUTS);
+  // Every cut broke an open connection, and each break was resumed.
+  const breaks = client.calls.filter((c) => c.name === "onReconnecting");
+  assert.equal(breaks.length, CUTS);
+  const opens = client.calls.filter((c) => c.name === "onOpen");
+  assert.equal(opens.length, CUTS + 1);
+  for (const open of opens.slice(1)) {
+    assert.deepEqual(open.event, {
+      type: "open",
+      reconnected: true,
+      resumed: true,
+    });
+  }
+  assert.deepEqual(serverEvents, ["open"]);
+  assert.equal(connections.size, 1);
+  assert.deepEqual(live, [...connections]);
+  const end = await server.terminated();
+  assert.equal(end.code, 1000);
+});
+
+Deno.test("resume: the break is invisible on the server; what it sent meanwhile (broadcasts too) arrives", async () => {
+  const server = new Recorder({});
+  await using listening = listen({ onConnection: () => server }, {
+    resume: true,
+  });
+  await using relay = new Relay({
+    hostname: "127.0.0.1",
+    port: listening.port,
+  });
+  const client = new ClientRecorder({ reconnect: RECONNECT });
+  const ws = new WebSocket(relay.url("/"), client);
+  await client.opened();
+  assert.equal(ws.protocol, "");
+  await server.opened();
+  const connection = server.connection as WebSocketConnection;
+  const { id, request, handler } = connection;
+  assert.equal(connection.protocol, "");
+  assert.equal(request.headers["sec-websocket-protocol"], undefined);
+  relay.refuse();
+  relay.cut();
+  await client.when((c) => c.name === "onReconnecting", "onReconnecting");
+  // The server may not have seen the break yet; either way it keeps them.
+  assert.equal(connection.send("one"), true);
+  assert.equal(listening.wss.broadcast("two"), 1);
+  assert.equal(connection.status, "Connected");
+  relay.admit();
+  await client.received(2);
+  assert.deepEqual(client.messages, ["one", "two"]);
+  assert.deepEqual(
+    client.calls.filter((c) => c.name === "onOpen").map((c) => c.event),
+    [
+      { type: "open", reconnected: false, resumed: false },
+      { type: "open", reconnected: true, resumed: true },
+    ],
+  );
+  assert.deepEqual(server.types, ["open"]);
+  assert.equal(listening.wss.connections[0], connection);
+  assert.equal(connection.id, id);
+  assert.equal(connection.request, request);
+  assert.equal(connection.handler, handler);
+  assert.equal(listening.wss.stats.connections, 1);
+  ws.terminate();
+  await client.terminated();
+  await server.terminated();
+});
+
+/** The client's `onOpen` events, in order. */
+function opens(client: ClientRecorder): WSClientOpenEvent[] {
+  return client.calls.filter((c) => c.name === "onOpen").map((c) =>
+    c.event as unknown as WSClientOpenEvent
+  );
+}
+
+function isReopen(call: Call): boolean {
+  return call.name === "onOpen" &&
+    (call.event as unknown as WSClientOpenEvent).reconnected;
+}
+
+Deno.test("resume: past the window, the server ends 1006 and the client gets a fresh session, its unacknowledged messages first", async () => {
+  const sessions: Recorder[] = [];
+  await using listening = listen({
+    onConnection: () => {
+      const recorder = new Recorder({});
+      sessions.push(recorder);
+      return recorder;
+    },
+  }, { resume: { window: 0.05 } });
+  await using relay = new Relay({
+    hostname: "127.0.0.1",
+    port: listening.port,
+  });
+  const client = new ClientRecorder({ reconnect: RECONNECT });
+  const ws = new WebSocket(relay.url("/"), client);
+  await client.opened();
+  const first = sessions[0] as Recorder;
+  await first.opened();
+  // "early" arrives, but the server acknowledges only every 250 messages.
+  ws.send("early");
+  await first.received(1);
+  relay.refuse();
+  relay.cut();
+  await client.when((c) => c.name === "onReconnecting", "onReconnecting");
+  ws.send("queued");
+  const end = await first.terminated();
+  assert.equal(end.code, 1006);
+  relay.admit();
+  await client.when(isReopen, "the second onOpen");
+  assert.deepEqual(opens(client)[1], {
+    type: "open",
+    reconnected: true,
+    resumed: false,
+  });
+  const second = sessions[1] as Recorder;
+  await second.received(2);
+  assert.deepEqual(second.messages, ["early", "queued"]);
+  ws.terminate();
+  await client.terminated();
+  await second.terminated();
+});
+
+Deno.test("resume: a server without resume, and a client with its own subprotocol: plain connections, resumed: false", async () => {
+  {
+    const server = new Recorder({});
+    await using listening = listen({ onConnection: () => server });
+    await using relay = new Relay({
+      hostname: "127.0.0.1",
+      port: listening.port,
+    });
+    const client = new ClientRecorder({ reconnect: RECONNECT });
+    const ws = new WebSocket(relay.url("/"), client);
+    await client.opened();
+    await server.opened();
+    assert.equal(ws.protocol, "");
+    assert.equal(
+      server.connection?.request.headers["sec-websocket-protocol"],
+      undefined,
+    );
+    ws.send("plain");
+    await server.received(1);
+    assert.deepEqual(server.messages, ["plain"]);
+    relay.cut();
+    await client.when(isReopen, "the second onOpen");
+    assert.deepEqual(opens(client)[1], {
+      type: "open",
+      reconnected: true,
+      resumed: false,
+    });
+    await server.terminated();
+    ws.terminate();
+    await client.terminated();
+  }
+  {
+    let offered: string | undefined;
+    const server = new Recorder({});
+    await using listening = listen({
+      onConnection: (_wss, event) => {
+        offered = event.request.headers["sec-websocket-protocol"];
+        return server;
+      },
+    }, { resume: true, protocols: ["chat"] });
+    const client = new ClientRecorder({
+      reconnect: RECONNECT,
+      protocols: ["chat"],
+    });
+    const ws = new WebSocket(listening.url, client);
+    await client.opened();
+    assert.equal(offered, "chat");
+    assert.equal(ws.protocol, "chat");
+    assert.equal(server.connection?.protocol, "chat");
+    ws.terminate();
+    await client.terminated();
+    await server.terminated();
+  }
+});
+
+/** A raw Deno socket that offers `protocols`, and the hello it gets. */
+async function rawHello(
+  url: string,
+  protocols: string[],
+  origin: string,
+): Promise<{ socket: globalThis.WebSocket; resumed: boolean; token: string }> {
+  const socket = new globalThis.WebSocket(url, {
+    protocols,
+    headers: { origin },
+  } as unknown as string[]);
+  socket.binaryType = "arraybuffer";
+  const hello = await deadline(
+    new Promise<ArrayBuffer>((resolve, reject) => {
+      socket.onmessage = (event) => resolve(event.data as ArrayBuffer);
+      socket.onclose = () => reject(new Error("closed before hello"));
+    }),
+    "a hello",
+    5000,
+  );
+  const bytes = new Uint8Array(hello);
+  assert.deepEqual([...bytes.subarray(0, 2)], [0xc1, 0x01]);
+  return {
+    socket,
+    resumed: bytes[2] === 1,
+    token: String.fromCharCode(...bytes.subarray(27)),
+  };
+}
+
+async function hangUpRaw(socket: globalThis.WebSocket): Promise<void> {
+  if (socket.readyState === globalThis.WebSocket.CLOSED) return;
+  const closed = new Promise((resolve) => socket.onclose = resolve);
+  socket.close();
+  await deadline(closed, "a raw close", 5000);
+}
+
+Deno.test("resume: a forged or stale token gets a fresh session, never someone else's; allowedOrigins applies; a resume counts once", async () => {
+  const sessions: Recorder[] = [];
+  const GOOD = "https://good.example";
+  await using listening = listen({
+    onConnection: () => {
+      const recorder = new Recorder({});
+      sessions.push(recorder);
+      return recorder;
+    },
+  }, { resume: true, allowedOrigins: [GOOD], maxConnections: 3 });
+  const url = listening.url;
+  const a = await rawHello(url, [RESUME_PROTOCOL], GOOD);
+  assert.equal(a.resumed, false);
+  assert.equal(a.token.length, 36);
+  const victim = sessions[0] as Recorder;
+  const offer = (token: string, count: number) => [
+    RESUME_PROTOCOL,
+    `${RESUME_PROTOCOL}.${token}.${count}`,
+  ];
+  // The victim's own token from an origin that is not allowed: 403.
+  const response = await listening.wss.fetch(
+    new Request(url.replace("ws:", "http:"), {
+      headers: {
+        upgrade: "websocket",
+        connection: "Upgrade",
+        "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+        "sec-websocket-version": "13",
+        "sec-websocket-protocol": offer(a.token, 0).join(", "),
+        origin: "https://evil.example",
+      },
+    }),
+  );
+  await response.body?.cancel();
+  assert.equal(response.status, 403);
+  // Same selector, another secret: a fresh session.
+  const forged = a.token.slice(0, 12) + "A".repeat(24);
+  const b = await rawHello(url, offer(forged, 0), GOOD);
+  assert.equal(b.resumed, false);
+  assert.notEqual(b.token, a.token);
+  // The right token with a count the server never sent (stale): fresh.
+  const c = await rawHello(url, offer(a.token, 5), GOOD);
+  assert.equal(c.resumed, false);
+  assert.equal(sessions.length, 3);
+  assert.deepEqual(victim.types, ["open"]);
+  // At maxConnections, a resume of the victim's session is still taken:
+  // it counts once.
+  const d = await rawHello(url, offer(a.token, 0), GOOD);
+  assert.equal(d.resumed, true);
+  assert.equal(d.token, a.token);
+  assert.equal(sessions.length, 3);
+  assert.equal(listening.wss.stats.connections, 3);
+  d.socket.send("after the resume");
+  await victim.received(1);
+  assert.deepEqual(victim.messages, ["after the resume"]);
+  assert.deepEqual(victim.types, ["open", "message"]);
+  for (const raw of [a, b, c, d]) await hangUpRaw(raw.socket);
+  for (const session of sessions) await session.terminated();
+});
+
+Deno.test("resume: a peer that stops acknowledging past the limits is a slow consumer (server 1008, client 1000)", async () => {
+  // The server's side: a raw client that negotiates and never acks.
+  const server = new Recorder({});
+  await using listening = listen({ onConnection: () => server }, {
+    resume: { maxMessages: 8 },
+  });
+  const raw = await rawHello(listening.url, [RESUME_PROTOCOL], "");
+  const closed = new Promise<CloseEvent>((resolve) =>
+    raw.socket.onclose = resolve
+  );
+  await server.opened();
+  const connection = server.connection as WebSocketConnection;
+  for (let i = 0; i < 9; i++) connection.send(`m${i}`);
+  const close = await deadline(closed, "the slow consumer's close", 5000);
+  assert.equal(close.code, 1008);
+  assert.equal(close.reason, "slow consumer");
+  assert.deepEqual(server.errors.map((e) => e.errCode), [
+    ErrorCode.SlowConsumer,
+  ]);
+  assert.equal((await server.terminated()).code, 1008);
+
+  // The client's side: a bare server that says hello and never acks.
+  const ac = new AbortController();
+  const bare = Deno.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    signal: ac.signal,
+    onListen() {},
+  }, (request) => {
+    const { socket, response } = Deno.upgradeWebSocket(request, {
+      protocol: RESUME_PROTOCOL,
+    });
+    socket.onopen = () =>
+      socket.send(encodeControl({
+        type: "hello",
+        resumed: false,
+        received: 0,
+        limits: { window: 60, maxMessages: 4, maxBytes: 1 << 20 },
+        token: "B".repeat(36),
+      }));
+    return response;
+  });
+  const client = new ClientRecorder({ reconnect: RECONNECT });
+  const ws = new WebSocket(`ws://127.0.0.1:${bare.addr.port}/`, client);
+  await client.opened();
+  for (let i = 0; i < 5; i++) ws.send(`m${i}`);
+  const end = await client.terminated();
+  assert.equal(end.code, 1000);
+  assert.equal(end.reason, "slow consumer");
+  assert.deepEqual(client.errors.map((e) => e.errCode), [
+    ErrorCode.SlowConsumer,
+  ]);
+  ac.abort();
+  await bare.finished;
+});
