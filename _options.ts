@@ -331,6 +331,8 @@ export interface ResolvedClientSettings extends ClientDefaults {
   readonly protocols: string[];
   /** `handler.reconnect`, or `null` when it is off. */
   readonly reconnect: ResolvedReconnect | null;
+  /** `handler.resume`: `undefined` lets the runtime decide. */
+  readonly resume: boolean | undefined;
 }
 
 const CLIENT = "Cannot create WebSocket";
@@ -350,7 +352,22 @@ export function resolveClientSettings(
     maxQueued: numberOption(given, "maxQueued", "handler", CLIENT) ??
       defaults.maxQueued,
     reconnect: resolveReconnect(given.reconnect),
+    resume: checkBoolean(given.resume, "handler.resume", CLIENT),
   };
+}
+
+/** A boolean, or `undefined` when absent; else a `TypeError`. */
+function checkBoolean(
+  value: unknown,
+  name: string,
+  action: string,
+): boolean | undefined {
+  if (value === undefined || typeof value === "boolean") return value;
+  throw new TypeError(
+    `${action}: ${name} must be true or false, current value is ${
+      describe(value)
+    }`,
+  );
 }
 
 const RECONNECT = "handler.reconnect";

@@ -168,6 +168,16 @@ export interface WSClientHandler<
    * @default {false}
    */
   readonly reconnect?: boolean | WSReconnectOptions | undefined;
+  /**
+   * Whether to offer resuming, with `reconnect` and no `protocols` (beyond
+   * 4D; README, "Resuming"). `true` offers it on every runtime: give it
+   * where the server has `resume`, for a browser's, Node's and Bun's
+   * WebSocket fail a handshake whose answer chooses none of the offered
+   * subprotocols, as a server without `resume` answers. Left out, it is
+   * offered under Deno only, whose WebSocket takes such an answer.
+   * @default {undefined} offered under Deno only
+   */
+  readonly resume?: boolean | undefined;
 }
 
 /**
@@ -242,7 +252,8 @@ export class WebSocket<H = unknown, D extends DataType = "text"> {
     // Resuming is offered with reconnect and no subprotocol of our own, on
     // a runtime that takes a handshake answer with no subprotocol chosen.
     const resume = settings.reconnect !== null &&
-      settings.protocols.length === 0 && acceptsNoProtocol();
+      settings.protocols.length === 0 &&
+      (settings.resume ?? acceptsNoProtocol());
     let session: Session<WebSocket<H, D>> | undefined;
     // The same URL, headers and subprotocols for every try (with
     // resuming, the token of the session to resume).

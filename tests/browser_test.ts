@@ -8,7 +8,8 @@
  */
 import assert from "node:assert/strict";
 import { chromium, type Page } from "npm:playwright-core@^1";
-import { deadline, freePort } from "./_helpers.ts";
+import { connect, deadline, freePort, hangUp } from "./_helpers.ts";
+import { Relay } from "./_relay.ts";
 import { tools } from "./_provision.ts";
 
 const CHROMIUM = tools().chromium?.path;
@@ -189,5 +190,49 @@ Deno.test({
       await first.stop();
       await second?.stop();
     }
+  },
+});
+
+Deno.test({
+  name:
+    "The chat's page misses no message when its TCP is cut under it (resume)",
+  ignore: CHROMIUM === undefined,
+  ...browserTest,
+  async fn() {
+    // One worker: a session is resumed on the instance that holds it.
+    const port = freePort();
+    await using _chat = await serveChat(port);
+    const server = { addr: { port } };
+    // The page goes through the relay; the sender talks to the chat directly.
+    await using relay = new Relay({
+      hostname: "127.0.0.1",
+      port: server.addr.port,
+    });
+    await using chrome = await browser();
+    const page = await chrome.context.newPage();
+    await page.goto(`http://127.0.0.1:${relay.port}/`);
+    await status(page, "Connected");
+    const sender = await connect(`ws://127.0.0.1:${server.addr.port}/ws`);
+    await page.waitForSelector("#log >> text=New client connected");
+    sender.socket.send("before the cut");
+    await page.waitForSelector("#log >> text=before the cut");
+
+    // The page's TCP is cut with no close frame; what is sent meanwhile waits
+    // in its session on the server and comes on resume.
+    relay.cut();
+    for (let i = 0; i < 20; i++) sender.socket.send(`during ${i}`);
+    await status(page, "Connected", 30_000);
+    await page.waitForSelector("#log >> text=Reconnected, nothing missed", {
+      timeout: 30_000,
+    });
+    await page.waitForSelector("#log >> text=during 19", { timeout: 10_000 });
+    const log = await page.locator("#log li").allTextContents();
+    assert.deepEqual(
+      log.filter((line) => line.startsWith("during ")),
+      Array.from({ length: 20 }, (_, i) => `during ${i}`),
+    );
+    assert.equal(log.filter((line) => line === "before the cut").length, 1);
+    await page.close();
+    await hangUp(sender);
   },
 });

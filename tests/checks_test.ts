@@ -140,6 +140,11 @@ Deno.test("resolveClientSettings() applies the client's defaults and names a wro
     protocols: [],
     maxQueued: 1000,
     reconnect: null,
+    resume: undefined,
+  });
+  assert.throws(() => resolveClientSettings({ resume: "yes" }), {
+    name: "TypeError",
+    message: /handler\.resume must be true or false/,
   });
   assert.throws(() => resolveClientSettings({ maxQueued: 1.5 }), {
     name: "RangeError",

@@ -51,6 +51,9 @@ export const wss = new WebSocketServer({
   // Ctrl-C and SIGTERM terminate the chat: every client gets 1001. Under
   // `deno serve` each worker of --parallel listens for itself.
   signals: true,
+  // A page whose network drops for a moment comes back where it was, on the
+  // same worker: nothing missed (README, "Resuming").
+  resume: true,
 });
 
 // With OTEL_DENO=true, Deno exports the chat's counters as OpenTelemetry
