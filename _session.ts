@@ -377,6 +377,7 @@ export class Session<T> extends CallbackQueue<T> {
     socket.onclose = this.#onClose;
   }
 
+  /** Stops listening to `socket`: nothing it does reaches the session any more. */
   #detach(socket: WebSocket): void {
     socket.onopen =
       socket.onmessage =
@@ -992,11 +993,7 @@ export class Session<T> extends CallbackQueue<T> {
     if (delay === null) return false;
     const socket = this.socket;
     if (socket !== null) {
-      socket.onopen =
-        socket.onmessage =
-        socket.onerror =
-        socket.onclose =
-          null;
+      this.#detach(socket);
       try {
         // Node's WebSocket (undici) never closes a socket that failed.
         socket.close();
@@ -1070,13 +1067,7 @@ export class Session<T> extends CallbackQueue<T> {
     }
     this.#leave("Closed");
     const socket = this.socket;
-    if (socket !== null) {
-      socket.onopen =
-        socket.onmessage =
-        socket.onerror =
-        socket.onclose =
-          null;
-    }
+    if (socket !== null) this.#detach(socket);
     this.push(
       "onTerminate",
       this.#server
