@@ -167,3 +167,51 @@ Deno.test({
     }
   },
 });
+
+Deno.test("deno serve examples/chat/main.ts without --allow-run (as on Deno Deploy) serves the page's stand-in client", async () => {
+  const port = freePort();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "serve",
+      "--allow-net",
+      "--allow-env",
+      "--allow-read=examples/chat",
+      "--port",
+      String(port),
+      "--host",
+      "127.0.0.1",
+      "examples/chat/main.ts",
+    ],
+    cwd: new URL("..", import.meta.url).pathname,
+    env: { NO_COLOR: "1" },
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const stderr = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  try {
+    let printed = "";
+    while (!printed.includes("Listening on")) {
+      const { value, done } = await deadline(
+        stderr.read(),
+        "deno serve to listen",
+        30_000,
+      );
+      if (done) throw new Error(`deno serve exited: ${printed}`);
+      printed += value;
+    }
+    const script = await fetch(`http://127.0.0.1:${port}/client.js`);
+    assert.equal(script.status, 200);
+    const text = await script.text();
+    assert.match(text, /export class WebSocketClient/);
+    assert.match(text, /without reconnecting/);
+    const page = await fetch(`http://127.0.0.1:${port}/`);
+    assert.match(
+      await page.text(),
+      /import \{ WebSocketClient \} from "\/client\.js"/,
+    );
+  } finally {
+    child.kill("SIGTERM");
+    await child.status;
+    await stderr.cancel();
+  }
+});

@@ -63,12 +63,20 @@ if (Deno.env.get("OTEL_DENO") === "true") {
   observeServer(wss);
 }
 
-/** The bundled client: serve.ts's, or bundled here on first need. */
+/**
+ * The bundled client: serve.ts's, or bundled here on first need; where it
+ * cannot be bundled (Deno Deploy, `deno serve` without --allow-run), a
+ * stand-in over the browser's WebSocket (plain_client.js: no reconnect).
+ */
 let client: Promise<string> | undefined;
 
 function clientScript(): Promise<string> {
   const given = Deno.env.get(CLIENT_ENV);
-  return client ??= given ? Promise.resolve(given) : bundleClient();
+  return client ??= given
+    ? Promise.resolve(given)
+    : bundleClient().catch(() =>
+      Deno.readTextFile(new URL("./plain_client.js", import.meta.url))
+    );
 }
 
 /** Serves the page at `/`, the client at `/client.js`, the chat at `/ws`. */
