@@ -19,6 +19,15 @@ export type Encoded = string | ArrayBuffer | ArrayBufferView | Blob;
 const UTF8_DECODER = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const UTF8_ENCODER = new TextEncoder();
 
+/**
+ * A received frame's size as the counters and limits read it: a binary
+ * frame's bytes, a text frame's length in UTF-16 units (its bytes when
+ * ASCII), read in O(1).
+ */
+export function frameSize(frame: Frame): number {
+  return typeof frame === "string" ? frame.length : frame.byteLength;
+}
+
 function utf8Length(text: string): number {
   return UTF8_ENCODER.encode(text).byteLength;
 }

@@ -7,7 +7,13 @@
  *
  * @module
  */
-import { decode, encode, type Encoded, type Frame } from "./_codec.ts";
+import {
+  decode,
+  encode,
+  type Encoded,
+  type Frame,
+  frameSize,
+} from "./_codec.ts";
 import {
   callbackFailed,
   ERROR_NAMES,
@@ -768,20 +774,21 @@ export class Session<T> extends CallbackQueue<T> {
   }
 
   #onMessage = (event: MessageEvent): void => {
-    if (this.#stopped) return;
+    if (!this.#stopped) this.#receive(event.data as Frame);
+  };
+
+  /** A data message: counted, decoded, handed to `onMessage`. */
+  #receive(frame: Frame): void {
     const settings = this.#settings;
-    const frame = event.data as Frame;
     const stats = settings.stats;
     if (stats !== undefined) {
       stats.messagesReceived++;
-      stats.bytesReceived += typeof frame === "string"
-        ? frame.length
-        : frame.byteLength;
+      stats.bytesReceived += frameSize(frame);
     }
     const data = decode(frame, settings.dataType, settings.maxMessageSize);
     if (data instanceof Ws4dError) this.fail(data, false);
     else this.push("onMessage", { type: "message", data });
-  };
+  }
 
   /**
    * `#onMessage` where resuming is on: control frames taken out, data
@@ -795,9 +802,7 @@ export class Session<T> extends CallbackQueue<T> {
         this.fail(resumeError("a data message came before hello"), false);
         return;
       }
-      const size = typeof unwrapped === "string"
-        ? unwrapped.length
-        : unwrapped.byteLength;
+      const size = frameSize(unwrapped);
       const bucket = this.#bucket;
       if (bucket !== undefined && !bucket.take(size, performance.now())) {
         this.#rateLimited();
@@ -809,7 +814,7 @@ export class Session<T> extends CallbackQueue<T> {
           encodeControl({ type: "ack", received: link.state.takeAck() }),
         );
       }
-      this.#onMessage({ data: unwrapped } as MessageEvent);
+      this.#receive(unwrapped);
     } else if (unwrapped instanceof Ws4dError) {
       this.fail(unwrapped, false);
     } else {
@@ -842,9 +847,10 @@ export class Session<T> extends CallbackQueue<T> {
   #onLimitedMessage = (event: MessageEvent): void => {
     if (this.#stopped) return;
     const frame = event.data as Frame;
-    const size = typeof frame === "string" ? frame.length : frame.byteLength;
-    if ((this.#bucket as TokenBucket).take(size, performance.now())) {
-      this.#onMessage(event);
+    if (
+      (this.#bucket as TokenBucket).take(frameSize(frame), performance.now())
+    ) {
+      this.#receive(frame);
       return;
     }
     this.#rateLimited();
