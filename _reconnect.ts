@@ -7,26 +7,11 @@
  *
  * @module
  */
-import { checkNumber } from "./_checks.ts";
 import {
   checkReconnect,
-  DEFAULTS,
   resolveReconnect as resolveReconnectOptions,
 } from "./_options.ts";
 import type { WSClientOpenEvent, WSReconnectOptions } from "./_types.ts";
-
-/** The fields of `handler.reconnect` given as an object (seconds). */
-export type ReconnectOptions = WSReconnectOptions;
-
-/** Every default of `handler.reconnect`: `_options.ts`'s `DEFAULTS.reconnect`. */
-export const RECONNECT_DEFAULTS: typeof DEFAULTS.reconnect = DEFAULTS.reconnect;
-
-/**
- * `_checks.ts`'s `checkNumber`, under the name `_resume.ts` imports it by.
- *
- * @deprecated Use `checkNumber` of `_checks.ts`.
- */
-export const checkNumberOption: typeof checkNumber = checkNumber;
 
 /**
  * The resolved `reconnect` policy: its five values, and the delay before
@@ -65,7 +50,7 @@ export class Backoff {
    * `maxDelay` ≥ `delay`, `factor` ≥ 1, `jitter` in [0, 1], `maxRetries` an
    * integer ≥ 0 or `Infinity`.
    */
-  constructor(options: ReconnectOptions = {}) {
+  constructor(options: WSReconnectOptions = {}) {
     const checked = checkReconnect(options);
     this.delay = checked.delay;
     this.maxDelay = checked.maxDelay;

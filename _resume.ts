@@ -49,7 +49,7 @@
 // checkNumber from _checks.ts, not _reconnect.ts's alias: _options.ts
 // imports this module, and _reconnect.ts imports _options.ts (a cycle that
 // leaves DEFAULTS unset when client.ts loads).
-import { checkNumber as checkNumberOption, describe } from "./_checks.ts";
+import { checkNumber, describe } from "./_checks.ts";
 import type { Encoded, Frame } from "./_codec.ts";
 import { ErrorCode, Ws4dError } from "./_errors.ts";
 
@@ -143,17 +143,17 @@ export function resolveResume(value: unknown): ResumeLimits | null {
     maxBytes = RESUME_DEFAULTS.maxBytes,
   } = given;
   return Object.freeze({
-    window: checkNumberOption(window, "options.resume.window", SERVER_ACTION, {
+    window: checkNumber(window, "options.resume.window", SERVER_ACTION, {
       min: 0,
       max: MAX_WINDOW,
     }),
-    maxMessages: checkNumberOption(
+    maxMessages: checkNumber(
       maxMessages,
       "options.resume.maxMessages",
       SERVER_ACTION,
       { min: 1, max: MAX_U32, integer: true },
     ),
-    maxBytes: checkNumberOption(
+    maxBytes: checkNumber(
       maxBytes,
       "options.resume.maxBytes",
       SERVER_ACTION,

@@ -1,18 +1,14 @@
 import assert from "node:assert/strict";
-import {
-  Backoff,
-  isRetried,
-  RECONNECT_DEFAULTS,
-  resolveReconnect,
-} from "../_reconnect.ts";
+import { Backoff, isRetried, resolveReconnect } from "../_reconnect.ts";
+import { DEFAULTS } from "../_options.ts";
 
 Deno.test("resolveReconnect() is off for undefined and false, the defaults for true", () => {
   assert.equal(resolveReconnect(undefined), null);
   assert.equal(resolveReconnect(false), null);
   const backoff = resolveReconnect(true);
   assert.ok(backoff instanceof Backoff);
-  assert.deepEqual({ ...backoff }, { ...RECONNECT_DEFAULTS });
-  assert.deepEqual({ ...resolveReconnect({}) }, { ...RECONNECT_DEFAULTS });
+  assert.deepEqual({ ...backoff }, { ...DEFAULTS.reconnect });
+  assert.deepEqual({ ...resolveReconnect({}) }, { ...DEFAULTS.reconnect });
 });
 
 Deno.test("resolveReconnect() keeps the fields given and defaults the others", () => {
