@@ -111,6 +111,37 @@ export function checkString(
   return value;
 }
 
+/** A boolean, or `undefined` when absent; else a `TypeError`. */
+export function checkBoolean(
+  value: unknown,
+  name: string,
+  action: string,
+): boolean | undefined {
+  if (value === undefined || typeof value === "boolean") return value;
+  throw new TypeError(
+    `${action}: ${name} must be true or false, current value is ${
+      describe(value)
+    }`,
+  );
+}
+
+/** A function, or `undefined` when absent; else a `TypeError`. */
+export function checkFunction<F>(
+  value: unknown,
+  name: string,
+  action: string,
+): F | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "function") {
+    throw new TypeError(
+      `${action}: ${name} must be a function, current value is ${
+        describe(value)
+      }`,
+    );
+  }
+  return value as F;
+}
+
 /** A copy of an array of strings, or `undefined` when absent. */
 export function checkStrings(
   value: unknown,

@@ -8,7 +8,9 @@
  * @module
  */
 import {
+  checkBoolean,
   checkDataType,
+  checkFunction,
   checkHeaders,
   checkKnown,
   checkNumber,
@@ -225,7 +227,7 @@ export function resolveServerOptions(options: unknown): ResolvedServerOptions {
     maxConnectionsPerAddress:
       numberOption(given, "maxConnectionsPerAddress", "options", SERVER) ??
         Infinity,
-    addressKey: checkFunction(given.addressKey, "options.addressKey"),
+    addressKey: checkFunction(given.addressKey, "options.addressKey", SERVER),
     resume: resolveResume(given.resume),
   };
 }
@@ -249,19 +251,6 @@ function checkRateLimit(value: unknown): RateLimit | undefined {
     bytes: bytes ?? Infinity,
     per: numberOption(given, "per", "options.rateLimit", SERVER) ?? 1,
   };
-}
-
-/** A function, or `undefined` when absent; else a `TypeError`. */
-function checkFunction<F>(value: unknown, name: string): F | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== "function") {
-    throw new TypeError(
-      `${SERVER}: ${name} must be a function, current value is ${
-        describe(value)
-      }`,
-    );
-  }
-  return value as F;
 }
 
 /** A URLPattern pathname beginning with `/`. */
@@ -354,20 +343,6 @@ export function resolveClientSettings(
     reconnect: resolveReconnect(given.reconnect),
     resume: checkBoolean(given.resume, "handler.resume", CLIENT),
   };
-}
-
-/** A boolean, or `undefined` when absent; else a `TypeError`. */
-function checkBoolean(
-  value: unknown,
-  name: string,
-  action: string,
-): boolean | undefined {
-  if (value === undefined || typeof value === "boolean") return value;
-  throw new TypeError(
-    `${action}: ${name} must be true or false, current value is ${
-      describe(value)
-    }`,
-  );
 }
 
 const RECONNECT = "handler.reconnect";
