@@ -42,12 +42,14 @@ async function chooseBackplane(): Promise<Backplane> {
   return new RedisBackplane(url, { channel: CHANNEL });
 }
 
+const backplane = await chooseBackplane();
+
 /** The chat's WebSocket server, at `/ws`. */
 export const wss = new WebSocketServer({
   onConnection: () => new ChatHandler(),
 }, {
   path: "/ws",
-  backplane: await chooseBackplane(),
+  backplane,
   // Ctrl-C and SIGTERM terminate the chat: every client gets 1001. Under
   // `deno serve` each worker of --parallel listens for itself.
   signals: true,
@@ -111,8 +113,19 @@ export function fetch(
   return new Response("Not Found", { status: 404 });
 }
 
-// Launched by serve.ts: say that this worker is up (see ready.ts).
+// Launched by serve.ts: say that this worker is up (see ready.ts), once a
+// Redis backplane has subscribed (else what a client sends at once would not
+// reach the other chat), or after 5 s if Redis cannot be reached.
 if (import.meta.main && Deno.env.get(READY_ENV) === "1") {
+  const subscribed = (backplane as { ready?: Promise<void> }).ready;
+  if (subscribed !== undefined) {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      subscribed,
+      new Promise((resolve) => timer = setTimeout(resolve, 5000)),
+    ]);
+    clearTimeout(timer);
+  }
   // deno-lint-ignore no-console
   console.error(READY_LINE);
 }
