@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { parseProtocols } from "./_resume.ts";
+import { parseProtocols, RESUME_QUERY, takeResumeQuery } from "./_resume.ts";
 import type { WSRequest } from "./_types.ts";
 
 /** A plain-text answer. */
@@ -110,6 +110,10 @@ export function readRequest(
     else headers["sec-websocket-protocol"] = rest;
   }
   const url = new URL(request.url);
+  // Nor the query parameter of a fresh offer, whether the server resumes.
+  if (url.search.includes(RESUME_QUERY)) {
+    url.search = takeResumeQuery(url.search).search;
+  }
   const query: Record<string, string | string[]> = {};
   for (const [name, value] of url.searchParams) {
     const before = Object.hasOwn(query, name) ? query[name] : undefined;

@@ -70,7 +70,22 @@ export const FrameType = {
   Hello: 0x01,
   /** An acknowledgement: the count of data messages received. */
   Ack: 0x02,
+  /** A client takes the session its query offer got (with the token). */
+  Accept: 0x03,
+  /** A client turns down the session its query offer got (with the token). */
+  Decline: 0x04,
+  /** The server's answer to a decline: plain frames from here on. */
+  Declined: 0x05,
 } as const;
+
+/**
+ * The query parameter of a fresh offer: `?ws4d-resume=1`, which a server
+ * that does not know it ignores (a subprotocol it did not choose would fail
+ * the handshake in browsers, Node and Bun).
+ */
+export const RESUME_QUERY = "ws4d-resume";
+/** The value of {@linkcode RESUME_QUERY} for this version. */
+const RESUME_QUERY_VALUE = "1";
 
 /** The limits of a session, in the units of the server option `resume`. */
 export interface ResumeLimits {
@@ -366,6 +381,79 @@ export function offerProtocols(
   ];
 }
 
+/**
+ * The URL a client connects to for a fresh offer: `url` with
+ * `ws4d-resume=1` added to its query, the rest left as written.
+ *
+ * @example
+ * ```ts
+ * import { withResumeQuery } from "./_resume.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(withResumeQuery("ws://h/chat"), "ws://h/chat?ws4d-resume=1");
+ * assert.equal(withResumeQuery("ws://h/?room=a"), "ws://h/?room=a&ws4d-resume=1");
+ * ```
+ */
+export function withResumeQuery(url: string): string {
+  const query = url.indexOf("?");
+  const separator = query === -1
+    ? "?"
+    : query === url.length - 1 || url.endsWith("&")
+    ? ""
+    : "&";
+  return `${url}${separator}${RESUME_QUERY}=${RESUME_QUERY_VALUE}`;
+}
+
+/** A URL's query without the package's parameter, and whether it offered. */
+export interface ResumeQuery {
+  /** Whether the query offers resuming: `ws4d-resume=1`, once. */
+  readonly offered: boolean;
+  /**
+   * The query (with its `?`, or `""`) without any `ws4d-resume` parameter,
+   * the others as the client wrote them: what `request` shows.
+   */
+  readonly search: string;
+}
+
+/**
+ * Takes the package's parameter out of a request's query (`search`, with
+ * its `?`): every `ws4d-resume` parameter, understood or not, so that
+ * nothing of resuming shows in `request`.
+ *
+ * @example
+ * ```ts
+ * import { takeResumeQuery } from "./_resume.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(takeResumeQuery("?room=a%20b&ws4d-resume=1"), {
+ *   offered: true,
+ *   search: "?room=a%20b",
+ * });
+ * assert.deepEqual(takeResumeQuery("?ws4d-resume=2"), { offered: false, search: "" });
+ * ```
+ */
+export function takeResumeQuery(search: string): ResumeQuery {
+  if (!search.includes(RESUME_QUERY)) return { offered: false, search };
+  const kept: string[] = [];
+  let offers = 0;
+  let valid = false;
+  for (const item of search.slice(1).split("&")) {
+    const equals = item.indexOf("=");
+    const name = equals === -1 ? item : item.slice(0, equals);
+    if (name !== RESUME_QUERY) {
+      kept.push(item);
+      continue;
+    }
+    offers++;
+    valid = item.slice(equals + 1) === RESUME_QUERY_VALUE;
+  }
+  const rest = kept.join("&");
+  return {
+    offered: offers === 1 && valid,
+    search: rest === "" ? "" : `?${rest}`,
+  };
+}
+
 // ---------------------------------------------------------------------------
 // Frames
 
@@ -391,8 +479,14 @@ export interface AckFrame {
   readonly received: number;
 }
 
-/** A frame that the user never sees. */
-export type ControlFrame = HelloFrame | AckFrame;
+/** The server's answer to a client's decline: plain frames from here on. */
+export interface DeclinedFrame {
+  /** Names the frame. */
+  readonly type: "declined";
+}
+
+/** A frame that the user never sees (what a side reads from its peer). */
+export type ControlFrame = HelloFrame | AckFrame | DeclinedFrame;
 
 const HELLO_HEADER = 27;
 const ACK_LENGTH = 10;
@@ -428,6 +522,9 @@ function getU64(view: DataView, offset: number): number {
  * ```
  */
 export function encodeControl(control: ControlFrame): Uint8Array<ArrayBuffer> {
+  if (control.type === "declined") {
+    return Uint8Array.of(MARKER, FrameType.Declined);
+  }
   checkCount(control.received, "received");
   if (control.type === "ack") {
     const bytes = new Uint8Array(ACK_LENGTH);
@@ -551,9 +648,98 @@ export function decodeControl(bytes: Uint8Array): ControlFrame | Ws4dError {
         token,
       };
     }
+    case FrameType.Declined:
+      if (bytes.length !== 2) {
+        return protocolError(
+          `a declined frame is 2 bytes, not ${bytes.length}`,
+        );
+      }
+      return { type: "declined" };
     default:
       return protocolError(`unknown control frame type ${bytes[1]}`);
   }
+}
+
+/**
+ * The hello a server sends first after a query offer, read from the first
+ * frame a client gets: `null` for anything else, which tells a server that
+ * does not resume (its first message is the user's, given as it is).
+ *
+ * @example
+ * ```ts
+ * import { encodeControl, readHello, RESUME_DEFAULTS } from "./_resume.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const hello = {
+ *   type: "hello", resumed: false, received: 0,
+ *   limits: RESUME_DEFAULTS, token: "A".repeat(36),
+ * } as const;
+ * assert.deepEqual(readHello(encodeControl(hello).buffer), hello);
+ * assert.equal(readHello("hello"), null);
+ * assert.equal(readHello(Uint8Array.of(0xc1, 0x01).buffer), null);
+ * ```
+ */
+export function readHello(frame: Frame): HelloFrame | null {
+  if (typeof frame === "string" || frame.byteLength < HELLO_HEADER + 16) {
+    return null;
+  }
+  const bytes = new Uint8Array(frame);
+  if (bytes[0] !== MARKER || bytes[1] !== FrameType.Hello) return null;
+  const hello = decodeControl(bytes);
+  return hello instanceof Ws4dError || hello.type !== "hello" ? null : hello;
+}
+
+/** What a client answers to the hello of its query offer. */
+export type ResumeAnswer = "accept" | "decline";
+
+/**
+ * A client's answer to the hello of its query offer: `C1 03` (accept) or
+ * `C1 04` (decline), then the session's token. The token makes it one that
+ * no user message can be taken for: the client's frames are read as they
+ * are until it accepts.
+ *
+ * @example
+ * ```ts
+ * import { encodeAnswer, readAnswer } from "./_resume.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const token = "A".repeat(36);
+ * const bytes = encodeAnswer("accept", token);
+ * assert.deepEqual([...bytes.subarray(0, 3)], [0xc1, 0x03, 0x41]);
+ * assert.equal(readAnswer(bytes.buffer, token), "accept");
+ * assert.equal(readAnswer(bytes.buffer, "B".repeat(36)), null);
+ * ```
+ */
+export function encodeAnswer(
+  answer: ResumeAnswer,
+  token: string,
+): Uint8Array<ArrayBuffer> {
+  const bytes = new Uint8Array(2 + token.length);
+  bytes[0] = MARKER;
+  bytes[1] = answer === "accept" ? FrameType.Accept : FrameType.Decline;
+  for (let i = 0; i < token.length; i++) bytes[2 + i] = token.charCodeAt(i);
+  return bytes;
+}
+
+/**
+ * The server's reading of a client frame before the client accepted:
+ * `"accept"` or `"decline"` for exactly {@linkcode encodeAnswer}'s bytes
+ * with this session's token, else `null`: a data message, as it is.
+ */
+export function readAnswer(frame: Frame, token: string): ResumeAnswer | null {
+  if (typeof frame === "string" || frame.byteLength !== 2 + token.length) {
+    return null;
+  }
+  const bytes = new Uint8Array(frame);
+  if (bytes[0] !== MARKER) return null;
+  const type = bytes[1];
+  if (type !== FrameType.Accept && type !== FrameType.Decline) return null;
+  let difference = 0;
+  for (let i = 0; i < token.length; i++) {
+    difference |= (bytes[2 + i] as number) ^ token.charCodeAt(i);
+  }
+  if (difference !== 0) return null;
+  return type === FrameType.Accept ? "accept" : "decline";
 }
 
 /**

@@ -28,9 +28,12 @@ import { type RateLimit, TokenBucket } from "./_limits.ts";
 import type { WSLimitName, WSServerCounts } from "./_stats.ts";
 import {
   type ControlFrame,
+  encodeAnswer,
   encodeControl,
   type HelloFrame,
   offerProtocols,
+  readAnswer,
+  readHello,
   RESUME_PROTOCOL,
   ResumeState,
   sizeOf,
@@ -49,6 +52,14 @@ export interface ResumeLink {
   state: ResumeState<Encoded>;
   /** The session's token. */
   token: string;
+  /**
+   * Whether the client reads the session's frames (server): from the start
+   * where it offered a subprotocol, from its accept frame where it offered
+   * in the query; until then its frames are data as they are. (A break
+   * before the accept is kept as any other: the client may have had the
+   * hello, and then offers the token.)
+   */
+  accepted: boolean;
 }
 
 /** The event of a client's `onOpen` after a resume. */
@@ -230,6 +241,8 @@ export interface SessionSettings<T> {
   onConnected?(session: Session<T>): void;
   /** The status has left `"Connected"` (the server's registry). */
   onLeave?(session: Session<T>): void;
+  /** A client declined resuming: its token names the session no more. */
+  onUnresumable?(session: Session<T>): void;
   /** `onTerminate` has run and settled: nothing more will be called. */
   onDone?(session: Session<T>): void;
 }
@@ -287,6 +300,25 @@ export class Session<T> extends CallbackQueue<T> {
   #linked = false;
   /** A client's socket offered a token: the server's hello says if resumed. */
   #offeredToken = false;
+  /**
+   * A client's socket made a fresh offer in the query, where the server's
+   * first frame tells whether it resumes ({@linkcode Session.resumeOffer}).
+   */
+  #queryOffer = true;
+  /**
+   * A client after a query offer, open, before the server's first frame:
+   * what it sends goes as it is, and is kept for a resend in case the
+   * server's hello comes (resuming is then active from the first message).
+   */
+  #probing = false;
+  /**
+   * A client that kept more than the default limits while probing: it
+   * keeps nothing more, and turns a hello that comes down (SPEC: what each
+   * side keeps stays bounded, against a server that never sends).
+   */
+  #declining = false;
+  /** When a client's linked socket broke (ms): its token lasts `window`. */
+  #brokeAt = 0;
   /** A broken server session waits this long for its client. */
   #windowTimer: ReturnType<typeof setTimeout> | undefined;
   /** The count a resuming client offered, for the new socket's open. */
@@ -313,7 +345,9 @@ export class Session<T> extends CallbackQueue<T> {
     }
     // Other handlers where resuming is on: nothing more on the plain path.
     socket.onmessage = this.#link !== null
-      ? this.#onResumableMessage
+      ? this.#link.accepted
+        ? this.#onResumableMessage
+        : this.#onUnacceptedMessage
       : limit === undefined
       ? this.#onMessage
       : this.#onLimitedMessage;
@@ -334,15 +368,27 @@ export class Session<T> extends CallbackQueue<T> {
     return this.#link;
   }
 
-  /** The subprotocols a client offers now: the version, and its token. */
-  resumeOffer(): string[] {
+  /**
+   * What a client offers on its next try: the subprotocols that carry its
+   * session's token, or `null` for a fresh offer, in the query. The token
+   * is offered only within the `window` of the server's hello after the
+   * break: a server gone without `resume` would fail each handshake that
+   * offers a subprotocol (browsers, Node, Bun), and past the window the
+   * session is over anyway.
+   */
+  resumeOffer(): string[] | null {
     const link = this.#link as ResumeLink;
+    if (
+      link.token !== "" &&
+      performance.now() - this.#brokeAt > link.state.limits.window * 1000
+    ) {
+      link.token = ""; // At open, what it had not acknowledged goes first.
+    }
     this.#offeredToken = link.token !== "";
-    return offerProtocols(
-      link.token === ""
-        ? null
-        : { token: link.token, received: link.state.received },
-    );
+    this.#queryOffer = !this.#offeredToken;
+    return this.#offeredToken
+      ? offerProtocols({ token: link.token, received: link.state.received })
+      : null;
   }
 
   /**
@@ -506,7 +552,9 @@ export class Session<T> extends CallbackQueue<T> {
   #budget = 0;
 
   #write(data: Encoded): void {
-    if (this.#link !== null && (this.#linked || this.#server)) {
+    if (
+      this.#link !== null && (this.#linked || this.#server || this.#probing)
+    ) {
       this.#writeKept(data);
       return;
     }
@@ -525,6 +573,15 @@ export class Session<T> extends CallbackQueue<T> {
         this.#slowConsumer(
           `Cannot send message: the peer acknowledged none of the last ${state.keptMessages} messages (${state.keptBytes} bytes), resume allows ${maxMessages} messages and ${maxBytes} bytes`,
         );
+      }
+    } else if (this.#probing) {
+      // The server reads a client's frames as they are until it accepts.
+      this.#transmit(data, data);
+      if (state.overLimits) {
+        // No hello yet, past the default limits: keep nothing more.
+        (this.#link as ResumeLink).state = new ResumeState<Encoded>();
+        this.#probing = false;
+        this.#declining = true;
       }
     } else if (state.overLimits && !this.#ended) {
       // A broken session kept more than its limits: it ends (deferred, as
@@ -737,12 +794,18 @@ export class Session<T> extends CallbackQueue<T> {
       } else if (socket.protocol === RESUME_PROTOCOL) {
         return; // The server's hello comes first.
       } else {
-        // A server without resuming: what it had not acknowledged goes
-        // again first, plain; the next try offers a fresh session.
+        // A fresh offer in the query, or a server that chose no subprotocol
+        // (Deno opens anyway): what the old session had not acknowledged
+        // goes again first. After a query offer the server's first frame
+        // says whether it resumes; meanwhile the client sends as it is, and
+        // keeps what it sends.
         const kept = link.state.takeUnacknowledged();
         link.state = new ResumeState<Encoded>();
         link.token = "";
-        socket.onmessage = this.#onMessage;
+        this.#probing = this.#queryOffer;
+        socket.onmessage = this.#probing
+          ? this.#onProbeMessage
+          : this.#onMessage;
         if (kept.length > 0) {
           this.#outbox = [...kept.map(unwrapKept), ...this.#outbox ?? []];
         }
@@ -758,7 +821,7 @@ export class Session<T> extends CallbackQueue<T> {
     const outbox = this.#outbox;
     if (outbox !== null) {
       this.#outbox = null;
-      if (this.#linked) {
+      if (this.#linked || this.#probing) {
         for (const data of outbox) this.#writeKept(data);
       } else {
         for (const data of outbox) {
@@ -802,23 +865,105 @@ export class Session<T> extends CallbackQueue<T> {
         this.fail(resumeError("a data message came before hello"), false);
         return;
       }
-      const size = frameSize(unwrapped);
-      const bucket = this.#bucket;
-      if (bucket !== undefined && !bucket.take(size, performance.now())) {
-        this.#rateLimited();
-        return;
-      }
-      const link = this.#link as ResumeLink;
-      if (link.state.countReceived(size)) {
-        (this.socket as WebSocket).send(
-          encodeControl({ type: "ack", received: link.state.takeAck() }),
-        );
-      }
-      this.#receive(unwrapped);
+      this.#receiveCounted(unwrapped);
     } else if (unwrapped instanceof Ws4dError) {
       this.fail(unwrapped, false);
     } else {
       this.#onControl(unwrapped);
+    }
+  };
+
+  /** A data message of a resumable session: rate limit, count, ack, deliver. */
+  #receiveCounted(frame: Frame): void {
+    const size = frameSize(frame);
+    const bucket = this.#bucket;
+    if (bucket !== undefined && !bucket.take(size, performance.now())) {
+      this.#rateLimited();
+      return;
+    }
+    const link = this.#link as ResumeLink;
+    if (link.state.countReceived(size)) {
+      (this.socket as WebSocket).send(
+        encodeControl({ type: "ack", received: link.state.takeAck() }),
+      );
+    }
+    this.#receive(frame);
+  }
+
+  /**
+   * A server session offered in the query, before the client accepts it:
+   * the client's frames are data as they are, but for its answer to the
+   * hello, which carries the token.
+   */
+  #onUnacceptedMessage = (event: MessageEvent): void => {
+    if (this.#stopped) return;
+    const frame = event.data as Frame;
+    const link = this.#link as ResumeLink;
+    const answer = readAnswer(frame, link.token);
+    if (answer === null) {
+      this.#receiveCounted(frame);
+    } else if (answer === "accept") {
+      link.accepted = true;
+      (this.socket as WebSocket).onmessage = this.#onResumableMessage;
+    } else {
+      // Declined: plain from here on, both ways, and nothing kept.
+      const socket = this.socket as WebSocket;
+      this.#settings.onUnresumable?.(this);
+      this.#link = null;
+      this.#linked = false;
+      socket.send(encodeControl({ type: "declined" }));
+      socket.onmessage = this.#settings.rateLimit === undefined
+        ? this.#onMessage
+        : this.#onLimitedMessage;
+    }
+  };
+
+  /**
+   * A client's first frame after a query offer: the server's hello (it
+   * resumes: the client accepts, or declines where it kept nothing), or
+   * anything else (it does not: plain from here on, that frame included).
+   */
+  #onProbeMessage = (event: MessageEvent): void => {
+    if (this.#stopped) return;
+    const frame = event.data as Frame;
+    const socket = this.socket as WebSocket;
+    const link = this.#link as ResumeLink;
+    const hello = readHello(frame);
+    if (hello !== null && !hello.resumed) {
+      if (this.#declining) {
+        socket.send(encodeAnswer("decline", hello.token));
+        socket.onmessage = this.#onDecliningMessage;
+        return;
+      }
+      link.token = hello.token;
+      link.state.limits = hello.limits;
+      socket.send(encodeAnswer("accept", hello.token));
+      this.#probing = false;
+      this.#linked = true;
+      socket.onmessage = this.#onResumableMessage;
+      return;
+    }
+    // A server that does not resume: nothing to keep for it.
+    link.state = new ResumeState<Encoded>();
+    this.#probing = false;
+    this.#declining = false;
+    socket.onmessage = this.#onMessage;
+    this.#receive(frame);
+  };
+
+  /** A client that declined: the server's frames, until its `declined`. */
+  #onDecliningMessage = (event: MessageEvent): void => {
+    if (this.#stopped) return;
+    const unwrapped = unwrapFrame(event.data as Frame);
+    if (typeof unwrapped === "string" || unwrapped instanceof ArrayBuffer) {
+      this.#receive(unwrapped);
+    } else if (unwrapped instanceof Ws4dError) {
+      this.fail(unwrapped, false);
+    } else if (unwrapped.type === "declined") {
+      this.#declining = false;
+      (this.socket as WebSocket).onmessage = this.#onMessage;
+    } else if (unwrapped.type !== "ack") {
+      this.fail(resumeError("an unexpected hello"), false);
     }
   };
 
@@ -830,8 +975,8 @@ export class Session<T> extends CallbackQueue<T> {
           false,
         );
       }
-    } else if (this.#server || this.#linked) {
-      this.fail(resumeError("an unexpected hello"), false);
+    } else if (this.#server || this.#linked || control.type !== "hello") {
+      this.fail(resumeError(`an unexpected ${control.type}`), false);
     } else {
       this.#onHello(control);
     }
@@ -1011,7 +1156,15 @@ export class Session<T> extends CallbackQueue<T> {
     this.status = "Connecting";
     this.#stopped = false;
     this.#budget = 0;
-    this.#linked = false;
+    const link = this.#link;
+    if (link !== null) {
+      if (this.#linked) this.#brokeAt = performance.now();
+      else if (this.#probing || this.#declining) {
+        // Resuming was not active on it: nothing to send again.
+        link.state = new ResumeState<Encoded>();
+      }
+    }
+    this.#linked = this.#probing = this.#declining = false;
     // Set before onReconnecting runs: a terminate() in it ends the wait.
     this.#retryTimer = setTimeout(this.#connectAgain, delay * 1000);
     this.push("onReconnecting", {

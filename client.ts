@@ -28,7 +28,7 @@ import { checkCloseCode, checkReason, checkUrl } from "./_checks.ts";
 import { printErrors } from "./_errors.ts";
 import { resolveClientSettings } from "./_options.ts";
 import { Backoff, FIRST_OPEN, Reconnector } from "./_reconnect.ts";
-import { RESUME_PROTOCOL, ResumeState } from "./_resume.ts";
+import { RESUME_PROTOCOL, ResumeState, withResumeQuery } from "./_resume.ts";
 import { Session } from "./_session.ts";
 import type {
   DataType,
@@ -84,19 +84,6 @@ function canSendHeaders(): boolean {
   return typeof runtime.Deno?.version === "object" ||
     runtime.Bun !== undefined ||
     typeof runtime.process?.versions?.node === "string";
-}
-
-/**
- * Whether the runtime's WebSocket opens when the server chooses none of the
- * subprotocols offered: Deno's does. Node's (undici), Bun's and the
- * browsers' fail the connection ("Server did not respond with sent
- * protocols", "Missing client protocol"), so offering `ws4d-resume.1` there
- * would break every server without `resume`: they offer nothing, and do not
- * resume (README, "Resuming").
- */
-function acceptsNoProtocol(): boolean {
-  const runtime = globalThis as { Deno?: { version?: unknown } };
-  return typeof runtime.Deno?.version === "object";
 }
 
 /** Handshake headers: a repeated name takes an array of values. */
@@ -169,13 +156,11 @@ export interface WSClientHandler<
    */
   readonly reconnect?: boolean | WSReconnectOptions | undefined;
   /**
-   * Whether to offer resuming, with `reconnect` and no `protocols` (beyond
-   * 4D; README, "Resuming"). `true` offers it on every runtime: give it
-   * where the server has `resume`, for a browser's, Node's and Bun's
-   * WebSocket fail a handshake whose answer chooses none of the offered
-   * subprotocols, as a server without `resume` answers. Left out, it is
-   * offered under Deno only, whose WebSocket takes such an answer.
-   * @default {undefined} offered under Deno only
+   * Whether to offer resuming (beyond 4D; README, "Resuming"): with
+   * `reconnect` and no `protocols`, a client offers it on every runtime,
+   * in a way that a server without `resume` ignores. `false` never offers
+   * it: the connections stay plain WebSockets on the wire.
+   * @default {true}
    */
   readonly resume?: boolean | undefined;
 }
@@ -249,23 +234,24 @@ export class WebSocket<H = unknown, D extends DataType = "text"> {
     this.#dataType = settings.dataType;
     const Native = NativeWebSocket;
     const { headers } = settings;
-    // Resuming is offered with reconnect and no subprotocol of our own, on
-    // a runtime that takes a handshake answer with no subprotocol chosen.
+    // Resuming is offered with reconnect and no subprotocol of our own.
     const resume = settings.reconnect !== null &&
-      settings.protocols.length === 0 &&
-      (settings.resume ?? acceptsNoProtocol());
+      settings.protocols.length === 0 && settings.resume !== false;
     let session: Session<WebSocket<H, D>> | undefined;
-    // The same URL, headers and subprotocols for every try (with
-    // resuming, the token of the session to resume).
+    // The same URL, headers and subprotocols for every try. With resuming:
+    // a fresh offer in the query, which a server without it ignores, or
+    // the token of the session to resume, in the subprotocols.
     const connect = (): globalThis.WebSocket => {
-      const protocols = !resume
-        ? settings.protocols
-        : session === undefined
-        ? [RESUME_PROTOCOL]
-        : session.resumeOffer();
+      let target = url;
+      let protocols: readonly string[] = settings.protocols;
+      if (resume) {
+        const offer = session === undefined ? null : session.resumeOffer();
+        if (offer === null) target = withResumeQuery(url);
+        else protocols = offer;
+      }
       return headers === undefined
-        ? new Native(url, protocols)
-        : new Native(url, { headers, protocols } as unknown as string[]);
+        ? new Native(target, protocols as string[])
+        : new Native(target, { headers, protocols } as unknown as string[]);
     };
     let socket: globalThis.WebSocket;
     try {
@@ -292,7 +278,11 @@ export class WebSocket<H = unknown, D extends DataType = "text"> {
     });
     this.#session.target = this;
     if (resume) {
-      session.enableResume({ state: new ResumeState(), token: "" });
+      session.enableResume({
+        state: new ResumeState(),
+        token: "",
+        accepted: true,
+      });
     }
     this.#session.attach(socket);
   }

@@ -52,7 +52,9 @@ import {
   isSameToken,
   parseProtocols,
   RESUME_PROTOCOL,
+  RESUME_QUERY,
   ResumeState,
+  takeResumeQuery,
   tokenSelector,
 } from "./_resume.ts";
 import { SignalShutdown } from "./_signals.ts";
@@ -463,15 +465,10 @@ export class WebSocketServer<
       fallback: (errors) => this.#report("connection error", errors),
       onConnected: (session) => this.#connected.add(session),
       onLeave: (session) => this.#connected.delete(session),
+      onUnresumable: (session) => this.#forget(session),
       onDone: (session) => {
         this.#live.delete(session);
-        const link = session.resumeLink;
-        if (link !== null) {
-          const selector = tokenSelector(link.token);
-          if (this.#resumable.get(selector) === session) {
-            this.#resumable.delete(selector);
-          }
-        }
+        this.#forget(session);
         this.#stats.connections--;
         if (this.#perAddress !== undefined) {
           this.#release(this.#keys.get(session));
@@ -776,6 +773,16 @@ export class WebSocketServer<
     return upgraded.response;
   }
 
+  /** `session`'s token names it no more (it ended, or was declined). */
+  #forget(session: Session<WebSocketConnection<C, D>>): void {
+    const link = session.resumeLink;
+    if (link === null) return;
+    const selector = tokenSelector(link.token);
+    if (this.#resumable.get(selector) === session) {
+      this.#resumable.delete(selector);
+    }
+  }
+
   /** One connection less for `key` (`maxConnectionsPerAddress`). */
   #release(key: string | undefined): void {
     if (key !== undefined) this.#perAddress?.release(key);
@@ -961,6 +968,8 @@ export class WebSocketServer<
     );
     const protocol = chooseProtocol(offered.rest, this.#options.protocols);
     const limits = this.#options.resume;
+    const queryOffer = limits !== null && request.url.includes(RESUME_QUERY) &&
+      takeResumeQuery(new URL(request.url).search).offered;
     let upgraded: { socket: WebSocket; response: Response };
     try {
       upgraded = Deno.upgradeWebSocket(request, {
@@ -975,12 +984,23 @@ export class WebSocketServer<
     );
     if (protocol !== "") {
       upgraded.response.headers.set("sec-websocket-protocol", protocol);
-    } else if (limits !== null && offered.resume !== null) {
-      upgraded.response.headers.set("sec-websocket-protocol", RESUME_PROTOCOL);
+    } else if (
+      limits !== null &&
+      (offered.resume !== null || (offered.rest === null && queryOffer))
+    ) {
+      // Offered in the subprotocols, the client knows at open; in the
+      // query, at the hello, and the session is its once it accepts.
+      const accepted = offered.resume !== null;
+      if (accepted) {
+        upgraded.response.headers.set(
+          "sec-websocket-protocol",
+          RESUME_PROTOCOL,
+        );
+      }
       let token = createToken();
       while (this.#resumable.has(tokenSelector(token))) token = createToken();
       this.#resumable.set(tokenSelector(token), session);
-      session.enableResume({ state: new ResumeState(limits), token });
+      session.enableResume({ state: new ResumeState(limits), token, accepted });
     }
     openConnection(session, { server: this, request: wsRequest, protocol });
     this.#live.add(session);

@@ -459,15 +459,21 @@ Deno.test("resume: a peer that stops acknowledging past the limits is a slow con
 
   // The client's side: a bare server that says hello and never acks.
   const ac = new AbortController();
+  const accepted = Promise.withResolvers<void>();
   const bare = Deno.serve({
     port: 0,
     hostname: "127.0.0.1",
     signal: ac.signal,
     onListen() {},
   }, (request) => {
-    const { socket, response } = Deno.upgradeWebSocket(request, {
-      protocol: RESUME_PROTOCOL,
-    });
+    assert.equal(new URL(request.url).search, "?ws4d-resume=1");
+    const { socket, response } = Deno.upgradeWebSocket(request);
+    // The client's first frame answers the hello: C1 03, then the token.
+    socket.onmessage = (event) => {
+      const bytes = new Uint8Array(event.data as ArrayBuffer);
+      socket.onmessage = null;
+      if (bytes[0] === 0xc1 && bytes[1] === 0x03) accepted.resolve();
+    };
     socket.onopen = () =>
       socket.send(encodeControl({
         type: "hello",
@@ -481,6 +487,7 @@ Deno.test("resume: a peer that stops acknowledging past the limits is a slow con
   const client = new ClientRecorder({ reconnect: RECONNECT });
   const ws = new WebSocket(`ws://127.0.0.1:${bare.addr.port}/`, client);
   await client.opened();
+  await deadline(accepted.promise, "the client's accept", 5000);
   for (let i = 0; i < 5; i++) ws.send(`m${i}`);
   const end = await client.terminated();
   assert.equal(end.code, 1000);

@@ -791,6 +791,7 @@ function deliver(frame: Frame, to: Side): HelloFrame | null {
     );
     return null;
   }
+  if (data.type !== "hello") throw new Error(`${to.name}: ${data.type}`);
   return data;
 }
 

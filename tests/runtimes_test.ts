@@ -106,6 +106,35 @@ function scenarioServer() {
     hostname: "127.0.0.1",
     port: wss.addr?.port ?? 0,
   });
+  // Resuming: "welcome" at open; at "ready", a cut, then "during", which
+  // the client gets once it has resumed.
+  const resumed = {
+    opens: 0,
+    messages: [] as string[],
+    terminates: [] as { code: number; reason: string }[],
+  };
+  const resumeWss = new WebSocketServer({
+    onConnection: () => ({
+      onOpen(ws) {
+        resumed.opens++;
+        ws.send("welcome");
+      },
+      onMessage(ws, event) {
+        resumed.messages.push(String(event.data));
+        if (event.data === "ready") {
+          resumeRelay.cut();
+          ws.send("during");
+        }
+      },
+      onTerminate(_ws, event) {
+        resumed.terminates.push({ code: event.code, reason: event.reason });
+      },
+    }),
+  }, { port: 0, hostname: "127.0.0.1", resume: true });
+  const resumeRelay = new Relay({
+    hostname: "127.0.0.1",
+    port: resumeWss.addr?.port ?? 0,
+  });
   const plan = new CloseServer((path, n) => {
     const status = Number(path.slice(1));
     if (status === 403) return { status };
@@ -118,13 +147,17 @@ function scenarioServer() {
     refusedUrl: `ws://127.0.0.1:${freePort()}/`,
     planUrl: `ws://127.0.0.1:${plan.port}`,
     relayUrl: relay.url(""),
+    resumeUrl: resumeRelay.url(""),
     timeoutMs: 5000,
   };
   return {
     seen,
     plan,
     config,
+    resumed,
     async [Symbol.asyncDispose]() {
+      await resumeRelay.close();
+      await resumeWss.terminate();
       await relay.close();
       await plan[Symbol.asyncDispose]();
       await wss.terminate();
@@ -255,6 +288,23 @@ function expectedReconnects(runtime: Runtime) {
     reconnect1012: reopened(1012, "restart", ["again"]),
     reconnect1014: reopened(1014, "restart", ["again"]),
     reconnectBreak: reopened(1006, "", ["hello", "hello"]),
+    resume: {
+      types: [
+        "open",
+        "message",
+        "reconnecting",
+        "open",
+        "message",
+        "terminate",
+      ],
+      messages: ["welcome", "during"],
+      errors: [],
+      terminates: [{ code: 1000, reason: "" }],
+      statuses: closed,
+      timedOut: false,
+      opens: [first, { reconnected: true, resumed: true }],
+      reconnectings: [retry(1006)],
+    },
     reconnect503: {
       types: ["reconnecting", "open", "message", "terminate"],
       messages: ["first"],
@@ -285,7 +335,7 @@ function expectedReconnects(runtime: Runtime) {
 /** The client's traces and what the server saw, checked as one whole. */
 function assertResults(
   results: Results,
-  { seen, plan, config }: ReturnType<typeof scenarioServer>,
+  { seen, plan, config, resumed }: ReturnType<typeof scenarioServer>,
   runtime: Runtime,
 ) {
   const browser = runtime === "chromium";
@@ -346,6 +396,12 @@ function assertResults(
       messages: [sent("hello")],
       terminates: [{ code: 1000, reason: "" }],
     },
+  });
+  // One session, whole: one open, "ready" once, one end.
+  assert.deepEqual(resumed, {
+    opens: 1,
+    messages: ["ready"],
+    terminates: [{ code: 1000, reason: "" }],
   });
   // One try more for each retried case, none for the final ones.
   assert.deepEqual(
@@ -422,7 +478,7 @@ function versioned(name: string, tool: { version: string } | undefined) {
 Deno.test({
   name: `Client under ${
     versioned("Node", TOOLS.node22)
-  }: open, dataTypes, close codes both ways, refused port, 403, send after terminate, reconnect`,
+  }: open, dataTypes, close codes both ways, refused port, 403, send after terminate, reconnect, resume by default`,
   ignore: TOOLS.node22 === undefined,
   async fn() {
     await scenariosUnder(TOOLS.node22?.path ?? "", "node");
@@ -432,7 +488,7 @@ Deno.test({
 Deno.test({
   name: `Client under ${
     versioned("Bun", TOOLS.bun)
-  }: open, dataTypes, close codes both ways, refused port, 403, send after terminate, reconnect`,
+  }: open, dataTypes, close codes both ways, refused port, 403, send after terminate, reconnect, resume by default`,
   ignore: TOOLS.bun === undefined,
   async fn() {
     await scenariosUnder(TOOLS.bun?.path ?? "", "bun");
@@ -442,7 +498,7 @@ Deno.test({
 Deno.test({
   name: `Client under ${
     versioned("Chromium", TOOLS.chromium)
-  }: open, dataTypes, close codes both ways, refused port, 403, send after terminate, reconnect`,
+  }: open, dataTypes, close codes both ways, refused port, 403, send after terminate, reconnect, resume by default`,
   ignore: TOOLS.chromium === undefined,
   // playwright-core keeps its own pipes and timers to the browser process.
   sanitizeOps: false,

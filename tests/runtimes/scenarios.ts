@@ -29,6 +29,11 @@ export interface ScenarioConfig {
    * connection is cut (a break, 1006) when its first message arrives.
    */
   readonly relayUrl: string;
+  /**
+   * A server with `resume`, through a relay of its own: it sends "welcome"
+   * at open; at "ready" it cuts the relay, then sends "during".
+   */
+  readonly resumeUrl: string;
   /** How long one scenario may wait for its `onTerminate`. */
   readonly timeoutMs: number;
 }
@@ -108,6 +113,8 @@ interface Scenario {
   readonly reconnect?: WSReconnectOptions;
   /** Sent at each open after the first (with `reconnect`). */
   readonly sendOnReconnect?: readonly unknown[];
+  /** Sent in answer to a message equal to the key. */
+  readonly reply?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -168,6 +175,8 @@ function play(
       onMessage(ws, event) {
         trace.types.push(event.type);
         trace.messages.push(plain(event.data));
+        const reply = scenario.reply?.[String(event.data)];
+        if (reply !== undefined) ws.send(reply);
         if (trace.messages.length === scenario.expect) ws.terminate(...close);
       },
       onError(_ws, event) {
@@ -278,6 +287,13 @@ export async function run(config: ScenarioConfig): Promise<Results> {
     url: `${config.relayUrl}/cut?s=reconnectBreak`,
     reconnect: now,
     send: ["hello"],
+    expect: 2,
+  });
+  // Resuming, offered by default: the break is mended, nothing is lost.
+  await scenario("resume", {
+    url: `${config.resumeUrl}/?s=resume`,
+    reconnect: now,
+    reply: { welcome: "ready" },
     expect: 2,
   });
   await scenario("reconnect503", {
