@@ -417,6 +417,10 @@ export class Session<T> extends CallbackQueue<T> {
         // Closed already.
       }
     }
+    const stats = this.#settings.stats;
+    if (stats !== undefined && this.#windowTimer !== undefined) {
+      stats.sessionsWaiting--;
+    }
     clearTimeout(this.#windowTimer);
     this.#windowTimer = undefined;
     this.#linked = false;
@@ -471,12 +475,20 @@ export class Session<T> extends CallbackQueue<T> {
     this.#detach(this.socket as WebSocket);
     this.socket = null;
     this.#linked = false;
+    const stats = this.#settings.stats;
     if (link.state.overLimits) {
+      if (stats !== undefined) stats.sessionsExpired.limits++;
       this.#end(1006, "", false);
       return;
     }
+    // Back down when resumed (resumeWith), or when it ends (#end).
+    if (stats !== undefined) stats.sessionsWaiting++;
     this.#windowTimer = setTimeout(() => {
       this.#windowTimer = undefined;
+      if (stats !== undefined) {
+        stats.sessionsWaiting--;
+        stats.sessionsExpired.window++;
+      }
       this.#end(1006, "", false);
     }, link.state.limits.window * 1000);
   }
@@ -586,7 +598,11 @@ export class Session<T> extends CallbackQueue<T> {
     } else if (state.overLimits && !this.#ended) {
       // A broken session kept more than its limits: it ends (deferred, as
       // a broadcast may call this inside another connection's callback).
-      queueMicrotask(() => this.#end(1006, "", false));
+      queueMicrotask(() => {
+        const stats = this.#settings.stats;
+        if (stats !== undefined && !this.#ended) stats.sessionsExpired.limits++;
+        this.#end(1006, "", false);
+      });
     }
   }
 
@@ -1217,6 +1233,8 @@ export class Session<T> extends CallbackQueue<T> {
       this.#retryTimer = undefined;
     }
     if (this.#windowTimer !== undefined) {
+      // A session that waited for its client ends (terminate(), limits).
+      if (stats !== undefined) stats.sessionsWaiting--;
       clearTimeout(this.#windowTimer);
       this.#windowTimer = undefined;
     }

@@ -47,6 +47,20 @@ export interface WSServerStats {
    * "maxConnections": 0, "maxMessageSize": 0, "maxBufferedAmount": 0 }`.
    */
   readonly limits: Readonly<Record<string, number>>;
+  /**
+   * Resumable sessions whose socket broke and that wait for their client
+   * now (server option `resume`): a gauge, back down when one is resumed or
+   * ends.
+   */
+  readonly sessionsWaiting: number;
+  /** Sessions resumed on a new socket (server option `resume`). */
+  readonly sessionsResumed: number;
+  /**
+   * Sessions that ended with 1006 while their client was away, by reason,
+   * both present from the start: `window` passed, or what was kept for the
+   * client passed `maxMessages`/`maxBytes` (`limits`).
+   */
+  readonly sessionsExpired: Readonly<Record<"window" | "limits", number>>;
 }
 
 /** The names of the limits that `limits` counts, each present from the start. */
@@ -87,12 +101,19 @@ export interface WSServerCounts {
   backplaneDrops: number;
   /** See {@linkcode WSServerStats.limits}. */
   limits: Record<WSLimitName, number> & Record<string, number>;
+  /** See {@linkcode WSServerStats.sessionsWaiting}. */
+  sessionsWaiting: number;
+  /** See {@linkcode WSServerStats.sessionsResumed}. */
+  sessionsResumed: number;
+  /** See {@linkcode WSServerStats.sessionsExpired}. */
+  sessionsExpired: Record<"window" | "limits", number>;
 }
 
 /**
  * A zeroed {@linkcode WSServerCounts}: every number 0, `refused`, `closes` and
  * `errors` empty (a key appears when it is first counted), `limits` with every
- * limit at 0 so that a dashboard shows the limits that were never hit.
+ * limit at 0 so that a dashboard shows the limits that were never hit, and
+ * `sessionsExpired` with both reasons at 0 for the same reason.
  *
  * @returns A new object, the server's to increment.
  *
@@ -104,6 +125,7 @@ export interface WSServerCounts {
  * const counts = createStats();
  * counts.refused["429"] = (counts.refused["429"] ?? 0) + 1;
  * assert.equal(counts.limits.rateLimit, 0);
+ * assert.deepEqual(counts.sessionsExpired, { window: 0, limits: 0 });
  * ```
  */
 export function createStats(): WSServerCounts {
@@ -128,6 +150,9 @@ export function createStats(): WSServerCounts {
       maxMessageSize: 0,
       maxBufferedAmount: 0,
     },
+    sessionsWaiting: 0,
+    sessionsResumed: 0,
+    sessionsExpired: { window: 0, limits: 0 },
   };
 }
 
@@ -166,5 +191,8 @@ export function snapshotStats(counts: WSServerCounts): WSServerStats {
     backplaneFailures: counts.backplaneFailures,
     backplaneDrops: counts.backplaneDrops,
     limits: Object.freeze({ ...counts.limits }),
+    sessionsWaiting: counts.sessionsWaiting,
+    sessionsResumed: counts.sessionsResumed,
+    sessionsExpired: Object.freeze({ ...counts.sessionsExpired }),
   });
 }

@@ -15,14 +15,15 @@
  * the system name `ws4d.` with the side, `ws4d.server.`, as `signalr.server.`
  * does (a WebSocket namespace is not defined by the semantic conventions, and
  * one taken by a library could clash with theirs later); counters of things are
- * plural with a `{thing}` unit and no `total`; the one UpDownCounter is not
+ * plural with a `{thing}` unit and no `total`; the UpDownCounters are not
  * plural; bytes both ways are one `.io` instrument with `network.io.direction`,
  * as `system.network.io`; units are UCUM (`By`, `{connection}`). Registered
  * attributes are reused where they mean the same: `http.route` (the server's
  * `path`, absent when it has none), `http.response.status_code`,
  * `network.io.direction` (`receive`, `transmit`), `error.type` (an
- * `ErrorCode` name); the two of ws4d's own are `ws4d.close.code` (the close
- * code `onTerminate` reported) and `ws4d.limit.name` (the option's name).
+ * `ErrorCode` name); the three of ws4d's own are `ws4d.close.code` (the close
+ * code `onTerminate` reported), `ws4d.limit.name` (the option's name) and
+ * `ws4d.expiry.reason` (`window` or `limits`).
  *
  * | instrument                         | kind          | unit           | attributes                  | `stats` field                           |
  * | ---------------------------------- | ------------- | -------------- | --------------------------- | --------------------------------------- |
@@ -38,6 +39,9 @@
  * | `ws4d.server.backplane.failures`   | Counter       | `{failure}`    |                             | `backplaneFailures`                     |
  * | `ws4d.server.broadcast.dropped`    | Counter       | `{broadcast}`  |                             | `backplaneDrops`                        |
  * | `ws4d.server.limit.hits`           | Counter       | `{hit}`        | `ws4d.limit.name`           | `limits`                                |
+ * | `ws4d.server.session.waiting`      | UpDownCounter | `{session}`    |                             | `sessionsWaiting`                       |
+ * | `ws4d.server.session.resumed`      | Counter       | `{session}`    |                             | `sessionsResumed`                       |
+ * | `ws4d.server.session.expired`      | Counter       | `{session}`    | `ws4d.expiry.reason`        | `sessionsExpired`                       |
  *
  * Every instrument is asynchronous (observable), every data point has
  * `http.route` and the `attributes` option, and the counters are cumulative.
@@ -177,6 +181,9 @@ interface Instruments {
   readonly failures: WSObservable;
   readonly dropped: WSObservable;
   readonly limits: WSObservable;
+  readonly waiting: WSObservable;
+  readonly resumed: WSObservable;
+  readonly expired: WSObservable;
   readonly all: WSObservable[];
 }
 
@@ -254,6 +261,21 @@ function instrumentsOf(meter: WSMeter): Instruments {
       "ws4d.server.limit.hits",
       "{hit}",
       "Limits hit, by limit option.",
+    ),
+    waiting: upDown(
+      "ws4d.server.session.waiting",
+      "{session}",
+      "Resumable sessions whose socket broke, waiting for their client now.",
+    ),
+    resumed: counter(
+      "ws4d.server.session.resumed",
+      "{session}",
+      "Sessions resumed on a new socket.",
+    ),
+    expired: counter(
+      "ws4d.server.session.expired",
+      "{session}",
+      "Sessions ended with 1006 while their client was away, by reason (window, limits).",
     ),
   };
   instruments = { ...made, all: Object.values(made) };
@@ -361,7 +383,8 @@ function validate(
  *   connections: 3, connectionsTotal: 7, refused: { "403": 1 }, closes: {},
  *   messagesReceived: 0, messagesSent: 0, bytesReceived: 0, bytesSent: 0,
  *   errors: {}, broadcasts: 0, broadcastDeliveries: 0, backplaneFailures: 0,
- *   backplaneDrops: 0, limits: {},
+ *   backplaneDrops: 0, limits: {}, sessionsWaiting: 0, sessionsResumed: 0,
+ *   sessionsExpired: { window: 0, limits: 0 },
  * };
  *
  * using _metrics = observeServer({ stats, path: "/chat" }, { meterProvider });
@@ -413,6 +436,9 @@ export function observeServer(
     result.observe(i.failures, stats.backplaneFailures, base);
     result.observe(i.dropped, stats.backplaneDrops, base);
     each(i.limits, stats.limits, "ws4d.limit.name");
+    result.observe(i.waiting, stats.sessionsWaiting, base);
+    result.observe(i.resumed, stats.sessionsResumed, base);
+    each(i.expired, stats.sessionsExpired, "ws4d.expiry.reason");
   };
   meter.addBatchObservableCallback(callback, i.all);
   let observing = true;

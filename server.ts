@@ -576,8 +576,9 @@ export class WebSocketServer<
   /**
    * What the server has counted since it started: connections, refusals by
    * HTTP status, closes by code, messages and bytes both ways, errors by
-   * `ErrorCode` name, broadcasts, backplane failures and drops, limits hit.
-   * A frozen, JSON-friendly copy, made at each read.
+   * `ErrorCode` name, broadcasts, backplane failures and drops, limits hit,
+   * and (with `resume`) the sessions waiting for their client, resumed, and
+   * expired by reason. A frozen, JSON-friendly copy, made at each read.
    *
    * @example
    * ```ts
@@ -769,6 +770,7 @@ export class WebSocketServer<
       return plain(400, `Bad Request: ${toError(thrown).message}`);
     }
     upgraded.response.headers.set("sec-websocket-protocol", RESUME_PROTOCOL);
+    this.#stats.sessionsResumed++;
     session.resumeWith(upgraded.socket, offer.received);
     return upgraded.response;
   }

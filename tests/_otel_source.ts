@@ -60,6 +60,10 @@ export function sampleCounts(): WSServerCounts {
   counts.backplaneDrops = 9;
   counts.limits.rateLimit = 17;
   counts.limits.maxConnectionsPerAddress = 19;
+  counts.sessionsWaiting = 23;
+  counts.sessionsResumed = 29;
+  counts.sessionsExpired.window = 31;
+  counts.sessionsExpired.limits = 41;
   return counts;
 }
 
@@ -80,6 +84,10 @@ export function changeCounts(counts: WSServerCounts): void {
   counts.backplaneFailures += 1;
   counts.backplaneDrops += 2;
   counts.limits.maxBufferedAmount += 1;
+  counts.sessionsWaiting -= 2;
+  counts.sessionsResumed += 3;
+  counts.sessionsExpired.window += 1;
+  counts.sessionsExpired.limits += 5;
 }
 
 /** The instruments: name, unit, and whether it is a monotonic sum. */
@@ -126,6 +134,13 @@ export const INSTRUMENTS: ReadonlyArray<
     monotonic: true,
   },
   { name: "ws4d.server.limit.hits", unit: "{hit}", monotonic: true },
+  {
+    name: "ws4d.server.session.waiting",
+    unit: "{session}",
+    monotonic: false,
+  },
+  { name: "ws4d.server.session.resumed", unit: "{session}", monotonic: true },
+  { name: "ws4d.server.session.expired", unit: "{session}", monotonic: true },
 ];
 
 /** One data point: its metric, attributes and value. */
@@ -200,5 +215,13 @@ export function expectedPoints(
   one("ws4d.server.backplane.failures", stats.backplaneFailures);
   one("ws4d.server.broadcast.dropped", stats.backplaneDrops);
   each("ws4d.server.limit.hits", stats.limits, "ws4d.limit.name", false);
+  one("ws4d.server.session.waiting", stats.sessionsWaiting);
+  one("ws4d.server.session.resumed", stats.sessionsResumed);
+  one("ws4d.server.session.expired", stats.sessionsExpired.window, {
+    "ws4d.expiry.reason": "window",
+  });
+  one("ws4d.server.session.expired", stats.sessionsExpired.limits, {
+    "ws4d.expiry.reason": "limits",
+  });
   return sorted(points);
 }

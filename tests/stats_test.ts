@@ -84,6 +84,9 @@ Deno.test("wss.stats counts a scripted session exactly", async () => {
         maxMessageSize: 0,
         maxBufferedAmount: 0,
       },
+      sessionsWaiting: 0, // no resume: tests/resume_expiry_test.ts counts them
+      sessionsResumed: 0,
+      sessionsExpired: { window: 0, limits: 0 },
     },
   );
   assert.ok(Object.isFrozen(stats));
