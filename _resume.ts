@@ -7,11 +7,17 @@
  * ## Design (protocol `ws4d-resume.1`; README.md, "Resuming", has the full format)
  *
  * - Negotiation, in the handshake only, and only when the client offers no
- *   subprotocol of its own (a browser cannot send headers; a subprotocol it
- *   can): the client offers `ws4d-resume.1`, and on a reconnect also
- *   `ws4d-resume.1.<token>.<received>`. The server with `resume` selects
- *   `ws4d-resume.1` (never the token value). The server strips every value
- *   starting `ws4d-resume.` from what `request` and `protocol` show:
+ *   subprotocol of its own. A fresh offer is the query parameter
+ *   `ws4d-resume=1`, which a server without `resume` ignores (a subprotocol
+ *   it does not choose would fail the handshake in browsers, Node and Bun);
+ *   the server's `hello`, its first frame, tells the client, which answers
+ *   `accept` (or `decline`) with the token: until then the client's frames
+ *   are read as they are ({@linkcode readAnswer}). A resume offers
+ *   `ws4d-resume.1` and `ws4d-resume.1.<token>.<received>` as subprotocols
+ *   (a browser cannot send headers, and a URL is logged: the token goes in a
+ *   header); the server with `resume` selects `ws4d-resume.1`. The server
+ *   strips the parameter and every value starting `ws4d-resume.` from what
+ *   `request` and `protocol` show: {@linkcode takeResumeQuery},
  *   {@linkcode parseProtocols}.
  * - The token: 27 random bytes (216 bits) from `crypto.getRandomValues`, as
  *   36 base64url characters. Its first 12 are a selector the server may look
@@ -33,6 +39,9 @@
  *   or fresh, the count of messages it received, the token, the limits. The
  *   client learns the server's count there; the server learned the client's
  *   from the offer, so both resend at once, without another round trip.
+ * - After a fresh offer the client sends at once, as it is, and keeps what
+ *   it sends until the server's first frame tells: at most the default
+ *   limits, then it keeps nothing more and declines a later `hello`.
  * - Each side acknowledges (`ack`, its received count) when what it received
  *   since its last acknowledgement reaches a quarter of `maxMessages` or of
  *   `maxBytes`. What the sender keeps is then at most that quarter plus what

@@ -5,12 +5,16 @@ import {
   type ControlFrame,
   createToken,
   decodeControl,
+  encodeAnswer,
   encodeControl,
+  FrameType,
   type HelloFrame,
   isSameToken,
   MARKER,
   offerProtocols,
   parseProtocols,
+  readAnswer,
+  readHello,
   resolveResume,
   RESUME_DEFAULTS,
   RESUME_PROTOCOL,
@@ -18,9 +22,11 @@ import {
   ResumeState,
   SELECTOR_LENGTH,
   sizeOf,
+  takeResumeQuery,
   TOKEN_LENGTH,
   tokenSelector,
   unwrapFrame,
+  withResumeQuery,
   wrapUserData,
 } from "../_resume.ts";
 
@@ -984,5 +990,97 @@ Deno.test("A session the server did not resume gets the client's unacknowledged 
   assert.ok(
     (fresh.got[0] as number) <= 100 - lost,
     "from before the first lost",
+  );
+});
+
+Deno.test("withResumeQuery() adds the fresh offer, the rest of the URL as written", () => {
+  assert.equal(withResumeQuery("ws://h"), "ws://h?ws4d-resume=1");
+  assert.equal(withResumeQuery("ws://h/a"), "ws://h/a?ws4d-resume=1");
+  assert.equal(withResumeQuery("ws://h/?"), "ws://h/?ws4d-resume=1");
+  assert.equal(withResumeQuery("ws://h/?a=1&"), "ws://h/?a=1&ws4d-resume=1");
+  assert.equal(
+    withResumeQuery("ws://h/?a=%20+b"),
+    "ws://h/?a=%20+b&ws4d-resume=1",
+  );
+});
+
+Deno.test("takeResumeQuery() takes every ws4d-resume parameter out; only one, of value 1, offers", () => {
+  assert.deepEqual(takeResumeQuery(""), { offered: false, search: "" });
+  assert.deepEqual(takeResumeQuery("?ws4d-resume=1"), {
+    offered: true,
+    search: "",
+  });
+  assert.deepEqual(takeResumeQuery("?a=%20+b&ws4d-resume=1&c"), {
+    offered: true,
+    search: "?a=%20+b&c",
+  });
+  for (
+    const search of [
+      "?ws4d-resume=1&ws4d-resume=1",
+      "?ws4d-resume=2",
+      "?ws4d-resume",
+      "?ws4d-resume=",
+      "?ws4d-resume=1.x",
+    ]
+  ) {
+    assert.deepEqual(takeResumeQuery(search), { offered: false, search: "" });
+  }
+  // A name or value that merely contains it stays.
+  assert.deepEqual(takeResumeQuery("?x=ws4d-resume=1&ws4d-resumes=1"), {
+    offered: false,
+    search: "?x=ws4d-resume=1&ws4d-resumes=1",
+  });
+});
+
+Deno.test("readHello() reads a well-formed hello only; anything else is a plain server's message", () => {
+  const hello = {
+    type: "hello",
+    resumed: false,
+    received: 0,
+    limits: RESUME_DEFAULTS,
+    token: "A".repeat(36),
+  } as const;
+  const bytes = encodeControl(hello);
+  assert.deepEqual(readHello(bytes.buffer), hello);
+  assert.equal(readHello("text"), null);
+  assert.equal(readHello(new ArrayBuffer(0)), null);
+  assert.equal(readHello(bytes.slice(0, 42).buffer), null, "a token too short");
+  const badToken = bytes.slice();
+  badToken[30] = 0x2e; // "."
+  assert.equal(readHello(badToken.buffer), null);
+  const ack = new Uint8Array(bytes.length);
+  ack.set([MARKER, FrameType.Ack]);
+  assert.equal(readHello(ack.buffer), null);
+});
+
+Deno.test("encodeAnswer() and readAnswer(): exactly the marker, the type and this session's token", () => {
+  const token = createToken();
+  const accept = encodeAnswer("accept", token);
+  const decline = encodeAnswer("decline", token);
+  assert.deepEqual([...accept.subarray(0, 2)], [MARKER, FrameType.Accept]);
+  assert.deepEqual([...decline.subarray(0, 2)], [MARKER, FrameType.Decline]);
+  assert.equal(new TextDecoder().decode(accept.subarray(2)), token);
+  assert.equal(readAnswer(accept.buffer, token), "accept");
+  assert.equal(readAnswer(decline.buffer, token), "decline");
+  assert.equal(readAnswer(accept.buffer, createToken()), null);
+  assert.equal(readAnswer(accept.slice(0, -1).buffer, token), null);
+  assert.equal(readAnswer(Uint8Array.of(...accept, 0).buffer, token), null);
+  const other = accept.slice();
+  other[1] = FrameType.Ack;
+  assert.equal(readAnswer(other.buffer, token), null);
+  const unmarked = accept.slice();
+  unmarked[0] = 0;
+  assert.equal(readAnswer(unmarked.buffer, token), null);
+  assert.equal(readAnswer(token, token), null, "text is data");
+});
+
+Deno.test("the declined frame is the 2 bytes C1 05", () => {
+  const bytes = encodeControl({ type: "declined" });
+  assert.deepEqual([...bytes], [MARKER, FrameType.Declined]);
+  assert.deepEqual(decodeControl(bytes), { type: "declined" });
+  assert.deepEqual(unwrapFrame(bytes.buffer), { type: "declined" });
+  assert.ok(
+    decodeControl(Uint8Array.of(MARKER, FrameType.Declined, 0)) instanceof
+      Ws4dError,
   );
 });
