@@ -253,6 +253,7 @@ export class ClientRecorder extends CallLog<WSClient>
   readonly protocols: WSClientHandler["protocols"];
   readonly maxQueued: WSClientHandler["maxQueued"];
   readonly reconnect: WSClientHandler["reconnect"];
+  readonly resume: WSClientHandler["resume"];
   readonly #acts: WSClientHandler;
 
   constructor(handler: WSClientHandler = {}) {
@@ -263,6 +264,7 @@ export class ClientRecorder extends CallLog<WSClient>
     this.protocols = handler.protocols;
     this.maxQueued = handler.maxQueued;
     this.reconnect = handler.reconnect;
+    this.resume = handler.resume;
   }
 
   onOpen(

@@ -24,10 +24,15 @@ function bareServer(
     signal: ac.signal,
     onListen() {},
   }, (request) => {
-    const url = request.url; // Read before the upgrade.
-    const { socket, response } = Deno.upgradeWebSocket(request);
+    // Read before the upgrade, after which headers cannot be read.
+    const seen = new Request(request.url, { headers: request.headers });
+    const offered = request.headers.get("sec-websocket-protocol");
+    const { socket, response } = Deno.upgradeWebSocket(
+      request,
+      offered === null ? {} : { protocol: offered.split(", ")[0] as string },
+    );
     socket.binaryType = "arraybuffer";
-    onSocket(socket, new Request(url));
+    onSocket(socket, seen);
     return response;
   });
   return {
@@ -228,4 +233,32 @@ Deno.test("offer: against a server that stays silent, the client keeps at most t
   assert.deepEqual(client.errors, []);
   ws.terminate();
   await client.terminated();
+});
+
+Deno.test("offer: none with resume: false, none with protocols of its own, none without reconnect", async () => {
+  const seen: { search: string; protocol: string | null }[] = [];
+  await using bare = bareServer((socket, request) => {
+    seen.push({
+      search: new URL(request.url).search,
+      protocol: request.headers.get("sec-websocket-protocol"),
+    });
+    socket.onopen = () => socket.send("hi");
+  });
+  const handlers = [
+    { reconnect: RECONNECT, resume: false },
+    { reconnect: RECONNECT, protocols: ["chat"] },
+    {},
+  ];
+  for (const handler of handlers) {
+    const client = new ClientRecorder(handler);
+    const ws = new WebSocket(`${bare.url}/?a=1`, client);
+    await client.received(1);
+    ws.terminate();
+    await client.terminated();
+  }
+  assert.deepEqual(seen, [
+    { search: "?a=1", protocol: null },
+    { search: "?a=1", protocol: "chat" },
+    { search: "?a=1", protocol: null },
+  ]);
 });
