@@ -424,6 +424,8 @@ export class Session<T> extends CallbackQueue<T> {
     clearTimeout(this.#windowTimer);
     this.#windowTimer = undefined;
     this.#linked = false;
+    // Its token came back: the client reads the session's frames.
+    (this.#link as ResumeLink).accepted = true;
     this.#resumeFrom = peerReceived;
     this.socket = socket;
     socket.binaryType = "arraybuffer";
