@@ -576,10 +576,15 @@ export function encodeControl(control: ControlFrame): Uint8Array<ArrayBuffer> {
   view.setUint32(11, window);
   view.setUint32(15, limits.maxMessages);
   setU64(view, 19, limits.maxBytes);
-  for (let i = 0; i < token.length; i++) {
-    bytes[HELLO_HEADER + i] = token.charCodeAt(i);
-  }
+  writeToken(bytes, HELLO_HEADER, token);
   return bytes;
+}
+
+/** Writes `token` (base64url, so ASCII) into `bytes` from `offset`. */
+function writeToken(bytes: Uint8Array, offset: number, token: string): void {
+  for (let i = 0; i < token.length; i++) {
+    bytes[offset + i] = token.charCodeAt(i);
+  }
 }
 
 function checkCount(value: number, name: string): void {
@@ -726,7 +731,7 @@ export function encodeAnswer(
   const bytes = new Uint8Array(2 + token.length);
   bytes[0] = MARKER;
   bytes[1] = answer === "accept" ? FrameType.Accept : FrameType.Decline;
-  for (let i = 0; i < token.length; i++) bytes[2 + i] = token.charCodeAt(i);
+  writeToken(bytes, 2, token);
   return bytes;
 }
 
@@ -743,11 +748,9 @@ export function readAnswer(frame: Frame, token: string): ResumeAnswer | null {
   if (bytes[0] !== MARKER) return null;
   const type = bytes[1];
   if (type !== FrameType.Accept && type !== FrameType.Decline) return null;
-  let difference = 0;
-  for (let i = 0; i < token.length; i++) {
-    difference |= (bytes[2 + i] as number) ^ token.charCodeAt(i);
+  if (!isSameToken(String.fromCharCode(...bytes.subarray(2)), token)) {
+    return null;
   }
-  if (difference !== 0) return null;
   return type === FrameType.Accept ? "accept" : "decline";
 }
 
