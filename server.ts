@@ -761,18 +761,25 @@ export class WebSocketServer<
     ) {
       return undefined;
     }
-    let upgraded: { socket: WebSocket; response: Response };
+    const upgraded = this.#upgradeSocket(request);
+    if (upgraded instanceof Response) return upgraded;
+    upgraded.response.headers.set("sec-websocket-protocol", RESUME_PROTOCOL);
+    this.#stats.sessionsResumed++;
+    session.resumeWith(upgraded.socket, offer.received);
+    return upgraded.response;
+  }
+
+  /** Upgrades `request`, or answers 400 where Deno refuses to. */
+  #upgradeSocket(
+    request: Request,
+  ): { socket: WebSocket; response: Response } | Response {
     try {
-      upgraded = Deno.upgradeWebSocket(request, {
+      return Deno.upgradeWebSocket(request, {
         idleTimeout: this.#options.idleTimeout,
       });
     } catch (thrown) {
       return plain(400, `Bad Request: ${toError(thrown).message}`);
     }
-    upgraded.response.headers.set("sec-websocket-protocol", RESUME_PROTOCOL);
-    this.#stats.sessionsResumed++;
-    session.resumeWith(upgraded.socket, offer.received);
-    return upgraded.response;
   }
 
   /** `session`'s token names it no more (it ended, or was declined). */
@@ -972,14 +979,8 @@ export class WebSocketServer<
     const limits = this.#options.resume;
     const queryOffer = limits !== null && request.url.includes(RESUME_QUERY) &&
       takeResumeQuery(new URL(request.url).search).offered;
-    let upgraded: { socket: WebSocket; response: Response };
-    try {
-      upgraded = Deno.upgradeWebSocket(request, {
-        idleTimeout: this.#options.idleTimeout,
-      });
-    } catch (thrown) {
-      return plain(400, `Bad Request: ${toError(thrown).message}`);
-    }
+    const upgraded = this.#upgradeSocket(request);
+    if (upgraded instanceof Response) return upgraded;
     const session = new Session<WebSocketConnection<C, D>>(
       handler,
       this.#settings,
