@@ -298,13 +298,12 @@ export class Session<T> extends CallbackQueue<T> {
    * what it sends without sending it.
    */
   #linked = false;
-  /** A client's socket offered a token: the server's hello says if resumed. */
-  #offeredToken = false;
   /**
-   * A client's socket made a fresh offer in the query, where the server's
-   * first frame tells whether it resumes ({@linkcode Session.resumeOffer}).
+   * A client's socket offered a token: the server's hello says if resumed.
+   * Else it made a fresh offer in the query, where the server's first frame
+   * tells whether it resumes ({@linkcode Session.resumeOffer}).
    */
-  #queryOffer = true;
+  #offeredToken = false;
   /**
    * A client after a query offer, open, before the server's first frame:
    * what it sends goes as it is, and is kept for a resend in case the
@@ -344,13 +343,12 @@ export class Session<T> extends CallbackQueue<T> {
       this.#bucket ??= new TokenBucket(limit, performance.now());
     }
     // Other handlers where resuming is on: nothing more on the plain path.
-    socket.onmessage = this.#link !== null
-      ? this.#link.accepted
-        ? this.#onResumableMessage
-        : this.#onUnacceptedMessage
-      : limit === undefined
-      ? this.#onMessage
-      : this.#onLimitedMessage;
+    const link = this.#link;
+    socket.onmessage = link === null
+      ? this.#plainReceiver()
+      : link.accepted
+      ? this.#onResumableMessage
+      : this.#onUnacceptedMessage;
     socket.onerror = this.#onError;
     socket.onclose = this.#onClose;
   }
@@ -380,12 +378,11 @@ export class Session<T> extends CallbackQueue<T> {
     const link = this.#link as ResumeLink;
     if (
       link.token !== "" &&
-      performance.now() - this.#brokeAt > link.state.limits.window * 1000
+      performance.now() > link.state.windowDeadline(this.#brokeAt)
     ) {
       link.token = ""; // At open, what it had not acknowledged goes first.
     }
     this.#offeredToken = link.token !== "";
-    this.#queryOffer = !this.#offeredToken;
     return this.#offeredToken
       ? offerProtocols({ token: link.token, received: link.state.received })
       : null;
@@ -417,12 +414,7 @@ export class Session<T> extends CallbackQueue<T> {
         // Closed already.
       }
     }
-    const stats = this.#settings.stats;
-    if (stats !== undefined && this.#windowTimer !== undefined) {
-      stats.sessionsWaiting--;
-    }
-    clearTimeout(this.#windowTimer);
-    this.#windowTimer = undefined;
+    this.#stopWaiting();
     this.#linked = false;
     // Its token came back: the client reads the session's frames.
     (this.#link as ResumeLink).accepted = true;
@@ -433,6 +425,25 @@ export class Session<T> extends CallbackQueue<T> {
     socket.onmessage = this.#onResumableMessage;
     socket.onerror = this.#onError;
     socket.onclose = this.#onClose;
+  }
+
+  /** The `message` handler without resuming: behind `rateLimit` where set. */
+  #plainReceiver(): (event: MessageEvent) => void {
+    return this.#settings.rateLimit === undefined
+      ? this.#onMessage
+      : this.#onLimitedMessage;
+  }
+
+  /**
+   * A broken server session stops waiting for its client (resumed, window
+   * passed, ended): the window's timer and the `sessionsWaiting` gauge.
+   */
+  #stopWaiting(): void {
+    if (this.#windowTimer === undefined) return;
+    clearTimeout(this.#windowTimer);
+    this.#windowTimer = undefined;
+    const stats = this.#settings.stats;
+    if (stats !== undefined) stats.sessionsWaiting--;
   }
 
   /** Stops listening to `socket`: nothing it does reaches the session any more. */
@@ -483,14 +494,11 @@ export class Session<T> extends CallbackQueue<T> {
       this.#end(1006, "", false);
       return;
     }
-    // Back down when resumed (resumeWith), or when it ends (#end).
+    // Back down in #stopWaiting: resumed, window passed, or ended.
     if (stats !== undefined) stats.sessionsWaiting++;
     this.#windowTimer = setTimeout(() => {
-      this.#windowTimer = undefined;
-      if (stats !== undefined) {
-        stats.sessionsWaiting--;
-        stats.sessionsExpired.window++;
-      }
+      this.#stopWaiting();
+      if (stats !== undefined) stats.sessionsExpired.window++;
       this.#end(1006, "", false);
     }, link.state.limits.window * 1000);
   }
@@ -820,7 +828,7 @@ export class Session<T> extends CallbackQueue<T> {
         const kept = link.state.takeUnacknowledged();
         link.state = new ResumeState<Encoded>();
         link.token = "";
-        this.#probing = this.#queryOffer;
+        this.#probing = !this.#offeredToken;
         socket.onmessage = this.#probing
           ? this.#onProbeMessage
           : this.#onMessage;
@@ -930,9 +938,7 @@ export class Session<T> extends CallbackQueue<T> {
       this.#link = null;
       this.#linked = false;
       socket.send(encodeControl({ type: "declined" }));
-      socket.onmessage = this.#settings.rateLimit === undefined
-        ? this.#onMessage
-        : this.#onLimitedMessage;
+      socket.onmessage = this.#plainReceiver();
     }
   };
 
@@ -1234,12 +1240,7 @@ export class Session<T> extends CallbackQueue<T> {
       clearTimeout(this.#retryTimer);
       this.#retryTimer = undefined;
     }
-    if (this.#windowTimer !== undefined) {
-      // A session that waited for its client ends (terminate(), limits).
-      if (stats !== undefined) stats.sessionsWaiting--;
-      clearTimeout(this.#windowTimer);
-      this.#windowTimer = undefined;
-    }
+    this.#stopWaiting(); // A session waiting for its client ends.
     if (this.#pendingClose !== undefined) {
       // Given up before its deferred close ran: close it now, the peer is told.
       this.#closeNow(this.#sentCode || 1000, this.#sentReason);
