@@ -28,6 +28,25 @@ export function frameSize(frame: Frame): number {
   return typeof frame === "string" ? frame.length : frame.byteLength;
 }
 
+/**
+ * The size of a message sent, counted as {@linkcode frameSize} counts one
+ * received: a string's length in UTF-16 code units, the byte length of
+ * bytes or of a `Blob` (for resuming, the payload without its prefix).
+ *
+ * @example
+ * ```ts
+ * import { sizeOf } from "./_codec.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(sizeOf("héllo"), 5);
+ * assert.equal(sizeOf(new Uint8Array(3)), 3);
+ * ```
+ */
+export function sizeOf(payload: Encoded): number {
+  if (typeof payload === "string") return payload.length;
+  return payload instanceof Blob ? payload.size : payload.byteLength;
+}
+
 function utf8Length(text: string): number {
   return UTF8_ENCODER.encode(text).byteLength;
 }

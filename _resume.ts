@@ -59,7 +59,9 @@
 // imports this module, and _reconnect.ts imports _options.ts (a cycle that
 // leaves DEFAULTS unset when client.ts loads).
 import { checkNumber, describe } from "./_checks.ts";
-import type { Encoded, Frame } from "./_codec.ts";
+import { type Encoded, type Frame, sizeOf } from "./_codec.ts";
+
+export { sizeOf };
 import { ErrorCode, Ws4dError } from "./_errors.ts";
 
 /** The subprotocol that negotiates version 1 of resuming. */
@@ -820,28 +822,6 @@ export function wrapUserData(payload: Encoded): Encoded {
   framed.set(USER_PREFIX);
   framed.set(source, 2);
   return framed;
-}
-
-/**
- * The size of a user message as both sides count it: a string's length in
- * UTF-16 code units, the byte length of bytes or of a `Blob` (the payload,
- * without the prefix).
- *
- * @example
- * ```ts
- * import { sizeOf } from "./_resume.ts";
- * import assert from "node:assert/strict";
- *
- * assert.equal(sizeOf("héllo"), 5);
- * assert.equal(sizeOf(new Uint8Array(3)), 3);
- * ```
- */
-export function sizeOf(payload: Encoded): number {
-  if (typeof payload === "string") return payload.length;
-  if (payload instanceof ArrayBuffer || ArrayBuffer.isView(payload)) {
-    return payload.byteLength;
-  }
-  return payload.size;
 }
 
 // ---------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import {
   type Encoded,
   type Frame,
   frameSize,
+  sizeOf,
 } from "./_codec.ts";
 import {
   callbackFailed,
@@ -36,7 +37,6 @@ import {
   readHello,
   RESUME_PROTOCOL,
   ResumeState,
-  sizeOf,
   unwrapFrame,
   wrapUserData,
 } from "./_resume.ts";
@@ -621,11 +621,7 @@ export class Session<T> extends CallbackQueue<T> {
     const socket = this.socket as WebSocket;
     socket.send(wire as string);
     const text = typeof data === "string";
-    const size = text
-      ? data.length
-      : data instanceof Blob
-      ? data.size
-      : data.byteLength;
+    const size = sizeOf(data);
     const stats = this.#settings.stats;
     if (stats !== undefined) {
       stats.messagesSent++;
