@@ -36,10 +36,10 @@ export function frameSize(frame: Frame): number {
  * @example
  * ```ts
  * import { sizeOf } from "./_codec.ts";
- * import assert from "node:assert/strict";
+ * import { assertEquals } from "@std/assert";
  *
- * assert.equal(sizeOf("héllo"), 5);
- * assert.equal(sizeOf(new Uint8Array(3)), 3);
+ * assertEquals(sizeOf("héllo"), 5);
+ * assertEquals(sizeOf(new Uint8Array(3)), 3);
  * ```
  */
 export function sizeOf(payload: Encoded): number {

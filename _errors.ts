@@ -14,7 +14,7 @@ import type { WSError } from "./_types.ts";
  * @example An exhaustive `switch` over `errCode`
  * ```ts
  * import { ErrorCode, type WSError } from "@ws4d/websocket";
- * import assert from "node:assert/strict";
+ * import { assertEquals } from "@std/assert";
  *
  * function isTheData(error: WSError): boolean {
  *   switch (error.errCode) {
@@ -38,8 +38,8 @@ import type { WSError } from "./_types.ts";
  *     }
  *   }
  * }
- * assert.equal(ErrorCode.InvalidJSON, 3);
- * assert.equal(
+ * assertEquals(ErrorCode.InvalidJSON, 3);
+ * assertEquals(
  *   isTheData({ errCode: 3, message: "", componentSignature: "ws4d" }),
  *   true,
  * );

@@ -20,10 +20,10 @@ import type { WSClientOpenEvent, WSReconnectOptions } from "./_types.ts";
  * @example The delays of the defaults, without jitter's randomness
  * ```ts
  * import { Backoff } from "./_reconnect.ts";
- * import assert from "node:assert/strict";
+ * import { assertEquals } from "@std/assert";
  *
  * const backoff = new Backoff({ jitter: 0 });
- * assert.deepEqual(
+ * assertEquals(
  *   [1, 2, 3, 4, 5, 6].map((attempt) => backoff.nextDelay(attempt)),
  *   [0.5, 1, 2, 4, 8, 10],
  * );
@@ -91,11 +91,11 @@ export class Backoff {
  * @example
  * ```ts
  * import { resolveReconnect } from "./_reconnect.ts";
- * import assert from "node:assert/strict";
+ * import { assertEquals } from "@std/assert";
  *
- * assert.equal(resolveReconnect(undefined), null);
- * assert.equal(resolveReconnect(true)?.maxDelay, 10);
- * assert.equal(resolveReconnect({ maxRetries: 2 })?.maxRetries, 2);
+ * assertEquals(resolveReconnect(undefined), null);
+ * assertEquals(resolveReconnect(true)?.maxDelay, 10);
+ * assertEquals(resolveReconnect({ maxRetries: 2 })?.maxRetries, 2);
  * ```
  */
 export function resolveReconnect(value: unknown): Backoff | null {
@@ -139,12 +139,12 @@ const RETRIED_CODES: ReadonlySet<number> = new Set([
  * @example
  * ```ts
  * import { isRetried } from "./_reconnect.ts";
- * import assert from "node:assert/strict";
+ * import { assertEquals } from "@std/assert";
  *
- * assert.equal(isRetried(1006), true);
- * assert.equal(isRetried(1000), false);
- * assert.equal(isRetried("failed", 503), true);
- * assert.equal(isRetried("failed", 403), false);
+ * assertEquals(isRetried(1006), true);
+ * assertEquals(isRetried(1000), false);
+ * assertEquals(isRetried("failed", 503), true);
+ * assertEquals(isRetried("failed", 403), false);
  * ```
  */
 export function isRetried(
@@ -170,14 +170,14 @@ const HANDSHAKE_STATUS = /\bstatus code:? ?(\d{3})\b/i;
  * @example
  * ```ts
  * import { handshakeStatus } from "./_reconnect.ts";
- * import assert from "node:assert/strict";
+ * import { assertEquals } from "@std/assert";
  *
- * assert.equal(
+ * assertEquals(
  *   handshakeStatus("NetworkError: failed to connect to WebSocket: Invalid status code: 403"),
  *   403,
  * );
- * assert.equal(handshakeStatus("Expected 101 status code: 503"), 503);
- * assert.equal(handshakeStatus("Received network error or non-101 status code."), undefined);
+ * assertEquals(handshakeStatus("Expected 101 status code: 503"), 503);
+ * assertEquals(handshakeStatus("Received network error or non-101 status code."), undefined);
  * ```
  */
 export function handshakeStatus(message: string): number | undefined {
@@ -210,19 +210,19 @@ const REOPEN: WSClientOpenEvent = Object.freeze({
  * @example A server that restarts, then a final close
  * ```ts
  * import { Backoff, Reconnector } from "./_reconnect.ts";
- * import assert from "node:assert/strict";
+ * import { assertEquals } from "@std/assert";
  *
  * const reconnector = new Reconnector(
  *   new Backoff({ jitter: 0, maxRetries: 1 }),
  *   () => new WebSocket("ws://127.0.0.1:9"),
  * );
- * assert.equal(reconnector.opened().reconnected, false);
- * assert.equal(reconnector.next(1012), 0.5); // retry 1, in 0.5 s
- * assert.equal(reconnector.next("failed", "tcp connect error"), null); // maxRetries reached
- * assert.equal(reconnector.failures, 1);
- * assert.equal(reconnector.opened().reconnected, true);
- * assert.equal(reconnector.next("failed", "Invalid status code: 403"), null);
- * assert.equal(reconnector.next(4000), null); // the server meant it
+ * assertEquals(reconnector.opened().reconnected, false);
+ * assertEquals(reconnector.next(1012), 0.5); // retry 1, in 0.5 s
+ * assertEquals(reconnector.next("failed", "tcp connect error"), null); // maxRetries reached
+ * assertEquals(reconnector.failures, 1);
+ * assertEquals(reconnector.opened().reconnected, true);
+ * assertEquals(reconnector.next("failed", "Invalid status code: 403"), null);
+ * assertEquals(reconnector.next(4000), null); // the server meant it
  * ```
  */
 export class Reconnector {

@@ -58,6 +58,7 @@
 // checkNumber from _checks.ts, not _reconnect.ts's alias: _options.ts
 // imports this module, and _reconnect.ts imports _options.ts (a cycle that
 // leaves DEFAULTS unset when client.ts loads).
+import { encodeBase64Url } from "@std/encoding/base64url";
 import { checkNumber, describe } from "./_checks.ts";
 import { type Encoded, type Frame, sizeOf } from "./_codec.ts";
 
@@ -135,10 +136,10 @@ const KNOWN = new Set(Object.keys(RESUME_DEFAULTS));
  * @example
  * ```ts
  * import { resolveResume } from "./_resume.ts";
- * import assert from "node:assert/strict";
+ * import { assertEquals } from "@std/assert";
  *
- * assert.equal(resolveResume(undefined), null);
- * assert.deepEqual(resolveResume({ window: 5 }), {
+ * assertEquals(resolveResume(undefined), null);
+ * assertEquals(resolveResume({ window: 5 }), {
  *   window: 5,
  *   maxMessages: 1000,
  *   maxBytes: 1048576,
@@ -197,8 +198,6 @@ export const TOKEN_LENGTH = 36;
 export const SELECTOR_LENGTH = 12;
 /** Any token the wire carries: 16 to 128 characters of base64url. */
 const TOKEN = /^[A-Za-z0-9_-]{16,128}$/;
-const BASE64URL =
-  "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 /**
  * A new session token: 27 bytes (216 bits) from `crypto.getRandomValues`,
@@ -208,23 +207,15 @@ const BASE64URL =
  * @example
  * ```ts
  * import { createToken, TOKEN_LENGTH } from "./_resume.ts";
- * import assert from "node:assert/strict";
+ * import { assertEquals, assertNotEquals } from "@std/assert";
  *
  * const token = createToken();
- * assert.equal(token.length, TOKEN_LENGTH);
- * assert.notEqual(token, createToken());
+ * assertEquals(token.length, TOKEN_LENGTH);
+ * assertNotEquals(token, createToken());
  * ```
  */
 export function createToken(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(27));
-  let token = "";
-  for (let i = 0; i < bytes.length; i += 3) {
-    const n = (bytes[i] as number) << 16 | (bytes[i + 1] as number) << 8 |
-      (bytes[i + 2] as number);
-    token += BASE64URL[n >> 18 & 63] as string + BASE64URL[n >> 12 & 63] +
-      BASE64URL[n >> 6 & 63] + BASE64URL[n & 63];
-  }
-  return token;
+  return encodeBase64Url(crypto.getRandomValues(new Uint8Array(27)));
 }
 
 /**
@@ -236,9 +227,9 @@ export function createToken(): string {
  * @example
  * ```ts
  * import { tokenSelector } from "./_resume.ts";
- * import assert from "node:assert/strict";
+ * import { assertEquals } from "@std/assert";
  *
- * assert.equal(tokenSelector("abcdefghijkl0123456789012345678901234"), "abcdefghijkl");
+ * assertEquals(tokenSelector("abcdefghijkl0123456789012345678901234"), "abcdefghijkl");
  * ```
  */
 export function tokenSelector(token: string): string {
@@ -253,11 +244,11 @@ export function tokenSelector(token: string): string {
  * @example
  * ```ts
  * import { createToken, isSameToken } from "./_resume.ts";
- * import assert from "node:assert/strict";
+ * import { assertEquals } from "@std/assert";
  *
  * const token = createToken();
- * assert.equal(isSameToken(token, token.slice()), true);
- * assert.equal(isSameToken(token, createToken()), false);
+ * assertEquals(isSameToken(token, token.slice()), true);
+ * assertEquals(isSameToken(token, createToken()), false);
  * ```
  */
 export function isSameToken(a: string, b: string): boolean {
@@ -314,14 +305,14 @@ const OFFER = /^ws4d-resume\.1\.([A-Za-z0-9_-]{16,128})\.(0|[1-9][0-9]{0,15})$/;
  * @example A reconnect, and a client with its own subprotocol
  * ```ts
  * import { parseProtocols } from "./_resume.ts";
- * import assert from "node:assert/strict";
+ * import { assertEquals } from "@std/assert";
  *
  * const token = "A".repeat(36);
- * assert.deepEqual(parseProtocols(`ws4d-resume.1, ws4d-resume.1.${token}.42`), {
+ * assertEquals(parseProtocols(`ws4d-resume.1, ws4d-resume.1.${token}.42`), {
  *   resume: { token, received: 42 },
  *   rest: null,
  * });
- * assert.deepEqual(parseProtocols("chat, ws4d-resume.1"), {
+ * assertEquals(parseProtocols("chat, ws4d-resume.1"), {
  *   resume: null,
  *   rest: "chat",
  * });
@@ -372,11 +363,11 @@ export function parseProtocols(header: string | null): ParsedProtocols {
  * @example
  * ```ts
  * import { offerProtocols } from "./_resume.ts";
- * import assert from "node:assert/strict";
+ * import { assertEquals } from "@std/assert";
  *
- * assert.deepEqual(offerProtocols(null), ["ws4d-resume.1"]);
+ * assertEquals(offerProtocols(null), ["ws4d-resume.1"]);
  * const token = "A".repeat(36);
- * assert.deepEqual(offerProtocols({ token, received: 7 }), [
+ * assertEquals(offerProtocols({ token, received: 7 }), [
  *   "ws4d-resume.1",
  *   `ws4d-resume.1.${token}.7`,
  * ]);
@@ -399,10 +390,10 @@ export function offerProtocols(
  * @example
  * ```ts
  * import { withResumeQuery } from "./_resume.ts";
- * import assert from "node:assert/strict";
+ * import { assertEquals } from "@std/assert";
  *
- * assert.equal(withResumeQuery("ws://h/chat"), "ws://h/chat?ws4d-resume=1");
- * assert.equal(withResumeQuery("ws://h/?room=a"), "ws://h/?room=a&ws4d-resume=1");
+ * assertEquals(withResumeQuery("ws://h/chat"), "ws://h/chat?ws4d-resume=1");
+ * assertEquals(withResumeQuery("ws://h/?room=a"), "ws://h/?room=a&ws4d-resume=1");
  * ```
  */
 export function withResumeQuery(url: string): string {
@@ -434,13 +425,13 @@ export interface ResumeQuery {
  * @example
  * ```ts
  * import { takeResumeQuery } from "./_resume.ts";
- * import assert from "node:assert/strict";
+ * import { assertEquals } from "@std/assert";
  *
- * assert.deepEqual(takeResumeQuery("?room=a%20b&ws4d-resume=1"), {
+ * assertEquals(takeResumeQuery("?room=a%20b&ws4d-resume=1"), {
  *   offered: true,
  *   search: "?room=a%20b",
  * });
- * assert.deepEqual(takeResumeQuery("?ws4d-resume=2"), { offered: false, search: "" });
+ * assertEquals(takeResumeQuery("?ws4d-resume=2"), { offered: false, search: "" });
  * ```
  */
 export function takeResumeQuery(search: string): ResumeQuery {
@@ -524,9 +515,9 @@ function getU64(view: DataView, offset: number): number {
  * @example An ack, byte by byte
  * ```ts
  * import { encodeControl } from "./_resume.ts";
- * import assert from "node:assert/strict";
+ * import { assertEquals } from "@std/assert";
  *
- * assert.deepEqual(
+ * assertEquals(
  *   [...encodeControl({ type: "ack", received: 258 })],
  *   [0xc1, 0x02, 0, 0, 0, 0, 0, 0, 1, 2],
  * );
@@ -617,10 +608,10 @@ function protocolError(what: string): Ws4dError {
  * @example
  * ```ts
  * import { decodeControl, encodeControl } from "./_resume.ts";
- * import assert from "node:assert/strict";
+ * import { assertEquals } from "@std/assert";
  *
  * const bytes = encodeControl({ type: "ack", received: 9 });
- * assert.deepEqual(decodeControl(bytes), { type: "ack", received: 9 });
+ * assertEquals(decodeControl(bytes), { type: "ack", received: 9 });
  * ```
  */
 export function decodeControl(bytes: Uint8Array): ControlFrame | Ws4dError {
@@ -684,15 +675,15 @@ export function decodeControl(bytes: Uint8Array): ControlFrame | Ws4dError {
  * @example
  * ```ts
  * import { encodeControl, readHello, RESUME_DEFAULTS } from "./_resume.ts";
- * import assert from "node:assert/strict";
+ * import { assertEquals } from "@std/assert";
  *
  * const hello = {
  *   type: "hello", resumed: false, received: 0,
  *   limits: RESUME_DEFAULTS, token: "A".repeat(36),
  * } as const;
- * assert.deepEqual(readHello(encodeControl(hello).buffer), hello);
- * assert.equal(readHello("hello"), null);
- * assert.equal(readHello(Uint8Array.of(0xc1, 0x01).buffer), null);
+ * assertEquals(readHello(encodeControl(hello).buffer), hello);
+ * assertEquals(readHello("hello"), null);
+ * assertEquals(readHello(Uint8Array.of(0xc1, 0x01).buffer), null);
  * ```
  */
 export function readHello(frame: Frame): HelloFrame | null {
@@ -717,13 +708,13 @@ export type ResumeAnswer = "accept" | "decline";
  * @example
  * ```ts
  * import { encodeAnswer, readAnswer } from "./_resume.ts";
- * import assert from "node:assert/strict";
+ * import { assertEquals } from "@std/assert";
  *
  * const token = "A".repeat(36);
  * const bytes = encodeAnswer("accept", token);
- * assert.deepEqual([...bytes.subarray(0, 3)], [0xc1, 0x03, 0x41]);
- * assert.equal(readAnswer(bytes.buffer, token), "accept");
- * assert.equal(readAnswer(bytes.buffer, "B".repeat(36)), null);
+ * assertEquals([...bytes.subarray(0, 3)], [0xc1, 0x03, 0x41]);
+ * assertEquals(readAnswer(bytes.buffer, token), "accept");
+ * assertEquals(readAnswer(bytes.buffer, "B".repeat(36)), null);
  * ```
  */
 export function encodeAnswer(
@@ -768,12 +759,12 @@ export function readAnswer(frame: Frame, token: string): ResumeAnswer | null {
  * @example
  * ```ts
  * import { encodeControl, unwrapFrame, wrapUserData } from "./_resume.ts";
- * import assert from "node:assert/strict";
+ * import { assertEquals } from "@std/assert";
  *
- * assert.equal(unwrapFrame("hi"), "hi");
+ * assertEquals(unwrapFrame("hi"), "hi");
  * const wrapped = wrapUserData(Uint8Array.of(0xc1, 7)) as Uint8Array<ArrayBuffer>;
- * assert.deepEqual([...new Uint8Array(unwrapFrame(wrapped.buffer) as ArrayBuffer)], [0xc1, 7]);
- * assert.deepEqual(
+ * assertEquals([...new Uint8Array(unwrapFrame(wrapped.buffer) as ArrayBuffer)], [0xc1, 7]);
+ * assertEquals(
  *   unwrapFrame(encodeControl({ type: "ack", received: 1 }).buffer),
  *   { type: "ack", received: 1 },
  * );
@@ -796,11 +787,11 @@ export function unwrapFrame(frame: Frame): Frame | ControlFrame | Ws4dError {
  * @example
  * ```ts
  * import { wrapUserData } from "./_resume.ts";
- * import assert from "node:assert/strict";
+ * import { assertEquals } from "@std/assert";
  *
- * assert.equal(wrapUserData("hi"), "hi");
- * assert.deepEqual([...(wrapUserData(Uint8Array.of(1, 2)) as Uint8Array)], [1, 2]);
- * assert.deepEqual(
+ * assertEquals(wrapUserData("hi"), "hi");
+ * assertEquals([...(wrapUserData(Uint8Array.of(1, 2)) as Uint8Array)], [1, 2]);
+ * assertEquals(
  *   [...(wrapUserData(Uint8Array.of(0xc1)) as Uint8Array)],
  *   [0xc1, 0x00, 0xc1],
  * );
@@ -843,15 +834,15 @@ const INITIAL_CAPACITY = 16;
  * @example Two sides, a break, and a resume: nothing lost, nothing twice
  * ```ts
  * import { ResumeState } from "./_resume.ts";
- * import assert from "node:assert/strict";
+ * import { assertEquals } from "@std/assert";
  *
  * const server = new ResumeState<string>();
  * const client = new ResumeState<string>();
  * for (const text of ["a", "b", "c"]) server.keep(text, text.length);
  * client.countReceived(1); // "a" arrived; "b" and "c" were lost in the break
  * // The client offers its count (1); the server resends from there.
- * assert.deepEqual(server.resumeFrom(client.received), ["b", "c"]);
- * assert.equal(server.acknowledged, 1);
+ * assertEquals(server.resumeFrom(client.received), ["b", "c"]);
+ * assertEquals(server.acknowledged, 1);
  * ```
  */
 export class ResumeState<T> {

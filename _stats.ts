@@ -120,12 +120,12 @@ export interface WSServerCounts {
  * @example
  * ```ts
  * import { createStats } from "./_stats.ts";
- * import assert from "node:assert/strict";
+ * import { assertEquals } from "@std/assert";
  *
  * const counts = createStats();
  * counts.refused["429"] = (counts.refused["429"] ?? 0) + 1;
- * assert.equal(counts.limits.rateLimit, 0);
- * assert.deepEqual(counts.sessionsExpired, { window: 0, limits: 0 });
+ * assertEquals(counts.limits.rateLimit, 0);
+ * assertEquals(counts.sessionsExpired, { window: 0, limits: 0 });
  * ```
  */
 export function createStats(): WSServerCounts {
@@ -166,13 +166,13 @@ export function createStats(): WSServerCounts {
  * @example
  * ```ts
  * import { createStats, snapshotStats } from "./_stats.ts";
- * import assert from "node:assert/strict";
+ * import { assert, assertEquals } from "@std/assert";
  *
  * const counts = createStats();
  * const before = snapshotStats(counts);
  * counts.closes["1000"] = 1;
- * assert.deepEqual(before.closes, {});
- * assert.ok(Object.isFrozen(before.closes));
+ * assertEquals(before.closes, {});
+ * assert(Object.isFrozen(before.closes));
  * ```
  */
 export function snapshotStats(counts: WSServerCounts): WSServerStats {

@@ -65,12 +65,12 @@ export interface WSOpenEvent {
  * @example Telling the first open from a reconnect
  * ```ts
  * import type { WSClientOpenEvent } from "@ws4d/websocket";
- * import assert from "node:assert/strict";
+ * import { assertEquals } from "@std/assert";
  *
  * function greeting(event: WSClientOpenEvent): string {
  *   return event.reconnected ? "back again" : "hello";
  * }
- * assert.equal(
+ * assertEquals(
  *   greeting({ type: "open", reconnected: false, resumed: false }),
  *   "hello",
  * );
@@ -94,12 +94,12 @@ export interface WSClientOpenEvent extends WSOpenEvent {
  * @example Showing the wait
  * ```ts
  * import type { WSClientReconnectingEvent } from "@ws4d/websocket";
- * import assert from "node:assert/strict";
+ * import { assertEquals } from "@std/assert";
  *
  * function banner(event: WSClientReconnectingEvent): string {
  *   return `Reconnecting in ${event.delay.toFixed(1)} s (try ${event.attempt}, code ${event.code})`;
  * }
- * assert.equal(
+ * assertEquals(
  *   banner({ type: "reconnecting", code: 1012, reason: "", attempt: 1, delay: 0.5 }),
  *   "Reconnecting in 0.5 s (try 1, code 1012)",
  * );
@@ -133,7 +133,7 @@ export interface WSClientReconnectingEvent {
  * @example Three tries at most, one second apart
  * ```ts
  * import { WebSocket, type WSReconnectOptions } from "@ws4d/websocket";
- * import assert from "node:assert/strict";
+ * import { assertMatch } from "@std/assert";
  *
  * const reconnect: WSReconnectOptions = { delay: 0, maxRetries: 2 };
  * const failed = Promise.withResolvers<string>();
@@ -141,7 +141,7 @@ export interface WSClientReconnectingEvent {
  *   reconnect,
  *   onError: (_ws, event) => failed.resolve(event.errors[0]?.message ?? ""),
  * });
- * assert.match(await failed.promise, /after 3 tries/);
+ * assertMatch(await failed.promise, /after 3 tries/);
  * ```
  */
 export interface WSReconnectOptions {

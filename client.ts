@@ -7,7 +7,7 @@
  * ```ts
  * import { WebSocket } from "@ws4d/websocket/client";
  * import { WebSocketServer } from "@ws4d/websocket/server";
- * import assert from "node:assert/strict";
+ * import { assertEquals } from "@std/assert";
  *
  * await using wss = new WebSocketServer({
  *   onConnection: () => ({ onMessage: (ws, event) => ws.send(event.data) }),
@@ -18,7 +18,7 @@
  *   onMessage: (_ws, event) => echoed.resolve(event.data),
  * });
  * ws.send({ hello: "4D" });
- * assert.deepEqual(await echoed.promise, { hello: "4D" });
+ * assertEquals(await echoed.promise, { hello: "4D" });
  * ws.terminate();
  * ```
  *
@@ -191,16 +191,16 @@ const ACTION = "Cannot create WebSocket";
  * @example Sending before the connection is open
  * ```ts
  * import { WebSocket } from "@ws4d/websocket";
- * import assert from "node:assert/strict";
+ * import { assertEquals } from "@std/assert";
  *
  * const done = Promise.withResolvers<number>();
  * const ws = new WebSocket("ws://127.0.0.1:9", {
  *   onTerminate: (_ws, event) => done.resolve(event.code),
  *   onError() {},
  * });
- * assert.equal(ws.status, "Connecting");
+ * assertEquals(ws.status, "Connecting");
  * ws.send("queued until open");
- * assert.equal(await done.promise, 1006);
+ * assertEquals(await done.promise, 1006);
  * ```
  */
 export class WebSocket<H = unknown, D extends DataType = "text"> {
@@ -293,9 +293,9 @@ export class WebSocket<H = unknown, D extends DataType = "text"> {
    * @example
    * ```ts
    * import { WebSocket } from "@ws4d/websocket";
-   * import assert from "node:assert/strict";
+   * import { assertThrows } from "@std/assert";
    *
-   * assert.throws(() => WebSocket.new("http://example.com"), SyntaxError);
+   * assertThrows(() => WebSocket.new("http://example.com"), SyntaxError);
    * ```
    */
   // deno-lint-ignore no-misused-new -- 4D's constructor is `.new()`.

@@ -10,7 +10,7 @@
  *   WSConnectionHandler,
  *   WSMessageEvent,
  * } from "@ws4d/websocket";
- * import assert from "node:assert/strict";
+ * import { assertEquals } from "@std/assert";
  *
  * class Echo implements WSConnectionHandler<"text", Echo> {
  *   count = 0;
@@ -19,7 +19,7 @@
  *     ws.send(event.data.toUpperCase());
  *   }
  * }
- * assert.equal(new Echo().count, 0);
+ * assertEquals(new Echo().count, 0);
  * ```
  *
  * @module
@@ -114,7 +114,7 @@ let nextId = 1;
  * @example Sending to every other connection, as 4D's chat does
  * ```ts
  * import { WebSocketServer } from "@ws4d/websocket";
- * import assert from "node:assert/strict";
+ * import { assertEquals } from "@std/assert";
  *
  * await using wss = new WebSocketServer({
  *   onConnection: () => ({
@@ -125,7 +125,7 @@ let nextId = 1;
  *     },
  *   }),
  * });
- * assert.deepEqual(wss.connections, []);
+ * assertEquals(wss.connections, []);
  * ```
  */
 export class WebSocketConnection<

@@ -7,7 +7,7 @@
  * @example A 4D-style echo server, mounted in Deno.serve
  * ```ts
  * import { WebSocketServer } from "@ws4d/websocket";
- * import assert from "node:assert/strict";
+ * import { assertEquals } from "@std/assert";
  *
  * const wss = new WebSocketServer({
  *   onConnection: () => ({
@@ -16,7 +16,7 @@
  *     },
  *   }),
  * }, { path: "/ws", port: 0, hostname: "127.0.0.1" });
- * assert.equal(wss.connections.length, 0);
+ * assertEquals(wss.connections.length, 0);
  * await wss.terminate();
  * ```
  *

@@ -369,7 +369,7 @@ function validate(
  *   MeterProvider,
  *   MetricReader,
  * } from "npm:@opentelemetry/sdk-metrics@^3";
- * import assert from "node:assert/strict";
+ * import { assertEquals } from "@std/assert";
  *
  * class Reader extends MetricReader {
  *   protected override async onForceFlush() {}
@@ -391,8 +391,8 @@ function validate(
  * const { resourceMetrics } = await reader.collect();
  * const active = resourceMetrics.scopeMetrics[0]?.metrics
  *   .find((m) => m.descriptor.name === "ws4d.server.connection.active");
- * assert.equal(active?.dataPoints[0]?.value, 3);
- * assert.deepEqual(active?.dataPoints[0]?.attributes, { "http.route": "/chat" });
+ * assertEquals(active?.dataPoints[0]?.value, 3);
+ * assertEquals(active?.dataPoints[0]?.attributes, { "http.route": "/chat" });
  * await meterProvider.shutdown();
  * ```
  */

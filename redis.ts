@@ -80,15 +80,15 @@ const decoder = new TextDecoder();
  * @example Pointed at a Redis that you run
  * ```ts
  * import { RedisBackplane } from "@ws4d/websocket/redis";
- * import assert from "node:assert/strict";
+ * import { assertEquals } from "@std/assert";
  *
  * const backplane = new RedisBackplane("redis://127.0.0.1:6379", {
  *   channel: "chat",
  * });
  * // Nothing connects until a server starts it:
  * // new WebSocketServer(handler, { backplane }), then `await backplane.ready`.
- * assert.equal(backplane.channel, "chat");
- * assert.equal(backplane.connected, false);
+ * assertEquals(backplane.channel, "chat");
+ * assertEquals(backplane.connected, false);
  * ```
  */
 export class RedisBackplane implements Backplane {

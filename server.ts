@@ -8,12 +8,12 @@
  * @example An echo server on a free port
  * ```ts
  * import { WebSocketServer } from "@ws4d/websocket/server";
- * import assert from "node:assert/strict";
+ * import { assertEquals } from "@std/assert";
  *
  * await using wss = new WebSocketServer({
  *   onConnection: () => ({ onMessage: (ws, event) => ws.send(event.data) }),
  * }, { port: 0, hostname: "127.0.0.1" });
- * assert.equal(typeof wss.addr?.port, "number");
+ * assertEquals(typeof wss.addr?.port, "number");
  * ```
  *
  * @module
@@ -363,7 +363,7 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
  * @example Mounted in your own `Deno.serve`, beside other routes
  * ```ts
  * import { WebSocketServer } from "@ws4d/websocket";
- * import assert from "node:assert/strict";
+ * import { assertEquals } from "@std/assert";
  *
  * await using wss = new WebSocketServer({
  *   onConnection: () => ({ onMessage: (ws, event) => ws.send(event.data) }),
@@ -374,13 +374,13 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
  *     wss.handles(request) ? wss.fetch(request, info) : new Response("home"),
  * );
  * const home = await fetch(`http://127.0.0.1:${server.addr.port}/`);
- * assert.equal(await home.text(), "home");
+ * assertEquals(await home.text(), "home");
  * ```
  *
  * @example A typed handler: `this` and `event.data` are inferred
  * ```ts
  * import { WebSocketServer } from "@ws4d/websocket";
- * import assert from "node:assert/strict";
+ * import { assertEquals } from "@std/assert";
  *
  * await using wss = new WebSocketServer({
  *   onConnection: () => ({
@@ -391,7 +391,7 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
  *     },
  *   }),
  * }, { dataType: "blob" });
- * assert.equal(wss.dataType, "blob");
+ * assertEquals(wss.dataType, "blob");
  * ```
  */
 export class WebSocketServer<
@@ -535,10 +535,10 @@ export class WebSocketServer<
    * @example
    * ```ts
    * import { WebSocketServer } from "@ws4d/websocket";
-   * import assert from "node:assert/strict";
+   * import { assert } from "@std/assert";
    *
    * const wss = WebSocketServer.new({ onConnection: () => null });
-   * assert.ok(wss instanceof WebSocketServer);
+   * assert(wss instanceof WebSocketServer);
    * await wss.terminate();
    * ```
    */
@@ -583,13 +583,13 @@ export class WebSocketServer<
    * @example
    * ```ts
    * import { WebSocketServer } from "@ws4d/websocket";
-   * import assert from "node:assert/strict";
+   * import { assertEquals } from "@std/assert";
    *
    * await using wss = new WebSocketServer({ onConnection: () => null });
    * const refused = await wss.fetch(new Request("http://localhost/"));
    * await refused.body?.cancel();
-   * assert.deepEqual(wss.stats.refused, { "426": 1 });
-   * assert.equal(wss.stats.connections, 0);
+   * assertEquals(wss.stats.refused, { "426": 1 });
+   * assertEquals(wss.stats.connections, 0);
    * ```
    */
   get stats(): WSServerStats {
@@ -624,14 +624,14 @@ export class WebSocketServer<
    * @example The chat's "resend to all the other clients"
    * ```ts
    * import { WebSocketServer } from "@ws4d/websocket";
-   * import assert from "node:assert/strict";
+   * import { assertEquals } from "@std/assert";
    *
    * const wss = new WebSocketServer({
    *   onConnection: () => ({
    *     onMessage: (ws, event) => ws.wss.broadcast(event.data, { except: ws }),
    *   }),
    * });
-   * assert.equal(wss.broadcast({ news: "no one is connected yet" }), 0);
+   * assertEquals(wss.broadcast({ news: "no one is connected yet" }), 0);
    * await wss.terminate();
    * ```
    */
@@ -821,13 +821,13 @@ export class WebSocketServer<
    * @example 4D's form: seconds, `0` for at once
    * ```ts
    * import { WebSocketServer } from "@ws4d/websocket";
-   * import assert from "node:assert/strict";
+   * import { assertEquals } from "@std/assert";
    *
    * const wss = new WebSocketServer({ onConnection: () => null }, { port: 0 });
    * const done = wss.terminate(1);
-   * assert.equal(wss.terminate(), done);
+   * assertEquals(wss.terminate(), done);
    * await done;
-   * assert.equal(wss.terminated, true);
+   * assertEquals(wss.terminated, true);
    * ```
    */
   terminate(timeout?: number): Promise<void> {
