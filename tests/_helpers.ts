@@ -26,10 +26,41 @@ import {
   type WSTerminateEvent,
 } from "../mod.ts";
 
-import { deadline, freePort } from "./_common.ts";
+/**
+ * Waits for `promise`, failing after `ms` with `what` in the message; the
+ * timer is cleared either way. Kept for the test files not yet on
+ * `deadline` from `@std/async`, which new code uses.
+ */
+export async function deadline<T>(
+  promise: Promise<T>,
+  what: string,
+  ms = 5000,
+): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`Timed out after ${ms} ms waiting for ${what}`)),
+      ms,
+    );
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
-/** Moved to `_common.ts`, shared with bench/; still exported from here. */
-export { deadline, freePort };
+/**
+ * A loopback port found free by listening on 0 and closing: racy, as
+ * another process may take it before it is used. Kept for the test files
+ * not yet rid of it; new code binds port 0 and reads the port back.
+ */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr;
+  listener.close();
+  return port;
+}
 
 /** A server listening on 127.0.0.1; `await using` terminates it. */
 export interface Listening extends AsyncDisposable {

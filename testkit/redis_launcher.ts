@@ -1,17 +1,27 @@
 /**
  * A `redis-server` child process on a loopback port, with no persistence:
  * started, stopped and restarted on the same port at will. The tests
- * (`_redis.ts`) and the benchmark's broadcast through Redis share it; the
- * benchmark pins it to a CPU (`cpus`) and kills it with its other children
- * (`onSpawn`).
+ * (`tests/_redis.ts`) and the benchmark's broadcast through Redis share it;
+ * the benchmark pins it to a CPU (`cpus`) and kills it with its other
+ * children (`onSpawn`).
+ *
+ * The port: redis-server cannot be told "any free port" (`--port 0` turns
+ * TCP off) and cannot be handed a listening socket, and a port found free by
+ * listening and closing may be taken before redis-server binds it. So, unless
+ * a port is given, it takes a random one below the kernel's ephemeral range,
+ * which no `port: 0` listener and no outgoing connection is ever given, and
+ * tries another when redis-server says the port is in use.
  *
  * @module
  */
-import { deadline, freePort } from "./_common.ts";
+import { deadline } from "@std/async";
 
 /** How to launch it. */
 export interface RedisLaunchOptions {
-  /** The port (default: a free one, chosen now). */
+  /**
+   * The port (default: a random one below the ephemeral range, another if
+   * it is in use).
+   */
   readonly port?: number;
   /** The program (default `redis-server`, looked up on `PATH`). */
   readonly program?: string;
@@ -28,38 +38,61 @@ export interface RedisLaunchOptions {
  *
  * @example
  * ```ts ignore
- * import { RedisLauncher } from "./_redis_launcher.ts";
+ * import { RedisLauncher } from "./redis_launcher.ts";
  * await using redis = new RedisLauncher();
  * await redis.start();
  * console.log(redis.url);
  * ```
  */
 export class RedisLauncher implements AsyncDisposable {
-  readonly port: number;
   readonly #options: RedisLaunchOptions;
+  #port: number;
+  /** Whether `#port` may still change: chosen here, and never bound yet. */
+  #portChosen: boolean;
   #child: Deno.ChildProcess | undefined;
   /** Reads its log to the end, so that it never blocks on a full pipe. */
   #drained: Promise<void> | undefined;
 
   constructor(options: RedisLaunchOptions = {}) {
-    this.port = options.port ?? freePort();
     this.#options = options;
+    this.#port = options.port ?? unlikelyTakenPort();
+    this.#portChosen = options.port === undefined;
+  }
+
+  /** Its port: where it listens once started, the same on every restart. */
+  get port(): number {
+    return this.#port;
   }
 
   /** `redis://127.0.0.1:<port>`. */
   get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
+    return `redis://127.0.0.1:${this.#port}`;
   }
 
   /**
    * Starts it and waits until its log says it accepts connections; throws
    * (with nothing left running) when it cannot be started or is not ready.
+   * A port it chose and found in use is replaced, up to 20 times.
    */
   async start(): Promise<void> {
+    for (let attempt = 1;; attempt++) {
+      try {
+        await this.#startOnce();
+        this.#portChosen = false;
+        return;
+      } catch (error) {
+        const inUse = error instanceof PortInUse;
+        if (!inUse || !this.#portChosen || attempt === 20) throw error;
+        this.#port = unlikelyTakenPort();
+      }
+    }
+  }
+
+  async #startOnce(): Promise<void> {
     const program = this.#options.program ?? "redis-server";
     const args = [
       "--port",
-      String(this.port),
+      String(this.#port),
       "--bind",
       "127.0.0.1",
       "--save",
@@ -92,15 +125,15 @@ export class RedisLauncher implements AsyncDisposable {
           if (log.length > 8192) log = log.slice(-1024);
         }
       } finally {
-        ready.reject(new Error(`redis-server exited: ${log.slice(-500)}`));
+        ready.reject(
+          log.includes("Address already in use")
+            ? new PortInUse(this.#port)
+            : new Error(`redis-server exited: ${log.slice(-500)}`),
+        );
       }
     })();
     try {
-      await deadline(
-        ready.promise,
-        "redis-server to accept connections",
-        this.#options.readyMs ?? 10_000,
-      );
+      await deadline(ready.promise, this.#options.readyMs ?? 10_000);
     } catch (error) {
       await this.stop();
       throw error;
@@ -117,11 +150,38 @@ export class RedisLauncher implements AsyncDisposable {
     } catch {
       // It has exited already.
     }
-    await deadline(child.status, "redis-server to exit");
+    await deadline(child.status, 10_000);
     await this.#drained?.catch(() => {});
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.stop();
   }
+}
+
+/** redis-server could not bind its port. */
+class PortInUse extends Error {
+  constructor(port: number) {
+    super(`redis-server: port ${port} is in use`);
+  }
+}
+
+/**
+ * A random port in the 10,000 below the kernel's ephemeral range (Linux:
+ * `ip_local_port_range`, else IANA's 49152): the kernel never hands those
+ * out, neither to a listener on port 0 nor to an outgoing connection, so
+ * only another explicit choice can take one.
+ */
+function unlikelyTakenPort(): number {
+  let low = 49152;
+  try {
+    const range = Deno.readTextFileSync(
+      "/proc/sys/net/ipv4/ip_local_port_range",
+    );
+    low = Number(range.trim().split(/\s+/)[0]) || low;
+  } catch {
+    // Not Linux, or no read permission: IANA's range.
+  }
+  const bottom = Math.max(1024, low - 10_000);
+  return bottom + Math.floor(Math.random() * (low - bottom));
 }
