@@ -6,7 +6,8 @@
  *
  * @module
  */
-import assert from "node:assert/strict";
+import { assertEquals } from "@std/assert";
+import { deadline } from "@std/async";
 import {
   type WebSocket as WSClient,
   type WebSocketConnection,
@@ -27,39 +28,24 @@ import {
 } from "../mod.ts";
 
 /**
- * Waits for `promise`, failing after `ms` with `what` in the message; the
- * timer is cleared either way. Kept for the test files not yet on
- * `deadline` from `@std/async`, which new code uses.
+ * Kept for the test files of other branches until they move to `deadline`
+ * from `@std/async` and to port 0 (see `_compat.ts`).
  */
-export async function deadline<T>(
-  promise: Promise<T>,
-  what: string,
-  ms = 5000,
-): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`Timed out after ${ms} ms waiting for ${what}`)),
-      ms,
-    );
-  });
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+export { deadline, freePort } from "./_compat.ts";
 
 /**
- * A loopback port found free by listening on 0 and closing: racy, as
- * another process may take it before it is used. Kept for the test files
- * not yet rid of it; new code binds port 0 and reads the port back.
+ * `deadline` from `@std/async`, with what was awaited named in the error
+ * when it times out.
  */
-export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr;
-  listener.close();
-  return port;
+function waitFor<T>(promise: Promise<T>, what: string, ms: number): Promise<T> {
+  return deadline(promise, ms).catch((error: unknown) => {
+    if (error instanceof DOMException && error.name === "TimeoutError") {
+      throw new Error(`Timed out after ${ms} ms waiting for ${what}`, {
+        cause: error,
+      });
+    }
+    throw error;
+  });
 }
 
 /** A server listening on 127.0.0.1; `await using` terminates it. */
@@ -109,6 +95,8 @@ export interface AnyEvent {
   readonly code?: number;
   readonly reason?: string;
   readonly wasClean?: boolean;
+  readonly reconnected?: boolean;
+  readonly resumed?: boolean;
   readonly errors?: readonly WSError[];
   readonly status?: {
     readonly HTTPError: number;
@@ -162,7 +150,7 @@ class CallLog<Target> {
     if (found !== undefined) return Promise.resolve(found);
     const { promise, resolve } = Promise.withResolvers<Call>();
     this.#waiters.push({ test, resolve });
-    return deadline(promise, what, ms);
+    return waitFor(promise, what, ms);
   }
 
   /** Resolves with the event of `onOpen`, once it ran. */
@@ -269,10 +257,11 @@ export class Recorder extends CallLog<WebSocketConnection>
  *
  * @example
  * ```ts
- * import { ClientRecorder, freePort } from "./_helpers.ts";
+ * import { ClientRecorder } from "./_helpers.ts";
  * import { WebSocket } from "../mod.ts";
  * const log = new ClientRecorder({ dataType: "object" });
- * new WebSocket(`ws://127.0.0.1:${freePort()}/`, log);
+ * // Port 1: privileged, and never given to a port-0 listener: refused.
+ * new WebSocket("ws://127.0.0.1:1/", log);
  * await log.terminated();
  * console.assert(log.types.join() === "error,terminate");
  * ```
@@ -362,12 +351,13 @@ export async function connect(
   const closed = new Promise<CloseEvent>((resolve) => {
     socket.addEventListener("close", resolve);
   });
-  await deadline(
+  await waitFor(
     new Promise<void>((resolve, reject) => {
       socket.onopen = () => resolve();
       socket.onerror = () => reject(new Error(`Cannot connect to ${url}`));
     }),
     `open of ${url}`,
+    5000,
   );
   return {
     socket,
@@ -377,7 +367,7 @@ export async function connect(
       if (messages.length >= count) return Promise.resolve();
       const { promise, resolve } = Promise.withResolvers<void>();
       waiters.push({ count, resolve });
-      return deadline(promise, `${count} messages`, ms);
+      return waitFor(promise, `${count} messages`, ms);
     },
   };
 }
@@ -385,7 +375,7 @@ export async function connect(
 /** Closes `peer` (if still open) and waits for its close event. */
 export async function hangUp(peer: Peer): Promise<CloseEvent> {
   if (peer.socket.readyState < WebSocket.CLOSING) peer.socket.close();
-  return await deadline(peer.closed, "client close");
+  return await waitFor(peer.closed, "client close", 5000);
 }
 
 /** The sequence numbers each sender's `tag` messages had, as `peer` got them. */
@@ -425,10 +415,10 @@ export async function exchange(
   const all = Array.from({ length: count }, (_, n) => n);
   for (const [i, peer] of peers.entries()) {
     const got = sequences(peer, tag);
-    assert.equal(got.has(`${tag}${i}`), false, `${tag}${i}: its own came back`);
+    assertEquals(got.has(`${tag}${i}`), false, `${tag}${i}: its own came back`);
     for (const j of peers.keys()) {
       if (!hears(i, j)) continue;
-      assert.deepEqual(
+      assertEquals(
         got.get(`${tag}${j}`),
         all,
         `${tag}${i} from ${tag}${j}`,

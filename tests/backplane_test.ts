@@ -6,7 +6,13 @@
  *
  * @module
  */
-import assert from "node:assert/strict";
+import {
+  assertEquals,
+  assertMatch,
+  assertNotEquals,
+  assertThrows,
+} from "@std/assert";
+import { deadline } from "@std/async";
 import {
   type Backplane,
   type BackplaneSink,
@@ -14,7 +20,7 @@ import {
   type WebSocketConnection,
   WebSocketServer,
 } from "../mod.ts";
-import { connect, deadline, exchange, hangUp, listen } from "./_helpers.ts";
+import { connect, exchange, hangUp, listen } from "./_helpers.ts";
 
 const MESSAGES = 50;
 
@@ -42,15 +48,15 @@ Deno.test("BroadcastChannelBackplane: two servers on one channel reach each othe
   ];
   await exchange(peers, { tag: "p", count: MESSAGES });
   // `connections` stays local, as in 4D.
-  assert.equal(a.wss.connections.length, 2);
-  assert.equal(b.wss.connections.length, 2);
+  assertEquals(a.wss.connections.length, 2);
+  assertEquals(b.wss.connections.length, 2);
   // A broadcast from the server itself, in binary: everyone, once.
-  assert.equal(a.wss.broadcast(new Uint8Array([1, 2, 3])), 2);
+  assertEquals(a.wss.broadcast(new Uint8Array([1, 2, 3])), 2);
   await Promise.all(
     peers.map((peer) => peer.received(3 * MESSAGES + 1)),
   );
   for (const peer of peers) {
-    assert.deepEqual(
+    assertEquals(
       new Uint8Array(peer.messages.at(-1) as ArrayBuffer),
       new Uint8Array([1, 2, 3]),
     );
@@ -71,7 +77,7 @@ Deno.test("BroadcastChannelBackplane: a Blob keeps its place among the broadcast
   a.wss.broadcast(new Blob(["second"]));
   a.wss.broadcast("third");
   await peer.received(3);
-  assert.deepEqual(
+  assertEquals(
     peer.messages.map((m) =>
       typeof m === "string" ? m : new TextDecoder().decode(m as ArrayBuffer)
     ),
@@ -95,7 +101,7 @@ Deno.test("BroadcastChannelBackplane: bytes broadcast behind a Blob are sent as 
   // The caller reuses its buffer at once: the waiting broadcast holds a copy.
   bytes.fill(0x21);
   await peer.received(2);
-  assert.deepEqual(
+  assertEquals(
     peer.messages.map((m) => new TextDecoder().decode(m as ArrayBuffer)),
     ["blob", "kept"],
   );
@@ -115,14 +121,13 @@ Deno.test("BroadcastChannelBackplane: two workers of one process, as deno serve 
         worker.onmessage = (event) => resolve(event.data);
         worker.postMessage(message);
       }),
-      "the worker",
       10_000,
     );
   try {
     const ports = await Promise.all(
       workers.map((worker) => ask(worker, { channel })),
     ) as number[];
-    assert.notEqual(ports[0], ports[1]);
+    assertNotEquals(ports[0], ports[1]);
     const peers = [];
     for (const port of [...ports, ...ports]) {
       peers.push(await connect(`ws://127.0.0.1:${port}`));
@@ -153,23 +158,24 @@ Deno.test("Backplane: a failure and a recovery reach the server's onError; a wro
     onError: (_, event) => void errors.push(event),
   }, { backplane: fake });
   wss.broadcast({ a: 1 });
-  assert.deepEqual(published, ['{"a":1}']);
+  assertEquals(published, ['{"a":1}']);
   sink?.failed(new Error("down"));
   sink?.recovered(3);
   // Reports go through the server's callback queue, which is idle here.
-  assert.deepEqual(
+  assertEquals(
     errors.map((e) => (e as { statusText: string }).statusText),
     ["backplane failed", "backplane recovered"],
   );
-  assert.match(
+  assertMatch(
     (errors[1] as { errors: { message: string }[] }).errors[0]?.message ?? "",
     /3 broadcast\(s\) did not reach/,
   );
   await wss.terminate();
-  await deadline(closed.promise, "terminate to close the backplane");
-  assert.throws(
+  await deadline(closed.promise, 5000);
+  assertThrows(
     () => new WebSocketServer(relay, { backplane: {} as Backplane }),
-    { name: "TypeError", message: /options\.backplane must be a Backplane/ },
+    TypeError,
+    "options.backplane must be a Backplane",
   );
-  assert.throws(() => new BroadcastChannelBackplane(""), TypeError);
+  assertThrows(() => new BroadcastChannelBackplane(""), TypeError);
 });

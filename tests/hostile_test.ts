@@ -6,16 +6,10 @@
  *
  * @module
  */
-import assert from "node:assert/strict";
+import { assertEquals, assertMatch, assertRejects } from "@std/assert";
+import { deadline } from "@std/async";
 import { ErrorCode } from "../mod.ts";
-import {
-  connect,
-  deadline,
-  hangUp,
-  listen,
-  type Peer,
-  Recorder,
-} from "./_helpers.ts";
+import { connect, hangUp, listen, type Peer, Recorder } from "./_helpers.ts";
 import {
   buildFrame,
   closeOf,
@@ -25,7 +19,7 @@ import {
   readHead,
   readToEnd,
   upgradeHead,
-} from "./_raw.ts";
+} from "../testkit/raw_peer.ts";
 
 const text = (value: string) => new TextEncoder().encode(value);
 
@@ -50,7 +44,7 @@ async function stillServed(bystander: Peer, what: string): Promise<void> {
   const before = bystander.messages.length;
   bystander.socket.send(`still served after ${what}`);
   await bystander.received(before + 1);
-  assert.equal(bystander.messages.at(-1), `still served after ${what}`);
+  assertEquals(bystander.messages.at(-1), `still served after ${what}`);
 }
 
 // --- Handshakes Deno would accept, answered by ws4d before the upgrade.
@@ -97,10 +91,10 @@ for (const { name, extra, status, header } of handshakes) {
     const conn = await rawRequest(port, upgradeHead(port, "/", extra));
     const head = await readHead(conn);
     conn.close();
-    assert.match(head, status);
-    if (header !== undefined) assert.match(head, header);
-    assert.equal(calls, 0);
-    assert.equal(server.wss.connections.length, 0);
+    assertMatch(head, status);
+    if (header !== undefined) assertMatch(head, header);
+    assertEquals(calls, 0);
+    assertEquals(server.wss.connections.length, 0);
   });
 }
 
@@ -117,8 +111,8 @@ Deno.test("Hostile peer: a header section of 1 MiB gets 400 from Deno", async ()
   const answer = new TextDecoder().decode(await readToEnd(conn));
   await written;
   conn.close();
-  assert.match(answer, /^HTTP\/1\.1 400 /);
-  assert.equal(recorders.length, 1, "only the bystander was accepted");
+  assertMatch(answer, /^HTTP\/1\.1 400 /);
+  assertEquals(recorders.length, 1, "only the bystander was accepted");
   await stillServed(bystander, "a 1 MiB header section");
   await hangUp(bystander);
 });
@@ -132,14 +126,13 @@ Deno.test("Hostile peer: a request line that never ends is held by Deno (pinned)
   // silence it still waits. A change here means Deno now cuts slowloris.
   const buffer = new Uint8Array(1024);
   const read = slow.read(buffer);
-  await assert.rejects(deadline(read, "Deno to answer slowloris", 1500), {
-    message: /Timed out/,
-  });
+  const silence = await assertRejects(() => deadline(read, 1500), DOMException);
+  assertEquals(silence.name, "TimeoutError");
   await stillServed(bystander, "a request line that never ends");
   await hangUp(bystander);
   // Shutting the listener down cuts the held socket.
   await server.wss.terminate(1);
-  assert.equal(await deadline(read, "the cut of the held socket"), null);
+  assertEquals(await deadline(read, 5000), null);
   slow.close();
 });
 
@@ -285,22 +278,22 @@ for (const { name, frames, wire, errCode, code } of frameCases) {
     const { port } = server;
     const bystander = await connect(server.url);
     const conn = await rawRequest(port, upgradeHead(port));
-    assert.match(await readHead(conn), /^HTTP\/1\.1 101 /);
+    assertMatch(await readHead(conn), /^HTTP\/1\.1 101 /);
     for (const frame of frames) await conn.write(frame);
     const sent = parseFrames(await readToEnd(conn));
     conn.close();
     // On the wire: Deno's engine ends TCP, after a close frame or none.
-    if (wire === "nothing") assert.deepEqual(sent, []);
+    if (wire === "nothing") assertEquals(sent, []);
     else {
-      assert.equal(sent.length, 1);
-      assert.equal(closeOf(sent[0] as (typeof sent)[0])[0], wire);
+      assertEquals(sent.length, 1);
+      assertEquals(closeOf(sent[0] as (typeof sent)[0])[0], wire);
     }
     const hostile = recorders[1] as Recorder;
     await hostile.terminated();
-    assert.deepEqual(hostile.types, ["open", "error", "terminate"]);
+    assertEquals(hostile.types, ["open", "error", "terminate"]);
     const error = hostile.calls[1]?.event;
-    assert.deepEqual(error?.errors?.map((e) => e.errCode), [errCode]);
-    assert.equal(hostile.calls[2]?.event.code, code);
+    assertEquals(error?.errors?.map((e) => e.errCode), [errCode]);
+    assertEquals(hostile.calls[2]?.event.code, code);
     await stillServed(bystander, name);
     await hangUp(bystander);
   });
@@ -317,7 +310,7 @@ Deno.test("Hostile peer: an unmasked client frame is delivered by Deno (pinned)"
   const hostile = recorders[0] as Recorder;
   // RFC 6455 §5.1 wants a close here; Deno's engine accepts the frame.
   await hostile.received(1);
-  assert.deepEqual(hostile.messages, ["unmasked"]);
+  assertEquals(hostile.messages, ["unmasked"]);
   conn.close();
   await hostile.terminated();
 });
@@ -334,7 +327,7 @@ Deno.test("Hostile peer: a message ending in half a UTF-8 sequence loses it in D
   const hostile = recorders[0] as Recorder;
   // RFC 6455 §8.1 wants 1007; Deno's engine drops the trailing 0xC3 byte.
   await hostile.received(1);
-  assert.deepEqual(hostile.messages, ["ok"]);
+  assertEquals(hostile.messages, ["ok"]);
   conn.close();
   await hostile.terminated();
 });
@@ -350,8 +343,8 @@ Deno.test("Hostile peer: a connection cut mid-frame ends with 1006 and no onErro
   conn.close();
   const hostile = recorders[1] as Recorder;
   await hostile.terminated();
-  assert.deepEqual(hostile.types, ["open", "terminate"]);
-  assert.equal(hostile.calls[1]?.event.code, 1006);
+  assertEquals(hostile.types, ["open", "terminate"]);
+  assertEquals(hostile.calls[1]?.event.code, 1006);
   await stillServed(bystander, "a cut mid-frame");
   await hangUp(bystander);
 });
@@ -380,8 +373,8 @@ Deno.test("Hostile peer: 20,000 pings in one burst are each answered, and the co
   );
   await writing;
   const pongs = frames.filter((frame) => frame.opcode === 10).length;
-  assert.equal(pongs, count, "Deno answers every ping");
-  assert.deepEqual(recorders[1]?.messages, ["after the flood"]);
+  assertEquals(pongs, count, "Deno answers every ping");
+  assertEquals(recorders[1]?.messages, ["after the flood"]);
   await stillServed(bystander, "a ping flood");
   conn.close();
   await recorders[1]?.terminated();
