@@ -13,12 +13,15 @@ import {
   assertThrows,
 } from "@std/assert";
 import { deadline } from "@std/async";
+import { assertSpyCall, assertSpyCalls, spy } from "@std/testing/mock";
 import {
   type Backplane,
+  type BackplaneData,
   type BackplaneSink,
   BroadcastChannelBackplane,
   type WebSocketConnection,
   WebSocketServer,
+  type WSServerErrorEvent,
 } from "../mod.ts";
 import { connect, exchange, hangUp, listen } from "./_helpers.ts";
 
@@ -142,32 +145,36 @@ Deno.test("BroadcastChannelBackplane: two workers of one process, as deno serve 
 
 Deno.test("Backplane: a failure and a recovery reach the server's onError; a wrong backplane throws", async () => {
   let sink: BackplaneSink | undefined;
-  const published: unknown[] = [];
+  const publish = spy((_data: BackplaneData) => {});
   const closed = Promise.withResolvers<void>();
   const fake: Backplane = {
     start: (given) => void (sink = given),
-    publish: (data) => void published.push(data),
+    publish,
     close: () => {
       closed.resolve();
       return Promise.resolve();
     },
   };
-  const errors: unknown[] = [];
+  const onError = spy(
+    (_wss: WebSocketServer, _event: WSServerErrorEvent) => {},
+  );
   await using wss = new WebSocketServer({
     onConnection: () => null,
-    onError: (_, event) => void errors.push(event),
+    onError,
   }, { backplane: fake });
   wss.broadcast({ a: 1 });
-  assertEquals(published, ['{"a":1}']);
+  assertSpyCalls(publish, 1);
+  assertSpyCall(publish, 0, { args: ['{"a":1}'] });
   sink?.failed(new Error("down"));
   sink?.recovered(3);
   // Reports go through the server's callback queue, which is idle here.
+  const reports = onError.calls.map((call) => call.args[1]);
   assertEquals(
-    errors.map((e) => (e as { statusText: string }).statusText),
+    reports.map((report) => report.statusText),
     ["backplane failed", "backplane recovered"],
   );
   assertMatch(
-    (errors[1] as { errors: { message: string }[] }).errors[0]?.message ?? "",
+    reports[1]?.errors[0]?.message ?? "",
     /3 broadcast\(s\) did not reach/,
   );
   await wss.terminate();

@@ -7,10 +7,10 @@ import {
   assertThrows,
 } from "@std/assert";
 import { deadline } from "@std/async";
+import { assertSpyCalls, spy } from "@std/testing/mock";
 import {
   ErrorCode,
   WebSocketServer,
-  type WSError,
   type WSRequest,
   type WSServerErrorEvent,
 } from "../mod.ts";
@@ -27,6 +27,13 @@ const echo = () => ({
   onMessage: (ws: { send(m: unknown): void }, e: { data: unknown }) =>
     ws.send(e.data),
 });
+
+/** The errCode of each error a spied `onError` was given, in order. */
+function errCodes(
+  calls: readonly { readonly args: readonly [unknown, WSServerErrorEvent] }[],
+): number[] {
+  return calls.flatMap((call) => call.args[1].errors.map((e) => e.errCode));
+}
 
 /** An upgrade request for `path`, to hand to `wss.fetch`. */
 function upgradeRequest(path = "/", headers: Record<string, string> = {}) {
@@ -139,35 +146,38 @@ Deno.test("WebSocketServer.fetch() answers 426, 404, 403, 503 without a socket",
 });
 
 Deno.test("WebSocketServer.fetch() answers 500 and reports a throwing onConnection", async () => {
-  const errors: WSServerErrorEvent[] = [];
+  const onError = spy(
+    (_wss: WebSocketServer, _event: WSServerErrorEvent) => {},
+  );
   await using wss = new WebSocketServer({
     onConnection() {
       throw new Error("nope");
     },
-    onError(_wss, event) {
-      errors.push(event);
-    },
+    onError,
   });
   const response = await wss.fetch(upgradeRequest());
   assertEquals(response.status, 500);
   await response.body?.cancel();
   await wss.terminate();
-  assertEquals(errors.length, 1);
-  assertEquals(errors[0]?.errors[0]?.errCode, ErrorCode.ConnectionRefused);
-  assertEquals(errors[0]?.errors[0]?.componentSignature, "ws4d");
+  assertSpyCalls(onError, 1);
+  const [error] = onError.calls[0]?.args[1].errors ?? [];
+  assertEquals(error?.errCode, ErrorCode.ConnectionRefused);
+  assertEquals(error?.componentSignature, "ws4d");
 });
 
 Deno.test("WebSocketServer refuses a handler without onMessage and says why", async () => {
-  const errors: WSError[] = [];
+  const onError = spy(
+    (_wss: WebSocketServer, _event: WSServerErrorEvent) => {},
+  );
   await using wss = new WebSocketServer({
     onConnection: () => ({ onOpen() {} }) as never,
-    onError: (_wss, event) => void errors.push(...event.errors),
+    onError,
   });
   const response = await wss.fetch(upgradeRequest());
   assertEquals(response.status, 403);
   await response.body?.cancel();
   await wss.terminate();
-  assertEquals(errors.map((e) => e.errCode), [ErrorCode.InvalidHandler]);
+  assertEquals(errCodes(onError.calls), [ErrorCode.InvalidHandler]);
 });
 
 Deno.test("WebSocketServer calls onOpen, then onTerminate after the last connection", async () => {
@@ -384,13 +394,13 @@ Deno.test("WebSocketServer: onConnection may refuse with a Response of its own (
         new Response(null, { status: 429, headers: { "retry-after": "30" } }),
       ),
   };
-  const errors: number[] = [];
+  const onError = spy(
+    (_wss: WebSocketServer, _event: WSServerErrorEvent) => {},
+  );
   await using wss = new WebSocketServer({
     onConnection: (_wss, { request }) =>
       answers[request.url]?.() as null ?? new Response("fine", { status: 200 }),
-    onError: (_wss, event) => {
-      errors.push(...event.errors.map((e) => e.errCode));
-    },
+    onError,
   });
   const login = await wss.fetch(upgradeRequest("/login"));
   assertEquals(login.status, 401);
@@ -400,11 +410,11 @@ Deno.test("WebSocketServer: onConnection may refuse with a Response of its own (
   assertEquals(busy.status, 429);
   assertEquals(busy.headers.get("retry-after"), "30");
   await busy.body?.cancel();
-  assertEquals(errors, []);
+  assertEquals(errCodes(onError.calls), []);
   // A Response that is no refusal cannot be followed by a socket: 500.
   const ok = await wss.fetch(upgradeRequest("/other"));
   assertEquals(ok.status, 500);
   await ok.body?.cancel();
   await wss.terminate();
-  assertEquals(errors, [ErrorCode.InvalidHandler]);
+  assertEquals(errCodes(onError.calls), [ErrorCode.InvalidHandler]);
 });
