@@ -23,7 +23,13 @@ import {
   WebSocketServer,
   type WSServerErrorEvent,
 } from "../mod.ts";
-import { connect, exchange, hangUp, listen } from "./_helpers.ts";
+import {
+  connect,
+  exchange,
+  hangUp,
+  listen,
+  type Listening,
+} from "./_helpers.ts";
 
 const MESSAGES = 50;
 
@@ -35,14 +41,30 @@ const relay = {
   }),
 };
 
-Deno.test("BroadcastChannelBackplane: two servers on one channel reach each other's clients exactly once", async () => {
+/**
+ * Two relaying servers in this process, each with a backplane on one new
+ * BroadcastChannel; `await using` terminates both.
+ */
+function twoServers(): { a: Listening; b: Listening } & AsyncDisposable {
   const channel = `test-${crypto.randomUUID()}`;
-  await using a = listen(relay, {
+  const a = listen(relay, {
     backplane: new BroadcastChannelBackplane(channel),
   });
-  await using b = listen(relay, {
+  const b = listen(relay, {
     backplane: new BroadcastChannelBackplane(channel),
   });
+  return {
+    a,
+    b,
+    async [Symbol.asyncDispose]() {
+      await Promise.all([a.wss.terminate(), b.wss.terminate()]);
+    },
+  };
+}
+
+Deno.test("BroadcastChannelBackplane: two servers on one channel reach each other's clients exactly once", async () => {
+  await using servers = twoServers();
+  const { a, b } = servers;
   const peers = [
     await connect(a.url),
     await connect(a.url),
@@ -68,13 +90,8 @@ Deno.test("BroadcastChannelBackplane: two servers on one channel reach each othe
 });
 
 Deno.test("BroadcastChannelBackplane: a Blob keeps its place among the broadcasts", async () => {
-  const channel = `test-${crypto.randomUUID()}`;
-  await using a = listen(relay, {
-    backplane: new BroadcastChannelBackplane(channel),
-  });
-  await using b = listen(relay, {
-    backplane: new BroadcastChannelBackplane(channel),
-  });
+  await using servers = twoServers();
+  const { a, b } = servers;
   const peer = await connect(b.url);
   a.wss.broadcast("first");
   a.wss.broadcast(new Blob(["second"]));
@@ -90,13 +107,8 @@ Deno.test("BroadcastChannelBackplane: a Blob keeps its place among the broadcast
 });
 
 Deno.test("BroadcastChannelBackplane: bytes broadcast behind a Blob are sent as they were when broadcast", async () => {
-  const channel = `test-${crypto.randomUUID()}`;
-  await using a = listen(relay, {
-    backplane: new BroadcastChannelBackplane(channel),
-  });
-  await using b = listen(relay, {
-    backplane: new BroadcastChannelBackplane(channel),
-  });
+  await using servers = twoServers();
+  const { a, b } = servers;
   const peer = await connect(b.url);
   const bytes = new TextEncoder().encode("kept");
   a.wss.broadcast(new Blob(["blob"]));

@@ -6,14 +6,22 @@
  *
  * @module
  */
-import { assertEquals, assertMatch, assertRejects } from "@std/assert";
+import { assert, assertEquals, assertMatch, assertRejects } from "@std/assert";
 import { deadline } from "@std/async";
 import { ErrorCode } from "../mod.ts";
-import { connect, hangUp, listen, type Peer, Recorder } from "./_helpers.ts";
+import {
+  connect,
+  hangUp,
+  listen,
+  type Listening,
+  type Peer,
+  Recorder,
+} from "./_helpers.ts";
 import {
   buildFrame,
   closeOf,
   parseFrames,
+  rawPeer,
   rawRequest,
   readFramesUntil,
   readHead,
@@ -25,10 +33,11 @@ const text = (value: string) => new TextEncoder().encode(value);
 
 /**
  * A server whose every connection is a {@linkcode Recorder} that echoes
- * each message, pushed to `recorders`.
+ * each message, in `recorders` in the order they came.
  */
-function echoServer(recorders: Recorder[]) {
-  return listen({
+function echoServer(): Listening & { readonly recorders: Recorder[] } {
+  const recorders: Recorder[] = [];
+  const server = listen({
     onConnection: () => {
       const recorder = new Recorder({
         onMessage: (ws, event) => ws.send(event.data),
@@ -37,6 +46,22 @@ function echoServer(recorders: Recorder[]) {
       return recorder;
     },
   });
+  return { ...server, recorders };
+}
+
+/**
+ * Opens a raw peer on `server` (its 101 checked), which then does only what
+ * the test writes: its TCP connection, and the server's recorder of it.
+ */
+async function openHostile(
+  server: ReturnType<typeof echoServer>,
+): Promise<{ conn: Deno.Conn; hostile: Recorder }> {
+  const { conn, head } = await rawPeer(server.port);
+  assertMatch(head, /^HTTP\/1\.1 101 /);
+  // onConnection ran before the 101 that rawPeer waited for.
+  const hostile = server.recorders.at(-1);
+  assert(hostile !== undefined, "no connection for the raw peer");
+  return { conn, hostile };
 }
 
 /** A well-behaved client is still echoed. */
@@ -99,8 +124,7 @@ for (const { name, extra, status, header } of handshakes) {
 }
 
 Deno.test("Hostile peer: a header section of 1 MiB gets 400 from Deno", async () => {
-  const recorders: Recorder[] = [];
-  await using server = echoServer(recorders);
+  await using server = echoServer();
   const { port } = server;
   const bystander = await connect(server.url);
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
@@ -112,13 +136,13 @@ Deno.test("Hostile peer: a header section of 1 MiB gets 400 from Deno", async ()
   await written;
   conn.close();
   assertMatch(answer, /^HTTP\/1\.1 400 /);
-  assertEquals(recorders.length, 1, "only the bystander was accepted");
+  assertEquals(server.recorders.length, 1, "only the bystander was accepted");
   await stillServed(bystander, "a 1 MiB header section");
   await hangUp(bystander);
 });
 
 Deno.test("Hostile peer: a request line that never ends is held by Deno (pinned) until terminate cuts it", async () => {
-  await using server = echoServer([]);
+  await using server = echoServer();
   const bystander = await connect(server.url);
   const slow = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
   await slow.write(text("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: a"));
@@ -273,12 +297,9 @@ const frameCases: FrameCase[] = [
 
 for (const { name, frames, wire, errCode, code } of frameCases) {
   Deno.test(`Hostile peer: ${name} fails the connection with ${code}`, async () => {
-    const recorders: Recorder[] = [];
-    await using server = echoServer(recorders);
-    const { port } = server;
+    await using server = echoServer();
     const bystander = await connect(server.url);
-    const conn = await rawRequest(port, upgradeHead(port));
-    assertMatch(await readHead(conn), /^HTTP\/1\.1 101 /);
+    const { conn, hostile } = await openHostile(server);
     for (const frame of frames) await conn.write(frame);
     const sent = parseFrames(await readToEnd(conn));
     conn.close();
@@ -288,7 +309,6 @@ for (const { name, frames, wire, errCode, code } of frameCases) {
       assertEquals(sent.length, 1);
       assertEquals(closeOf(sent[0] as (typeof sent)[0])[0], wire);
     }
-    const hostile = recorders[1] as Recorder;
     await hostile.terminated();
     assertEquals(hostile.types, ["open", "error", "terminate"]);
     const error = hostile.calls[1]?.event;
@@ -300,14 +320,9 @@ for (const { name, frames, wire, errCode, code } of frameCases) {
 }
 
 Deno.test("Hostile peer: an unmasked client frame is delivered by Deno (pinned)", async () => {
-  const recorders: Recorder[] = [];
-  await using server = echoServer(recorders);
-  const { port } = server;
-  const conn = await rawRequest(port, upgradeHead(port));
-  await readHead(conn);
+  await using server = echoServer();
+  const { conn, hostile } = await openHostile(server);
   await conn.write(buildFrame(1, text("unmasked"), { mask: false }));
-  // onConnection ran before the 101 that readHead waited for.
-  const hostile = recorders[0] as Recorder;
   // RFC 6455 §5.1 wants a close here; Deno's engine accepts the frame.
   await hostile.received(1);
   assertEquals(hostile.messages, ["unmasked"]);
@@ -316,15 +331,10 @@ Deno.test("Hostile peer: an unmasked client frame is delivered by Deno (pinned)"
 });
 
 Deno.test("Hostile peer: a message ending in half a UTF-8 sequence loses it in Deno (pinned)", async () => {
-  const recorders: Recorder[] = [];
-  await using server = echoServer(recorders);
-  const { port } = server;
-  const conn = await rawRequest(port, upgradeHead(port));
-  await readHead(conn);
+  await using server = echoServer();
+  const { conn, hostile } = await openHostile(server);
   await conn.write(buildFrame(1, text("ok"), { fin: false }));
   await conn.write(buildFrame(0, new Uint8Array([0xc3])));
-  // onConnection ran before the 101 that readHead waited for.
-  const hostile = recorders[0] as Recorder;
   // RFC 6455 §8.1 wants 1007; Deno's engine drops the trailing 0xC3 byte.
   await hostile.received(1);
   assertEquals(hostile.messages, ["ok"]);
@@ -333,15 +343,11 @@ Deno.test("Hostile peer: a message ending in half a UTF-8 sequence loses it in D
 });
 
 Deno.test("Hostile peer: a connection cut mid-frame ends with 1006 and no onError", async () => {
-  const recorders: Recorder[] = [];
-  await using server = echoServer(recorders);
-  const { port } = server;
+  await using server = echoServer();
   const bystander = await connect(server.url);
-  const conn = await rawRequest(port, upgradeHead(port));
-  await readHead(conn);
+  const { conn, hostile } = await openHostile(server);
   await conn.write(buildFrame(1, text("hello, world")).subarray(0, 7));
   conn.close();
-  const hostile = recorders[1] as Recorder;
   await hostile.terminated();
   assertEquals(hostile.types, ["open", "terminate"]);
   assertEquals(hostile.calls[1]?.event.code, 1006);
@@ -350,12 +356,9 @@ Deno.test("Hostile peer: a connection cut mid-frame ends with 1006 and no onErro
 });
 
 Deno.test("Hostile peer: 20,000 pings in one burst are each answered, and the connection goes on", async () => {
-  const recorders: Recorder[] = [];
-  await using server = echoServer(recorders);
-  const { port } = server;
+  await using server = echoServer();
   const bystander = await connect(server.url);
-  const conn = await rawRequest(port, upgradeHead(port));
-  await readHead(conn);
+  const { conn, hostile } = await openHostile(server);
   const ping = buildFrame(9, text("p"));
   const count = 20_000;
   const burst = new Uint8Array(ping.length * count + 32);
@@ -374,9 +377,9 @@ Deno.test("Hostile peer: 20,000 pings in one burst are each answered, and the co
   await writing;
   const pongs = frames.filter((frame) => frame.opcode === 10).length;
   assertEquals(pongs, count, "Deno answers every ping");
-  assertEquals(recorders[1]?.messages, ["after the flood"]);
+  assertEquals(hostile.messages, ["after the flood"]);
   await stillServed(bystander, "a ping flood");
   conn.close();
-  await recorders[1]?.terminated();
+  await hostile.terminated();
   await hangUp(bystander);
 });
