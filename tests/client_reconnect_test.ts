@@ -4,7 +4,7 @@
  * `terminate()` during a wait, messages queued across tries. A plain Deno
  * server closes with the codes a `WebSocketConnection` may not send
  * (tests/_close_server.ts); the relay breaks connections and refuses them
- * (tests/_relay.ts). No sleeps: every wait is on an event, with a deadline.
+ * (testkit/relay.ts). No sleeps: every wait is on an event, with a deadline.
  *
  * @module
  */

@@ -1,6 +1,6 @@
 /**
  * Resuming end to end (SPEC.md, "Resuming"): a ws4d client with `reconnect`
- * and a ws4d server with `resume`, through the relay of tests/_relay.ts that
+ * and a ws4d server with `resume`, through the relay of testkit/relay.ts that
  * cuts the TCP under them. Real sockets, bounded waits, no sleeps.
  */
 import { assertEquals, assertNotEquals, assertStrictEquals } from "@std/assert";
@@ -30,37 +30,39 @@ function seeded(seed: number): () => number {
 }
 
 /**
- * Sends `tag:0` … `tag:(count − 1)` through `send`, `batch` per task; a send
- * refused (a client's queue full while it reconnects) is tried again at the
- * next task. Resolves once all went.
+ * Sends `tag:0` … `tag:(count − 1)` through `send`, `batch` at a time, as
+ * `received` (the other end's {@linkcode Sequence}) takes them: each batch
+ * once at most `window` messages are on their way, so that messages keep
+ * flowing across the cuts. A send refused (a client's queue full while it
+ * reconnects) is tried again once all that went before it arrived.
  */
 function pace(
   send: (message: string) => boolean,
   tag: string,
   count: number,
-  batch = 50,
-): { done: Promise<void>; stop: () => void } {
-  const { promise, resolve } = Promise.withResolvers<void>();
-  let next = 0;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const tick = () => {
-    timer = undefined;
-    for (let i = 0; i < batch && next < count; i++) {
-      if (!send(`${tag}:${next}`)) break;
-      next++;
+  received: Sequence,
+  { batch = 50, window = 500 } = {},
+): { stop: () => void } {
+  let stopped = false;
+  (async () => {
+    let next = 0;
+    while (next < count && !stopped) {
+      const end = Math.min(count, next + batch);
+      while (next < end && send(`${tag}:${next}`)) next++;
+      if (next < end && received.next >= next) {
+        throw new Error(`${tag}:${next} refused with nothing on its way`);
+      }
+      await received.upTo(next < end ? next : next - window);
     }
-    if (next < count) timer = setTimeout(tick, 1);
-    else resolve();
-  };
-  tick();
-  return { done: promise, stop: () => clearTimeout(timer) };
+  })();
+  return { stop: () => stopped = true };
 }
 
 /** Checks that `tag:n` messages arrive as 0, 1, 2, … once each. */
 class Sequence {
   next = 0;
   readonly faults: string[] = [];
-  readonly #reached = new Map<number, () => void>();
+  #waiters: { count: number; resolve: () => void }[] = [];
 
   constructor(readonly tag: string) {}
 
@@ -70,15 +72,24 @@ class Sequence {
       this.faults.push(`got ${String(data)}, expected ${expected}`);
     }
     this.next++;
-    this.#reached.get(this.next)?.();
+    this.#waiters = this.#waiters.filter((waiter) => {
+      if (waiter.count > this.next) return true;
+      waiter.resolve();
+      return false;
+    });
   }
 
   /** Resolves once `count` messages arrived. */
-  reached(count: number, ms: number): Promise<void> {
+  upTo(count: number): Promise<void> {
     if (this.next >= count) return Promise.resolve();
     const { promise, resolve } = Promise.withResolvers<void>();
-    this.#reached.set(count, resolve);
-    return deadline(promise, ms);
+    this.#waiters.push({ count, resolve });
+    return promise;
+  }
+
+  /** Resolves once `count` messages arrived; rejects after `ms`. */
+  reached(count: number, ms: number): Promise<void> {
+    return deadline(this.upTo(count), ms);
   }
 }
 
@@ -93,7 +104,7 @@ Deno.test("resume: 10,000 messages each way, exactly once and in order, across 1
   const server = new Recorder({
     onOpen(ws) {
       connections.add(ws);
-      serverSender = pace((m) => ws.send(m), "s", N);
+      serverSender = pace((m) => ws.send(m), "s", N, fromServer);
     },
     onMessage(ws, event) {
       connections.add(ws);
@@ -139,7 +150,7 @@ Deno.test("resume: 10,000 messages each way, exactly once and in order, across 1
   });
   const ws = new WebSocket(relay.url("/"), client);
   await client.opened();
-  const clientSender = pace((m) => ws.send(m), "c", N);
+  const clientSender = pace((m) => ws.send(m), "c", N, fromClient);
   let serverEvents: string[];
   let live: WebSocketConnection[];
   try {
