@@ -23,6 +23,11 @@ export interface RedisLaunchOptions {
    * it is in use).
    */
   readonly port?: number;
+  /**
+   * Chooses the port when none is given, and again when the one chosen is
+   * in use (default: a random one below the ephemeral range).
+   */
+  readonly choosePort?: () => number;
   /** The program (default `redis-server`, looked up on `PATH`). */
   readonly program?: string;
   /** Pins it to these CPUs with `taskset -c` (default: not pinned). */
@@ -55,8 +60,12 @@ export class RedisLauncher implements AsyncDisposable {
 
   constructor(options: RedisLaunchOptions = {}) {
     this.#options = options;
-    this.#port = options.port ?? unlikelyTakenPort();
+    this.#port = options.port ?? this.#choosePort();
     this.#portChosen = options.port === undefined;
+  }
+
+  #choosePort(): number {
+    return (this.#options.choosePort ?? unlikelyTakenPort)();
   }
 
   /** Its port: where it listens once started, the same on every restart. */
@@ -83,7 +92,7 @@ export class RedisLauncher implements AsyncDisposable {
       } catch (error) {
         const inUse = error instanceof PortInUse;
         if (!inUse || !this.#portChosen || attempt === 20) throw error;
-        this.#port = unlikelyTakenPort();
+        this.#port = this.#choosePort();
       }
     }
   }
@@ -172,7 +181,7 @@ class PortInUse extends Error {
  * out, neither to a listener on port 0 nor to an outgoing connection, so
  * only another explicit choice can take one.
  */
-function unlikelyTakenPort(): number {
+export function unlikelyTakenPort(): number {
   let low = 49152;
   try {
     const range = Deno.readTextFileSync(
