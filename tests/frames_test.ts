@@ -1,6 +1,6 @@
 /**
  * The RFC 6455 frame module shared by the tests' raw peers and the
- * benchmark's client (`tests/_frames.ts`).
+ * benchmark's client (`testkit/frames.ts`).
  *
  * @module
  */
