@@ -13,7 +13,8 @@ import {
   assertThrows,
 } from "@std/assert";
 import { deadline } from "@std/async";
-import { ErrorCode, WebSocketServer } from "../mod.ts";
+import { spy } from "@std/testing/mock";
+import { ErrorCode, WebSocketServer, type WSServerErrorEvent } from "../mod.ts";
 import { RedisBackplane } from "../redis.ts";
 import {
   connect,
@@ -168,14 +169,13 @@ Deno.test({
     const backplane = new RedisBackplane("redis://127.0.0.1:1", {
       maxReconnectDelay: 0.1,
     });
-    const reports: string[] = [];
     const failed = Promise.withResolvers<void>();
+    const onError = spy(
+      (_wss: WebSocketServer, _event: WSServerErrorEvent) => failed.resolve(),
+    );
     await using server = listen({
       onConnection: () => ({ onMessage() {} }),
-      onError: (_, event) => {
-        reports.push(event.statusText);
-        failed.resolve();
-      },
+      onError,
     }, { backplane });
     const peer = await connect(server.url);
     await deadline(failed.promise, 5000);
@@ -184,7 +184,10 @@ Deno.test({
     await peer.received(2);
     assertEquals(backplane.connected, false);
     assertEquals(backplane.dropped, 2);
-    assertEquals(reports, ["backplane failed"]);
+    assertEquals(
+      onError.calls.map((call) => call.args[1].statusText),
+      ["backplane failed"],
+    );
     await hangUp(peer);
   },
 });
