@@ -13,7 +13,8 @@
  *
  * @module
  */
-import { deadline, delay as sleep } from "@std/async";
+import { deadline } from "@std/async/deadline";
+import { delay as sleep } from "@std/async/delay";
 import { cpuSeconds } from "./_proc.ts";
 import { onStdinLines } from "./_lines.ts";
 import type {

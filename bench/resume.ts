@@ -4,7 +4,7 @@
  *
  * - the time from a cut to a resumed session: a ws4d client with
  *   `reconnect: { delay: 0, jitter: 0 }` and a server with `resume`, through
- *   the relay of tests/_relay.ts; each round cuts the TCP and waits for the
+ *   the relay of testkit/relay.ts; each round cuts the TCP and waits for the
  *   client's `onOpen` with `resumed: true` (median, p99, max);
  * - echo through the ws4d client, resume on against off: `conns` clients
  *   keep 16 messages in flight each, 2000 round trips per client, rounds
@@ -22,7 +22,7 @@
  */
 import { WebSocket, WebSocketServer } from "../mod.ts";
 import { Relay } from "../testkit/relay.ts";
-import { deadline } from "@std/async";
+import { deadline } from "@std/async/deadline";
 
 function option(name: string, fallback: number): number {
   const at = Deno.args.indexOf(`--${name}`);

@@ -18,7 +18,7 @@ import {
   readHead,
   upgradeHead,
 } from "../testkit/raw_peer.ts";
-import { deadline } from "@std/async";
+import { deadline } from "@std/async/deadline";
 import { rssKiB } from "./_proc.ts";
 
 const STEADY_CLIENTS = 50;
