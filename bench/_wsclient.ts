@@ -21,7 +21,7 @@ import {
   headEnd,
   OPCODE,
   upgradeRequest,
-} from "../tests/_frames.ts";
+} from "../testkit/frames.ts";
 
 export const OPCODE_TEXT: number = OPCODE.text;
 export const OPCODE_BINARY: number = OPCODE.binary;

@@ -13,7 +13,8 @@
  *
  * @module
  */
-import { deadline, sleep } from "../tests/_common.ts";
+import { deadline } from "@std/async/deadline";
+import { delay as sleep } from "@std/async/delay";
 import { cpuSeconds } from "./_proc.ts";
 import { onStdinLines } from "./_lines.ts";
 import type {
@@ -61,7 +62,6 @@ class Go {
   wait(): Promise<void> {
     return deadline(
       this.#said.promise,
-      "go from the orchestrator",
       GO_TIMEOUT_MS,
     );
   }
@@ -92,7 +92,6 @@ async function openGreeted(
       readBuffer,
       timeoutMs: ms,
     }),
-    `connecting to ${url}`,
     ms,
   );
   try {
@@ -104,7 +103,6 @@ async function openGreeted(
           else reject(new Error("the first message is no greeting"));
         });
       }),
-      `the greeting of ${url}`,
       Math.max(1, ms - (Date.now() - started)),
     );
   } catch (error) {
@@ -288,7 +286,6 @@ async function runBroadcast(config: BroadcastConfig, go: Go): Promise<void> {
   const accepted = listener?.accept();
   const ctrl = config.sender ? undefined : await deadline(
     Deno.connect({ hostname: "127.0.0.1", port: config.ctrlPort }),
-    "connecting to the sender's process",
     CONNECT_TIMEOUT_MS,
   );
   // 4-byte progress reports must not wait for Nagle's algorithm.
@@ -387,7 +384,6 @@ async function runBroadcast(config: BroadcastConfig, go: Go): Promise<void> {
   // The other process connects before it says ready, so before `go`.
   const remote = accepted === undefined ? undefined : await deadline(
     accepted,
-    "the other process's progress connection",
     GO_TIMEOUT_MS,
   );
   remote?.setNoDelay(true);
@@ -452,7 +448,7 @@ async function runSetup(config: SetupConfig, go: Go): Promise<void> {
     for (let i = 0; i < config.concurrency; i++) loops.push(loop());
   });
   printResult({ count, latency: latency.toSparse(), errors, ...window });
-  await deadline(Promise.all(loops), "the last cycles", CLOSE_TIMEOUT_MS * 2)
+  await deadline(Promise.all(loops), CLOSE_TIMEOUT_MS * 2)
     .catch(() => {});
 }
 

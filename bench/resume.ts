@@ -4,7 +4,7 @@
  *
  * - the time from a cut to a resumed session: a ws4d client with
  *   `reconnect: { delay: 0, jitter: 0 }` and a server with `resume`, through
- *   the relay of tests/_relay.ts; each round cuts the TCP and waits for the
+ *   the relay of testkit/relay.ts; each round cuts the TCP and waits for the
  *   client's `onOpen` with `resumed: true` (median, p99, max);
  * - echo through the ws4d client, resume on against off: `conns` clients
  *   keep 16 messages in flight each, 2000 round trips per client, rounds
@@ -21,8 +21,8 @@
  * @module
  */
 import { WebSocket, WebSocketServer } from "../mod.ts";
-import { Relay } from "../tests/_relay.ts";
-import { deadline } from "../tests/_common.ts";
+import { Relay } from "../testkit/relay.ts";
+import { deadline } from "@std/async/deadline";
 
 function option(name: string, fallback: number): number {
   const at = Deno.args.indexOf(`--${name}`);
@@ -53,7 +53,6 @@ async function timeToResume(): Promise<number[]> {
   const open = () =>
     deadline(
       new Promise<boolean>((resolve) => opened = resolve),
-      "onOpen",
       5000,
     );
   await open();
@@ -99,7 +98,7 @@ async function heapPerConnection(resume: boolean): Promise<number> {
       }),
     );
   }
-  await deadline(Promise.all(opens), "the connections", 30_000);
+  await deadline(Promise.all(opens), 30_000);
   // One message each way, so that each side's state has been used.
   for (const ws of clients) ws.send("x");
   for (const connection of wss.connections) connection.send("y");
@@ -139,12 +138,12 @@ async function echoRate(resume: boolean, conns = 32): Promise<number> {
       }),
     );
   }
-  await deadline(Promise.all(opens), "the connections", 30_000);
+  await deadline(Promise.all(opens), 30_000);
   start = performance.now();
   for (const ws of clients) {
     for (let i = 0; i < 16; i++) ws.send("x".repeat(64));
   }
-  await deadline(Promise.all(dones), "the echoes", 120_000);
+  await deadline(Promise.all(dones), 120_000);
   const rate = conns * ROUNDS / ((performance.now() - start) / 1000);
   for (const ws of clients) ws.terminate();
   await wss.terminate();

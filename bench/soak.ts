@@ -17,8 +17,8 @@ import {
   readFramesUntil,
   readHead,
   upgradeHead,
-} from "../tests/_raw.ts";
-import { deadline } from "../tests/_common.ts";
+} from "../testkit/raw_peer.ts";
+import { deadline } from "@std/async/deadline";
 import { rssKiB } from "./_proc.ts";
 
 const STEADY_CLIENTS = 50;
@@ -45,8 +45,8 @@ function parseSeconds(args: string[]): number {
 }
 
 /** Waits for `promise`, failing after `ms` (default `WAIT_MS`). */
-function within<T>(promise: Promise<T>, what: string, ms = WAIT_MS) {
-  return deadline(promise, what, ms);
+function within<T>(promise: Promise<T>, _what: string, ms = WAIT_MS) {
+  return deadline(promise, ms);
 }
 
 const totals = { served: 0, checked: 0, lost: 0, failed: 0, cut: 0 };

@@ -6,7 +6,8 @@
  *
  * @module
  */
-import assert from "node:assert/strict";
+import { assertEquals } from "@std/assert";
+import { deadline } from "@std/async";
 import {
   type WebSocket as WSClient,
   type WebSocketConnection,
@@ -26,10 +27,26 @@ import {
   type WSTerminateEvent,
 } from "../mod.ts";
 
-import { deadline, freePort } from "./_common.ts";
+/**
+ * Kept for the test files of other branches until they move to `deadline`
+ * from `@std/async` and to port 0 (see `_compat.ts`).
+ */
+export { deadline, freePort } from "./_compat.ts";
 
-/** Moved to `_common.ts`, shared with bench/; still exported from here. */
-export { deadline, freePort };
+/**
+ * `deadline` from `@std/async`, with what was awaited named in the error
+ * when it times out.
+ */
+function waitFor<T>(promise: Promise<T>, what: string, ms: number): Promise<T> {
+  return deadline(promise, ms).catch((error: unknown) => {
+    if (error instanceof DOMException && error.name === "TimeoutError") {
+      throw new Error(`Timed out after ${ms} ms waiting for ${what}`, {
+        cause: error,
+      });
+    }
+    throw error;
+  });
+}
 
 /** A server listening on 127.0.0.1; `await using` terminates it. */
 export interface Listening extends AsyncDisposable {
@@ -78,6 +95,8 @@ export interface AnyEvent {
   readonly code?: number;
   readonly reason?: string;
   readonly wasClean?: boolean;
+  readonly reconnected?: boolean;
+  readonly resumed?: boolean;
   readonly errors?: readonly WSError[];
   readonly status?: {
     readonly HTTPError: number;
@@ -131,7 +150,7 @@ class CallLog<Target> {
     if (found !== undefined) return Promise.resolve(found);
     const { promise, resolve } = Promise.withResolvers<Call>();
     this.#waiters.push({ test, resolve });
-    return deadline(promise, what, ms);
+    return waitFor(promise, what, ms);
   }
 
   /** Resolves with the event of `onOpen`, once it ran. */
@@ -238,10 +257,11 @@ export class Recorder extends CallLog<WebSocketConnection>
  *
  * @example
  * ```ts
- * import { ClientRecorder, freePort } from "./_helpers.ts";
+ * import { ClientRecorder } from "./_helpers.ts";
  * import { WebSocket } from "../mod.ts";
  * const log = new ClientRecorder({ dataType: "object" });
- * new WebSocket(`ws://127.0.0.1:${freePort()}/`, log);
+ * // Port 1: privileged, and never given to a port-0 listener: refused.
+ * new WebSocket("ws://127.0.0.1:1/", log);
  * await log.terminated();
  * console.assert(log.types.join() === "error,terminate");
  * ```
@@ -331,12 +351,13 @@ export async function connect(
   const closed = new Promise<CloseEvent>((resolve) => {
     socket.addEventListener("close", resolve);
   });
-  await deadline(
+  await waitFor(
     new Promise<void>((resolve, reject) => {
       socket.onopen = () => resolve();
       socket.onerror = () => reject(new Error(`Cannot connect to ${url}`));
     }),
     `open of ${url}`,
+    5000,
   );
   return {
     socket,
@@ -346,7 +367,7 @@ export async function connect(
       if (messages.length >= count) return Promise.resolve();
       const { promise, resolve } = Promise.withResolvers<void>();
       waiters.push({ count, resolve });
-      return deadline(promise, `${count} messages`, ms);
+      return waitFor(promise, `${count} messages`, ms);
     },
   };
 }
@@ -354,7 +375,7 @@ export async function connect(
 /** Closes `peer` (if still open) and waits for its close event. */
 export async function hangUp(peer: Peer): Promise<CloseEvent> {
   if (peer.socket.readyState < WebSocket.CLOSING) peer.socket.close();
-  return await deadline(peer.closed, "client close");
+  return await waitFor(peer.closed, "client close", 5000);
 }
 
 /** The sequence numbers each sender's `tag` messages had, as `peer` got them. */
@@ -394,10 +415,10 @@ export async function exchange(
   const all = Array.from({ length: count }, (_, n) => n);
   for (const [i, peer] of peers.entries()) {
     const got = sequences(peer, tag);
-    assert.equal(got.has(`${tag}${i}`), false, `${tag}${i}: its own came back`);
+    assertEquals(got.has(`${tag}${i}`), false, `${tag}${i}: its own came back`);
     for (const j of peers.keys()) {
       if (!hears(i, j)) continue;
-      assert.deepEqual(
+      assertEquals(
         got.get(`${tag}${j}`),
         all,
         `${tag}${i} from ${tag}${j}`,

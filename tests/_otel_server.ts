@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { deadline } from "@std/async";
 import { observeServer } from "../otel.ts";
 import { WebSocketServer } from "../mod.ts";
 
@@ -60,10 +61,7 @@ await stdout.write(
 );
 stdout.releaseLock();
 
-let timer: ReturnType<typeof setTimeout> | undefined;
-await Promise.race([
-  Deno.stdin.readable.pipeTo(new WritableStream()),
-  new Promise((resolve) => timer = setTimeout(resolve, 30_000)),
-]);
-clearTimeout(timer);
+// It stops when the test closes its stdin, or after 30 s if it never does.
+await deadline(Deno.stdin.readable.pipeTo(new WritableStream()), 30_000)
+  .catch(() => {});
 await source.terminate();

@@ -1,12 +1,11 @@
 /**
- * A real `redis-server` for the tests, on a free loopback port, with no
+ * A real `redis-server` for the tests, on a loopback port, with no
  * persistence: started, stopped and restarted on the same port at will.
  *
  * @module
  */
-import { freePort } from "./_common.ts";
 import { tools } from "./_provision.ts";
-import { RedisLauncher } from "./_redis_launcher.ts";
+import { RedisLauncher } from "../testkit/redis_launcher.ts";
 
 /** Where tests/_provision.ts found it (Debian: /usr/bin/redis-server). */
 export const REDIS_SERVER: string = tools().redisServer?.path ??
@@ -46,9 +45,12 @@ export async function anyRedis(): Promise<{ url: string } & AsyncDisposable> {
   return redis;
 }
 
-/** A redis-server child process on `port` (see `_redis_launcher.ts`). */
+/**
+ * A redis-server child process on a port of its own (see
+ * `testkit/redis_launcher.ts`).
+ */
 export class RedisProcess extends RedisLauncher {
-  constructor(port = freePort()) {
-    super({ port, program: REDIS_SERVER });
+  constructor() {
+    super({ program: REDIS_SERVER });
   }
 }

@@ -6,15 +6,30 @@
  *
  * @module
  */
-import assert from "node:assert/strict";
+import {
+  assertEquals,
+  assertMatch,
+  assertNotEquals,
+  assertThrows,
+} from "@std/assert";
+import { deadline } from "@std/async";
+import { assertSpyCall, assertSpyCalls, spy } from "@std/testing/mock";
 import {
   type Backplane,
+  type BackplaneData,
   type BackplaneSink,
   BroadcastChannelBackplane,
   type WebSocketConnection,
   WebSocketServer,
+  type WSServerErrorEvent,
 } from "../mod.ts";
-import { connect, deadline, exchange, hangUp, listen } from "./_helpers.ts";
+import {
+  connect,
+  exchange,
+  hangUp,
+  listen,
+  type Listening,
+} from "./_helpers.ts";
 
 const MESSAGES = 50;
 
@@ -26,14 +41,30 @@ const relay = {
   }),
 };
 
-Deno.test("BroadcastChannelBackplane: two servers on one channel reach each other's clients exactly once", async () => {
+/**
+ * Two relaying servers in this process, each with a backplane on one new
+ * BroadcastChannel; `await using` terminates both.
+ */
+function twoServers(): { a: Listening; b: Listening } & AsyncDisposable {
   const channel = `test-${crypto.randomUUID()}`;
-  await using a = listen(relay, {
+  const a = listen(relay, {
     backplane: new BroadcastChannelBackplane(channel),
   });
-  await using b = listen(relay, {
+  const b = listen(relay, {
     backplane: new BroadcastChannelBackplane(channel),
   });
+  return {
+    a,
+    b,
+    async [Symbol.asyncDispose]() {
+      await Promise.all([a.wss.terminate(), b.wss.terminate()]);
+    },
+  };
+}
+
+Deno.test("BroadcastChannelBackplane: two servers on one channel reach each other's clients exactly once", async () => {
+  await using servers = twoServers();
+  const { a, b } = servers;
   const peers = [
     await connect(a.url),
     await connect(a.url),
@@ -42,15 +73,15 @@ Deno.test("BroadcastChannelBackplane: two servers on one channel reach each othe
   ];
   await exchange(peers, { tag: "p", count: MESSAGES });
   // `connections` stays local, as in 4D.
-  assert.equal(a.wss.connections.length, 2);
-  assert.equal(b.wss.connections.length, 2);
+  assertEquals(a.wss.connections.length, 2);
+  assertEquals(b.wss.connections.length, 2);
   // A broadcast from the server itself, in binary: everyone, once.
-  assert.equal(a.wss.broadcast(new Uint8Array([1, 2, 3])), 2);
+  assertEquals(a.wss.broadcast(new Uint8Array([1, 2, 3])), 2);
   await Promise.all(
     peers.map((peer) => peer.received(3 * MESSAGES + 1)),
   );
   for (const peer of peers) {
-    assert.deepEqual(
+    assertEquals(
       new Uint8Array(peer.messages.at(-1) as ArrayBuffer),
       new Uint8Array([1, 2, 3]),
     );
@@ -59,19 +90,14 @@ Deno.test("BroadcastChannelBackplane: two servers on one channel reach each othe
 });
 
 Deno.test("BroadcastChannelBackplane: a Blob keeps its place among the broadcasts", async () => {
-  const channel = `test-${crypto.randomUUID()}`;
-  await using a = listen(relay, {
-    backplane: new BroadcastChannelBackplane(channel),
-  });
-  await using b = listen(relay, {
-    backplane: new BroadcastChannelBackplane(channel),
-  });
+  await using servers = twoServers();
+  const { a, b } = servers;
   const peer = await connect(b.url);
   a.wss.broadcast("first");
   a.wss.broadcast(new Blob(["second"]));
   a.wss.broadcast("third");
   await peer.received(3);
-  assert.deepEqual(
+  assertEquals(
     peer.messages.map((m) =>
       typeof m === "string" ? m : new TextDecoder().decode(m as ArrayBuffer)
     ),
@@ -81,13 +107,8 @@ Deno.test("BroadcastChannelBackplane: a Blob keeps its place among the broadcast
 });
 
 Deno.test("BroadcastChannelBackplane: bytes broadcast behind a Blob are sent as they were when broadcast", async () => {
-  const channel = `test-${crypto.randomUUID()}`;
-  await using a = listen(relay, {
-    backplane: new BroadcastChannelBackplane(channel),
-  });
-  await using b = listen(relay, {
-    backplane: new BroadcastChannelBackplane(channel),
-  });
+  await using servers = twoServers();
+  const { a, b } = servers;
   const peer = await connect(b.url);
   const bytes = new TextEncoder().encode("kept");
   a.wss.broadcast(new Blob(["blob"]));
@@ -95,7 +116,7 @@ Deno.test("BroadcastChannelBackplane: bytes broadcast behind a Blob are sent as 
   // The caller reuses its buffer at once: the waiting broadcast holds a copy.
   bytes.fill(0x21);
   await peer.received(2);
-  assert.deepEqual(
+  assertEquals(
     peer.messages.map((m) => new TextDecoder().decode(m as ArrayBuffer)),
     ["blob", "kept"],
   );
@@ -115,14 +136,13 @@ Deno.test("BroadcastChannelBackplane: two workers of one process, as deno serve 
         worker.onmessage = (event) => resolve(event.data);
         worker.postMessage(message);
       }),
-      "the worker",
       10_000,
     );
   try {
     const ports = await Promise.all(
       workers.map((worker) => ask(worker, { channel })),
     ) as number[];
-    assert.notEqual(ports[0], ports[1]);
+    assertNotEquals(ports[0], ports[1]);
     const peers = [];
     for (const port of [...ports, ...ports]) {
       peers.push(await connect(`ws://127.0.0.1:${port}`));
@@ -137,39 +157,44 @@ Deno.test("BroadcastChannelBackplane: two workers of one process, as deno serve 
 
 Deno.test("Backplane: a failure and a recovery reach the server's onError; a wrong backplane throws", async () => {
   let sink: BackplaneSink | undefined;
-  const published: unknown[] = [];
+  const publish = spy((_data: BackplaneData) => {});
   const closed = Promise.withResolvers<void>();
   const fake: Backplane = {
     start: (given) => void (sink = given),
-    publish: (data) => void published.push(data),
+    publish,
     close: () => {
       closed.resolve();
       return Promise.resolve();
     },
   };
-  const errors: unknown[] = [];
+  const onError = spy(
+    (_wss: WebSocketServer, _event: WSServerErrorEvent) => {},
+  );
   await using wss = new WebSocketServer({
     onConnection: () => null,
-    onError: (_, event) => void errors.push(event),
+    onError,
   }, { backplane: fake });
   wss.broadcast({ a: 1 });
-  assert.deepEqual(published, ['{"a":1}']);
+  assertSpyCalls(publish, 1);
+  assertSpyCall(publish, 0, { args: ['{"a":1}'] });
   sink?.failed(new Error("down"));
   sink?.recovered(3);
   // Reports go through the server's callback queue, which is idle here.
-  assert.deepEqual(
-    errors.map((e) => (e as { statusText: string }).statusText),
+  const reports = onError.calls.map((call) => call.args[1]);
+  assertEquals(
+    reports.map((report) => report.statusText),
     ["backplane failed", "backplane recovered"],
   );
-  assert.match(
-    (errors[1] as { errors: { message: string }[] }).errors[0]?.message ?? "",
+  assertMatch(
+    reports[1]?.errors[0]?.message ?? "",
     /3 broadcast\(s\) did not reach/,
   );
   await wss.terminate();
-  await deadline(closed.promise, "terminate to close the backplane");
-  assert.throws(
+  await deadline(closed.promise, 5000);
+  assertThrows(
     () => new WebSocketServer(relay, { backplane: {} as Backplane }),
-    { name: "TypeError", message: /options\.backplane must be a Backplane/ },
+    TypeError,
+    "options.backplane must be a Backplane",
   );
-  assert.throws(() => new BroadcastChannelBackplane(""), TypeError);
+  assertThrows(() => new BroadcastChannelBackplane(""), TypeError);
 });

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import assert from "node:assert/strict";
+import { assert, assertEquals } from "@std/assert";
 import {
   boundBy,
   cpuRows,
@@ -39,31 +39,31 @@ const samples = new Map<string, Measurement[]>([
 ]);
 
 Deno.test("median, medianOf and ratioTo skip failed rounds and compare medians", () => {
-  assert.equal(median([3, 1, 2]), 2);
-  assert.equal(median([4, 1, 3, 2]), 2.5);
-  assert.ok(Number.isNaN(median([])));
-  assert.equal(medianOf(samples, "raw", (m) => m.value), 200);
-  assert.equal(medianOf(samples, "ws4d@HEAD~1", (m) => m.value), 200);
-  assert.equal(ratioTo(samples, "raw", "ws4d", (m) => m.value), 0.9);
-  assert.ok(Number.isNaN(ratioTo(samples, "nobody", "ws4d", (m) => m.value)));
+  assertEquals(median([3, 1, 2]), 2);
+  assertEquals(median([4, 1, 3, 2]), 2.5);
+  assert(Number.isNaN(median([])));
+  assertEquals(medianOf(samples, "raw", (m) => m.value), 200);
+  assertEquals(medianOf(samples, "ws4d@HEAD~1", (m) => m.value), 200);
+  assertEquals(ratioTo(samples, "raw", "ws4d", (m) => m.value), 0.9);
+  assert(Number.isNaN(ratioTo(samples, "nobody", "ws4d", (m) => m.value)));
 });
 
 Deno.test("ratioCell is empty for the base itself and for a base that did not run", () => {
   const value = (m: Measurement) => m.value;
-  assert.equal(ratioCell(samples, "raw", "ws4d", value), "0.90");
-  assert.equal(ratioCell(samples, "raw", "raw", value), "");
-  assert.equal(ratioCell(samples, "nobody", "ws4d", value), "");
+  assertEquals(ratioCell(samples, "raw", "ws4d", value), "0.90");
+  assertEquals(ratioCell(samples, "raw", "raw", value), "");
+  assertEquals(ratioCell(samples, "nobody", "ws4d", value), "");
 });
 
 Deno.test("rateRows: one row per variant, in run order, with ratios to raw and ws4d", () => {
   const rows = rateRows(["64"], samples);
-  assert.deepEqual(rows.map((row) => row[1]), [
+  assertEquals(rows.map((row) => row[1]), [
     "raw",
     "ws4d",
     "ws4d@HEAD~1",
     "resume",
   ]);
-  assert.deepEqual(rows[1], [
+  assertEquals(rows[1], [
     "64",
     "ws4d",
     "180 (170–190)",
@@ -72,11 +72,11 @@ Deno.test("rateRows: one row per variant, in run order, with ratios to raw and w
     "0.100 / 0.200",
     "1.00",
   ]);
-  assert.equal(rows[3]?.[4], "0.50");
+  assertEquals(rows[3]?.[4], "0.50");
 });
 
 Deno.test("table pads every column to its widest cell", () => {
-  assert.equal(
+  assertEquals(
     table(["a", "bbb"], [["long", "x"], ["", "y"]]),
     [
       "| a    | bbb |",
@@ -85,22 +85,22 @@ Deno.test("table pads every column to its widest cell", () => {
       "|      | y   |",
     ].join("\n"),
   );
-  assert.equal(formatSpread([], String), "n/a");
+  assertEquals(formatSpread([], String), "n/a");
 });
 
 Deno.test("the load-generator check says what limited each variant", () => {
-  assert.equal(boundBy(0.95, 0.5, true), "server");
-  assert.equal(boundBy(0.95, 0.95, true), "server (load cores full too)");
-  assert.equal(boundBy(0.5, 0.95, true), "load generator");
-  assert.equal(boundBy(0.5, 0.9, false), "both cores busy");
-  assert.equal(boundBy(0.5, 0.5, false), "latency");
+  assertEquals(boundBy(0.95, 0.5, true), "server");
+  assertEquals(boundBy(0.95, 0.95, true), "server (load cores full too)");
+  assertEquals(boundBy(0.5, 0.95, true), "load generator");
+  assertEquals(boundBy(0.5, 0.9, false), "both cores busy");
+  assertEquals(boundBy(0.5, 0.5, false), "latency");
   const rows = cpuRows("echo", samples, {
     pinned: true,
     cores: 2,
     loadCores: 1,
   });
-  assert.equal(rows.length, 4);
-  assert.deepEqual(rows[0], [
+  assertEquals(rows.length, 4);
+  assertEquals(rows[0], [
     "echo",
     "raw",
     "100",
@@ -113,13 +113,13 @@ Deno.test("the load-generator check says what limited each variant", () => {
 });
 
 Deno.test("quickLines: named variants, then ratio_vs_raw, then ratio_vs_<ref> last", () => {
-  assert.deepEqual(quickLines(samples), [
+  assertEquals(quickLines(samples), [
     "ratio_resume_vs_ws4d=0.500",
     "ratio_vs_raw=0.900",
     "ratio_vs_HEAD~1=0.900",
   ]);
   const alone = new Map([["raw", [round(10)]], ["ws4d", [round(9)]]]);
-  assert.deepEqual(quickLines(alone), ["ratio_vs_raw=0.900"]);
+  assertEquals(quickLines(alone), ["ratio_vs_raw=0.900"]);
 });
 
 Deno.test("Histogram: percentiles within 2% and two histograms merge exactly", () => {
@@ -127,10 +127,10 @@ Deno.test("Histogram: percentiles within 2% and two histograms merge exactly", (
   const b = new Histogram();
   for (let i = 1; i <= 100; i++) (i % 2 === 0 ? a : b).record(i * 10);
   a.addSparse(b.toSparse());
-  assert.equal(a.total, 100);
+  assertEquals(a.total, 100);
   const p50 = a.percentile(50);
-  assert.ok(p50 >= 500 && p50 <= 500 * 1.02, `p50 ${p50}`);
+  assert(p50 >= 500 && p50 <= 500 * 1.02, `p50 ${p50}`);
   const p99 = a.percentile(99);
-  assert.ok(p99 >= 990 && p99 <= 990 * 1.02, `p99 ${p99}`);
-  assert.ok(Number.isNaN(new Histogram().percentile(50)));
+  assert(p99 >= 990 && p99 <= 990 * 1.02, `p99 ${p99}`);
+  assert(Number.isNaN(new Histogram().percentile(50)));
 });

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import assert from "node:assert/strict";
+import { assertEquals, assertMatch, assertThrows } from "@std/assert";
 import {
   checkCloseCode,
   checkDataType,
@@ -24,117 +24,125 @@ const ACTION = "Cannot do it";
 
 Deno.test("checkDataType() accepts the three names and names a wrong one", () => {
   for (const name of ["text", "blob", "object"]) {
-    assert.equal(checkDataType(name, "options.dataType", ACTION), name);
+    assertEquals(checkDataType(name, "options.dataType", ACTION), name);
   }
-  assert.throws(() => checkDataType("json", "options.dataType", ACTION), {
-    name: "TypeError",
-    message:
-      /^Cannot do it: options\.dataType must be .*current value is "json"$/,
-  });
+  const error = assertThrows(
+    () => checkDataType("json", "options.dataType", ACTION),
+    TypeError,
+  );
+  assertMatch(
+    error.message,
+    /^Cannot do it: options\.dataType must be .*current value is "json"$/,
+  );
 });
 
 Deno.test("describe() renders values safely", () => {
-  assert.equal(describe("a"), '"a"');
-  assert.equal(describe(() => {}), "a function");
-  assert.equal(describe(Symbol()), "a symbol");
-  assert.equal(describe(3n), "3n");
-  assert.equal(describe(null), "null");
-  assert.equal(describe([]), "an array");
-  assert.equal(describe({}), "an object");
+  assertEquals(describe("a"), '"a"');
+  assertEquals(describe(() => {}), "a function");
+  assertEquals(describe(Symbol()), "a symbol");
+  assertEquals(describe(3n), "3n");
+  assertEquals(describe(null), "null");
+  assertEquals(describe([]), "an array");
+  assertEquals(describe({}), "an object");
 });
 
 Deno.test("checkReason() limits a close reason to 123 bytes", () => {
-  assert.equal(checkReason(undefined, "reason", "Cannot close"), "");
-  assert.equal(
+  assertEquals(checkReason(undefined, "reason", "Cannot close"), "");
+  assertEquals(
     checkReason("x".repeat(123), "reason", "Cannot close"),
     "x".repeat(123),
   );
-  assert.throws(() => checkReason("é".repeat(62), "reason", "Cannot close"), {
-    name: "RangeError",
-    message: /^Cannot close: reason .*current size is 124/,
-  });
-  assert.throws(() => checkReason(5, "reason", "Cannot close"), {
-    name: "TypeError",
-    message: /current value is 5/,
-  });
+  const error = assertThrows(
+    () => checkReason("é".repeat(62), "reason", "Cannot close"),
+    RangeError,
+  );
+  assertMatch(error.message, /^Cannot close: reason .*current size is 124/);
+  assertThrows(
+    () => checkReason(5, "reason", "Cannot close"),
+    TypeError,
+    "current value is 5",
+  );
 });
 
 Deno.test("checkNumber() follows its rule: TypeError for a non-number, RangeError out of range", () => {
   const rule = { min: 1, max: 10, integer: true };
-  assert.equal(checkNumber(5, "n", ACTION, rule), 5);
-  assert.throws(() => checkNumber("5", "n", ACTION, rule), {
-    name: "TypeError",
-    message: 'Cannot do it: n must be a number, current value is "5"',
-  });
+  assertEquals(checkNumber(5, "n", ACTION, rule), 5);
+  assertThrows(
+    () => checkNumber("5", "n", ACTION, rule),
+    TypeError,
+    'Cannot do it: n must be a number, current value is "5"',
+  );
   for (const bad of [0, 11, 1.5, NaN, Infinity]) {
-    assert.throws(() => checkNumber(bad, "n", ACTION, rule), {
-      name: "RangeError",
-      message:
-        `Cannot do it: n must be an integer of at least 1 and at most 10, current value is ${bad}`,
-    });
+    assertThrows(
+      () => checkNumber(bad, "n", ACTION, rule),
+      RangeError,
+      `Cannot do it: n must be an integer of at least 1 and at most 10, current value is ${bad}`,
+    );
   }
-  assert.equal(
+  assertEquals(
     checkNumber(Infinity, "n", ACTION, { min: 0, infinite: true }),
     Infinity,
   );
 });
 
 Deno.test("checkCloseCode() is 1000 or 3000-4999 for a client, any integer for a connection", () => {
-  assert.equal(checkCloseCode(undefined, ACTION, true), undefined);
+  assertEquals(checkCloseCode(undefined, ACTION, true), undefined);
   for (const code of [1000, 3000, 4999]) {
-    assert.equal(checkCloseCode(code, ACTION, true), code);
+    assertEquals(checkCloseCode(code, ACTION, true), code);
   }
   for (const code of [999, 1001, 2999, 5000, 3000.5]) {
-    assert.throws(() => checkCloseCode(code, ACTION, true), {
-      name: "RangeError",
-      message:
-        `Cannot do it: code must be 1000 or 3000-4999, current value is ${code}`,
-    });
+    assertThrows(
+      () => checkCloseCode(code, ACTION, true),
+      RangeError,
+      `Cannot do it: code must be 1000 or 3000-4999, current value is ${code}`,
+    );
   }
-  assert.equal(checkCloseCode(1001, ACTION, false), 1001);
-  assert.throws(() => checkCloseCode(1.5, ACTION, false), RangeError);
-  assert.throws(() => checkCloseCode("1000", ACTION, false), TypeError);
+  assertEquals(checkCloseCode(1001, ACTION, false), 1001);
+  assertThrows(() => checkCloseCode(1.5, ACTION, false), RangeError);
+  assertThrows(() => checkCloseCode("1000", ACTION, false), TypeError);
 });
 
 Deno.test("checkUrl() takes ws:// and wss:// only, without a fragment", () => {
-  assert.equal(checkUrl("ws://a/", ACTION), "ws://a/");
-  assert.equal(checkUrl("wss://a:1/x?y", ACTION), "wss://a:1/x?y");
+  assertEquals(checkUrl("ws://a/", ACTION), "ws://a/");
+  assertEquals(checkUrl("wss://a:1/x?y", ACTION), "wss://a:1/x?y");
   for (const bad of ["http://a/", "nope", "ws://a/#f"]) {
-    assert.throws(() => checkUrl(bad, ACTION), SyntaxError, bad);
+    assertThrows(() => checkUrl(bad, ACTION), SyntaxError, undefined, bad);
   }
-  assert.throws(() => checkUrl(42, ACTION), TypeError);
+  assertThrows(() => checkUrl(42, ACTION), TypeError);
 });
 
 Deno.test("checkHeaders() makes pairs, an array for a repeated name", () => {
-  assert.deepEqual(
+  assertEquals(
     checkHeaders({ a: "1", b: ["2", "3"] }, "handler.headers", ACTION),
     [["a", "1"], ["b", "2"], ["b", "3"]],
   );
-  assert.equal(checkHeaders({}, "handler.headers", ACTION), undefined);
-  assert.throws(() => checkHeaders({ a: 1 }, "handler.headers", ACTION), {
-    name: "TypeError",
-    message: /handler\.headers\["a"\]/,
-  });
+  assertEquals(checkHeaders({}, "handler.headers", ACTION), undefined);
+  assertThrows(
+    () => checkHeaders({ a: 1 }, "handler.headers", ACTION),
+    TypeError,
+    'handler.headers["a"]',
+  );
 });
 
 Deno.test("resolveServerOptions() applies every default from DEFAULTS", () => {
   const resolved = resolveServerOptions(undefined);
   for (const [name, value] of Object.entries(DEFAULTS.server)) {
-    assert.equal(resolved[name as keyof typeof resolved], value, name);
+    assertEquals(resolved[name as keyof typeof resolved], value, name);
   }
-  assert.deepEqual(resolved.signals, []);
-  assert.deepEqual(resolveServerOptions({ signals: true }).signals, [
+  assertEquals(resolved.signals, []);
+  assertEquals(resolveServerOptions({ signals: true }).signals, [
     "SIGINT",
     "SIGTERM",
   ]);
-  assert.throws(() => resolveServerOptions([]), {
-    name: "TypeError",
-    message: /options must be an object/,
-  });
+  assertThrows(
+    () => resolveServerOptions([]),
+    TypeError,
+    "options must be an object",
+  );
 });
 
 Deno.test("resolveClientSettings() applies the client's defaults and names a wrong setting", () => {
-  assert.deepEqual(resolveClientSettings(undefined), {
+  assertEquals(resolveClientSettings(undefined), {
     dataType: "text",
     headers: undefined,
     protocols: [],
@@ -142,16 +150,22 @@ Deno.test("resolveClientSettings() applies the client's defaults and names a wro
     reconnect: null,
     resume: undefined,
   });
-  assert.throws(() => resolveClientSettings({ resume: "yes" }), {
-    name: "TypeError",
-    message: /handler\.resume must be true or false/,
-  });
-  assert.throws(() => resolveClientSettings({ maxQueued: 1.5 }), {
-    name: "RangeError",
-    message: /^Cannot create WebSocket: handler\.maxQueued must be an integer/,
-  });
-  assert.throws(() => resolveClientSettings({ protocols: [1] }), {
-    name: "TypeError",
-    message: /handler\.protocols/,
-  });
+  assertThrows(
+    () => resolveClientSettings({ resume: "yes" }),
+    TypeError,
+    "handler.resume must be true or false",
+  );
+  const error = assertThrows(
+    () => resolveClientSettings({ maxQueued: 1.5 }),
+    RangeError,
+  );
+  assertMatch(
+    error.message,
+    /^Cannot create WebSocket: handler\.maxQueued must be an integer/,
+  );
+  assertThrows(
+    () => resolveClientSettings({ protocols: [1] }),
+    TypeError,
+    "handler.protocols",
+  );
 });

@@ -1,7 +1,8 @@
-import assert from "node:assert/strict";
+import { assert, assertEquals } from "@std/assert";
+import { deadline } from "@std/async";
 import { WebSocketServer as WSServer } from "npm:ws@^8";
 import { ErrorCode, WebSocket } from "../mod.ts";
-import { ClientRecorder, deadline } from "./_helpers.ts";
+import { ClientRecorder } from "./_helpers.ts";
 
 /** What the tests use of npm:ws's socket and request (it ships no types). */
 interface PeerSocket {
@@ -23,7 +24,7 @@ async function wsServer() {
   });
   await deadline(
     new Promise<void>((resolve) => server.once("listening", () => resolve())),
-    "npm:ws listening",
+    5000,
   );
   const headers: Record<string, string | string[] | undefined>[] = [];
   const closes: number[] = [];
@@ -68,12 +69,12 @@ Deno.test("WebSocket against npm:ws: round trips and cross conversions", async (
     ws.send(new TextEncoder().encode("{}"));
     ws.send([1]);
     await log.received(3);
-    assert.deepEqual(plain(log.messages), expected[dataType]);
+    assertEquals<unknown>(plain(log.messages), expected[dataType]);
     ws.terminate(4000);
-    assert.equal((await log.terminated()).code, 4000);
+    assertEquals((await log.terminated()).code, 4000);
   }
   // The end code is the server's echo of ours; its own close event may lag.
-  assert.ok(server.closes.every((code) => code === 4000));
+  assert(server.closes.every((code) => code === 4000));
 });
 
 Deno.test("WebSocket against npm:ws: headers, Cookie, repeated header, subprotocol", async () => {
@@ -86,9 +87,9 @@ Deno.test("WebSocket against npm:ws: headers, Cookie, repeated header, subprotoc
   const ws = new WebSocket(server.url, log);
   ws.send("ping");
   await log.received(1);
-  assert.equal(ws.protocol, "chat");
-  assert.equal(server.headers[0]?.cookie, "s=1");
-  assert.equal(server.headers[0]?.["x-r"], "a, b");
+  assertEquals(ws.protocol, "chat");
+  assertEquals(server.headers[0]?.cookie, "s=1");
+  assertEquals(server.headers[0]?.["x-r"], "a, b");
   ws.terminate();
   await log.terminated();
 });
@@ -98,12 +99,12 @@ Deno.test("WebSocket against npm:ws: the server's close code, and invalid JSON",
   const a = new ClientRecorder({ dataType: "text" });
   new WebSocket(server.url, a).send("close 4005");
   const end = await a.terminated();
-  assert.deepEqual([end.code, end.reason, end.wasClean], [4005, "asked", true]);
+  assertEquals([end.code, end.reason, end.wasClean], [4005, "asked", true]);
   const b = new ClientRecorder({ dataType: "object" });
   new WebSocket(server.url, b).send("bad json");
-  assert.equal((await b.terminated()).code, 1000);
-  assert.deepEqual(b.types, ["open", "error", "terminate"]);
-  assert.deepEqual(b.errors.map((e) => e.errCode), [ErrorCode.InvalidJSON]);
+  assertEquals((await b.terminated()).code, 1000);
+  assertEquals(b.types, ["open", "error", "terminate"]);
+  assertEquals(b.errors.map((e) => e.errCode), [ErrorCode.InvalidJSON]);
 });
 
 Deno.test("WebSocket against npm:ws: a server that cuts the TCP gives 1006", async () => {
@@ -112,8 +113,8 @@ Deno.test("WebSocket against npm:ws: a server that cuts the TCP gives 1006", asy
   new WebSocket(server.url, log).send("x");
   await log.received(1);
   // Cut every socket without a close frame.
-  await deadline(server[Symbol.asyncDispose](), "npm:ws close");
+  await deadline(server[Symbol.asyncDispose](), 5000);
   const end = await log.terminated();
-  assert.equal(end.code, 1006);
-  assert.equal(end.wasClean, false);
+  assertEquals(end.code, 1006);
+  assertEquals(end.wasClean, false);
 });

@@ -1,4 +1,10 @@
-import assert from "node:assert/strict";
+import {
+  assert,
+  assertEquals,
+  assertMatch,
+  assertStrictEquals,
+  assertThrows,
+} from "@std/assert";
 import {
   ErrorCode,
   WebSocket,
@@ -19,21 +25,20 @@ const echo = {
 
 Deno.test("WebSocket() throws SyntaxError for a URL that is not ws:// or wss://", () => {
   for (const url of ["http://localhost/", "not a url", "ws://host/#frag"]) {
-    assert.throws(() => new WebSocket(url), {
-      name: "SyntaxError",
-      message: /url/,
-    });
+    assertThrows(() => new WebSocket(url), SyntaxError, "url");
   }
-  assert.throws(() => new WebSocket(42 as never), TypeError);
-  assert.throws(
+  assertThrows(() => new WebSocket(42 as never), TypeError);
+  assertThrows(
     () => new WebSocket("ws://localhost:9", { dataType: "json" as never }),
-    { name: "TypeError", message: /handler\.dataType/ },
+    TypeError,
+    "handler.dataType",
   );
-  assert.throws(
+  assertThrows(
     () => new WebSocket("ws://localhost:9", { headers: { a: 1 } as never }),
-    { name: "TypeError", message: /handler\.headers\["a"\]/ },
+    TypeError,
+    'handler.headers["a"]',
   );
-  assert.equal(WebSocketClient, WebSocket);
+  assertStrictEquals(WebSocketClient, WebSocket);
 });
 
 for (const dataType of ["text", "blob", "object"] as const) {
@@ -41,12 +46,12 @@ for (const dataType of ["text", "blob", "object"] as const) {
     await using server = listen(echo);
     const log = new ClientRecorder({ dataType });
     const ws = WebSocket.new(server.url, log);
-    assert.equal(ws.status, "Connecting");
+    assertEquals(ws.status, "Connecting");
     ws.send("é");
     ws.send(new Uint8Array([0x7b, 0x7d]));
     ws.send({ n: 1 });
     await log.opened();
-    assert.equal(ws.status, "Connected");
+    assertEquals(ws.status, "Connected");
     if (dataType !== "object") await log.received(3);
     else await log.terminated();
     const seen = log.messages.map((m) => m instanceof Uint8Array ? [...m] : m);
@@ -59,15 +64,15 @@ for (const dataType of ["text", "blob", "object"] as const) {
     }[dataType];
     if (dataType === "object") {
       // "é" is not JSON: fatal, so only what came before it counts.
-      assert.deepEqual(log.types.slice(0, 2), ["open", "error"]);
+      assertEquals(log.types.slice(0, 2), ["open", "error"]);
     } else {
-      assert.deepEqual(seen, expected);
+      assertEquals(seen, expected);
     }
     ws.terminate();
     const end = await log.terminated();
-    assert.equal(log.types.at(-1), "terminate");
-    assert.equal(ws.status, "Closed");
-    assert.equal(typeof end.wasClean, "boolean");
+    assertEquals(log.types.at(-1), "terminate");
+    assertEquals(ws.status, "Closed");
+    assertEquals(typeof end.wasClean, "boolean");
   });
 }
 
@@ -77,12 +82,12 @@ Deno.test('WebSocket under "object": invalid JSON gives onError then a close 100
   const log = new ClientRecorder({ dataType: "object" });
   new WebSocket(server.url, log);
   const end = await log.terminated();
-  assert.deepEqual(log.types, ["open", "error", "terminate"]);
-  assert.deepEqual(log.errors.map((e) => e.errCode), [ErrorCode.InvalidJSON]);
-  assert.equal(end.code, 1000);
+  assertEquals(log.types, ["open", "error", "terminate"]);
+  assertEquals(log.errors.map((e) => e.errCode), [ErrorCode.InvalidJSON]);
+  assertEquals(end.code, 1000);
   const farEnd = await far.terminated();
-  assert.equal(farEnd.code, 1000);
-  assert.equal(farEnd.reason, "invalid JSON");
+  assertEquals(farEnd.code, 1000);
+  assertEquals(farEnd.reason, "invalid JSON");
 });
 
 Deno.test("WebSocket sends headers, a repeated one and Cookie, and subprotocols", async () => {
@@ -100,16 +105,16 @@ Deno.test("WebSocket sends headers, a repeated one and Cookie, and subprotocols"
   });
   const ws = new WebSocket(server.url, log);
   await log.opened();
-  assert.equal(ws.protocol, "v2");
-  assert.equal(request?.headers["x-token"], "abc");
-  assert.equal(request?.headers["x-multi"], "1, 2");
-  assert.equal(request?.headers["cookie"], "a=1; b=2");
+  assertEquals(ws.protocol, "v2");
+  assertEquals(request?.headers["x-token"], "abc");
+  assertEquals(request?.headers["x-multi"], "1, 2");
+  assertEquals(request?.headers["cookie"], "a=1; b=2");
   ws.terminate(4001, "done");
   const end = await log.terminated();
-  assert.equal(end.code, 4001);
+  assertEquals(end.code, 4001);
   await far.terminated();
-  assert.equal(far.calls.at(-1)?.event.code, 4001);
-  assert.equal(far.calls.at(-1)?.event.reason, "done");
+  assertEquals(far.calls.at(-1)?.event.code, 4001);
+  assertEquals(far.calls.at(-1)?.event.reason, "done");
 });
 
 Deno.test("WebSocket that cannot connect: onError naming the URL and why, then onTerminate 1006, no onOpen", async () => {
@@ -122,29 +127,29 @@ Deno.test("WebSocket that cannot connect: onError naming the URL and why, then o
   for (const [url, why] of cases) {
     const log = new ClientRecorder();
     const ws = new WebSocket(url, log);
-    assert.equal(ws.send("dropped"), true, "queued while connecting");
+    assertEquals(ws.send("dropped"), true, "queued while connecting");
     const end = await log.terminated();
-    assert.deepEqual(log.types, ["error", "terminate"], url);
-    assert.equal(end.code, 1006);
-    assert.equal(ws.status, "Closed");
-    assert.deepEqual(log.errors.map((e) => e.errCode), [
+    assertEquals(log.types, ["error", "terminate"], url);
+    assertEquals(end.code, 1006);
+    assertEquals(ws.status, "Closed");
+    assertEquals(log.errors.map((e) => e.errCode), [
       ErrorCode.MessagesDropped,
       ErrorCode.ConnectionFailed,
     ]);
     const failed = log.errors[1] as WSError;
-    assert.ok(failed.message.startsWith(`Cannot connect to ${url}: `));
-    assert.match(failed.message, why);
-    assert.ok(failed.cause instanceof Event, "cause is the runtime's event");
-    assert.equal(ws.send("late"), false);
+    assert(failed.message.startsWith(`Cannot connect to ${url}: `));
+    assertMatch(failed.message, why);
+    assert(failed.cause instanceof Event, "cause is the runtime's event");
+    assertEquals(ws.send("late"), false);
   }
   await refusing.wss.terminate();
   // Refused: nothing listens on that port any more.
   const log = new ClientRecorder();
   const url = `ws://127.0.0.1:${port}/`;
   new WebSocket(url, log);
-  assert.equal((await log.terminated()).code, 1006);
-  assert.deepEqual(log.types, ["error", "terminate"]);
-  assert.match(
+  assertEquals((await log.terminated()).code, 1006);
+  assertEquals(log.types, ["error", "terminate"]);
+  assertMatch(
     log.errors[0]?.message ?? "",
     /^Cannot connect to ws:\/\/127\.0\.0\.1:\d+\/: .*(connect|refused)/i,
   );
@@ -154,17 +159,18 @@ Deno.test("WebSocket queues at most maxQueued messages while connecting", async 
   await using server = listen(echo);
   const log = new ClientRecorder({ maxQueued: 2 });
   const ws = new WebSocket(server.url, log);
-  assert.deepEqual([ws.send("a"), ws.send("b"), ws.send("c")], [
+  assertEquals([ws.send("a"), ws.send("b"), ws.send("c")], [
     true,
     true,
     false,
   ]);
   await log.received(2);
-  assert.deepEqual(log.messages, ["a", "b"]);
-  assert.throws(() => new WebSocket(server.url, { maxQueued: -1 }), {
-    name: "RangeError",
-    message: /handler\.maxQueued/,
-  });
+  assertEquals(log.messages, ["a", "b"]);
+  assertThrows(
+    () => new WebSocket(server.url, { maxQueued: -1 }),
+    RangeError,
+    "handler.maxQueued",
+  );
   ws.terminate();
   await log.terminated();
 });
@@ -175,24 +181,22 @@ Deno.test("WebSocket.terminate() accepts 1000 and 3000-4999 only", async () => {
   const ws = new WebSocket(server.url, log);
   await log.opened();
   for (const code of [1001, 1011, 2999, 5000, 3000.5]) {
-    assert.throws(() => ws.terminate(code), {
-      name: "RangeError",
-      message: /1000 or 3000-4999/,
-    });
+    assertThrows(() => ws.terminate(code), RangeError, "1000 or 3000-4999");
   }
-  assert.throws(() => ws.terminate("1000" as never), TypeError);
-  assert.throws(() => ws.terminate(1000, "x".repeat(200)), RangeError);
-  assert.equal(ws.status, "Connected");
+  assertThrows(() => ws.terminate("1000" as never), TypeError);
+  assertThrows(() => ws.terminate(1000, "x".repeat(200)), RangeError);
+  assertEquals(ws.status, "Connected");
   ws.terminate();
-  assert.equal(ws.status, "Closing");
-  assert.equal(ws.send("after"), false);
-  assert.throws(
+  assertEquals(ws.status, "Closing");
+  assertEquals(ws.send("after"), false);
+  assertThrows(
     () => ws.send(undefined),
     TypeError,
+    undefined,
     "the value is checked first",
   );
-  assert.equal((await log.terminated()).code, 1000);
-  assert.equal(ws.send("after the end"), false);
+  assertEquals((await log.terminated()).code, 1000);
+  assertEquals(ws.send("after the end"), false);
 });
 
 Deno.test("WebSocket: a throwing callback gives onError once, a close, onTerminate", async () => {
@@ -213,13 +217,13 @@ Deno.test("WebSocket: a throwing callback gives onError once, a close, onTermina
   });
   new WebSocket(server.url, log);
   const end = await log.terminated();
-  assert.equal(self, log);
-  assert.deepEqual(log.types, ["open", "message", "error", "terminate"]);
-  assert.deepEqual(log.errors.map((e) => e.errCode), [
+  assertStrictEquals(self, log);
+  assertEquals(log.types, ["open", "message", "error", "terminate"]);
+  assertEquals(log.errors.map((e) => e.errCode), [
     ErrorCode.CallbackFailed,
   ]);
-  assert.equal(end.code, 1000);
-  assert.equal((await far.terminated()).reason, "client error");
+  assertEquals(end.code, 1000);
+  assertEquals((await far.terminated()).reason, "client error");
 });
 
 Deno.test("WebSocket gets the server's close code and reason", async () => {
@@ -233,10 +237,10 @@ Deno.test("WebSocket gets the server's close code and reason", async () => {
   const ws = new WebSocket(server.url, log);
   ws.send("close me");
   const end = await log.terminated();
-  assert.deepEqual(
+  assertEquals(
     { code: end.code, reason: end.reason, wasClean: end.wasClean },
     { code: 4321, reason: "bye", wasClean: true },
   );
-  assert.ok(ws.id > 0 && Number.isInteger(ws.id));
-  assert.equal(ws.url, server.url);
+  assert(ws.id > 0 && Number.isInteger(ws.id));
+  assertEquals(ws.url, server.url);
 });

@@ -1,6 +1,7 @@
-import assert from "node:assert/strict";
+import { assert, assertEquals } from "@std/assert";
+import { deadline } from "@std/async";
 import { ErrorCode } from "../mod.ts";
-import { deadline, listen } from "./_helpers.ts";
+import { listen } from "./_helpers.ts";
 import { tools } from "./_provision.ts";
 
 /** openssl as the provisioning found it (`deno task test`), else none. */
@@ -12,7 +13,7 @@ async function openssl(args: string[]): Promise<void> {
     stdout: "null",
     stderr: "piped",
   }).output();
-  assert.ok(success, new TextDecoder().decode(stderr));
+  assert(success, new TextDecoder().decode(stderr));
 }
 
 /**
@@ -99,21 +100,17 @@ Deno.test({
         stdout: "piped",
         stderr: "piped",
       }).output();
-      const { stdout, stderr, success } = await deadline(
-        child,
-        "TLS client",
-        30_000,
-      );
-      assert.ok(success, new TextDecoder().decode(stderr));
+      const { stdout, stderr, success } = await deadline(child, 30_000);
+      assert(success, new TextDecoder().decode(stderr));
       return JSON.parse(new TextDecoder().decode(stdout));
     };
-    assert.deepEqual(await run([`--cert=${certFile}`]), [
+    assertEquals(await run([`--cert=${certFile}`]), [
       "wss://",
       { over: "tls" },
       4000,
     ]);
     // Not trusted: a TLS failure is a connection that cannot be made.
-    assert.deepEqual(await run([]), [
+    assertEquals(await run([]), [
       "wss://",
       [ErrorCode.ConnectionFailed],
       1006,

@@ -1,4 +1,4 @@
-import assert from "node:assert/strict";
+import { assertEquals, assertStrictEquals } from "@std/assert";
 import {
   callbackFailed,
   ErrorCode,
@@ -9,8 +9,8 @@ import {
 
 Deno.test("ErrorCode values are distinct integers from 1", () => {
   const values = Object.values(ErrorCode);
-  assert.deepEqual(values, values.map((_, i) => i + 1));
-  assert.equal(ErrorCode.CallbackFailed, 1);
+  assertEquals(values, values.map((_, i) => i + 1));
+  assertEquals(ErrorCode.CallbackFailed, 1);
 });
 
 Deno.test("Ws4dError carries its close code and reason", () => {
@@ -24,23 +24,23 @@ Deno.test("Ws4dError carries its close code and reason", () => {
   ];
   for (const [errCode, code, reason] of cases) {
     const error = new Ws4dError(errCode as 1, "m");
-    assert.equal(error.closeCode, code, String(errCode));
-    assert.equal(error.closeReason("server"), reason);
+    assertEquals(error.closeCode, code, String(errCode));
+    assertEquals(error.closeReason("server"), reason);
   }
-  assert.equal(
+  assertEquals(
     new Ws4dError(ErrorCode.CallbackFailed, "m").closeReason("client"),
     "client error",
   );
 });
 
 Deno.test("wsError() and toEntry() build onError entries", () => {
-  assert.deepEqual(wsError(ErrorCode.InvalidJSON, "m"), {
+  assertEquals(wsError(ErrorCode.InvalidJSON, "m"), {
     errCode: 3,
     message: "m",
     componentSignature: "ws4d",
   });
   const cause = new Error("c");
-  assert.deepEqual(new Ws4dError(ErrorCode.InvalidUTF8, "m", cause).toEntry(), {
+  assertEquals(new Ws4dError(ErrorCode.InvalidUTF8, "m", cause).toEntry(), {
     errCode: 2,
     message: "m",
     componentSignature: "ws4d",
@@ -50,12 +50,12 @@ Deno.test("wsError() and toEntry() build onError entries", () => {
 
 Deno.test("toError() and callbackFailed() wrap anything thrown", () => {
   const error = new Error("x");
-  assert.equal(toError(error), error);
-  assert.equal(toError("boom").message, "Non-error thrown: boom");
-  assert.equal(toError({ a: 1 }).message, 'Non-error thrown: {"a":1}');
+  assertStrictEquals(toError(error), error);
+  assertEquals(toError("boom").message, "Non-error thrown: boom");
+  assertEquals(toError({ a: 1 }).message, 'Non-error thrown: {"a":1}');
   const failed = callbackFailed("onMessage", "boom");
-  assert.equal(failed.errCode, ErrorCode.CallbackFailed);
-  assert.equal(
+  assertEquals(failed.errCode, ErrorCode.CallbackFailed);
+  assertEquals(
     failed.message,
     "Callback onMessage failed: Non-error thrown: boom",
   );

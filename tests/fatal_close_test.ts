@@ -7,9 +7,9 @@
  *
  * @module
  */
-import assert from "node:assert/strict";
+import { assertEquals, assertMatch } from "@std/assert";
 import type { WebSocketServerOptions, WSConnectionHandler } from "../mod.ts";
-import { concat } from "./_frames.ts";
+import { concat } from "../testkit/frames.ts";
 import { listen, Recorder } from "./_helpers.ts";
 import {
   buildFrame,
@@ -17,7 +17,7 @@ import {
   rawPeer,
   readFramesUntil,
   type ServerFrame,
-} from "./_raw.ts";
+} from "../testkit/raw_peer.ts";
 
 const TEXT = 0x1;
 const BINARY = 0x2;
@@ -39,7 +39,7 @@ async function threeFrames(
     ...options,
   });
   const peer = await rawPeer(server.port);
-  assert.match(peer.head, /^HTTP\/1\.1 101/);
+  assertMatch(peer.head, /^HTTP\/1\.1 101/);
   await peer.conn.write(concat([
     buildFrame(TEXT, utf8("fine")),
     Array.isArray(second) ? buildFrame(...second) : buildFrame(TEXT, second),
@@ -70,9 +70,9 @@ Deno.test("A fatal close reaches a peer that keeps sending: binary bytes that ar
     {},
     [BINARY, new Uint8Array([0xff, 0xfe])],
   );
-  assert.deepEqual([code, reason], [1007, "invalid UTF-8"]);
-  assert.deepEqual(recorder.messages, ["fine"]);
-  assert.equal(recorder.calls.at(-1)?.event.code, 1007);
+  assertEquals([code, reason], [1007, "invalid UTF-8"]);
+  assertEquals(recorder.messages, ["fine"]);
+  assertEquals(recorder.calls.at(-1)?.event.code, 1007);
 });
 
 Deno.test("A fatal close reaches a peer that keeps sending: invalid JSON under object, 1007", async () => {
@@ -80,7 +80,7 @@ Deno.test("A fatal close reaches a peer that keeps sending: invalid JSON under o
     { dataType: "object" },
     utf8("{not json"),
   );
-  assert.deepEqual([code, reason], [1007, "invalid JSON"]);
+  assertEquals([code, reason], [1007, "invalid JSON"]);
 });
 
 Deno.test("A fatal close reaches a peer that keeps sending: a message over maxMessageSize, 1009", async () => {
@@ -88,7 +88,7 @@ Deno.test("A fatal close reaches a peer that keeps sending: a message over maxMe
     { maxMessageSize: 8 },
     utf8("far too long for eight bytes"),
   );
-  assert.deepEqual([code, reason], [1009, "message too large"]);
+  assertEquals([code, reason], [1009, "message too large"]);
 });
 
 Deno.test("A fatal close reaches a peer that keeps sending: a callback that throws, 1011", async () => {
@@ -101,8 +101,8 @@ Deno.test("A fatal close reaches a peer that keeps sending: a callback that thro
       },
     },
   );
-  assert.deepEqual([code, reason], [1011, "server error"]);
-  assert.deepEqual(recorder.types, [
+  assertEquals([code, reason], [1011, "server error"]);
+  assertEquals(recorder.types, [
     "open",
     "message",
     "message",
@@ -121,5 +121,5 @@ Deno.test("A fatal close reaches a peer that keeps sending: a slow consumer, 100
       },
     },
   );
-  assert.deepEqual([code, reason], [1008, "slow consumer"]);
+  assertEquals([code, reason], [1008, "slow consumer"]);
 });

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import assert from "node:assert/strict";
+import { assertEquals } from "@std/assert";
 import {
   checkHandshake,
   chooseProtocol,
@@ -20,7 +20,7 @@ const VALID = {
 };
 
 Deno.test("checkHandshake() passes a valid upgrade and answers the rest", async () => {
-  assert.equal(checkHandshake(new Headers(VALID)), undefined);
+  assertEquals(checkHandshake(new Headers(VALID)), undefined);
   const cases: [Record<string, string>, number, Record<string, string>][] = [
     [{ ...VALID, upgrade: "" }, 426, { upgrade: "websocket" }],
     [{ ...VALID, "sec-websocket-key": "short" }, 400, {}],
@@ -36,9 +36,9 @@ Deno.test("checkHandshake() passes a valid upgrade and answers the rest", async 
       if (value !== "") given.set(name, value);
     }
     const answer = checkHandshake(given);
-    assert.equal(answer?.status, status, JSON.stringify(raw));
+    assertEquals(answer?.status, status, JSON.stringify(raw));
     for (const [name, value] of Object.entries(headers)) {
-      assert.equal(answer?.headers.get(name), value);
+      assertEquals(answer?.headers.get(name), value);
     }
     await answer?.body?.cancel();
   }
@@ -46,15 +46,15 @@ Deno.test("checkHandshake() passes a valid upgrade and answers the rest", async 
 
 Deno.test("matchPath() gives the groups, {} without a pattern, null when it does not match", () => {
   const pattern = new URLPattern({ pathname: "/rooms/:room" });
-  assert.deepEqual(matchPath(pattern, "http://x/rooms/42"), { room: "42" });
-  assert.equal(matchPath(pattern, "http://x/elsewhere"), null);
-  assert.deepEqual(matchPath(undefined, "http://x/any"), {});
+  assertEquals(matchPath(pattern, "http://x/rooms/42"), { room: "42" });
+  assertEquals(matchPath(pattern, "http://x/elsewhere"), null);
+  assertEquals(matchPath(undefined, "http://x/any"), {});
   const proto = matchPath(
     new URLPattern({ pathname: "/:__proto__" }),
     "http://x/polluted",
   );
-  assert.equal(Object.hasOwn(proto ?? {}, "__proto__"), true);
-  assert.equal(({} as Record<string, unknown>).polluted, undefined);
+  assertEquals(Object.hasOwn(proto ?? {}, "__proto__"), true);
+  assertEquals(({} as Record<string, unknown>).polluted, undefined);
 });
 
 Deno.test("readRequest() snapshots headers, query, url and address", () => {
@@ -68,20 +68,20 @@ Deno.test("readRequest() snapshots headers, query, url and address", () => {
     { transport: "tcp", hostname: "10.0.0.1", port: 5 },
     { room: "r" },
   );
-  assert.deepEqual(snapshot, {
+  assertEquals(snapshot, {
     headers: { "x-name": "a, b", "set-cookie": "1, 2" },
     query: { q: ["1", "2"], one: "x" },
     url: "/path?q=1&q=2&one=x",
     remoteAddress: "10.0.0.1",
     params: { room: "r" },
   });
-  assert.equal(readRequest(request, undefined, {}).remoteAddress, "");
+  assertEquals(readRequest(request, undefined, {}).remoteAddress, "");
 });
 
 Deno.test("chooseProtocol() takes the server's first choice among the offers, with or without spaces", () => {
-  assert.equal(chooseProtocol("b, a", ["a", "b"]), "a");
-  assert.equal(chooseProtocol("b,a", ["a", "b"]), "a");
-  assert.equal(chooseProtocol("c", ["a", "b"]), "");
-  assert.equal(chooseProtocol(null, ["a"]), "");
-  assert.equal(chooseProtocol("a", []), "");
+  assertEquals(chooseProtocol("b, a", ["a", "b"]), "a");
+  assertEquals(chooseProtocol("b,a", ["a", "b"]), "a");
+  assertEquals(chooseProtocol("c", ["a", "b"]), "");
+  assertEquals(chooseProtocol(null, ["a"]), "");
+  assertEquals(chooseProtocol("a", []), "");
 });

@@ -6,13 +6,14 @@
  *
  * @module
  */
-import assert from "node:assert/strict";
+import { assert, assertEquals, assertMatch, assertRejects } from "@std/assert";
+import { deadline } from "@std/async";
 import { ErrorCode } from "../mod.ts";
 import {
   connect,
-  deadline,
   hangUp,
   listen,
+  type Listening,
   type Peer,
   Recorder,
 } from "./_helpers.ts";
@@ -20,21 +21,23 @@ import {
   buildFrame,
   closeOf,
   parseFrames,
+  rawPeer,
   rawRequest,
   readFramesUntil,
   readHead,
   readToEnd,
   upgradeHead,
-} from "./_raw.ts";
+} from "../testkit/raw_peer.ts";
 
 const text = (value: string) => new TextEncoder().encode(value);
 
 /**
  * A server whose every connection is a {@linkcode Recorder} that echoes
- * each message, pushed to `recorders`.
+ * each message, in `recorders` in the order they came.
  */
-function echoServer(recorders: Recorder[]) {
-  return listen({
+function echoServer(): Listening & { readonly recorders: Recorder[] } {
+  const recorders: Recorder[] = [];
+  const server = listen({
     onConnection: () => {
       const recorder = new Recorder({
         onMessage: (ws, event) => ws.send(event.data),
@@ -43,6 +46,22 @@ function echoServer(recorders: Recorder[]) {
       return recorder;
     },
   });
+  return { ...server, recorders };
+}
+
+/**
+ * Opens a raw peer on `server` (its 101 checked), which then does only what
+ * the test writes: its TCP connection, and the server's recorder of it.
+ */
+async function openHostile(
+  server: ReturnType<typeof echoServer>,
+): Promise<{ conn: Deno.Conn; hostile: Recorder }> {
+  const { conn, head } = await rawPeer(server.port);
+  assertMatch(head, /^HTTP\/1\.1 101 /);
+  // onConnection ran before the 101 that rawPeer waited for.
+  const hostile = server.recorders.at(-1);
+  assert(hostile !== undefined, "no connection for the raw peer");
+  return { conn, hostile };
 }
 
 /** A well-behaved client is still echoed. */
@@ -50,7 +69,7 @@ async function stillServed(bystander: Peer, what: string): Promise<void> {
   const before = bystander.messages.length;
   bystander.socket.send(`still served after ${what}`);
   await bystander.received(before + 1);
-  assert.equal(bystander.messages.at(-1), `still served after ${what}`);
+  assertEquals(bystander.messages.at(-1), `still served after ${what}`);
 }
 
 // --- Handshakes Deno would accept, answered by ws4d before the upgrade.
@@ -97,16 +116,15 @@ for (const { name, extra, status, header } of handshakes) {
     const conn = await rawRequest(port, upgradeHead(port, "/", extra));
     const head = await readHead(conn);
     conn.close();
-    assert.match(head, status);
-    if (header !== undefined) assert.match(head, header);
-    assert.equal(calls, 0);
-    assert.equal(server.wss.connections.length, 0);
+    assertMatch(head, status);
+    if (header !== undefined) assertMatch(head, header);
+    assertEquals(calls, 0);
+    assertEquals(server.wss.connections.length, 0);
   });
 }
 
 Deno.test("Hostile peer: a header section of 1 MiB gets 400 from Deno", async () => {
-  const recorders: Recorder[] = [];
-  await using server = echoServer(recorders);
+  await using server = echoServer();
   const { port } = server;
   const bystander = await connect(server.url);
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
@@ -117,14 +135,14 @@ Deno.test("Hostile peer: a header section of 1 MiB gets 400 from Deno", async ()
   const answer = new TextDecoder().decode(await readToEnd(conn));
   await written;
   conn.close();
-  assert.match(answer, /^HTTP\/1\.1 400 /);
-  assert.equal(recorders.length, 1, "only the bystander was accepted");
+  assertMatch(answer, /^HTTP\/1\.1 400 /);
+  assertEquals(server.recorders.length, 1, "only the bystander was accepted");
   await stillServed(bystander, "a 1 MiB header section");
   await hangUp(bystander);
 });
 
 Deno.test("Hostile peer: a request line that never ends is held by Deno (pinned) until terminate cuts it", async () => {
-  await using server = echoServer([]);
+  await using server = echoServer();
   const bystander = await connect(server.url);
   const slow = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
   await slow.write(text("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: a"));
@@ -132,14 +150,13 @@ Deno.test("Hostile peer: a request line that never ends is held by Deno (pinned)
   // silence it still waits. A change here means Deno now cuts slowloris.
   const buffer = new Uint8Array(1024);
   const read = slow.read(buffer);
-  await assert.rejects(deadline(read, "Deno to answer slowloris", 1500), {
-    message: /Timed out/,
-  });
+  const silence = await assertRejects(() => deadline(read, 1500), DOMException);
+  assertEquals(silence.name, "TimeoutError");
   await stillServed(bystander, "a request line that never ends");
   await hangUp(bystander);
   // Shutting the listener down cuts the held socket.
   await server.wss.terminate(1);
-  assert.equal(await deadline(read, "the cut of the held socket"), null);
+  assertEquals(await deadline(read, 5000), null);
   slow.close();
 });
 
@@ -280,89 +297,68 @@ const frameCases: FrameCase[] = [
 
 for (const { name, frames, wire, errCode, code } of frameCases) {
   Deno.test(`Hostile peer: ${name} fails the connection with ${code}`, async () => {
-    const recorders: Recorder[] = [];
-    await using server = echoServer(recorders);
-    const { port } = server;
+    await using server = echoServer();
     const bystander = await connect(server.url);
-    const conn = await rawRequest(port, upgradeHead(port));
-    assert.match(await readHead(conn), /^HTTP\/1\.1 101 /);
+    const { conn, hostile } = await openHostile(server);
     for (const frame of frames) await conn.write(frame);
     const sent = parseFrames(await readToEnd(conn));
     conn.close();
     // On the wire: Deno's engine ends TCP, after a close frame or none.
-    if (wire === "nothing") assert.deepEqual(sent, []);
+    if (wire === "nothing") assertEquals(sent, []);
     else {
-      assert.equal(sent.length, 1);
-      assert.equal(closeOf(sent[0] as (typeof sent)[0])[0], wire);
+      assertEquals(sent.length, 1);
+      assertEquals(closeOf(sent[0] as (typeof sent)[0])[0], wire);
     }
-    const hostile = recorders[1] as Recorder;
     await hostile.terminated();
-    assert.deepEqual(hostile.types, ["open", "error", "terminate"]);
+    assertEquals(hostile.types, ["open", "error", "terminate"]);
     const error = hostile.calls[1]?.event;
-    assert.deepEqual(error?.errors?.map((e) => e.errCode), [errCode]);
-    assert.equal(hostile.calls[2]?.event.code, code);
+    assertEquals(error?.errors?.map((e) => e.errCode), [errCode]);
+    assertEquals(hostile.calls[2]?.event.code, code);
     await stillServed(bystander, name);
     await hangUp(bystander);
   });
 }
 
 Deno.test("Hostile peer: an unmasked client frame is delivered by Deno (pinned)", async () => {
-  const recorders: Recorder[] = [];
-  await using server = echoServer(recorders);
-  const { port } = server;
-  const conn = await rawRequest(port, upgradeHead(port));
-  await readHead(conn);
+  await using server = echoServer();
+  const { conn, hostile } = await openHostile(server);
   await conn.write(buildFrame(1, text("unmasked"), { mask: false }));
-  // onConnection ran before the 101 that readHead waited for.
-  const hostile = recorders[0] as Recorder;
   // RFC 6455 §5.1 wants a close here; Deno's engine accepts the frame.
   await hostile.received(1);
-  assert.deepEqual(hostile.messages, ["unmasked"]);
+  assertEquals(hostile.messages, ["unmasked"]);
   conn.close();
   await hostile.terminated();
 });
 
 Deno.test("Hostile peer: a message ending in half a UTF-8 sequence loses it in Deno (pinned)", async () => {
-  const recorders: Recorder[] = [];
-  await using server = echoServer(recorders);
-  const { port } = server;
-  const conn = await rawRequest(port, upgradeHead(port));
-  await readHead(conn);
+  await using server = echoServer();
+  const { conn, hostile } = await openHostile(server);
   await conn.write(buildFrame(1, text("ok"), { fin: false }));
   await conn.write(buildFrame(0, new Uint8Array([0xc3])));
-  // onConnection ran before the 101 that readHead waited for.
-  const hostile = recorders[0] as Recorder;
   // RFC 6455 §8.1 wants 1007; Deno's engine drops the trailing 0xC3 byte.
   await hostile.received(1);
-  assert.deepEqual(hostile.messages, ["ok"]);
+  assertEquals(hostile.messages, ["ok"]);
   conn.close();
   await hostile.terminated();
 });
 
 Deno.test("Hostile peer: a connection cut mid-frame ends with 1006 and no onError", async () => {
-  const recorders: Recorder[] = [];
-  await using server = echoServer(recorders);
-  const { port } = server;
+  await using server = echoServer();
   const bystander = await connect(server.url);
-  const conn = await rawRequest(port, upgradeHead(port));
-  await readHead(conn);
+  const { conn, hostile } = await openHostile(server);
   await conn.write(buildFrame(1, text("hello, world")).subarray(0, 7));
   conn.close();
-  const hostile = recorders[1] as Recorder;
   await hostile.terminated();
-  assert.deepEqual(hostile.types, ["open", "terminate"]);
-  assert.equal(hostile.calls[1]?.event.code, 1006);
+  assertEquals(hostile.types, ["open", "terminate"]);
+  assertEquals(hostile.calls[1]?.event.code, 1006);
   await stillServed(bystander, "a cut mid-frame");
   await hangUp(bystander);
 });
 
 Deno.test("Hostile peer: 20,000 pings in one burst are each answered, and the connection goes on", async () => {
-  const recorders: Recorder[] = [];
-  await using server = echoServer(recorders);
-  const { port } = server;
+  await using server = echoServer();
   const bystander = await connect(server.url);
-  const conn = await rawRequest(port, upgradeHead(port));
-  await readHead(conn);
+  const { conn, hostile } = await openHostile(server);
   const ping = buildFrame(9, text("p"));
   const count = 20_000;
   const burst = new Uint8Array(ping.length * count + 32);
@@ -380,10 +376,10 @@ Deno.test("Hostile peer: 20,000 pings in one burst are each answered, and the co
   );
   await writing;
   const pongs = frames.filter((frame) => frame.opcode === 10).length;
-  assert.equal(pongs, count, "Deno answers every ping");
-  assert.deepEqual(recorders[1]?.messages, ["after the flood"]);
+  assertEquals(pongs, count, "Deno answers every ping");
+  assertEquals(hostile.messages, ["after the flood"]);
   await stillServed(bystander, "a ping flood");
   conn.close();
-  await recorders[1]?.terminated();
+  await hostile.terminated();
   await hangUp(bystander);
 });

@@ -1,4 +1,10 @@
-import assert from "node:assert/strict";
+import {
+  assertEquals,
+  assertNotEquals,
+  assertStrictEquals,
+  assertThrows,
+} from "@std/assert";
+import { deadline } from "@std/async";
 import {
   AggregationTemporality,
   DataPointType,
@@ -11,7 +17,7 @@ import {
 // them (later ones serialize by hand and cannot decode a request).
 import otlpRoot from "npm:@opentelemetry/otlp-transformer@0.215.0/build/src/generated/root.js";
 import { observeServer } from "../otel.ts";
-import { connect, deadline, hangUp, listen, Recorder } from "./_helpers.ts";
+import { connect, hangUp, listen, Recorder } from "./_helpers.ts";
 import {
   changeCounts,
   expectedPoints,
@@ -45,9 +51,9 @@ function pointsOf(resourceMetrics: ResourceMetrics): {
   const points: Point[] = [];
   const shapes = [];
   for (const scope of resourceMetrics.scopeMetrics) {
-    assert.equal(scope.scope.name, "@ws4d/websocket");
+    assertEquals(scope.scope.name, "@ws4d/websocket");
     for (const metric of scope.metrics) {
-      assert.equal(metric.dataPointType, DataPointType.SUM);
+      assertStrictEquals(metric.dataPointType, DataPointType.SUM);
       shapes.push({
         name: metric.descriptor.name,
         unit: metric.descriptor.unit,
@@ -73,21 +79,21 @@ Deno.test("observeServer() exports every field of stats with its attributes, rea
   const base = { "http.route": "/chat/:room" };
   try {
     using _metrics = observeServer(server, { meterProvider });
-    assert.equal(server.reads, 1); // observeServer checks it once
+    assertEquals(server.reads, 1); // observeServer checks it once
 
     const first = pointsOf((await reader.collect()).resourceMetrics);
-    assert.equal(server.reads, 2);
-    assert.deepEqual(
+    assertEquals(server.reads, 2);
+    assertEquals(
       first.shapes.sort((a, b) => a.name < b.name ? -1 : 1),
       [...INSTRUMENTS].sort((a, b) => a.name < b.name ? -1 : 1),
     );
-    assert.deepEqual(first.points, expectedPoints(server.stats, base));
+    assertEquals(first.points, expectedPoints(server.stats, base));
 
     changeCounts(server.counts);
     const second = pointsOf((await reader.collect()).resourceMetrics);
-    assert.deepEqual(second.points, expectedPoints(server.stats, base));
-    assert.notDeepEqual(second.points, first.points);
-    assert.equal(server.reads, 5); // + one per collection, + two by the test
+    assertEquals(second.points, expectedPoints(server.stats, base));
+    assertNotEquals(second.points, first.points);
+    assertEquals(server.reads, 5); // + one per collection, + two by the test
   } finally {
     await meterProvider.shutdown();
   }
@@ -114,10 +120,10 @@ Deno.test("observeServer() on a real server: the exported metrics equal wss.stat
     await hangUp(peer);
     await recorder.terminated();
     const stats = server.wss.stats;
-    assert.equal(stats.connectionsTotal, 1);
-    assert.equal(stats.messagesSent, 2);
+    assertEquals(stats.connectionsTotal, 1);
+    assertEquals(stats.messagesSent, 2);
     const { points } = pointsOf((await reader.collect()).resourceMetrics);
-    assert.deepEqual(points, expectedPoints(stats, { "http.route": "/otel" }));
+    assertEquals(points, expectedPoints(stats, { "http.route": "/otel" }));
   } finally {
     await meterProvider.shutdown();
   }
@@ -133,9 +139,9 @@ Deno.test("observeServer()'s disposer removes the callback: stats are no longer 
     metrics[Symbol.dispose](); // a second call does nothing
     changeCounts(server.counts);
     const after = pointsOf((await reader.collect()).resourceMetrics).points;
-    assert.equal(server.reads, 2); // observeServer's check, one collection
+    assertEquals(server.reads, 2); // observeServer's check, one collection
     // The SDK repeats the last cumulative values; none comes from the change.
-    assert.deepEqual(after, before);
+    assertEquals(after, before);
   } finally {
     await meterProvider.shutdown();
   }
@@ -158,7 +164,7 @@ Deno.test("observeServer() keeps two servers apart by http.route, adds attribute
       attributes: { "ws4d.server.name": "fallback" },
     });
     const { points } = pointsOf((await reader.collect()).resourceMetrics);
-    assert.deepEqual(
+    assertEquals(
       points,
       sorted([
         ...expectedPoints(chat.stats, { "http.route": "/chat" }),
@@ -182,13 +188,13 @@ Deno.test("observeServer() takes a meter instead of a provider", async () => {
       meter: meterProvider.getMeter("my-app"),
     });
     const { resourceMetrics } = await reader.collect();
-    assert.deepEqual(resourceMetrics.scopeMetrics.map((s) => s.scope.name), [
+    assertEquals(resourceMetrics.scopeMetrics.map((s) => s.scope.name), [
       "my-app",
     ]);
     const names = resourceMetrics.scopeMetrics[0]?.metrics.map((m) =>
       m.descriptor.name
     );
-    assert.deepEqual(names?.sort(), INSTRUMENTS.map((i) => i.name).sort());
+    assertEquals(names?.sort(), INSTRUMENTS.map((i) => i.name).sort());
   } finally {
     await meterProvider.shutdown();
   }
@@ -196,35 +202,33 @@ Deno.test("observeServer() takes a meter instead of a provider", async () => {
 
 Deno.test("observeServer() throws TypeError for a bad source or bad options", () => {
   const server = fakeServer("/ws");
-  assert.throws(
+  assertThrows(
     // @ts-expect-error: no stats
     () => observeServer({ path: "/ws" }),
-    { name: "TypeError", message: /it must have a stats object/ },
+    TypeError,
+    "it must have a stats object",
   );
-  assert.throws(
+  assertThrows(
     // @ts-expect-error: an unknown option
     () => observeServer(server, { provider: {} }),
-    {
-      name: "TypeError",
-      message: /unknown option, current value is "provider"/,
-    },
+    TypeError,
+    'unknown option, current value is "provider"',
   );
   const { meterProvider } = sdk();
-  assert.throws(
+  assertThrows(
     () =>
       observeServer(server, {
         meterProvider,
         meter: meterProvider.getMeter("x"),
       }),
-    {
-      name: "TypeError",
-      message: /one of the options meter and meterProvider/,
-    },
+    TypeError,
+    "one of the options meter and meterProvider",
   );
-  assert.throws(
+  assertThrows(
     // @ts-expect-error: attributes must be an object
     () => observeServer(server, { attributes: "route" }),
-    { name: "TypeError", message: /attributes must be an object/ },
+    TypeError,
+    "attributes must be an object",
   );
 });
 
@@ -370,7 +374,7 @@ Deno.test("observeServer() under OTEL_DENO=true: Deno exports the ws4d metrics t
         }),
       );
     const { path, stats } = JSON.parse(
-      await deadline(line.promise, "the process's stats line", 20_000),
+      await deadline(line.promise, 20_000),
     );
     const expected = expectedPoints(stats, {
       "http.route": path,
@@ -382,24 +386,20 @@ Deno.test("observeServer() under OTEL_DENO=true: Deno exports the ws4d metrics t
     let found: ReturnType<typeof otlpPoints> | undefined;
     const end = Date.now() + 20_000;
     while (found === undefined) {
-      await deadline(arrived.promise, "an OTLP request", end - Date.now());
+      await deadline(arrived.promise, end - Date.now());
       arrived = Promise.withResolvers<void>();
       found = requests.map(otlpPoints).find((r) => r.points.length > 0);
     }
-    assert.deepEqual(found.points, expected);
-    assert.deepEqual(
+    assertEquals(found.points, expected);
+    assertEquals(
       found.shapes.sort((a, b) => a.name < b.name ? -1 : 1),
       [...INSTRUMENTS].sort((a, b) => a.name < b.name ? -1 : 1),
     );
-    assert.deepEqual([...contentTypes], ["application/x-protobuf"]);
+    assertEquals([...contentTypes], ["application/x-protobuf"]);
 
     await stdin.close();
-    const { code } = await deadline(
-      child.status,
-      "the process to exit",
-      10_000,
-    );
-    assert.equal(code, 0, errors);
+    const { code } = await deadline(child.status, 10_000);
+    assertEquals(code, 0, errors);
     await stdoutDone;
   } finally {
     try {

@@ -1,29 +1,29 @@
-import assert from "node:assert/strict";
+import { assert, assertEquals, assertThrows } from "@std/assert";
 import { Backoff, isRetried, resolveReconnect } from "../_reconnect.ts";
 import { DEFAULTS } from "../_options.ts";
 
 Deno.test("resolveReconnect() is off for undefined and false, the defaults for true", () => {
-  assert.equal(resolveReconnect(undefined), null);
-  assert.equal(resolveReconnect(false), null);
+  assertEquals(resolveReconnect(undefined), null);
+  assertEquals(resolveReconnect(false), null);
   const backoff = resolveReconnect(true);
-  assert.ok(backoff instanceof Backoff);
-  assert.deepEqual({ ...backoff }, { ...DEFAULTS.reconnect });
-  assert.deepEqual({ ...resolveReconnect({}) }, { ...DEFAULTS.reconnect });
+  assert(backoff instanceof Backoff);
+  assertEquals({ ...backoff }, { ...DEFAULTS.reconnect });
+  assertEquals({ ...resolveReconnect({}) }, { ...DEFAULTS.reconnect });
 });
 
 Deno.test("resolveReconnect() keeps the fields given and defaults the others", () => {
   const backoff = resolveReconnect({ delay: 0, maxRetries: 2, jitter: 0 });
-  assert.deepEqual({ ...backoff }, {
+  assertEquals({ ...backoff }, {
     delay: 0,
     maxDelay: 10,
     factor: 2,
     jitter: 0,
     maxRetries: 2,
   });
-  assert.equal(resolveReconnect({ maxDelay: undefined })?.maxDelay, 10);
+  assertEquals(resolveReconnect({ maxDelay: undefined })?.maxDelay, 10);
   // Not given, maxDelay is 10, or delay when that is longer.
-  assert.equal(resolveReconnect({ delay: 60 })?.maxDelay, 60);
-  assert.equal(resolveReconnect({ delay: 60, maxDelay: 90 })?.maxDelay, 90);
+  assertEquals(resolveReconnect({ delay: 60 })?.maxDelay, 60);
+  assertEquals(resolveReconnect({ delay: 60, maxDelay: 90 })?.maxDelay, 90);
 });
 
 Deno.test("resolveReconnect() throws TypeError for a value of another type", () => {
@@ -36,30 +36,30 @@ Deno.test("resolveReconnect() throws TypeError for a value of another type", () 
       [() => {}, "a function"],
     ] as const
   ) {
-    assert.throws(() => resolveReconnect(value), {
-      name: "TypeError",
-      message:
-        `Cannot create WebSocket: handler.reconnect must be true or an object, current value is ${shown}`,
-    });
+    assertThrows(
+      () => resolveReconnect(value),
+      TypeError,
+      `Cannot create WebSocket: handler.reconnect must be true or an object, current value is ${shown}`,
+    );
   }
 });
 
 Deno.test("resolveReconnect() throws TypeError for an unknown field or a non-number", () => {
-  assert.throws(() => resolveReconnect({ retries: 3 }), {
-    name: "TypeError",
-    message:
-      "Cannot create WebSocket: handler.reconnect.retries is not an option",
-  });
-  assert.throws(() => resolveReconnect({ delay: "1" }), {
-    name: "TypeError",
-    message:
-      'Cannot create WebSocket: handler.reconnect.delay must be a number, current value is "1"',
-  });
-  assert.throws(() => resolveReconnect({ maxRetries: null }), {
-    name: "TypeError",
-    message:
-      "Cannot create WebSocket: handler.reconnect.maxRetries must be a number, current value is null",
-  });
+  assertThrows(
+    () => resolveReconnect({ retries: 3 }),
+    TypeError,
+    "Cannot create WebSocket: handler.reconnect.retries is not an option",
+  );
+  assertThrows(
+    () => resolveReconnect({ delay: "1" }),
+    TypeError,
+    'Cannot create WebSocket: handler.reconnect.delay must be a number, current value is "1"',
+  );
+  assertThrows(
+    () => resolveReconnect({ maxRetries: null }),
+    TypeError,
+    "Cannot create WebSocket: handler.reconnect.maxRetries must be a number, current value is null",
+  );
 });
 
 Deno.test("resolveReconnect() throws RangeError naming the field out of range", () => {
@@ -106,16 +106,18 @@ Deno.test("resolveReconnect() throws RangeError naming the field out of range", 
     ],
   ];
   for (const [options, message] of cases) {
-    assert.throws(() => resolveReconnect(options), {
-      name: "RangeError",
-      message: `Cannot create WebSocket: handler.reconnect.${message}`,
-    }, JSON.stringify(options));
+    assertThrows(
+      () => resolveReconnect(options),
+      RangeError,
+      `Cannot create WebSocket: handler.reconnect.${message}`,
+      JSON.stringify(options),
+    );
   }
-  assert.equal(
+  assertEquals(
     resolveReconnect({ maxRetries: Infinity })?.maxRetries,
     Infinity,
   );
-  assert.equal(resolveReconnect({ maxRetries: 0 })?.maxRetries, 0);
+  assertEquals(resolveReconnect({ maxRetries: 0 })?.maxRetries, 0);
 });
 
 Deno.test("Backoff.nextDelay() grows by factor up to maxDelay with jitter 0", () => {
@@ -128,23 +130,23 @@ Deno.test("Backoff.nextDelay() grows by factor up to maxDelay with jitter 0", ()
   const delays = Array.from({ length: 8 }, (_, i) => backoff.nextDelay(i + 1));
   const expected = [0.1, 0.3, 0.9, 2.7, 5, 5, 5, 5];
   for (const [i, delay] of delays.entries()) {
-    assert.ok(
+    assert(
       Math.abs(delay - (expected[i] as number)) < 1e-9,
       `attempt ${i + 1}: ${delay}`,
     );
   }
   // The random source is not used when there is no jitter.
-  assert.equal(backoff.nextDelay(2, () => 0.99), backoff.nextDelay(2));
+  assertEquals(backoff.nextDelay(2, () => 0.99), backoff.nextDelay(2));
 });
 
 Deno.test("Backoff.nextDelay() stays finite and capped however many attempts", () => {
   const backoff = new Backoff({ jitter: 0 });
-  assert.equal(backoff.nextDelay(10_000), 10);
-  assert.equal(backoff.nextDelay(Number.MAX_SAFE_INTEGER), 10);
+  assertEquals(backoff.nextDelay(10_000), 10);
+  assertEquals(backoff.nextDelay(Number.MAX_SAFE_INTEGER), 10);
   const still = new Backoff({ delay: 0, maxDelay: 0, jitter: 0.5 });
-  assert.equal(still.nextDelay(1_000_000, () => 0.9), 0);
+  assertEquals(still.nextDelay(1_000_000, () => 0.9), 0);
   const flat = new Backoff({ delay: 1, factor: 1, jitter: 0 });
-  assert.equal(flat.nextDelay(50), 1);
+  assertEquals(flat.nextDelay(50), 1);
 });
 
 Deno.test("Backoff.nextDelay() keeps the jitter within ± its fraction of the delay", () => {
@@ -156,10 +158,10 @@ Deno.test("Backoff.nextDelay() keeps the jitter within ± its fraction of the de
   });
   const bases = [1, 2, 4, 8, 8];
   for (const [i, base] of bases.entries()) {
-    assert.equal(backoff.nextDelay(i + 1, () => 0), base * 0.75);
-    assert.equal(backoff.nextDelay(i + 1, () => 0.5), base);
+    assertEquals(backoff.nextDelay(i + 1, () => 0), base * 0.75);
+    assertEquals(backoff.nextDelay(i + 1, () => 0.5), base);
     const top = backoff.nextDelay(i + 1, () => 1 - Number.EPSILON);
-    assert.ok(top <= base * 1.25 && top > base * 1.2499, `${top}`);
+    assert(top <= base * 1.25 && top > base * 1.2499, `${top}`);
   }
   // A seeded spread: every value within bounds, and both halves reached.
   let seed = 7;
@@ -168,38 +170,38 @@ Deno.test("Backoff.nextDelay() keeps the jitter within ± its fraction of the de
     { length: 1000 },
     () => backoff.nextDelay(2, random),
   );
-  assert.ok(samples.every((delay) => delay >= 1.5 && delay <= 2.5));
-  assert.ok(samples.some((delay) => delay < 1.75));
-  assert.ok(samples.some((delay) => delay > 2.25));
+  assert(samples.every((delay) => delay >= 1.5 && delay <= 2.5));
+  assert(samples.some((delay) => delay < 1.75));
+  assert(samples.some((delay) => delay > 2.25));
 });
 
 Deno.test("isRetried() retries every case SPEC.md lists as retried", () => {
   for (const code of [1001, 1006, 1011, 1012, 1013, 1014]) {
-    assert.equal(isRetried(code), true, `${code}`);
+    assertEquals(isRetried(code), true, `${code}`);
   }
-  assert.equal(isRetried(0), true, "Deno's 0 for a break is 1006");
-  assert.equal(isRetried(1015), true, "a failed TLS handshake");
-  assert.equal(isRetried("failed"), true, "refused, DNS, TLS, no answer");
+  assertEquals(isRetried(0), true, "Deno's 0 for a break is 1006");
+  assertEquals(isRetried(1015), true, "a failed TLS handshake");
+  assertEquals(isRetried("failed"), true, "refused, DNS, TLS, no answer");
   for (const status of [500, 502, 503, 504, 599]) {
-    assert.equal(isRetried("failed", status), true, `${status}`);
+    assertEquals(isRetried("failed", status), true, `${status}`);
   }
 });
 
 Deno.test("isRetried() ends for every case SPEC.md lists as final", () => {
   for (const code of [1000, 1002, 1003, 1005, 1007, 1008, 1009, 1010]) {
-    assert.equal(isRetried(code), false, `${code}`);
+    assertEquals(isRetried(code), false, `${code}`);
   }
   for (let code = 3000; code <= 4999; code++) {
-    assert.equal(isRetried(code), false, `${code}`);
+    assertEquals(isRetried(code), false, `${code}`);
   }
   for (const status of [400, 401, 403, 404, 426, 429, 499]) {
-    assert.equal(isRetried("failed", status), false, `${status}`);
+    assertEquals(isRetried("failed", status), false, `${status}`);
   }
 });
 
 Deno.test("isRetried() classifies every code from 0 to 5999", () => {
   const retried = new Set([0, 1001, 1006, 1011, 1012, 1013, 1014, 1015]);
   for (let code = 0; code < 6000; code++) {
-    assert.equal(isRetried(code), retried.has(code), `${code}`);
+    assertEquals(isRetried(code), retried.has(code), `${code}`);
   }
 });

@@ -1,6 +1,7 @@
-import assert from "node:assert/strict";
-import { connect, deadline, hangUp, type Peer } from "./_helpers.ts";
-import { type Refusal, Relay } from "./_relay.ts";
+import { assert, assertEquals, assertThrows } from "@std/assert";
+import { deadline } from "@std/async";
+import { connect, hangUp, type Peer } from "./_helpers.ts";
+import { type Refusal, Relay } from "../testkit/relay.ts";
 
 /** Deno reports 0 for a connection that broke; the SPEC says 1006. */
 function isBreak(event: CloseEvent): boolean {
@@ -39,7 +40,7 @@ async function echoes(peer: Peer, text: string): Promise<void> {
   const before = peer.messages.length;
   peer.socket.send(text);
   await peer.received(before + 1);
-  assert.equal(peer.messages[before], text);
+  assertEquals(peer.messages[before], text);
 }
 
 /** Opens a socket that must fail: resolves with its close, never opened. */
@@ -51,10 +52,10 @@ async function failsToConnect(url: string): Promise<CloseEvent> {
   socket.onerror = () => failed = true;
   const closed = await deadline(
     new Promise<CloseEvent>((resolve) => socket.onclose = resolve),
-    `the failure of ${url}`,
+    5000,
   );
-  assert.equal(opened, false, "it opened");
-  assert.equal(failed, true, "no error event");
+  assertEquals(opened, false, "it opened");
+  assertEquals(failed, true, "no error event");
   return closed;
 }
 
@@ -64,16 +65,16 @@ Deno.test("Relay forwards a WebSocket both ways and counts it", async () => {
   const peer = await connect(relay.url("/echo"));
   await echoes(peer, "hello");
   await echoes(peer, "x".repeat(100_000));
-  assert.equal(relay.counts.connections, 1);
-  assert.equal(relay.counts.open, 1);
-  assert.ok(relay.counts.toServer > 100_000, `${relay.counts.toServer}`);
-  assert.ok(relay.counts.toClient > 100_000, `${relay.counts.toClient}`);
+  assertEquals(relay.counts.connections, 1);
+  assertEquals(relay.counts.open, 1);
+  assert(relay.counts.toServer > 100_000, `${relay.counts.toServer}`);
+  assert(relay.counts.toClient > 100_000, `${relay.counts.toClient}`);
   const closed = await hangUp(peer);
-  assert.equal(closed.code, 1005);
-  assert.equal(closed.wasClean, true);
-  await deadline(relay.idle(), "the relay idle");
-  assert.equal(relay.counts.open, 0);
-  await deadline(server.closes[0] as Promise<CloseEvent>, "server close");
+  assertEquals(closed.code, 1005);
+  assertEquals(closed.wasClean, true);
+  await deadline(relay.idle(), 5000);
+  assertEquals(relay.counts.open, 0);
+  await deadline(server.closes[0] as Promise<CloseEvent>, 5000);
 });
 
 Deno.test("Relay.cut() breaks every connection: both ends see 1006, no close frame", async () => {
@@ -84,20 +85,20 @@ Deno.test("Relay.cut() breaks every connection: both ends see 1006, no close fra
     await connect(relay.url()),
   ];
   for (const peer of peers) await echoes(peer, "before");
-  assert.equal(relay.cut(), 2);
+  assertEquals(relay.cut(), 2);
   for (const peer of peers) {
-    const event = await deadline(peer.closed, "client close");
-    assert.ok(isBreak(event), `client: ${event.code} ${event.wasClean}`);
+    const event = await deadline(peer.closed, 5000);
+    assert(isBreak(event), `client: ${event.code} ${event.wasClean}`);
   }
   for (const close of server.closes) {
-    const event = await deadline(close, "server close");
-    assert.ok(isBreak(event), `server: ${event.code} ${event.wasClean}`);
+    const event = await deadline(close, 5000);
+    assert(isBreak(event), `server: ${event.code} ${event.wasClean}`);
   }
-  await deadline(relay.idle(), "the relay idle");
+  await deadline(relay.idle(), 5000);
   // The relay forwards new connections after a cut.
   const again = await connect(relay.url());
   await echoes(again, "after");
-  assert.equal(relay.counts.connections, 3);
+  assertEquals(relay.counts.connections, 3);
   await hangUp(again);
 });
 
@@ -109,16 +110,16 @@ Deno.test("Relay.cutAfter() cuts in the middle of a frame to the server", async 
   const before = relay.counts.toServer;
   const cut = relay.cutAfter(100, "toServer");
   peer.socket.send("y".repeat(1000));
-  await deadline(cut, "the cut");
-  assert.equal(relay.counts.toServer, before + 100);
-  const event = await deadline(peer.closed, "client close");
-  assert.ok(isBreak(event), `client: ${event.code}`);
+  await deadline(cut, 5000);
+  assertEquals(relay.counts.toServer, before + 100);
+  const event = await deadline(peer.closed, 5000);
+  assert(isBreak(event), `client: ${event.code}`);
   const serverEvent = await deadline(
     server.closes[0] as Promise<CloseEvent>,
-    "server close",
+    5000,
   );
-  assert.ok(isBreak(serverEvent), `server: ${serverEvent.code}`);
-  assert.deepEqual(server.received, ["steady"], "no part of the frame arrived");
+  assert(isBreak(serverEvent), `server: ${serverEvent.code}`);
+  assertEquals(server.received, ["steady"], "no part of the frame arrived");
 });
 
 Deno.test("Relay.cutAfter() cuts in the middle of a frame to the client", async () => {
@@ -129,13 +130,13 @@ Deno.test("Relay.cutAfter() cuts in the middle of a frame to the client", async 
   const before = relay.counts.toClient;
   const cut = relay.cutAfter(50, "toClient");
   peer.socket.send("z".repeat(5000));
-  await deadline(cut, "the cut");
-  assert.equal(relay.counts.toClient, before + 50);
-  const event = await deadline(peer.closed, "client close");
-  assert.ok(isBreak(event), `client: ${event.code}`);
-  assert.deepEqual(peer.messages, ["steady"], "no part of the frame arrived");
-  assert.equal(server.received.length, 2, "the server got the whole message");
-  await deadline(server.closes[0] as Promise<CloseEvent>, "server close");
+  await deadline(cut, 5000);
+  assertEquals(relay.counts.toClient, before + 50);
+  const event = await deadline(peer.closed, 5000);
+  assert(isBreak(event), `client: ${event.code}`);
+  assertEquals(peer.messages, ["steady"], "no part of the frame arrived");
+  assertEquals(server.received.length, 2, "the server got the whole message");
+  await deadline(server.closes[0] as Promise<CloseEvent>, 5000);
 });
 
 for (const how of ["unlisten", "hangup"] as const satisfies Refusal[]) {
@@ -146,15 +147,15 @@ for (const how of ["unlisten", "hangup"] as const satisfies Refusal[]) {
     relay.refuse(how);
     for (let i = 0; i < 3; i++) {
       const event = await failsToConnect(relay.url());
-      assert.ok(isBreak(event), `${event.code}`);
+      assert(isBreak(event), `${event.code}`);
     }
     await echoes(open, "still here");
-    assert.equal(relay.counts.connections, 1);
-    assert.equal(relay.counts.refused, how === "hangup" ? 3 : 0);
+    assertEquals(relay.counts.connections, 1);
+    assertEquals(relay.counts.refused, how === "hangup" ? 3 : 0);
     relay.admit();
     const later = await connect(relay.url());
     await echoes(later, "back");
-    assert.equal(relay.counts.connections, 2);
+    assertEquals(relay.counts.connections, 2);
     await hangUp(open);
     await hangUp(later);
   });
@@ -172,8 +173,8 @@ Deno.test("Relay refuses again after admitting, and disposes while refusing", as
   const peer = await connect(relay.url());
   relay.refuse();
   await relay.close();
-  const event = await deadline(peer.closed, "client close");
-  assert.ok(isBreak(event));
-  await deadline(server.closes[0] as Promise<CloseEvent>, "server close");
-  assert.throws(() => relay.cutAfter(-1, "toServer"), RangeError);
+  const event = await deadline(peer.closed, 5000);
+  assert(isBreak(event));
+  await deadline(server.closes[0] as Promise<CloseEvent>, 5000);
+  assertThrows(() => relay.cutAfter(-1, "toServer"), RangeError);
 });

@@ -1,9 +1,10 @@
 /**
  * Resuming end to end (SPEC.md, "Resuming"): a ws4d client with `reconnect`
- * and a ws4d server with `resume`, through the relay of tests/_relay.ts that
+ * and a ws4d server with `resume`, through the relay of testkit/relay.ts that
  * cuts the TCP under them. Real sockets, bounded waits, no sleeps.
  */
-import assert from "node:assert/strict";
+import { assertEquals, assertNotEquals, assertStrictEquals } from "@std/assert";
+import { deadline } from "@std/async";
 import {
   ErrorCode,
   WebSocket,
@@ -11,14 +12,8 @@ import {
   type WSClientOpenEvent,
 } from "../mod.ts";
 import { encodeControl, RESUME_PROTOCOL } from "../_resume.ts";
-import {
-  type Call,
-  ClientRecorder,
-  deadline,
-  listen,
-  Recorder,
-} from "./_helpers.ts";
-import { Relay } from "./_relay.ts";
+import { type Call, ClientRecorder, listen, Recorder } from "./_helpers.ts";
+import { Relay } from "../testkit/relay.ts";
 
 const RECONNECT = { delay: 0, jitter: 0 } as const;
 
@@ -35,37 +30,39 @@ function seeded(seed: number): () => number {
 }
 
 /**
- * Sends `tag:0` … `tag:(count − 1)` through `send`, `batch` per task; a send
- * refused (a client's queue full while it reconnects) is tried again at the
- * next task. Resolves once all went.
+ * Sends `tag:0` … `tag:(count − 1)` through `send`, `batch` at a time, as
+ * `received` (the other end's {@linkcode Sequence}) takes them: each batch
+ * once at most `window` messages are on their way, so that messages keep
+ * flowing across the cuts. A send refused (a client's queue full while it
+ * reconnects) is tried again once all that went before it arrived.
  */
 function pace(
   send: (message: string) => boolean,
   tag: string,
   count: number,
-  batch = 50,
-): { done: Promise<void>; stop: () => void } {
-  const { promise, resolve } = Promise.withResolvers<void>();
-  let next = 0;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const tick = () => {
-    timer = undefined;
-    for (let i = 0; i < batch && next < count; i++) {
-      if (!send(`${tag}:${next}`)) break;
-      next++;
+  received: Sequence,
+  { batch = 50, window = 500 } = {},
+): { stop: () => void } {
+  let stopped = false;
+  (async () => {
+    let next = 0;
+    while (next < count && !stopped) {
+      const end = Math.min(count, next + batch);
+      while (next < end && send(`${tag}:${next}`)) next++;
+      if (next < end && received.next >= next) {
+        throw new Error(`${tag}:${next} refused with nothing on its way`);
+      }
+      await received.upTo(next < end ? next : next - window);
     }
-    if (next < count) timer = setTimeout(tick, 1);
-    else resolve();
-  };
-  tick();
-  return { done: promise, stop: () => clearTimeout(timer) };
+  })();
+  return { stop: () => stopped = true };
 }
 
 /** Checks that `tag:n` messages arrive as 0, 1, 2, … once each. */
 class Sequence {
   next = 0;
   readonly faults: string[] = [];
-  readonly #reached = new Map<number, () => void>();
+  #waiters: { count: number; resolve: () => void }[] = [];
 
   constructor(readonly tag: string) {}
 
@@ -75,15 +72,24 @@ class Sequence {
       this.faults.push(`got ${String(data)}, expected ${expected}`);
     }
     this.next++;
-    this.#reached.get(this.next)?.();
+    this.#waiters = this.#waiters.filter((waiter) => {
+      if (waiter.count > this.next) return true;
+      waiter.resolve();
+      return false;
+    });
   }
 
   /** Resolves once `count` messages arrived. */
-  reached(count: number, ms: number): Promise<void> {
+  upTo(count: number): Promise<void> {
     if (this.next >= count) return Promise.resolve();
     const { promise, resolve } = Promise.withResolvers<void>();
-    this.#reached.set(count, resolve);
-    return deadline(promise, `${count} ${this.tag} messages`, ms);
+    this.#waiters.push({ count, resolve });
+    return promise;
+  }
+
+  /** Resolves once `count` messages arrived; rejects after `ms`. */
+  reached(count: number, ms: number): Promise<void> {
+    return deadline(this.upTo(count), ms);
   }
 }
 
@@ -98,7 +104,7 @@ Deno.test("resume: 10,000 messages each way, exactly once and in order, across 1
   const server = new Recorder({
     onOpen(ws) {
       connections.add(ws);
-      serverSender = pace((m) => ws.send(m), "s", N);
+      serverSender = pace((m) => ws.send(m), "s", N, fromServer);
     },
     onMessage(ws, event) {
       connections.add(ws);
@@ -144,7 +150,7 @@ Deno.test("resume: 10,000 messages each way, exactly once and in order, across 1
   });
   const ws = new WebSocket(relay.url("/"), client);
   await client.opened();
-  const clientSender = pace((m) => ws.send(m), "c", N);
+  const clientSender = pace((m) => ws.send(m), "c", N, fromClient);
   let serverEvents: string[];
   let live: WebSocketConnection[];
   try {
@@ -165,26 +171,26 @@ Deno.test("resume: 10,000 messages each way, exactly once and in order, across 1
   // Bytes may stop flowing before a budget cut is reached: settle them.
   relay.cut();
   await Promise.all(cutting);
-  assert.deepEqual(fromClient.faults, []);
-  assert.deepEqual(fromServer.faults, []);
-  assert.equal(cuts, CUTS);
+  assertEquals(fromClient.faults, []);
+  assertEquals(fromServer.faults, []);
+  assertEquals(cuts, CUTS);
   // Every cut broke an open connection, and each break was resumed.
   const breaks = client.calls.filter((c) => c.name === "onReconnecting");
-  assert.equal(breaks.length, CUTS);
+  assertEquals(breaks.length, CUTS);
   const opens = client.calls.filter((c) => c.name === "onOpen");
-  assert.equal(opens.length, CUTS + 1);
+  assertEquals(opens.length, CUTS + 1);
   for (const open of opens.slice(1)) {
-    assert.deepEqual(open.event, {
+    assertEquals(open.event, {
       type: "open",
       reconnected: true,
       resumed: true,
     });
   }
-  assert.deepEqual(serverEvents, ["open"]);
-  assert.equal(connections.size, 1);
-  assert.deepEqual(live, [...connections]);
+  assertEquals(serverEvents, ["open"]);
+  assertEquals(connections.size, 1);
+  assertEquals(live, [...connections]);
   const end = await server.terminated();
-  assert.equal(end.code, 1000);
+  assertEquals(end.code, 1000);
 });
 
 Deno.test("resume: the break is invisible on the server; what it sent meanwhile (broadcasts too) arrives", async () => {
@@ -199,35 +205,35 @@ Deno.test("resume: the break is invisible on the server; what it sent meanwhile 
   const client = new ClientRecorder({ reconnect: RECONNECT });
   const ws = new WebSocket(relay.url("/"), client);
   await client.opened();
-  assert.equal(ws.protocol, "");
+  assertEquals(ws.protocol, "");
   await server.opened();
   const connection = server.connection as WebSocketConnection;
   const { id, request, handler } = connection;
-  assert.equal(connection.protocol, "");
-  assert.equal(request.headers["sec-websocket-protocol"], undefined);
+  assertEquals(connection.protocol, "");
+  assertEquals(request.headers["sec-websocket-protocol"], undefined);
   relay.refuse();
   relay.cut();
   await client.when((c) => c.name === "onReconnecting", "onReconnecting");
   // The server may not have seen the break yet; either way it keeps them.
-  assert.equal(connection.send("one"), true);
-  assert.equal(listening.wss.broadcast("two"), 1);
-  assert.equal(connection.status, "Connected");
+  assertEquals(connection.send("one"), true);
+  assertEquals(listening.wss.broadcast("two"), 1);
+  assertEquals(connection.status, "Connected");
   relay.admit();
   await client.received(2);
-  assert.deepEqual(client.messages, ["one", "two"]);
-  assert.deepEqual(
+  assertEquals(client.messages, ["one", "two"]);
+  assertEquals(
     client.calls.filter((c) => c.name === "onOpen").map((c) => c.event),
     [
       { type: "open", reconnected: false, resumed: false },
       { type: "open", reconnected: true, resumed: true },
     ],
   );
-  assert.deepEqual(server.types, ["open"]);
-  assert.equal(listening.wss.connections[0], connection);
-  assert.equal(connection.id, id);
-  assert.equal(connection.request, request);
-  assert.equal(connection.handler, handler);
-  assert.equal(listening.wss.stats.connections, 1);
+  assertEquals(server.types, ["open"]);
+  assertStrictEquals(listening.wss.connections[0], connection);
+  assertEquals(connection.id, id);
+  assertStrictEquals(connection.request, request);
+  assertStrictEquals(connection.handler, handler);
+  assertEquals(listening.wss.stats.connections, 1);
   ws.terminate();
   await client.terminated();
   await server.terminated();
@@ -271,17 +277,17 @@ Deno.test("resume: past the window, the server ends 1006 and the client gets a f
   await client.when((c) => c.name === "onReconnecting", "onReconnecting");
   ws.send("queued");
   const end = await first.terminated();
-  assert.equal(end.code, 1006);
+  assertEquals(end.code, 1006);
   relay.admit();
   await client.when(isReopen, "the second onOpen");
-  assert.deepEqual(opens(client)[1], {
+  assertEquals(opens(client)[1], {
     type: "open",
     reconnected: true,
     resumed: false,
   });
   const second = sessions[1] as Recorder;
   await second.received(2);
-  assert.deepEqual(second.messages, ["early", "queued"]);
+  assertEquals(second.messages, ["early", "queued"]);
   ws.terminate();
   await client.terminated();
   await second.terminated();
@@ -299,17 +305,17 @@ Deno.test("resume: a server without resume, and a client with its own subprotoco
     const ws = new WebSocket(relay.url("/"), client);
     await client.opened();
     await server.opened();
-    assert.equal(ws.protocol, "");
-    assert.equal(
+    assertEquals(ws.protocol, "");
+    assertEquals(
       server.connection?.request.headers["sec-websocket-protocol"],
       undefined,
     );
     ws.send("plain");
     await server.received(1);
-    assert.deepEqual(server.messages, ["plain"]);
+    assertEquals(server.messages, ["plain"]);
     relay.cut();
     await client.when(isReopen, "the second onOpen");
-    assert.deepEqual(opens(client)[1], {
+    assertEquals(opens(client)[1], {
       type: "open",
       reconnected: true,
       resumed: false,
@@ -333,9 +339,9 @@ Deno.test("resume: a server without resume, and a client with its own subprotoco
     });
     const ws = new WebSocket(listening.url, client);
     await client.opened();
-    assert.equal(offered, "chat");
-    assert.equal(ws.protocol, "chat");
-    assert.equal(server.connection?.protocol, "chat");
+    assertEquals(offered, "chat");
+    assertEquals(ws.protocol, "chat");
+    assertEquals(server.connection?.protocol, "chat");
     ws.terminate();
     await client.terminated();
     await server.terminated();
@@ -358,11 +364,10 @@ async function rawHello(
       socket.onmessage = (event) => resolve(event.data as ArrayBuffer);
       socket.onclose = () => reject(new Error("closed before hello"));
     }),
-    "a hello",
     5000,
   );
   const bytes = new Uint8Array(hello);
-  assert.deepEqual([...bytes.subarray(0, 2)], [0xc1, 0x01]);
+  assertEquals([...bytes.subarray(0, 2)], [0xc1, 0x01]);
   return {
     socket,
     resumed: bytes[2] === 1,
@@ -374,7 +379,7 @@ async function hangUpRaw(socket: globalThis.WebSocket): Promise<void> {
   if (socket.readyState === globalThis.WebSocket.CLOSED) return;
   const closed = new Promise((resolve) => socket.onclose = resolve);
   socket.close();
-  await deadline(closed, "a raw close", 5000);
+  await deadline(closed, 5000);
 }
 
 Deno.test("resume: a forged or stale token gets a fresh session, never someone else's; allowedOrigins applies; a resume counts once", async () => {
@@ -389,8 +394,8 @@ Deno.test("resume: a forged or stale token gets a fresh session, never someone e
   }, { resume: true, allowedOrigins: [GOOD], maxConnections: 3 });
   const url = listening.url;
   const a = await rawHello(url, [RESUME_PROTOCOL], GOOD);
-  assert.equal(a.resumed, false);
-  assert.equal(a.token.length, 36);
+  assertEquals(a.resumed, false);
+  assertEquals(a.token.length, 36);
   const victim = sessions[0] as Recorder;
   const offer = (token: string, count: number) => [
     RESUME_PROTOCOL,
@@ -410,28 +415,28 @@ Deno.test("resume: a forged or stale token gets a fresh session, never someone e
     }),
   );
   await response.body?.cancel();
-  assert.equal(response.status, 403);
+  assertEquals(response.status, 403);
   // Same selector, another secret: a fresh session.
   const forged = a.token.slice(0, 12) + "A".repeat(24);
   const b = await rawHello(url, offer(forged, 0), GOOD);
-  assert.equal(b.resumed, false);
-  assert.notEqual(b.token, a.token);
+  assertEquals(b.resumed, false);
+  assertNotEquals(b.token, a.token);
   // The right token with a count the server never sent (stale): fresh.
   const c = await rawHello(url, offer(a.token, 5), GOOD);
-  assert.equal(c.resumed, false);
-  assert.equal(sessions.length, 3);
-  assert.deepEqual(victim.types, ["open"]);
+  assertEquals(c.resumed, false);
+  assertEquals(sessions.length, 3);
+  assertEquals(victim.types, ["open"]);
   // At maxConnections, a resume of the victim's session is still taken:
   // it counts once.
   const d = await rawHello(url, offer(a.token, 0), GOOD);
-  assert.equal(d.resumed, true);
-  assert.equal(d.token, a.token);
-  assert.equal(sessions.length, 3);
-  assert.equal(listening.wss.stats.connections, 3);
+  assertEquals(d.resumed, true);
+  assertEquals(d.token, a.token);
+  assertEquals(sessions.length, 3);
+  assertEquals(listening.wss.stats.connections, 3);
   d.socket.send("after the resume");
   await victim.received(1);
-  assert.deepEqual(victim.messages, ["after the resume"]);
-  assert.deepEqual(victim.types, ["open", "message"]);
+  assertEquals(victim.messages, ["after the resume"]);
+  assertEquals(victim.types, ["open", "message"]);
   for (const raw of [a, b, c, d]) await hangUpRaw(raw.socket);
   for (const session of sessions) await session.terminated();
 });
@@ -449,13 +454,13 @@ Deno.test("resume: a peer that stops acknowledging past the limits is a slow con
   await server.opened();
   const connection = server.connection as WebSocketConnection;
   for (let i = 0; i < 9; i++) connection.send(`m${i}`);
-  const close = await deadline(closed, "the slow consumer's close", 5000);
-  assert.equal(close.code, 1008);
-  assert.equal(close.reason, "slow consumer");
-  assert.deepEqual(server.errors.map((e) => e.errCode), [
+  const close = await deadline(closed, 5000);
+  assertEquals(close.code, 1008);
+  assertEquals(close.reason, "slow consumer");
+  assertEquals(server.errors.map((e) => e.errCode), [
     ErrorCode.SlowConsumer,
   ]);
-  assert.equal((await server.terminated()).code, 1008);
+  assertEquals((await server.terminated()).code, 1008);
 
   // The client's side: a bare server that says hello and never acks.
   const ac = new AbortController();
@@ -466,7 +471,7 @@ Deno.test("resume: a peer that stops acknowledging past the limits is a slow con
     signal: ac.signal,
     onListen() {},
   }, (request) => {
-    assert.equal(new URL(request.url).search, "?ws4d-resume=1");
+    assertEquals(new URL(request.url).search, "?ws4d-resume=1");
     const { socket, response } = Deno.upgradeWebSocket(request);
     // The client's first frame answers the hello: C1 03, then the token.
     socket.onmessage = (event) => {
@@ -487,12 +492,12 @@ Deno.test("resume: a peer that stops acknowledging past the limits is a slow con
   const client = new ClientRecorder({ reconnect: RECONNECT });
   const ws = new WebSocket(`ws://127.0.0.1:${bare.addr.port}/`, client);
   await client.opened();
-  await deadline(accepted.promise, "the client's accept", 5000);
+  await deadline(accepted.promise, 5000);
   for (let i = 0; i < 5; i++) ws.send(`m${i}`);
   const end = await client.terminated();
-  assert.equal(end.code, 1000);
-  assert.equal(end.reason, "slow consumer");
-  assert.deepEqual(client.errors.map((e) => e.errCode), [
+  assertEquals(end.code, 1000);
+  assertEquals(end.reason, "slow consumer");
+  assertEquals(client.errors.map((e) => e.errCode), [
     ErrorCode.SlowConsumer,
   ]);
   ac.abort();

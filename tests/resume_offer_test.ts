@@ -5,11 +5,12 @@
  * first frame tells the client whether it resumes. Real sockets on
  * loopback; the servers that do not speak ws4d are bare `Deno.serve` ones.
  */
-import assert from "node:assert/strict";
+import { assert, assertEquals } from "@std/assert";
+import { deadline } from "@std/async";
 import { WebSocket, type WebSocketConnection } from "../mod.ts";
 import { encodeControl, RESUME_DEFAULTS } from "../_resume.ts";
-import { ClientRecorder, deadline, listen, Recorder } from "./_helpers.ts";
-import { Relay } from "./_relay.ts";
+import { ClientRecorder, listen, Recorder } from "./_helpers.ts";
+import { Relay } from "../testkit/relay.ts";
 
 const RECONNECT = { delay: 0, jitter: 0 } as const;
 
@@ -62,11 +63,11 @@ Deno.test("offer: the query parameter shows in no request, with or without resum
     const ws = new WebSocket(`${listening.url}/room?x=a%20b&y=1`, client);
     await client.opened();
     await server.opened();
-    assert.ok(request !== undefined);
-    assert.equal(request.url, "/room?x=a%20b&y=1", `resume: ${resume}`);
-    assert.deepEqual(request.query, { x: "a b", y: "1" });
-    assert.equal(request.headers["sec-websocket-protocol"], undefined);
-    assert.equal(ws.url, `${listening.url}/room?x=a%20b&y=1`);
+    assert(request !== undefined);
+    assertEquals(request.url, "/room?x=a%20b&y=1", `resume: ${resume}`);
+    assertEquals(request.query, { x: "a b", y: "1" });
+    assertEquals(request.headers["sec-websocket-protocol"], undefined);
+    assertEquals(ws.url, `${listening.url}/room?x=a%20b&y=1`);
     ws.terminate();
     await client.terminated();
     await server.terminated();
@@ -93,17 +94,17 @@ Deno.test("offer: a server that does not resume sees the parameter, and its firs
   const client = new ClientRecorder({ reconnect: RECONNECT, dataType: "blob" });
   const ws = new WebSocket(`${bare.url}/?a=1`, client);
   await client.received(3);
-  assert.equal(seen.url, "?a=1&ws4d-resume=1");
-  assert.deepEqual(
+  assertEquals(seen.url, "?a=1&ws4d-resume=1");
+  assertEquals(
     client.messages.map((data) => Array.from(data as Uint8Array)),
     [[0xc1, 1, 0, 0], [0xc1, 2, 7], [116, 101, 120, 116]],
   );
   // What the client sends goes as it is: no prefix, no control frame.
   ws.send(Uint8Array.of(0xc1, 0x00, 1));
   ws.send("after");
-  await deadline(got.promise, "the client's two messages", 5000);
-  assert.deepEqual(seen.messages, [[0xc1, 0, 1], "after"]);
-  assert.deepEqual(
+  await deadline(got.promise, 5000);
+  assertEquals(seen.messages, [[0xc1, 0, 1], "after"]);
+  assertEquals(
     client.calls.filter((c) => c.name === "onOpen").map((c) => c.event),
     [{ type: "open", reconnected: false, resumed: false }],
   );
@@ -154,18 +155,18 @@ Deno.test("offer: marked binary messages sent before the hello arrive as they ar
   await server.received(9);
   await client.received(2);
   const sent = [...marked, ...marked, ...marked];
-  assert.deepEqual(
+  assertEquals(
     server.messages.map((data) => Array.from(data as Uint8Array)),
     sent,
   );
-  assert.deepEqual(
+  assertEquals(
     client.calls.filter((c) => c.name === "onOpen").map((c) => c.event),
     [
       { type: "open", reconnected: false, resumed: false },
       { type: "open", reconnected: true, resumed: true },
     ],
   );
-  assert.deepEqual(server.types, [
+  assertEquals(server.types, [
     "open",
     ...Array(6).fill("message"),
     ...Array(3).fill("message"),
@@ -217,20 +218,20 @@ Deno.test("offer: against a server that stays silent, the client keeps at most t
     },
   });
   const ws = new WebSocket(`${bare.url}/`, client);
-  const answer = await deadline(declined.promise, "the client's answer", 5000);
-  assert.deepEqual(answer, [0xc1, 0x04, ...new TextEncoder().encode(token)]);
+  const answer = await deadline(declined.promise, 5000);
+  assertEquals(answer, [0xc1, 0x04, ...new TextEncoder().encode(token)]);
   await client.received(3);
-  assert.deepEqual(
+  assertEquals(
     client.messages.map((data) => Array.from(data as Uint8Array)),
     [[0xc1, 7], [0xc1, 0, 9], [101, 110, 100]],
   );
-  assert.deepEqual(seen.slice(0, 3), ["m0", "m1", "m2"]);
-  assert.equal(seen[count - 1], `m${count - 1}`);
+  assertEquals(seen.slice(0, 3), ["m0", "m1", "m2"]);
+  assertEquals(seen[count - 1], `m${count - 1}`);
   ws.send("plain");
   ws.send(Uint8Array.of(0xc1, 0x03));
-  await deadline(after.promise, "the client's plain messages", 5000);
-  assert.deepEqual(seen.slice(count), ["answer", "plain", [0xc1, 0x03]]);
-  assert.deepEqual(client.errors, []);
+  await deadline(after.promise, 5000);
+  assertEquals(seen.slice(count), ["answer", "plain", [0xc1, 0x03]]);
+  assertEquals(client.errors, []);
   ws.terminate();
   await client.terminated();
 });
@@ -256,7 +257,7 @@ Deno.test("offer: none with resume: false, none with protocols of its own, none 
     ws.terminate();
     await client.terminated();
   }
-  assert.deepEqual(seen, [
+  assertEquals(seen, [
     { search: "?a=1", protocol: null },
     { search: "?a=1", protocol: "chat" },
     { search: "?a=1", protocol: null },

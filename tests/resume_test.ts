@@ -1,4 +1,10 @@
-import assert from "node:assert/strict";
+import {
+  assert,
+  assertEquals,
+  assertMatch,
+  assertStrictEquals,
+  assertThrows,
+} from "@std/assert";
 import type { Encoded, Frame } from "../_codec.ts";
 import { ErrorCode, Ws4dError } from "../_errors.ts";
 import {
@@ -52,7 +58,7 @@ function onTheWire(data: Encoded): Frame {
 }
 
 function bytesOf(frame: Frame): number[] {
-  assert.ok(frame instanceof ArrayBuffer);
+  assert(frame instanceof ArrayBuffer);
   return [...new Uint8Array(frame)];
 }
 
@@ -65,31 +71,31 @@ Deno.test("createToken() makes 36 base64url characters, never the same twice", (
   const characters = new Set<string>();
   for (let i = 0; i < 2000; i++) {
     const token = createToken();
-    assert.equal(token.length, TOKEN_LENGTH);
-    assert.match(token, /^[A-Za-z0-9_-]{36}$/);
+    assertEquals(token.length, TOKEN_LENGTH);
+    assertMatch(token, /^[A-Za-z0-9_-]{36}$/);
     tokens.add(token);
     selectors.add(tokenSelector(token));
     for (const character of token) characters.add(character);
   }
-  assert.equal(tokens.size, 2000);
-  assert.equal(selectors.size, 2000);
+  assertEquals(tokens.size, 2000);
+  assertEquals(selectors.size, 2000);
   // 72,000 characters of 216 random bits per token use the whole alphabet.
-  assert.equal(characters.size, 64);
-  assert.equal(tokenSelector("abcdefghijklmnop"), "abcdefghijkl");
-  assert.equal(SELECTOR_LENGTH, 12);
+  assertEquals(characters.size, 64);
+  assertEquals(tokenSelector("abcdefghijklmnop"), "abcdefghijkl");
+  assertEquals(SELECTOR_LENGTH, 12);
 });
 
 Deno.test("isSameToken() tells equal tokens from different ones of any length", () => {
   const token = createToken();
-  assert.equal(isSameToken(token, `${token}`), true);
-  assert.equal(isSameToken(token, createToken()), false);
+  assertEquals(isSameToken(token, `${token}`), true);
+  assertEquals(isSameToken(token, createToken()), false);
   const last = token.at(-1) === "A" ? "B" : "A";
-  assert.equal(isSameToken(token, token.slice(0, -1) + last), false);
+  assertEquals(isSameToken(token, token.slice(0, -1) + last), false);
   const first = token[0] === "A" ? "B" : "A";
-  assert.equal(isSameToken(token, first + token.slice(1)), false);
-  assert.equal(isSameToken(token, token.slice(0, -1)), false);
-  assert.equal(isSameToken(token, ""), false);
-  assert.equal(isSameToken("", ""), true);
+  assertEquals(isSameToken(token, first + token.slice(1)), false);
+  assertEquals(isSameToken(token, token.slice(0, -1)), false);
+  assertEquals(isSameToken(token, ""), false);
+  assertEquals(isSameToken("", ""), true);
 });
 
 // ---------------------------------------------------------------------------
@@ -97,15 +103,15 @@ Deno.test("isSameToken() tells equal tokens from different ones of any length", 
 
 Deno.test("parseProtocols() reads a first offer and a reconnect's offer", () => {
   const token = createToken();
-  assert.deepEqual(parseProtocols(RESUME_PROTOCOL), {
+  assertEquals(parseProtocols(RESUME_PROTOCOL), {
     resume: { token: null, received: 0 },
     rest: null,
   });
-  assert.deepEqual(
+  assertEquals(
     parseProtocols(offerProtocols({ token, received: 12345 }).join(", ")),
     { resume: { token, received: 12345 }, rest: null },
   );
-  assert.deepEqual(
+  assertEquals(
     parseProtocols(
       `ws4d-resume.1.${token}.${Number.MAX_SAFE_INTEGER} ,ws4d-resume.1`,
     ),
@@ -113,7 +119,7 @@ Deno.test("parseProtocols() reads a first offer and a reconnect's offer", () => 
   );
   // The offer of another implementation's shorter or longer token.
   const short = "abcdefghijklmnop";
-  assert.deepEqual(parseProtocols(`ws4d-resume.1,ws4d-resume.1.${short}.0`), {
+  assertEquals(parseProtocols(`ws4d-resume.1,ws4d-resume.1.${short}.0`), {
     resume: { token: short, received: 0 },
     rest: null,
   });
@@ -141,7 +147,7 @@ Deno.test("parseProtocols() gets a null token for forged or malformed offers", (
     `ws4d-resume.1.${token}.0, ws4d-resume.1.junk`, // one good, one bad
   ];
   for (const offer of forged) {
-    assert.deepEqual(
+    assertEquals(
       parseProtocols(`${RESUME_PROTOCOL}, ${offer}`),
       { resume: { token: null, received: 0 }, rest: null },
       offer,
@@ -151,22 +157,22 @@ Deno.test("parseProtocols() gets a null token for forged or malformed offers", (
 
 Deno.test("parseProtocols() negotiates nothing beside the client's own subprotocol", () => {
   const token = createToken();
-  assert.deepEqual(parseProtocols(null), { resume: null, rest: null });
-  assert.deepEqual(parseProtocols(""), { resume: null, rest: null });
-  assert.deepEqual(parseProtocols(" chat , superchat"), {
+  assertEquals(parseProtocols(null), { resume: null, rest: null });
+  assertEquals(parseProtocols(""), { resume: null, rest: null });
+  assertEquals(parseProtocols(" chat , superchat"), {
     resume: null,
     rest: "chat , superchat",
   });
-  assert.deepEqual(parseProtocols(`chat, ${RESUME_PROTOCOL}`), {
+  assertEquals(parseProtocols(`chat, ${RESUME_PROTOCOL}`), {
     resume: null,
     rest: "chat",
   });
-  assert.deepEqual(
+  assertEquals(
     parseProtocols(`${RESUME_PROTOCOL},chat,ws4d-resume.1.${token}.3,v2`),
     { resume: null, rest: "chat, v2" },
   );
   // A token without the protocol to select is no offer, and still hidden.
-  assert.deepEqual(parseProtocols(`ws4d-resume.1.${token}.3`), {
+  assertEquals(parseProtocols(`ws4d-resume.1.${token}.3`), {
     resume: null,
     rest: null,
   });
@@ -174,16 +180,16 @@ Deno.test("parseProtocols() negotiates nothing beside the client's own subprotoc
 
 Deno.test("parseProtocols() hides every value of the package, known or not", () => {
   const token = createToken();
-  assert.deepEqual(
+  assertEquals(
     parseProtocols(`ws4d-resume.2, ws4d-resume.2.${token}.1, ws4d-resume.1`),
     { resume: { token: null, received: 0 }, rest: null },
   );
-  assert.deepEqual(parseProtocols("ws4d-resume.9"), {
+  assertEquals(parseProtocols("ws4d-resume.9"), {
     resume: null,
     rest: null,
   });
   // Only the package's prefix: names that merely look alike stay.
-  assert.deepEqual(parseProtocols("ws4d-resume, ws4d-resumer.1, x"), {
+  assertEquals(parseProtocols("ws4d-resume, ws4d-resumer.1, x"), {
     resume: null,
     rest: "ws4d-resume, ws4d-resumer.1, x",
   });
@@ -191,8 +197,8 @@ Deno.test("parseProtocols() hides every value of the package, known or not", () 
     const header of [`${RESUME_PROTOCOL}, chat`, `ws4d-resume.1.${token}.0`]
   ) {
     const { rest } = parseProtocols(header);
-    assert.equal(rest?.includes("ws4d-resume") ?? false, false, header);
-    assert.equal(rest?.includes(token) ?? false, false, header);
+    assertEquals(rest?.includes("ws4d-resume") ?? false, false, header);
+    assertEquals(rest?.includes(token) ?? false, false, header);
   }
 });
 
@@ -200,23 +206,23 @@ Deno.test("offerProtocols() offers what a browser accepts as subprotocols", () =
   const token = createToken();
   const httpToken = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
   for (const value of offerProtocols({ token, received: 0 })) {
-    assert.match(value, httpToken);
+    assertMatch(value, httpToken);
   }
-  assert.deepEqual(offerProtocols(null), [RESUME_PROTOCOL]);
+  assertEquals(offerProtocols(null), [RESUME_PROTOCOL]);
 });
 
 // ---------------------------------------------------------------------------
 // Options
 
 Deno.test("resolveResume() is off, the defaults, or the fields given", () => {
-  assert.equal(resolveResume(undefined), null);
-  assert.equal(resolveResume(false), null);
-  assert.deepEqual(resolveResume(true), {
+  assertEquals(resolveResume(undefined), null);
+  assertEquals(resolveResume(false), null);
+  assertEquals(resolveResume(true), {
     window: 60,
     maxMessages: 1000,
     maxBytes: 1048576,
   });
-  assert.deepEqual(resolveResume({ maxMessages: 10, window: 0.5 }), {
+  assertEquals(resolveResume({ maxMessages: 10, window: 0.5 }), {
     window: 0.5,
     maxMessages: 10,
     maxBytes: 1048576,
@@ -225,18 +231,21 @@ Deno.test("resolveResume() is off, the defaults, or the fields given", () => {
 
 Deno.test("resolveResume() throws TypeError and RangeError naming the option", () => {
   const action = "Cannot create WebSocketServer: options.resume";
-  assert.throws(() => resolveResume(1), {
-    name: "TypeError",
-    message: `${action} must be true or an object, current value is 1`,
-  });
-  assert.throws(() => resolveResume({ size: 1 }), {
-    name: "TypeError",
-    message: `${action}.size is not an option`,
-  });
-  assert.throws(() => resolveResume({ window: "60" }), {
-    name: "TypeError",
-    message: `${action}.window must be a number, current value is "60"`,
-  });
+  assertThrows(
+    () => resolveResume(1),
+    TypeError,
+    `${action} must be true or an object, current value is 1`,
+  );
+  assertThrows(
+    () => resolveResume({ size: 1 }),
+    TypeError,
+    `${action}.size is not an option`,
+  );
+  assertThrows(
+    () => resolveResume({ window: "60" }),
+    TypeError,
+    `${action}.window must be a number, current value is "60"`,
+  );
   const ranges: [Record<string, number>, string][] = [
     [
       { window: -1 },
@@ -260,10 +269,11 @@ Deno.test("resolveResume() throws TypeError and RangeError naming the option", (
     ],
   ];
   for (const [options, message] of ranges) {
-    assert.throws(() => resolveResume(options), {
-      name: "RangeError",
-      message: `${action}.${message}`,
-    });
+    assertThrows(
+      () => resolveResume(options),
+      RangeError,
+      `${action}.${message}`,
+    );
   }
 });
 
@@ -279,8 +289,8 @@ Deno.test("encodeControl() lays a hello out byte by byte", () => {
     limits: { window: 60, maxMessages: 1000, maxBytes: 1048576 },
     token,
   });
-  assert.equal(bytes.length, 27 + 36);
-  assert.deepEqual([...bytes.subarray(0, 27)], [
+  assertEquals(bytes.length, 27 + 36);
+  assertEquals([...bytes.subarray(0, 27)], [
     0xc1,
     0x01,
     0x01, // marker, hello, resumed
@@ -309,7 +319,7 @@ Deno.test("encodeControl() lays a hello out byte by byte", () => {
     0,
     0, // maxBytes: 1048576
   ]);
-  assert.equal(new TextDecoder().decode(bytes.subarray(27)), token);
+  assertEquals(new TextDecoder().decode(bytes.subarray(27)), token);
   const fresh = encodeControl({
     type: "hello",
     resumed: false,
@@ -317,7 +327,7 @@ Deno.test("encodeControl() lays a hello out byte by byte", () => {
     limits: RESUME_DEFAULTS,
     token,
   });
-  assert.equal(fresh[2], 0);
+  assertEquals(fresh[2], 0);
 });
 
 Deno.test("decodeControl() reads back every frame encodeControl() makes", () => {
@@ -352,8 +362,8 @@ Deno.test("decodeControl() reads back every frame encodeControl() makes", () => 
   ];
   for (const frame of frames) {
     const bytes = encodeControl(frame);
-    assert.deepEqual(decodeControl(bytes), frame);
-    assert.deepEqual(unwrapFrame(bytes.buffer), frame);
+    assertEquals(decodeControl(bytes), frame);
+    assertEquals(unwrapFrame(bytes.buffer), frame);
   }
 });
 
@@ -402,14 +412,14 @@ Deno.test("decodeControl() gets a ProtocolError for malformed frames", () => {
   ];
   for (const [what, bytes] of malformed) {
     const result = decodeControl(bytes);
-    assert.ok(result instanceof Ws4dError, what);
-    assert.equal(result.errCode, ErrorCode.ProtocolError, what);
-    assert.match(result.message, /^Cannot resume: /, what);
+    assert(result instanceof Ws4dError, what);
+    assertEquals(result.errCode, ErrorCode.ProtocolError, what);
+    assertMatch(result.message, /^Cannot resume: /, what);
   }
   // Through unwrapFrame: a frame starting with the marker is never data.
   const unknown = unwrapFrame(Uint8Array.of(MARKER, 0x7f).buffer);
-  assert.ok(unknown instanceof Ws4dError);
-  assert.ok(unwrapFrame(Uint8Array.of(MARKER).buffer) instanceof Ws4dError);
+  assert(unknown instanceof Ws4dError);
+  assert(unwrapFrame(Uint8Array.of(MARKER).buffer) instanceof Ws4dError);
 });
 
 Deno.test("encodeControl() throws RangeError for what the wire cannot carry", () => {
@@ -426,27 +436,27 @@ Deno.test("encodeControl() throws RangeError for what the wire cannot carry", ()
       limits: { ...RESUME_DEFAULTS, ...limits },
     });
   for (const received of [-1, 1.5, NaN, 2 ** 53]) {
-    assert.throws(() => encodeControl({ type: "ack", received }), RangeError);
-    assert.throws(() => hello({ received }), RangeError);
+    assertThrows(() => encodeControl({ type: "ack", received }), RangeError);
+    assertThrows(() => hello({ received }), RangeError);
   }
-  assert.throws(() => hello({ token: "short" }), RangeError);
-  assert.throws(() => hello({ token: `${createToken()}=` }), RangeError);
-  assert.throws(() => hello({}, { window: 4294968 }), RangeError);
-  assert.throws(() => hello({}, { window: -1 }), RangeError);
-  assert.throws(() => hello({}, { maxMessages: 0 }), RangeError);
-  assert.throws(() => hello({}, { maxMessages: 2 ** 32 }), RangeError);
-  assert.throws(() => hello({}, { maxBytes: 0 }), RangeError);
+  assertThrows(() => hello({ token: "short" }), RangeError);
+  assertThrows(() => hello({ token: `${createToken()}=` }), RangeError);
+  assertThrows(() => hello({}, { window: 4294968 }), RangeError);
+  assertThrows(() => hello({}, { window: -1 }), RangeError);
+  assertThrows(() => hello({}, { maxMessages: 0 }), RangeError);
+  assertThrows(() => hello({}, { maxMessages: 2 ** 32 }), RangeError);
+  assertThrows(() => hello({}, { maxBytes: 0 }), RangeError);
 });
 
 Deno.test("unwrapFrame() gives text and unmarked binary back as they are", () => {
-  assert.equal(unwrapFrame(""), "");
-  assert.equal(unwrapFrame("\u00c1 text"), "\u00c1 text");
+  assertEquals(unwrapFrame(""), "");
+  assertEquals(unwrapFrame("\u00c1 text"), "\u00c1 text");
   for (const first of [0x00, 0x01, 0x7f, 0xc0, 0xc2, 0xff]) {
     const buffer = Uint8Array.of(first, 0x02, 0x03).buffer;
-    assert.equal(unwrapFrame(buffer), buffer, "no copy");
+    assertStrictEquals(unwrapFrame(buffer), buffer, "no copy");
   }
   const empty = new ArrayBuffer(0);
-  assert.equal(unwrapFrame(empty), empty);
+  assertStrictEquals(unwrapFrame(empty), empty);
 });
 
 Deno.test("wrapUserData() and unwrapFrame() carry any bytes unchanged", () => {
@@ -477,9 +487,9 @@ Deno.test("wrapUserData() and unwrapFrame() carry any bytes unchanged", () => {
     ) {
       const wrapped = wrapUserData(given);
       const expected = bytes[0] === MARKER ? bytes.length + 2 : bytes.length;
-      assert.equal((wrapped as Uint8Array).byteLength, expected);
-      assert.equal(sizeOf(given), bytes.length);
-      assert.deepEqual(bytesOf(unwrapFrame(onTheWire(wrapped)) as Frame), [
+      assertEquals((wrapped as Uint8Array).byteLength, expected);
+      assertEquals(sizeOf(given), bytes.length);
+      assertEquals(bytesOf(unwrapFrame(onTheWire(wrapped)) as Frame), [
         ...bytes,
       ]);
     }
@@ -487,7 +497,7 @@ Deno.test("wrapUserData() and unwrapFrame() carry any bytes unchanged", () => {
   // A view into a larger buffer carries only its own bytes.
   const whole = Uint8Array.of(9, 9, MARKER, 4, 9);
   const view = whole.subarray(2, 4);
-  assert.deepEqual(
+  assertEquals(
     bytesOf(unwrapFrame(onTheWire(wrapUserData(view))) as Frame),
     [MARKER, 4],
   );
@@ -499,10 +509,10 @@ Deno.test("wrapUserData() copies bytes, so a reused buffer cannot change a resen
   buffer[0] = MARKER;
   const marked = wrapUserData(buffer) as Uint8Array;
   buffer.fill(0);
-  assert.deepEqual([...plain], [1, 2, 3]);
-  assert.deepEqual([...marked], [MARKER, 0x00, MARKER, 2, 3]);
-  assert.equal(wrapUserData("text"), "text");
-  assert.equal(sizeOf("h\u00e9\u{1f600}"), 4, "UTF-16 code units");
+  assertEquals([...plain], [1, 2, 3]);
+  assertEquals([...marked], [MARKER, 0x00, MARKER, 2, 3]);
+  assertEquals(wrapUserData("text"), "text");
+  assertEquals(sizeOf("h\u00e9\u{1f600}"), 4, "UTF-16 code units");
 });
 
 Deno.test("wrapUserData() puts every Blob behind the prefix", async () => {
@@ -515,11 +525,11 @@ Deno.test("wrapUserData() puts every Blob behind the prefix", async () => {
   ) {
     const blob = new Blob([bytes]);
     const wrapped = wrapUserData(blob);
-    assert.ok(wrapped instanceof Blob);
-    assert.equal(sizeOf(blob), bytes.length);
+    assert(wrapped instanceof Blob);
+    assertEquals(sizeOf(blob), bytes.length);
     const frame = await wrapped.arrayBuffer();
-    assert.deepEqual([...new Uint8Array(frame).subarray(0, 2)], [MARKER, 0x00]);
-    assert.deepEqual(bytesOf(unwrapFrame(frame) as Frame), [...bytes]);
+    assertEquals([...new Uint8Array(frame).subarray(0, 2)], [MARKER, 0x00]);
+    assertEquals(bytesOf(unwrapFrame(frame) as Frame), [...bytes]);
   }
 });
 
@@ -538,40 +548,40 @@ Deno.test("ResumeState keeps messages in order across acks and ring growth", () 
     const burst = Math.floor(random() * 60);
     for (let i = 0; i < burst; i++) state.keep(next++, 10);
     acked += Math.floor(random() * (next - acked + 1));
-    assert.equal(state.acknowledge(acked), true);
-    assert.equal(state.keptMessages, next - acked);
-    assert.equal(state.keptBytes, (next - acked) * 10);
+    assertEquals(state.acknowledge(acked), true);
+    assertEquals(state.keptMessages, next - acked);
+    assertEquals(state.keptBytes, (next - acked) * 10);
     const rest = Array.from({ length: next - acked }, (_, i) => acked + i);
-    assert.deepEqual(state.resumeFrom(acked), rest);
+    assertEquals(state.resumeFrom(acked), rest);
   }
-  assert.equal(state.sent, next);
-  assert.equal(state.acknowledged, acked);
+  assertEquals(state.sent, next);
+  assertEquals(state.acknowledged, acked);
 });
 
 Deno.test("ResumeState.acknowledge() refuses counts out of range and changes nothing", () => {
   const state = new ResumeState<string>();
   for (const text of ["a", "bb", "ccc"]) state.keep(text, text.length);
-  assert.equal(state.acknowledge(1), true);
+  assertEquals(state.acknowledge(1), true);
   for (const wrong of [0, 4, -1, 1.5, NaN, Infinity]) {
-    assert.equal(state.acknowledge(wrong), false, `${wrong}`);
-    assert.equal(state.canResumeFrom(wrong), false, `${wrong}`);
-    assert.equal(state.resumeFrom(wrong), null, `${wrong}`);
+    assertEquals(state.acknowledge(wrong), false, `${wrong}`);
+    assertEquals(state.canResumeFrom(wrong), false, `${wrong}`);
+    assertEquals(state.resumeFrom(wrong), null, `${wrong}`);
   }
-  assert.equal(state.acknowledge(1), true, "a repeated ack is no error");
-  assert.equal(state.keptBytes, 5);
-  assert.deepEqual(state.resumeFrom(2), ["ccc"]);
-  assert.deepEqual(state.resumeFrom(3), []);
-  assert.equal(state.keptBytes, 0);
+  assertEquals(state.acknowledge(1), true, "a repeated ack is no error");
+  assertEquals(state.keptBytes, 5);
+  assertEquals(state.resumeFrom(2), ["ccc"]);
+  assertEquals(state.resumeFrom(3), []);
+  assertEquals(state.keptBytes, 0);
 });
 
 Deno.test("ResumeState.takeUnacknowledged() hands the kept messages over once", () => {
   const state = new ResumeState<string>();
   for (const text of ["a", "b", "c", "d"]) state.keep(text, 1);
   state.acknowledge(1);
-  assert.deepEqual(state.takeUnacknowledged(), ["b", "c", "d"]);
-  assert.deepEqual(state.takeUnacknowledged(), []);
-  assert.equal(state.keptMessages, 0);
-  assert.equal(state.keptBytes, 0);
+  assertEquals(state.takeUnacknowledged(), ["b", "c", "d"]);
+  assertEquals(state.takeUnacknowledged(), []);
+  assertEquals(state.keptMessages, 0);
+  assertEquals(state.keptBytes, 0);
 });
 
 Deno.test("ResumeState.overLimits counts messages, and bytes past one message", () => {
@@ -581,16 +591,16 @@ Deno.test("ResumeState.overLimits counts messages, and bytes past one message", 
     maxBytes: 100,
   });
   state.keep("x".repeat(500), 500);
-  assert.equal(state.overLimits, false, "one message is always kept");
+  assertEquals(state.overLimits, false, "one message is always kept");
   state.keep("y", 1);
-  assert.equal(state.overLimits, true, "501 bytes in two messages");
+  assertEquals(state.overLimits, true, "501 bytes in two messages");
   state.acknowledge(1);
-  assert.equal(state.overLimits, false);
+  assertEquals(state.overLimits, false);
   state.keep("a", 1);
   state.keep("b", 1);
-  assert.equal(state.overLimits, false, "3 messages");
+  assertEquals(state.overLimits, false, "3 messages");
   state.keep("c", 1);
-  assert.equal(state.overLimits, true, "4 messages");
+  assertEquals(state.overLimits, true, "4 messages");
 });
 
 Deno.test("ResumeState.countReceived() asks for an ack at a quarter of either limit", () => {
@@ -598,38 +608,38 @@ Deno.test("ResumeState.countReceived() asks for an ack at a quarter of either li
   let acks = 0;
   for (let i = 1; i <= 1000; i++) {
     if (state.countReceived(10)) {
-      assert.equal(i % 250, 0, `ack after ${i}`);
-      assert.equal(state.takeAck(), i);
+      assertEquals(i % 250, 0, `ack after ${i}`);
+      assertEquals(state.takeAck(), i);
       acks++;
     }
   }
-  assert.equal(acks, 4);
-  assert.equal(state.ackPending, false);
-  assert.equal(state.countReceived(262143), false);
-  assert.equal(state.ackPending, true);
-  assert.equal(
+  assertEquals(acks, 4);
+  assertEquals(state.ackPending, false);
+  assertEquals(state.countReceived(262143), false);
+  assertEquals(state.ackPending, true);
+  assertEquals(
     state.countReceived(1),
     true,
     "262144 bytes: a quarter of 1 MiB",
   );
-  assert.equal(state.takeAck(), 1002);
-  assert.equal(state.countReceived(2_000_000), true, "one large message");
+  assertEquals(state.takeAck(), 1002);
+  assertEquals(state.countReceived(2_000_000), true, "one large message");
   state.takeAck();
   const tight = new ResumeState<string>({
     window: 1,
     maxMessages: 3,
     maxBytes: 2,
   });
-  assert.equal(tight.countReceived(0), true, "a quarter of 3 is at least 1");
+  assertEquals(tight.countReceived(0), true, "a quarter of 3 is at least 1");
   tight.takeAck();
   tight.limits = { window: 1, maxMessages: 100, maxBytes: 1e9 };
-  assert.equal(tight.countReceived(0), false, "new limits, new thresholds");
+  assertEquals(tight.countReceived(0), false, "new limits, new thresholds");
 });
 
 Deno.test("ResumeState.windowDeadline() is the break plus the window", () => {
-  assert.equal(new ResumeState().windowDeadline(1000), 61_000);
+  assertEquals(new ResumeState().windowDeadline(1000), 61_000);
   const state = new ResumeState({ window: 0.25, maxMessages: 1, maxBytes: 1 });
-  assert.equal(state.windowDeadline(5), 255);
+  assertEquals(state.windowDeadline(5), 255);
 });
 
 /**
@@ -658,7 +668,7 @@ function simulateRate(
   let over = false;
   let bound = true;
   for (let tick = 0; tick < ticks; tick++) {
-    for (const count of toSender) assert.ok(sender.acknowledge(count));
+    for (const count of toSender) assert(sender.acknowledge(count));
     toSender = [];
     const sent: number[] = [];
     let bytes = 0;
@@ -703,7 +713,7 @@ Deno.test("Acks keep what the sender keeps within one quarter plus a round trip,
       const rate of [1, 2, 3, 4, 7, 10, 50, 100, 249, 250, 375, 376, 1000, 5000]
     ) {
       const result = simulateRate(limits, rate, 60, random);
-      assert.ok(result.bound, `rate ${rate}: ${JSON.stringify(result)}`);
+      assert(result.bound, `rate ${rate}: ${JSON.stringify(result)}`);
       // A round trip's sends (2 ticks, messages of at most 1000 bytes) fit
       // in what a quarter leaves: never over the limits.
       if (
@@ -711,21 +721,21 @@ Deno.test("Acks keep what the sender keeps within one quarter plus a round trip,
         2 * rate * 1000 + quarterBytes - 1 <= limits.maxBytes
       ) {
         within++;
-        assert.equal(result.over, false, `rate ${rate}`);
-        assert.ok(result.maxMessages <= limits.maxMessages);
-        assert.ok(result.maxBytes <= limits.maxBytes);
+        assertEquals(result.over, false, `rate ${rate}`);
+        assert(result.maxMessages <= limits.maxMessages);
+        assert(result.maxBytes <= limits.maxBytes);
       }
     }
-    assert.ok(within >= 3);
+    assert(within >= 3);
   }
 });
 
 Deno.test("A receiver that reads slower than the sender sends passes the limits", () => {
   const random = prng(12);
   const slow = simulateRate(RESUME_DEFAULTS, 100, 100, random, 50);
-  assert.equal(slow.over, true);
+  assertEquals(slow.over, true);
   const keeping = simulateRate(RESUME_DEFAULTS, 100, 100, random, 100);
-  assert.equal(keeping.over, false);
+  assertEquals(keeping.over, false);
 });
 
 // ---------------------------------------------------------------------------
@@ -791,7 +801,7 @@ function deliver(frame: Frame, to: Side): HelloFrame | null {
     return null;
   }
   if (data.type === "ack") {
-    assert.ok(
+    assert(
       to.state.acknowledge(data.received),
       `${to.name}: ack ${data.received}`,
     );
@@ -833,14 +843,14 @@ function runSession(seed: number, count: number, limits: ResumeLimits): Run & {
         : { token: offered, received: client.state.received },
     ).join(", ");
     const { resume, rest } = parseProtocols(header);
-    assert.equal(rest, null);
-    assert.ok(resume !== null);
+    assertEquals(rest, null);
+    assert(resume !== null);
     let resumed = false;
     let resend: Encoded[] = [];
     if (resume.token !== null) {
-      assert.ok(isSameToken(resume.token, token));
+      assert(isSameToken(resume.token, token));
       const frames = server.state.resumeFrom(resume.received);
-      assert.ok(frames !== null, `server resumes from ${resume.received}`);
+      assert(frames !== null, `server resumes from ${resume.received}`);
       resend = frames;
       resumed = true;
       run.resumes++;
@@ -894,12 +904,12 @@ function runSession(seed: number, count: number, limits: ResumeLimits): Run & {
       while (n-- > 0 && from.wire.length > 0 && connected) {
         const hello = deliver(from.wire.shift() as Frame, to);
         if (hello !== null) {
-          assert.equal(to, client);
-          assert.equal(hello.resumed, offered !== null);
+          assertStrictEquals(to, client);
+          assertEquals(hello.resumed, offered !== null);
           client.state.limits = hello.limits;
           if (hello.resumed) {
             const frames = client.state.resumeFrom(hello.received);
-            assert.ok(frames !== null, `client resumes from ${hello.received}`);
+            assert(frames !== null, `client resumes from ${hello.received}`);
             for (const frame of frames) client.wire.push(onTheWire(frame));
           }
           offered = hello.token;
@@ -933,10 +943,10 @@ Deno.test("ResumeState delivers 10,000 messages each way exactly once, in order,
       maxMessages: 64, // an ack every 16: many acks lost at cuts
       maxBytes: 1024,
     });
-    assert.ok(cuts >= 50, `seed ${seed}: ${cuts} cuts`);
-    assert.ok(resumes >= cuts - 1, `seed ${seed}: ${resumes} resumes`);
-    assert.deepEqual(server.got, all, `seed ${seed}: client to server`);
-    assert.deepEqual(client.got, all, `seed ${seed}: server to client`);
+    assert(cuts >= 50, `seed ${seed}: ${cuts} cuts`);
+    assert(resumes >= cuts - 1, `seed ${seed}: ${resumes} resumes`);
+    assertEquals(server.got, all, `seed ${seed}: client to server`);
+    assertEquals(client.got, all, `seed ${seed}: server to client`);
   }
 });
 
@@ -947,10 +957,10 @@ Deno.test("ResumeState with the default limits: exactly once, and kept within th
     10_000,
     RESUME_DEFAULTS,
   );
-  assert.ok(cuts >= 50, `${cuts} cuts`);
-  assert.deepEqual(server.got, all);
-  assert.deepEqual(client.got, all);
-  assert.ok(maxKept <= RESUME_DEFAULTS.maxMessages, `${maxKept} kept`);
+  assert(cuts >= 50, `${cuts} cuts`);
+  assertEquals(server.got, all);
+  assertEquals(client.got, all);
+  assert(maxKept <= RESUME_DEFAULTS.maxMessages, `${maxKept} kept`);
 });
 
 Deno.test("A session the server did not resume gets the client's unacknowledged messages again, at least once", () => {
@@ -969,48 +979,48 @@ Deno.test("A session the server did not resume gets the client's unacknowledged 
     }
   }
   const lost = client.wire.length;
-  assert.ok(lost > 0);
+  assert(lost > 0);
   // The break; the server lost the session (its window passed).
   const unacked = client.state.takeUnacknowledged();
-  assert.ok(unacked.length >= lost);
+  assert(unacked.length >= lost);
   const fresh = side("server (fresh)", limits);
   client.state = new ResumeState(limits);
   client.wire = [];
   for (const frame of unacked) {
     const data = unwrapFrame(onTheWire(frame));
-    assert.ok(typeof data === "string" || data instanceof ArrayBuffer);
+    assert(typeof data === "string" || data instanceof ArrayBuffer);
     client.state.keep(frame, sizeOf(data));
     client.wire.push(onTheWire(frame));
   }
   for (const frame of client.wire) deliver(frame, fresh);
   const seen = new Set([...server.got, ...fresh.got]);
-  assert.equal(seen.size, 100, "every message at least once");
-  assert.deepEqual(fresh.got, [...fresh.got].sort((a, b) => a - b), "in order");
-  assert.equal(fresh.got.at(-1), 99);
-  assert.ok(
+  assertEquals(seen.size, 100, "every message at least once");
+  assertEquals(fresh.got, [...fresh.got].sort((a, b) => a - b), "in order");
+  assertEquals(fresh.got.at(-1), 99);
+  assert(
     (fresh.got[0] as number) <= 100 - lost,
     "from before the first lost",
   );
 });
 
 Deno.test("withResumeQuery() adds the fresh offer, the rest of the URL as written", () => {
-  assert.equal(withResumeQuery("ws://h"), "ws://h?ws4d-resume=1");
-  assert.equal(withResumeQuery("ws://h/a"), "ws://h/a?ws4d-resume=1");
-  assert.equal(withResumeQuery("ws://h/?"), "ws://h/?ws4d-resume=1");
-  assert.equal(withResumeQuery("ws://h/?a=1&"), "ws://h/?a=1&ws4d-resume=1");
-  assert.equal(
+  assertEquals(withResumeQuery("ws://h"), "ws://h?ws4d-resume=1");
+  assertEquals(withResumeQuery("ws://h/a"), "ws://h/a?ws4d-resume=1");
+  assertEquals(withResumeQuery("ws://h/?"), "ws://h/?ws4d-resume=1");
+  assertEquals(withResumeQuery("ws://h/?a=1&"), "ws://h/?a=1&ws4d-resume=1");
+  assertEquals(
     withResumeQuery("ws://h/?a=%20+b"),
     "ws://h/?a=%20+b&ws4d-resume=1",
   );
 });
 
 Deno.test("takeResumeQuery() takes every ws4d-resume parameter out; only one, of value 1, offers", () => {
-  assert.deepEqual(takeResumeQuery(""), { offered: false, search: "" });
-  assert.deepEqual(takeResumeQuery("?ws4d-resume=1"), {
+  assertEquals(takeResumeQuery(""), { offered: false, search: "" });
+  assertEquals(takeResumeQuery("?ws4d-resume=1"), {
     offered: true,
     search: "",
   });
-  assert.deepEqual(takeResumeQuery("?a=%20+b&ws4d-resume=1&c"), {
+  assertEquals(takeResumeQuery("?a=%20+b&ws4d-resume=1&c"), {
     offered: true,
     search: "?a=%20+b&c",
   });
@@ -1023,10 +1033,10 @@ Deno.test("takeResumeQuery() takes every ws4d-resume parameter out; only one, of
       "?ws4d-resume=1.x",
     ]
   ) {
-    assert.deepEqual(takeResumeQuery(search), { offered: false, search: "" });
+    assertEquals(takeResumeQuery(search), { offered: false, search: "" });
   }
   // A name or value that merely contains it stays.
-  assert.deepEqual(takeResumeQuery("?x=ws4d-resume=1&ws4d-resumes=1"), {
+  assertEquals(takeResumeQuery("?x=ws4d-resume=1&ws4d-resumes=1"), {
     offered: false,
     search: "?x=ws4d-resume=1&ws4d-resumes=1",
   });
@@ -1041,45 +1051,45 @@ Deno.test("readHello() reads a well-formed hello only; anything else is a plain 
     token: "A".repeat(36),
   } as const;
   const bytes = encodeControl(hello);
-  assert.deepEqual(readHello(bytes.buffer), hello);
-  assert.equal(readHello("text"), null);
-  assert.equal(readHello(new ArrayBuffer(0)), null);
-  assert.equal(readHello(bytes.slice(0, 42).buffer), null, "a token too short");
+  assertEquals(readHello(bytes.buffer), hello);
+  assertEquals(readHello("text"), null);
+  assertEquals(readHello(new ArrayBuffer(0)), null);
+  assertEquals(readHello(bytes.slice(0, 42).buffer), null, "a token too short");
   const badToken = bytes.slice();
   badToken[30] = 0x2e; // "."
-  assert.equal(readHello(badToken.buffer), null);
+  assertEquals(readHello(badToken.buffer), null);
   const ack = new Uint8Array(bytes.length);
   ack.set([MARKER, FrameType.Ack]);
-  assert.equal(readHello(ack.buffer), null);
+  assertEquals(readHello(ack.buffer), null);
 });
 
 Deno.test("encodeAnswer() and readAnswer(): exactly the marker, the type and this session's token", () => {
   const token = createToken();
   const accept = encodeAnswer("accept", token);
   const decline = encodeAnswer("decline", token);
-  assert.deepEqual([...accept.subarray(0, 2)], [MARKER, FrameType.Accept]);
-  assert.deepEqual([...decline.subarray(0, 2)], [MARKER, FrameType.Decline]);
-  assert.equal(new TextDecoder().decode(accept.subarray(2)), token);
-  assert.equal(readAnswer(accept.buffer, token), "accept");
-  assert.equal(readAnswer(decline.buffer, token), "decline");
-  assert.equal(readAnswer(accept.buffer, createToken()), null);
-  assert.equal(readAnswer(accept.slice(0, -1).buffer, token), null);
-  assert.equal(readAnswer(Uint8Array.of(...accept, 0).buffer, token), null);
+  assertEquals([...accept.subarray(0, 2)], [MARKER, FrameType.Accept]);
+  assertEquals([...decline.subarray(0, 2)], [MARKER, FrameType.Decline]);
+  assertEquals(new TextDecoder().decode(accept.subarray(2)), token);
+  assertEquals(readAnswer(accept.buffer, token), "accept");
+  assertEquals(readAnswer(decline.buffer, token), "decline");
+  assertEquals(readAnswer(accept.buffer, createToken()), null);
+  assertEquals(readAnswer(accept.slice(0, -1).buffer, token), null);
+  assertEquals(readAnswer(Uint8Array.of(...accept, 0).buffer, token), null);
   const other = accept.slice();
   other[1] = FrameType.Ack;
-  assert.equal(readAnswer(other.buffer, token), null);
+  assertEquals(readAnswer(other.buffer, token), null);
   const unmarked = accept.slice();
   unmarked[0] = 0;
-  assert.equal(readAnswer(unmarked.buffer, token), null);
-  assert.equal(readAnswer(token, token), null, "text is data");
+  assertEquals(readAnswer(unmarked.buffer, token), null);
+  assertEquals(readAnswer(token, token), null, "text is data");
 });
 
 Deno.test("the declined frame is the 2 bytes C1 05", () => {
   const bytes = encodeControl({ type: "declined" });
-  assert.deepEqual([...bytes], [MARKER, FrameType.Declined]);
-  assert.deepEqual(decodeControl(bytes), { type: "declined" });
-  assert.deepEqual(unwrapFrame(bytes.buffer), { type: "declined" });
-  assert.ok(
+  assertEquals([...bytes], [MARKER, FrameType.Declined]);
+  assertEquals(decodeControl(bytes), { type: "declined" });
+  assertEquals(unwrapFrame(bytes.buffer), { type: "declined" });
+  assert(
     decodeControl(Uint8Array.of(MARKER, FrameType.Declined, 0)) instanceof
       Ws4dError,
   );

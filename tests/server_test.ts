@@ -1,19 +1,39 @@
-import assert from "node:assert/strict";
+import {
+  assert,
+  assertEquals,
+  assertMatch,
+  assertNotStrictEquals,
+  assertStrictEquals,
+  assertThrows,
+} from "@std/assert";
+import { deadline } from "@std/async";
+import { assertSpyCalls, spy } from "@std/testing/mock";
 import {
   ErrorCode,
   WebSocketServer,
-  type WSError,
   type WSRequest,
   type WSServerErrorEvent,
 } from "../mod.ts";
-import { upgradeHeaders } from "./_frames.ts";
-import { connect, deadline, hangUp, listen, Recorder } from "./_helpers.ts";
-import { rawPeer, rawRequest, readHead, upgradeHead } from "./_raw.ts";
+import { upgradeHeaders } from "../testkit/frames.ts";
+import { connect, hangUp, listen, Recorder } from "./_helpers.ts";
+import {
+  rawPeer,
+  rawRequest,
+  readHead,
+  upgradeHead,
+} from "../testkit/raw_peer.ts";
 
 const echo = () => ({
   onMessage: (ws: { send(m: unknown): void }, e: { data: unknown }) =>
     ws.send(e.data),
 });
+
+/** The errCode of each error a spied `onError` was given, in order. */
+function errCodes(
+  calls: readonly { readonly args: readonly [unknown, WSServerErrorEvent] }[],
+): number[] {
+  return calls.flatMap((call) => call.args[1].errors.map((e) => e.errCode));
+}
 
 /** An upgrade request for `path`, to hand to `wss.fetch`. */
 function upgradeRequest(path = "/", headers: Record<string, string> = {}) {
@@ -23,12 +43,13 @@ function upgradeRequest(path = "/", headers: Record<string, string> = {}) {
 }
 
 Deno.test("WebSocketServer() throws TypeError without handler.onConnection", () => {
-  assert.throws(
+  assertThrows(
     // @ts-expect-error: the handler lacks onConnection on purpose
     () => new WebSocketServer({}),
-    { name: "TypeError", message: /handler\.onConnection must be a function/ },
+    TypeError,
+    "handler.onConnection must be a function",
   );
-  assert.throws(
+  assertThrows(
     // @ts-expect-error: no handler at all
     () => WebSocketServer.new(null),
     TypeError,
@@ -37,35 +58,41 @@ Deno.test("WebSocketServer() throws TypeError without handler.onConnection", () 
 
 Deno.test("WebSocketServer() names each wrong option", () => {
   const ok = { onConnection: () => null };
-  const cases: [Record<string, unknown>, string, RegExp][] = [
-    [{ dataType: "json" }, "TypeError", /options\.dataType.*"json"/],
-    [{ port: -1 }, "RangeError", /options\.port.*-1/],
-    [{ port: "80" }, "TypeError", /options\.port must be a number/],
-    [{ idleTimeout: -5 }, "RangeError", /options\.idleTimeout/],
-    [{ maxConnections: 0 }, "RangeError", /options\.maxConnections/],
-    [{ maxMessageSize: 1.5 }, "RangeError", /options\.maxMessageSize/],
-    [{ maxBufferedAmount: 0 }, "RangeError", /options\.maxBufferedAmount/],
-    [{ closeTimeout: -1 }, "RangeError", /options\.closeTimeout/],
-    [{ closeTimeout: "1" }, "TypeError", /options\.closeTimeout/],
-    [{ protocols: "chat" }, "TypeError", /options\.protocols/],
-    [{ protocols: ["a b"] }, "TypeError", /options\.protocols/],
-    [{ allowedOrigins: [1] }, "TypeError", /options\.allowedOrigins/],
-    [{ path: 42 }, "TypeError", /options\.path must be a string/],
+  const cases: [
+    Record<string, unknown>,
+    TypeErrorConstructor | RangeErrorConstructor,
+    RegExp,
+  ][] = [
+    [{ dataType: "json" }, TypeError, /options\.dataType.*"json"/],
+    [{ port: -1 }, RangeError, /options\.port.*-1/],
+    [{ port: "80" }, TypeError, /options\.port must be a number/],
+    [{ idleTimeout: -5 }, RangeError, /options\.idleTimeout/],
+    [{ maxConnections: 0 }, RangeError, /options\.maxConnections/],
+    [{ maxMessageSize: 1.5 }, RangeError, /options\.maxMessageSize/],
+    [{ maxBufferedAmount: 0 }, RangeError, /options\.maxBufferedAmount/],
+    [{ closeTimeout: -1 }, RangeError, /options\.closeTimeout/],
+    [{ closeTimeout: "1" }, TypeError, /options\.closeTimeout/],
+    [{ protocols: "chat" }, TypeError, /options\.protocols/],
+    [{ protocols: ["a b"] }, TypeError, /options\.protocols/],
+    [{ allowedOrigins: [1] }, TypeError, /options\.allowedOrigins/],
+    [{ path: 42 }, TypeError, /options\.path must be a string/],
     [
       { path: "ws" },
-      "TypeError",
+      TypeError,
       /options\.path must begin with "\/", current value is "ws"/,
     ],
-    [{ signals: "SIGINT" }, "TypeError", /options\.signals/],
-    [{ cert: "x" }, "TypeError", /options\.cert and options\.key/],
-    [{ colour: "red" }, "TypeError", /options\.colour is not an option/],
+    [{ signals: "SIGINT" }, TypeError, /options\.signals/],
+    [{ cert: "x" }, TypeError, /options\.cert and options\.key/],
+    [{ colour: "red" }, TypeError, /options\.colour is not an option/],
   ];
-  for (const [options, name, message] of cases) {
-    assert.throws(
+  for (const [options, ErrorClass, message] of cases) {
+    const error = assertThrows(
       () => new WebSocketServer(ok, options as never),
-      { name, message },
+      ErrorClass,
+      undefined,
       JSON.stringify(options),
     );
+    assertMatch(error.message, message, JSON.stringify(options));
   }
 });
 
@@ -75,17 +102,17 @@ Deno.test("WebSocketServer.new() and properties", async () => {
     path: "/ws",
     dataType: "object",
   });
-  assert.ok(wss instanceof WebSocketServer);
-  assert.equal(wss.handler, handler);
-  assert.equal(wss.path, "/ws");
-  assert.equal(wss.dataType, "object");
-  assert.equal(wss.addr, undefined);
-  assert.deepEqual(wss.connections, []);
-  assert.equal(wss.terminated, false);
+  assert(wss instanceof WebSocketServer);
+  assertStrictEquals(wss.handler, handler);
+  assertEquals(wss.path, "/ws");
+  assertEquals(wss.dataType, "object");
+  assertEquals(wss.addr, undefined);
+  assertEquals(wss.connections, []);
+  assertEquals(wss.terminated, false);
   const done = wss.terminate();
-  assert.equal(wss.terminate(), done);
+  assertStrictEquals(wss.terminate(), done);
   await done;
-  assert.equal(wss.terminated, true);
+  assertEquals(wss.terminated, true);
 });
 
 Deno.test("WebSocketServer.fetch() answers 426, 404, 403, 503 without a socket", async () => {
@@ -94,60 +121,63 @@ Deno.test("WebSocketServer.fetch() answers 426, 404, 403, 503 without a socket",
     allowedOrigins: ["https://good.example"],
   });
   const plain = await wss.fetch(new Request("http://localhost/ws"));
-  assert.equal(plain.status, 426);
-  assert.equal(plain.headers.get("upgrade"), "websocket");
+  assertEquals(plain.status, 426);
+  assertEquals(plain.headers.get("upgrade"), "websocket");
   await plain.body?.cancel();
   const other = await wss.fetch(upgradeRequest("/elsewhere"));
-  assert.equal(other.status, 404);
+  assertEquals(other.status, 404);
   await other.body?.cancel();
   const origin = await wss.fetch(
     upgradeRequest("/ws", { origin: "https://evil.example" }),
   );
-  assert.equal(origin.status, 403);
+  assertEquals(origin.status, 403);
   await origin.body?.cancel();
   const refused = await wss.fetch(
     upgradeRequest("/ws", { origin: "https://good.example" }),
   );
-  assert.equal(refused.status, 403, "onConnection returned null");
+  assertEquals(refused.status, 403, "onConnection returned null");
   await refused.body?.cancel();
-  assert.equal(wss.handles(new Request("http://localhost/ws")), true);
-  assert.equal(wss.handles(new Request("http://localhost/ws/x")), false);
+  assertEquals(wss.handles(new Request("http://localhost/ws")), true);
+  assertEquals(wss.handles(new Request("http://localhost/ws/x")), false);
   await wss.terminate();
   const after = await wss.fetch(upgradeRequest("/ws"));
-  assert.equal(after.status, 503);
+  assertEquals(after.status, 503);
   await after.body?.cancel();
 });
 
 Deno.test("WebSocketServer.fetch() answers 500 and reports a throwing onConnection", async () => {
-  const errors: WSServerErrorEvent[] = [];
+  const onError = spy(
+    (_wss: WebSocketServer, _event: WSServerErrorEvent) => {},
+  );
   await using wss = new WebSocketServer({
     onConnection() {
       throw new Error("nope");
     },
-    onError(_wss, event) {
-      errors.push(event);
-    },
+    onError,
   });
   const response = await wss.fetch(upgradeRequest());
-  assert.equal(response.status, 500);
+  assertEquals(response.status, 500);
   await response.body?.cancel();
   await wss.terminate();
-  assert.equal(errors.length, 1);
-  assert.equal(errors[0]?.errors[0]?.errCode, ErrorCode.ConnectionRefused);
-  assert.equal(errors[0]?.errors[0]?.componentSignature, "ws4d");
+  assertSpyCalls(onError, 1);
+  const [error] = onError.calls[0]?.args[1].errors ?? [];
+  assertEquals(error?.errCode, ErrorCode.ConnectionRefused);
+  assertEquals(error?.componentSignature, "ws4d");
 });
 
 Deno.test("WebSocketServer refuses a handler without onMessage and says why", async () => {
-  const errors: WSError[] = [];
+  const onError = spy(
+    (_wss: WebSocketServer, _event: WSServerErrorEvent) => {},
+  );
   await using wss = new WebSocketServer({
     onConnection: () => ({ onOpen() {} }) as never,
-    onError: (_wss, event) => void errors.push(...event.errors),
+    onError,
   });
   const response = await wss.fetch(upgradeRequest());
-  assert.equal(response.status, 403);
+  assertEquals(response.status, 403);
   await response.body?.cancel();
   await wss.terminate();
-  assert.deepEqual(errors.map((e) => e.errCode), [ErrorCode.InvalidHandler]);
+  assertEquals(errCodes(onError.calls), [ErrorCode.InvalidHandler]);
 });
 
 Deno.test("WebSocketServer calls onOpen, then onTerminate after the last connection", async () => {
@@ -165,9 +195,9 @@ Deno.test("WebSocketServer calls onOpen, then onTerminate after the last connect
   const peer = await connect(server.url);
   await recorder.opened();
   await server.wss.terminate();
-  assert.equal((await deadline(peer.closed, "client close")).code, 1001);
-  assert.deepEqual(calls, ["open", "terminate after open,terminate"]);
-  assert.equal(recorder.calls.at(-1)?.event.code, 1001);
+  assertEquals((await deadline(peer.closed, 5000)).code, 1001);
+  assertEquals(calls, ["open", "terminate after open,terminate"]);
+  assertEquals(recorder.calls.at(-1)?.event.code, 1001);
 });
 
 Deno.test("WebSocketServer gives onConnection the request read before the upgrade", async () => {
@@ -186,17 +216,17 @@ Deno.test("WebSocketServer gives onConnection the request read before the upgrad
       headers: [["x-multi", "one"], ["x-multi", "two"], ["X-Case", "Up"]],
     } as unknown as string[],
   );
-  await deadline(new Promise((r) => socket.onopen = r), "open");
+  await deadline(new Promise((r) => socket.onopen = r), 5000);
   socket.close();
   await recorder.terminated();
-  assert.ok(seen);
-  assert.equal(seen.url, "/rooms/blue?name=ryan&tag=a&tag=b");
-  assert.deepEqual({ ...seen.query }, { name: "ryan", tag: ["a", "b"] });
-  assert.deepEqual({ ...seen.params }, { room: "blue" });
-  assert.equal(seen.headers["x-multi"], "one, two");
-  assert.equal(seen.headers["x-case"], "Up");
-  assert.equal(seen.remoteAddress, "127.0.0.1");
-  assert.equal(recorder.connection?.request, seen);
+  assert(seen);
+  assertEquals(seen.url, "/rooms/blue?name=ryan&tag=a&tag=b");
+  assertEquals({ ...seen.query }, { name: "ryan", tag: ["a", "b"] });
+  assertEquals({ ...seen.params }, { room: "blue" });
+  assertEquals(seen.headers["x-multi"], "one, two");
+  assertEquals(seen.headers["x-case"], "Up");
+  assertEquals(seen.remoteAddress, "127.0.0.1");
+  assertStrictEquals(recorder.connection?.request, seen);
 });
 
 Deno.test("WebSocketServer chooses the first of its protocols the client offers", async () => {
@@ -205,9 +235,9 @@ Deno.test("WebSocketServer chooses the first of its protocols the client offers"
     protocols: ["v2", "v1"],
   });
   const peer = await connect(server.url, ["v1", "v2"]);
-  assert.equal(peer.socket.protocol, "v2");
+  assertEquals(peer.socket.protocol, "v2");
   await recorder.opened();
-  assert.equal(recorder.connection?.protocol, "v2");
+  assertEquals(recorder.connection?.protocol, "v2");
   await hangUp(peer);
 });
 
@@ -220,7 +250,7 @@ Deno.test("WebSocketServer answers 503 past maxConnections", async () => {
   const second = await fetch(`http://127.0.0.1:${server.port}/`, {
     headers: upgradeHeaders(),
   });
-  assert.equal(second.status, 503);
+  assertEquals(second.status, 503);
   await second.body?.cancel();
   await hangUp(peer);
 });
@@ -233,13 +263,13 @@ Deno.test("WebSocketServer.connections is fresh and drops a closing connection a
   const b = await connect(server.url);
   await recorders[1]?.opened();
   const list = server.wss.connections;
-  assert.equal(list.length, 2);
-  assert.notEqual(server.wss.connections, list);
+  assertEquals(list.length, 2);
+  assertNotStrictEquals(server.wss.connections, list);
   list[0]?.terminate();
-  assert.equal(list[0]?.status, "Closing");
-  assert.deepEqual(server.wss.connections, [list[1]]);
+  assertEquals(list[0]?.status, "Closing");
+  assertEquals(server.wss.connections, [list[1]]);
   await recorders[0]?.terminated();
-  assert.equal(list[0]?.status, "Closed");
+  assertEquals(list[0]?.status, "Closed");
   await hangUp(a);
   await hangUp(b);
 });
@@ -253,24 +283,24 @@ Deno.test("WebSocketServer.broadcast() reaches every other open connection", asy
     await connect(server.url),
   ];
   const [first] = wss.connections;
-  assert.equal(wss.broadcast({ hi: 1 }, { except: first }), 2);
+  assertEquals(wss.broadcast({ hi: 1 }, { except: first }), 2);
   await peers[1]?.received(1);
   await peers[2]?.received(1);
-  assert.deepEqual(peers[2]?.messages, ['{"hi":1}']);
-  assert.throws(() => wss.broadcast(undefined), TypeError);
+  assertEquals(peers[2]?.messages, ['{"hi":1}']);
+  assertThrows(() => wss.broadcast(undefined), TypeError);
   for (const peer of peers) await hangUp(peer);
-  assert.deepEqual(peers[0]?.messages, []);
+  assertEquals(peers[0]?.messages, []);
 });
 
 Deno.test("WebSocketServer.terminate() cuts a peer that never answers the close", async () => {
   const recorder = new Recorder();
   await using server = listen({ onConnection: () => recorder });
   const peer = await rawPeer(server.port);
-  assert.match(peer.head, /^HTTP\/1\.1 101/);
+  assertMatch(peer.head, /^HTTP\/1\.1 101/);
   await recorder.opened();
   await server.wss.terminate(0.2);
-  assert.deepEqual(recorder.types, ["open", "terminate"]);
-  assert.equal(recorder.calls.at(-1)?.event.code, 1006);
+  assertEquals(recorder.types, ["open", "terminate"]);
+  assertEquals(recorder.calls.at(-1)?.event.code, 1006);
   await peer.readToEnd();
   peer.conn.close();
 });
@@ -285,9 +315,9 @@ Deno.test("WebSocketServer.terminate() through fetch gives up a silent peer with
   const peer = await rawPeer(server.addr.port);
   await recorder.opened();
   await wss.terminate(0.1);
-  assert.deepEqual(recorder.types, ["open", "terminate"]);
-  assert.equal(recorder.calls.at(-1)?.event.code, 1006);
-  assert.deepEqual(wss.connections, []);
+  assertEquals(recorder.types, ["open", "terminate"]);
+  assertEquals(recorder.calls.at(-1)?.event.code, 1006);
+  assertEquals(wss.connections, []);
   // Deno cannot cut an upgraded socket but by shutting its server down.
   await server.shutdown();
   peer.conn.close();
@@ -296,18 +326,20 @@ Deno.test("WebSocketServer.terminate() through fetch gives up a silent peer with
 Deno.test("WebSocketServer.terminate() checks its timeout, and a wrong one terminates nothing", async () => {
   await using wss = new WebSocketServer({ onConnection: () => null });
   for (const bad of [-1, Infinity, NaN]) {
-    assert.throws(() => wss.terminate(bad), {
-      name: "RangeError",
-      message: /^Cannot terminate WebSocketServer: timeout must be/,
-    });
+    const error = assertThrows(() => wss.terminate(bad), RangeError);
+    assertMatch(
+      error.message,
+      /^Cannot terminate WebSocketServer: timeout must be/,
+    );
   }
   for (const bad of ["1", { timeout: 1 }, null]) {
-    assert.throws(() => wss.terminate(bad as never), {
-      name: "TypeError",
-      message: /timeout must be a number/,
-    });
+    assertThrows(
+      () => wss.terminate(bad as never),
+      TypeError,
+      "timeout must be a number",
+    );
   }
-  assert.equal(wss.terminated, false);
+  assertEquals(wss.terminated, false);
 });
 
 Deno.test('WebSocketServer answers a raw "x,v1" offer without spaces', async () => {
@@ -321,10 +353,10 @@ Deno.test('WebSocketServer answers a raw "x,v1" offer without spaces', async () 
     upgradeHead(port, "/", { "sec-websocket-protocol": "x,v1" }),
   );
   const head = await readHead(conn);
-  assert.match(head, /^HTTP\/1\.1 101/);
-  assert.match(head, /\r\nsec-websocket-protocol: v1\r\n/i);
+  assertMatch(head, /^HTTP\/1\.1 101/);
+  assertMatch(head, /\r\nsec-websocket-protocol: v1\r\n/i);
   await recorder.opened();
-  assert.equal(recorder.connection?.protocol, "v1");
+  assertEquals(recorder.connection?.protocol, "v1");
   conn.close();
   await recorder.terminated();
 });
@@ -342,10 +374,10 @@ Deno.test("WebSocketServer.fetch is bound: one Deno.serve routes pages and socke
   );
   const base = `127.0.0.1:${server.addr.port}`;
   const page = await fetch(`http://${base}/`);
-  assert.equal(await page.text(), "home");
+  assertEquals(await page.text(), "home");
   const peer = await connect(`ws://${base}/ws`);
   await recorder.opened();
-  assert.equal(recorder.connection?.request.remoteAddress, "127.0.0.1");
+  assertEquals(recorder.connection?.request.remoteAddress, "127.0.0.1");
   await hangUp(peer);
   await recorder.terminated();
 });
@@ -362,27 +394,27 @@ Deno.test("WebSocketServer: onConnection may refuse with a Response of its own (
         new Response(null, { status: 429, headers: { "retry-after": "30" } }),
       ),
   };
-  const errors: number[] = [];
+  const onError = spy(
+    (_wss: WebSocketServer, _event: WSServerErrorEvent) => {},
+  );
   await using wss = new WebSocketServer({
     onConnection: (_wss, { request }) =>
       answers[request.url]?.() as null ?? new Response("fine", { status: 200 }),
-    onError: (_wss, event) => {
-      errors.push(...event.errors.map((e) => e.errCode));
-    },
+    onError,
   });
   const login = await wss.fetch(upgradeRequest("/login"));
-  assert.equal(login.status, 401);
-  assert.equal(login.headers.get("www-authenticate"), 'Bearer realm="chat"');
-  assert.equal(await login.text(), "who are you?");
+  assertEquals(login.status, 401);
+  assertEquals(login.headers.get("www-authenticate"), 'Bearer realm="chat"');
+  assertEquals(await login.text(), "who are you?");
   const busy = await wss.fetch(upgradeRequest("/busy"));
-  assert.equal(busy.status, 429);
-  assert.equal(busy.headers.get("retry-after"), "30");
+  assertEquals(busy.status, 429);
+  assertEquals(busy.headers.get("retry-after"), "30");
   await busy.body?.cancel();
-  assert.deepEqual(errors, []);
+  assertEquals(errCodes(onError.calls), []);
   // A Response that is no refusal cannot be followed by a socket: 500.
   const ok = await wss.fetch(upgradeRequest("/other"));
-  assert.equal(ok.status, 500);
+  assertEquals(ok.status, 500);
   await ok.body?.cancel();
   await wss.terminate();
-  assert.deepEqual(errors, [ErrorCode.InvalidHandler]);
+  assertEquals(errCodes(onError.calls), [ErrorCode.InvalidHandler]);
 });

@@ -5,9 +5,9 @@
  *
  * @module
  */
-import assert from "node:assert/strict";
+import { assertEquals } from "@std/assert";
+import { deadline } from "@std/async";
 import { CallbackQueue } from "../_session.ts";
-import { deadline } from "./_helpers.ts";
 
 function recorder() {
   const seen: string[] = [];
@@ -47,12 +47,12 @@ Deno.test("CallbackQueue: an async callback holds the next ones back, in order",
   queue.push("first", undefined);
   queue.push("second", "a");
   queue.push("second", "b");
-  assert.deepEqual(seen, ["first:start"]);
+  assertEquals(seen, ["first:start"]);
   const done = Promise.withResolvers<void>();
   queue.after(done.resolve);
   release();
-  await deadline(done.promise, "the queue to drain");
-  assert.deepEqual(seen, ["first:start", "first:end", "second:a", "second:b"]);
+  await deadline(done.promise, 5000);
+  assertEquals(seen, ["first:start", "first:end", "second:a", "second:b"]);
 });
 
 Deno.test("CallbackQueue: a synchronous callback runs at once; a missing one is skipped", () => {
@@ -61,8 +61,8 @@ Deno.test("CallbackQueue: a synchronous callback runs at once; a missing one is 
   queue.push("absent", "ignored");
   let ran = false;
   queue.after(() => ran = true);
-  assert.deepEqual(seen, ["second:now"]);
-  assert.equal(ran, true);
+  assertEquals(seen, ["second:now"]);
+  assertEquals(ran, true);
 });
 
 Deno.test("CallbackQueue: a throw and a rejection go to the owner, and the queue goes on", async () => {
@@ -72,9 +72,9 @@ Deno.test("CallbackQueue: a throw and a rejection go to the owner, and the queue
   queue.push("second", "after");
   const done = Promise.withResolvers<void>();
   queue.after(done.resolve);
-  await deadline(done.promise, "the queue to drain");
-  assert.deepEqual(failures, ["fails:no", "rejects:later"]);
-  assert.deepEqual(seen, ["second:after"]);
+  await deadline(done.promise, 5000);
+  assertEquals(failures, ["fails:no", "rejects:later"]);
+  assertEquals(seen, ["second:after"]);
 });
 
 Deno.test("CallbackQueue.preempt() drops waiting callbacks but steps, and goes first", async () => {
@@ -85,6 +85,6 @@ Deno.test("CallbackQueue.preempt() drops waiting callbacks but steps, and goes f
   queue.after(done.resolve);
   queue.preempt("second", "fatal");
   release();
-  await deadline(done.promise, "the queue to drain");
-  assert.deepEqual(seen, ["first:start", "first:end", "second:fatal"]);
+  await deadline(done.promise, 5000);
+  assertEquals(seen, ["first:start", "first:end", "second:fatal"]);
 });

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import assert from "node:assert/strict";
+import { assert, assertEquals } from "@std/assert";
 import { connect, hangUp, listen, Recorder } from "./_helpers.ts";
 
 Deno.test("wss.stats counts a scripted session exactly", async () => {
@@ -28,8 +28,8 @@ Deno.test("wss.stats counts a scripted session exactly", async () => {
   const { wss, url } = server;
   const base = `${url}/ws`;
   const empty = wss.stats;
-  assert.deepEqual(empty.refused, {});
-  assert.equal(empty.limits.rateLimit, 0);
+  assertEquals(empty.refused, {});
+  assertEquals(empty.limits.rateLimit, 0);
 
   // Refusals: 403, 429, and a plain request (426); a wrong path is not ours.
   for (const who of ["nobody", "later"]) {
@@ -49,7 +49,7 @@ Deno.test("wss.stats counts a scripted session exactly", async () => {
   a.socket.send("one");
   a.socket.send("two");
   await a.received(2);
-  assert.equal(wss.broadcast("news"), 3);
+  assertEquals(wss.broadcast("news"), 3);
   await Promise.all([a.received(3), b.received(1), c.received(1)]);
   b.socket.close(4000, "bye");
   await recorders[1]!.terminated();
@@ -61,7 +61,7 @@ Deno.test("wss.stats counts a scripted session exactly", async () => {
   await hangUp(c);
 
   const stats = wss.stats;
-  assert.deepEqual(
+  assertEquals(
     { ...stats, refused: { ...stats.refused } },
     {
       connections: 0,
@@ -89,8 +89,8 @@ Deno.test("wss.stats counts a scripted session exactly", async () => {
       sessionsExpired: { window: 0, limits: 0 },
     },
   );
-  assert.ok(Object.isFrozen(stats));
-  assert.deepEqual(JSON.parse(JSON.stringify(stats)), stats);
+  assert(Object.isFrozen(stats));
+  assertEquals(JSON.parse(JSON.stringify(stats)), stats);
 });
 
 Deno.test("wss.stats counts the limits hit: maxConnections and maxMessageSize", async () => {
@@ -108,15 +108,15 @@ Deno.test("wss.stats counts the limits hit: maxConnections and maxMessageSize", 
       "sec-websocket-version": "13",
     },
   });
-  assert.equal(second.status, 503);
+  assertEquals(second.status, 503);
   await second.body?.cancel();
   peer.socket.send("too long");
   await recorder.terminated();
   await hangUp(peer);
   const { limits, refused, errors, closes } = server.wss.stats;
-  assert.equal(limits.maxConnections, 1);
-  assert.equal(limits.maxMessageSize, 1);
-  assert.deepEqual(refused, { "503": 1 });
-  assert.deepEqual(errors, { MessageTooLarge: 1 });
-  assert.deepEqual(closes, { "1009": 1 });
+  assertEquals(limits.maxConnections, 1);
+  assertEquals(limits.maxMessageSize, 1);
+  assertEquals(refused, { "503": 1 });
+  assertEquals(errors, { MessageTooLarge: 1 });
+  assertEquals(closes, { "1009": 1 });
 });

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import assert from "node:assert/strict";
+import { assert, assertEquals } from "@std/assert";
 import {
   type DataType,
   ErrorCode,
@@ -44,7 +44,7 @@ export function serverObjectLiteral(): WebSocketServer {
   const first = wss.connections[0];
   if (first !== undefined) {
     const count: number = first.handler.count;
-    assert.equal(typeof count, "number");
+    assertEquals(typeof count, "number");
   }
   return wss;
 }
@@ -90,7 +90,7 @@ class Counter implements WSConnectionHandler<"text", Counter> {
 export function serverClass(): WebSocketServer {
   const wss = new WebSocketServer({ onConnection: () => new Counter() });
   const counts: number[] = wss.connections.map((ws) => ws.handler.count);
-  assert.ok(Array.isArray(counts));
+  assert(Array.isArray(counts));
   // A typed server is still a plain WebSocketServer.
   return wss;
 }
@@ -131,7 +131,7 @@ export function clientObjectLiteral(): WebSocket<unknown, DataType> {
     },
   });
   const received: number = ws.handler.received;
-  assert.equal(typeof received, "number");
+  assertEquals(typeof received, "number");
   new WebSocket("ws://127.0.0.1:9/", {
     onMessage(_ws, event) {
       const text: string = event.data; // "text" by default
@@ -191,7 +191,7 @@ Deno.test("types: an exhaustive switch over errCode covers every ErrorCode", () 
       message: "",
       componentSignature: "ws4d",
     });
-    assert.ok(["callback", "data", "other"].includes(kind));
+    assert(["callback", "data", "other"].includes(kind));
   }
   const wrong: WSError = {
     // @ts-expect-error: 999 is no ErrorCode
@@ -199,7 +199,7 @@ Deno.test("types: an exhaustive switch over errCode covers every ErrorCode", () 
     message: "",
     componentSignature: "ws4d",
   };
-  assert.equal(wrong.errCode, 999);
+  assertEquals(wrong.errCode, 999);
 });
 
 Deno.test("types: each exports entry passes deno doc --lint alone", async () => {
@@ -214,7 +214,7 @@ Deno.test("types: each exports entry passes deno doc --lint alone", async () => 
       stderr: "piped",
     }).output();
     const text = new TextDecoder().decode(stderr);
-    assert.ok(success, `${entry} (${file}): ${text.slice(-2000)}`);
+    assert(success, `${entry} (${file}): ${text.slice(-2000)}`);
   }
 });
 

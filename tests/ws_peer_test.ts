@@ -1,7 +1,8 @@
 /** A third-party peer, the `ws` package of npm, talking to our server. */
-import assert from "node:assert/strict";
+import { assertEquals } from "@std/assert";
+import { deadline } from "@std/async";
 import WS from "npm:ws@^8";
-import { deadline, listen, Recorder } from "./_helpers.ts";
+import { listen, Recorder } from "./_helpers.ts";
 
 /** Opens a `ws` client; resolves on open with its received messages. */
 async function wsPeer(url: string, protocols?: string | string[]) {
@@ -27,7 +28,7 @@ async function wsPeer(url: string, protocols?: string | string[]) {
       socket.once("open", () => resolve());
       socket.once("error", reject);
     }),
-    "ws open",
+    5000,
   );
   return {
     socket,
@@ -37,7 +38,7 @@ async function wsPeer(url: string, protocols?: string | string[]) {
       while (messages.length < count) {
         await deadline(
           new Promise<void>((resolve) => waiters.push(resolve)),
-          `${count} messages`,
+          5000,
         );
       }
     },
@@ -64,10 +65,10 @@ Deno.test("npm:ws client: text under text, bytes under blob, JSON under object",
     const peer = await wsPeer(server.url);
     peer.socket.send(sent);
     await peer.received(1);
-    assert.deepEqual(echo.messages, [received], dataType);
-    assert.deepEqual(peer.messages, [echoed], dataType);
+    assertEquals(echo.messages, [received], dataType);
+    assertEquals(peer.messages, [echoed], dataType);
     peer.socket.close(1000);
-    assert.equal((await deadline(peer.closed, "close")).code, 1000);
+    assertEquals((await deadline(peer.closed, 5000)).code, 1000);
     await echo.terminated();
   }
 });
@@ -77,22 +78,22 @@ Deno.test("npm:ws client: close codes both ways", async () => {
   await using server = listen({ onConnection: () => recorder });
   const peer = await wsPeer(server.url);
   peer.socket.close(4321, "client says bye");
-  assert.equal((await deadline(peer.closed, "close")).code, 4321);
+  assertEquals((await deadline(peer.closed, 5000)).code, 4321);
   await recorder.terminated();
   const end = recorder.calls.at(-1)?.event;
-  assert.deepEqual([end?.code, end?.reason], [4321, "client says bye"]);
+  assertEquals([end?.code, end?.reason], [4321, "client says bye"]);
 
   const second = new Recorder();
   await using server2 = listen({ onConnection: () => second });
   const peer2 = await wsPeer(server2.url);
   await second.opened();
   second.connection?.terminate(4002, "server says bye");
-  assert.deepEqual(await deadline(peer2.closed, "close"), {
+  assertEquals(await deadline(peer2.closed, 5000), {
     code: 4002,
     reason: "server says bye",
   });
   await second.terminated();
-  assert.equal(second.calls.at(-1)?.event.code, 4002);
+  assertEquals(second.calls.at(-1)?.event.code, 4002);
 });
 
 Deno.test("npm:ws client: a no-code close gives 1005, a cut gives 1006", async () => {
@@ -101,8 +102,8 @@ Deno.test("npm:ws client: a no-code close gives 1005, a cut gives 1006", async (
   const peer = await wsPeer(server.url);
   peer.socket.close();
   await recorder.terminated();
-  assert.equal(recorder.calls.at(-1)?.event.code, 1005);
-  await deadline(peer.closed, "close");
+  assertEquals(recorder.calls.at(-1)?.event.code, 1005);
+  await deadline(peer.closed, 5000);
 
   const cut = new Recorder();
   await using server2 = listen({ onConnection: () => cut });
@@ -110,8 +111,8 @@ Deno.test("npm:ws client: a no-code close gives 1005, a cut gives 1006", async (
   await cut.opened();
   peer2.socket.terminate();
   await cut.terminated();
-  assert.equal(cut.calls.at(-1)?.event.code, 1006);
-  await deadline(peer2.closed, "close");
+  assertEquals(cut.calls.at(-1)?.event.code, 1006);
+  await deadline(peer2.closed, 5000);
 });
 
 Deno.test('npm:ws client: subprotocol from a raw "a,b" offer', async () => {
@@ -120,10 +121,10 @@ Deno.test('npm:ws client: subprotocol from a raw "a,b" offer', async () => {
     protocols: ["b", "c"],
   });
   const peer = await wsPeer(server.url, ["a", "b"]);
-  assert.equal(peer.socket.protocol, "b");
+  assertEquals(peer.socket.protocol, "b");
   await recorder.opened();
-  assert.equal(recorder.connection?.protocol, "b");
+  assertEquals(recorder.connection?.protocol, "b");
   peer.socket.close(1000);
-  await deadline(peer.closed, "close");
+  await deadline(peer.closed, 5000);
   await recorder.terminated();
 });

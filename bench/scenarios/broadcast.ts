@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { RedisLauncher } from "../../tests/_redis_launcher.ts";
+import { RedisLauncher } from "../../testkit/redis_launcher.ts";
 import { parseReady } from "../_protocol.ts";
 import {
   type Measurement,

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { sleep } from "../../tests/_common.ts";
+import { delay as sleep } from "@std/async/delay";
 import type { Child } from "../_child.ts";
 import { openFilesLimit } from "../_child.ts";
 import { rssKiB } from "../_proc.ts";
