@@ -41,6 +41,8 @@ const child = new Deno.Command(Deno.execPath(), {
     String(port),
     new URL("./main.ts", import.meta.url).pathname,
   ],
+  // The package's folder: its deno.json maps the @std imports.
+  cwd: new URL("../..", import.meta.url).pathname,
   env: { [CLIENT_ENV]: client, [READY_ENV]: "1" },
   stdout: "inherit",
   // `deno serve` says where it listens on stderr.
