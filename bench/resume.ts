@@ -64,12 +64,11 @@ async function timeToResume(): Promise<number[]> {
     reconnect: { delay: 0, jitter: 0 },
     onOpen: (_ws, event) => opened(event.resumed),
   });
-  const open = () =>
-    deadline(
-      new Promise<boolean>((resolve) => opened = resolve),
-      "onOpen",
-      5000,
-    );
+  const open = () => {
+    const next = Promise.withResolvers<boolean>();
+    opened = next.resolve;
+    return deadline(next.promise, "onOpen", 5000);
+  };
   await open();
   const times: number[] = [];
   for (let i = 0; i < CUTS; i++) {
