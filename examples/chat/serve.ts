@@ -33,6 +33,12 @@ const child = new Deno.Command(Deno.execPath(), {
   args: [
     "serve",
     "--parallel",
+    // npm packages in ./node_modules, not only in Deno's global cache: there,
+    // Deno 2.9.6 does not lay out the copy of npm:redis that its optional
+    // peer @opentelemetry/api calls for when both are in the graph (main.ts
+    // may load redis.ts and otel.ts), and the import fails ("Cannot find
+    // module .../redis/5.12.4_1/index.js") one start in two.
+    "--node-modules-dir=auto",
     "--allow-net",
     "--allow-env",
     "--allow-sys",
