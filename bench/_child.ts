@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { deadline } from "@std/async/deadline";
 import { readLines } from "./_lines.ts";
 
 /** How long a child may take to exit once killed or told to stop. */
@@ -57,21 +58,19 @@ export class Child {
 
   /** The next stdout line, waiting at most `ms` for it. */
   async readLine(ms: number, what: string): Promise<string> {
-    const deadline = Date.now() + ms;
+    const until = Date.now() + ms;
     while (this.#lines.length === 0) {
       if (this.#ended) {
         throw new Error(`${this.name} exited while waiting for ${what}`);
       }
-      const left = deadline - Date.now();
+      const left = until - Date.now();
       if (left <= 0) {
         throw new Error(`${this.name}: no ${what} after ${ms} ms`);
       }
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await new Promise<void>((resolve) => {
-        this.#waiter = resolve;
-        timer = setTimeout(resolve, left);
-      });
-      clearTimeout(timer);
+      const woken = Promise.withResolvers<void>();
+      this.#waiter = woken.resolve;
+      // Woken by a line or the end; else the loop says it came too late.
+      await deadline(woken.promise, left).catch(() => {});
     }
     return this.#lines.shift() as string;
   }
@@ -89,16 +88,10 @@ export class Child {
   /** Waits at most `ms` for the child to exit by itself; false if it did not. */
   async exited(ms: number): Promise<boolean> {
     if (this.#exited) return true;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<false>((resolve) => {
-      timer = setTimeout(() => resolve(false), ms);
-    });
-    const done = await Promise.race([
-      this.#process.status.then(() => true),
-      late,
-    ]);
-    clearTimeout(timer);
-    return done;
+    return await deadline(this.#process.status, ms).then(
+      () => true,
+      () => false,
+    );
   }
 
   /** Kills the child (SIGKILL) unless it has exited, and reaps it. */

@@ -23,7 +23,7 @@ import {
   type Samples,
   table,
 } from "./_report.ts";
-import { formatFixed, Histogram } from "./_stats.ts";
+import { formatElapsed, Histogram } from "./_stats.ts";
 import type { ServerVariant } from "./_variants.ts";
 
 const SERVER_SCRIPT = new URL("./server.ts", import.meta.url).pathname;
@@ -223,8 +223,8 @@ export class Runner {
           samples.get(variant.name)?.push(m);
           console.error(
             `${what}: ${roundLine(m)} in ${
-              formatFixed((performance.now() - started) / 1000, 1)
-            } s`,
+              formatElapsed(performance.now() - started, 100)
+            }`,
           );
         } catch (error) {
           console.error(`${what} failed:`);

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { format as formatDuration } from "@std/fmt/duration";
 
 /** The median of `values` (the mean of the two middle ones when even). */
 export function median(values: readonly number[]): number {
@@ -115,4 +116,14 @@ export function formatSpread(
   if (values.length === 0) return "n/a";
   const [low, high] = range(values);
   return `${format(median(values))} (${format(low)}–${format(high)})`;
+}
+
+/**
+ * A duration in milliseconds, rounded to `unitMs` (1000: whole seconds,
+ * 100: tenths), as `@std/fmt/duration` writes it: `8m 18s`, `3s 200ms`.
+ */
+export function formatElapsed(ms: number, unitMs: number): string {
+  if (!Number.isFinite(ms)) return "n/a";
+  const rounded = Math.round(ms / unitMs) * unitMs;
+  return rounded === 0 ? "0s" : formatDuration(rounded, { ignoreZero: true });
 }

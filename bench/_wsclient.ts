@@ -14,6 +14,7 @@
  * @module
  */
 
+import { deadline } from "@std/async/deadline";
 import {
   concat,
   encodeFrame,
@@ -134,23 +135,20 @@ export class BenchSocket {
       hostname: options.hostname,
       port: options.port,
     });
-    let timer: ReturnType<typeof setTimeout> | undefined;
     try {
       conn.setNoDelay(true);
       await writeAll(conn, upgrade(options.hostname, options.port));
-      const late = new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`no handshake after ${options.timeoutMs} ms`)),
-          options.timeoutMs,
-        );
-      });
-      const rest = await Promise.race([readHead(conn), late]);
+      const rest = await deadline(readHead(conn), options.timeoutMs).catch(
+        (error: unknown) => {
+          throw error instanceof DOMException && error.name === "TimeoutError"
+            ? new Error(`no handshake after ${options.timeoutMs} ms`)
+            : error;
+        },
+      );
       return new BenchSocket(conn, options.readBuffer, rest);
     } catch (error) {
       conn.close();
       throw error;
-    } finally {
-      clearTimeout(timer);
     }
   }
 
@@ -210,12 +208,10 @@ export class BenchSocket {
       this.#closeSent = true;
     }
     if (!this.#ended) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await new Promise<void>((resolve) => {
-        this.#endWaiters.push(resolve);
-        timer = setTimeout(resolve, ms);
-      });
-      clearTimeout(timer);
+      const ended = Promise.withResolvers<void>();
+      this.#endWaiters.push(ended.resolve);
+      // Ended by the server, or closed from this side after `ms`.
+      await deadline(ended.promise, ms).catch(() => {});
     }
     this.#end();
   }

@@ -31,12 +31,12 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { parseArgs } from "@std/cli/parse-args";
 import { type Children, hasTaskset, runToEnd } from "./_child.ts";
 import { cpuModel } from "./_proc.ts";
 import { quickLines } from "./_report.ts";
 import { Runner, type RunSettings } from "./_runner.ts";
-import { formatFixed } from "./_stats.ts";
+import { formatElapsed } from "./_stats.ts";
 import {
   checkoutRef,
   namedVariants,
@@ -72,20 +72,23 @@ interface Flags {
 }
 
 function parseFlags(args: readonly string[]): Flags {
-  const { values } = parseArgs({
-    args: [...args],
-    options: {
-      quick: { type: "boolean", default: false },
-      rounds: { type: "string" },
-      seconds: { type: "string", default: "2.5" },
-      only: { type: "string" },
-      "no-pin": { type: "boolean", default: false },
-      against: { type: "string", multiple: true, default: [] },
-      variant: { type: "string", multiple: true, default: [] },
-      preload: { type: "string", multiple: true, default: [] },
-      env: { type: "string", multiple: true, default: [] },
+  const values = parseArgs([...args], {
+    boolean: ["quick", "pin"],
+    string: [
+      "rounds",
+      "seconds",
+      "only",
+      "against",
+      "variant",
+      "preload",
+      "env",
+    ],
+    collect: ["against", "variant", "preload", "env"],
+    negatable: ["pin"],
+    default: { seconds: "2.5", pin: true },
+    unknown: (arg) => {
+      throw new TypeError(`Unknown argument ${arg}`);
     },
-    strict: true,
   });
   const rounds = Number(values.rounds ?? (values.quick ? 5 : 3));
   const measureMs = Number(values.seconds) * 1000;
@@ -108,7 +111,7 @@ function parseFlags(args: readonly string[]): Flags {
     rounds,
     measureMs,
     only: values.only,
-    pin: !values["no-pin"],
+    pin: values.pin,
     against: values.against,
     variant: values.variant,
     preload: values.preload,
@@ -219,7 +222,7 @@ async function main(children: Children, flags: Flags): Promise<void> {
   const cpu = runner.cpuSection();
   if (cpu !== "") sections.push(cpu);
   sections.push(
-    `Run time: ${formatFixed((performance.now() - started) / 1000, 0)} s`,
+    `Run time: ${formatElapsed(performance.now() - started, 1000)}`,
   );
   console.log(sections.join("\n\n"));
   for (const line of last) console.log(line);

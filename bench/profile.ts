@@ -17,27 +17,32 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { parseArgs } from "@std/cli/parse-args";
 import { type Child, type Children, hasTaskset, runToEnd } from "./_child.ts";
 import { type EchoConfig, parseResult, type Payload } from "./_protocol.ts";
 import { table } from "./_report.ts";
 
-const { values: flags } = parseArgs({
-  args: Deno.args,
-  options: {
-    conns: { type: "string", default: "64" },
-    inflight: { type: "string", default: "16" },
-    size: { type: "string", default: "64" },
-    payload: { type: "string", default: "text" },
-    seconds: { type: "string", default: "6" },
-    top: { type: "string", default: "25" },
-    keep: { type: "string" },
+const flags = parseArgs(Deno.args, {
+  string: ["conns", "inflight", "size", "payload", "seconds", "top", "keep"],
+  default: {
+    conns: "64",
+    inflight: "16",
+    size: "64",
+    payload: "text",
+    seconds: "6",
+    top: "25",
   },
-  strict: true,
+  unknown: (arg) => {
+    throw new TypeError(`Unknown argument ${arg}`);
+  },
 });
 
-function count(name: string, min: number, max: number): number {
-  const value = Number(flags[name as keyof typeof flags]);
+function count(
+  name: "conns" | "inflight" | "size" | "seconds" | "top",
+  min: number,
+  max: number,
+): number {
+  const value = Number(flags[name]);
   if (!Number.isInteger(value) || value < min || value > max) {
     throw new RangeError(`--${name} must be an integer from ${min} to ${max}`);
   }

@@ -20,17 +20,31 @@
  *
  * @module
  */
+import { delay } from "@std/async/delay";
+import { parseArgs } from "@std/cli/parse-args";
+import { format as formatBytes } from "@std/fmt/bytes";
 import { WebSocket, WebSocketServer } from "../mod.ts";
 import { Relay } from "../testkit/relay.ts";
 import { deadline } from "@std/async/deadline";
 
-function option(name: string, fallback: number): number {
-  const at = Deno.args.indexOf(`--${name}`);
-  return at < 0 ? fallback : Number(Deno.args[at + 1]);
+const flags = parseArgs(Deno.args, {
+  string: ["cuts", "conns"],
+  default: { cuts: "200", conns: "500" },
+  unknown: (arg) => {
+    throw new TypeError(`Unknown argument ${arg}`);
+  },
+});
+
+function count(name: "cuts" | "conns"): number {
+  const value = Number(flags[name]);
+  if (!Number.isInteger(value) || value < 1) {
+    throw new RangeError(`--${name} must be a positive integer`);
+  }
+  return value;
 }
 
-const CUTS = option("cuts", 200);
-const CONNS = option("conns", 500);
+const CUTS = count("cuts");
+const CONNS = count("conns");
 
 function quantile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ??
@@ -50,11 +64,11 @@ async function timeToResume(): Promise<number[]> {
     reconnect: { delay: 0, jitter: 0 },
     onOpen: (_ws, event) => opened(event.resumed),
   });
-  const open = () =>
-    deadline(
-      new Promise<boolean>((resolve) => opened = resolve),
-      5000,
-    );
+  const open = () => {
+    const next = Promise.withResolvers<boolean>();
+    opened = next.resolve;
+    return deadline(next.promise, 5000);
+  };
   await open();
   const times: number[] = [];
   for (let i = 0; i < CUTS; i++) {
@@ -102,7 +116,7 @@ async function heapPerConnection(resume: boolean): Promise<number> {
   // One message each way, so that each side's state has been used.
   for (const ws of clients) ws.send("x");
   for (const connection of wss.connections) connection.send("y");
-  await new Promise((resolve) => setTimeout(resolve, 200));
+  await delay(200);
   const after = heap();
   for (const ws of clients) ws.terminate();
   await wss.terminate();
@@ -180,11 +194,11 @@ if (gc === undefined) {
   await heapPerConnection(true);
   const plain = await heapPerConnection(false);
   const resumable = await heapPerConnection(true);
+  const bytes = (value: number, signed = false) =>
+    formatBytes(value, { binary: true, maximumFractionDigits: 2, signed });
   console.log(
     `heap per idle connection, client + server (${CONNS}): plain ${
-      (plain / 1024).toFixed(2)
-    } KiB, resumable ${(resumable / 1024).toFixed(2)} KiB (+${
-      ((resumable - plain) / 1024).toFixed(2)
-    } KiB)`,
+      bytes(plain)
+    }, resumable ${bytes(resumable)} (${bytes(resumable - plain, true)})`,
   );
 }

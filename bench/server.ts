@@ -44,7 +44,7 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { parseArgs } from "@std/cli/parse-args";
 import type {
   WebSocketConnection,
   WSConnectionHandler,
@@ -207,19 +207,21 @@ async function startWs4d(
   return { port, count: () => wss.connections.length };
 }
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
-    impl: { type: "string" },
-    scenario: { type: "string" },
-    dataType: { type: "string", default: "text" },
-    fanout: { type: "string", default: "loop" },
-    redis: { type: "string" },
-    module: { type: "string" },
-    options: { type: "string", default: "{}" },
-    preload: { type: "string" },
+const values = parseArgs(Deno.args, {
+  string: [
+    "impl",
+    "scenario",
+    "dataType",
+    "fanout",
+    "redis",
+    "module",
+    "options",
+    "preload",
+  ],
+  default: { dataType: "text", fanout: "loop", options: "{}" },
+  unknown: (arg) => {
+    throw new TypeError(`Unknown argument ${arg}`);
   },
-  strict: true,
 });
 const impl = choice<Impl>("impl", values.impl, ["raw", "raw-headers", "ws4d"]);
 const scenario = choice<Scenario>("scenario", values.scenario, [

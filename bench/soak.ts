@@ -19,6 +19,9 @@ import {
   upgradeHead,
 } from "../testkit/raw_peer.ts";
 import { deadline } from "@std/async/deadline";
+import { delay } from "@std/async/delay";
+import { parseArgs } from "@std/cli/parse-args";
+import { format as formatBytes } from "@std/fmt/bytes";
 import { rssKiB } from "./_proc.ts";
 
 const STEADY_CLIENTS = 50;
@@ -32,16 +35,23 @@ const CUT_EVERY = 3;
 const MESSAGES_PER_CHURN = 10;
 const WAIT_MS = 10_000;
 
-function parseSeconds(args: string[]): number {
-  const at = args.indexOf("--seconds");
-  if (at < 0) return 60;
-  const seconds = Number(args[at + 1]);
+/** `--seconds N` (default 60) and `--raw`. */
+function parseFlags(args: string[]): { seconds: number; raw: boolean } {
+  const flags = parseArgs(args, {
+    boolean: ["raw"],
+    string: ["seconds"],
+    default: { seconds: "60" },
+    unknown: (arg) => {
+      throw new TypeError(`Unknown argument ${arg}`);
+    },
+  });
+  const seconds = Number(flags.seconds);
   if (!Number.isFinite(seconds) || seconds <= 0) {
     throw new RangeError(
-      `--seconds must be a positive number, got ${args[at + 1]}`,
+      `--seconds must be a positive number, got ${flags.seconds}`,
     );
   }
-  return seconds;
+  return { seconds, raw: flags.raw };
 }
 
 /** Waits for `promise`, failing after `ms` (default `WAIT_MS`). */
@@ -193,15 +203,17 @@ function tcpSockets(pid: number): { listening: number; other: number } {
   return { listening, other };
 }
 
-const mib = (kib: number) => `${(kib / 1024).toFixed(1)} MiB`;
+/** KiB (as /proc gives them) as `@std/fmt/bytes` writes them: `52.3 MiB`. */
+const mib = (kib: number) => formatBytes(kib * 1024, { binary: true });
 
 async function main(): Promise<number> {
-  const seconds = parseSeconds(Deno.args);
+  const { seconds, raw } = parseFlags(Deno.args);
   const server = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       "--allow-net",
       new URL("./soak_server.ts", import.meta.url).pathname,
+      ...raw ? ["--raw"] : [],
     ],
     stdout: "piped",
     stderr: "inherit",
@@ -215,7 +227,7 @@ async function main(): Promise<number> {
     const rss = { start: rssKiB(pid), middle: 0, end: 0 };
     console.log(
       `soak${
-        Deno.args.includes("--raw") ? " (raw Deno server)" : ""
+        raw ? " (raw Deno server)" : ""
       }: ${seconds} s, ${STEADY_CLIENTS} steady clients, ` +
         `${CHURN_PER_SECOND} new connections/s (1 in ${CUT_EVERY} cut abruptly), ` +
         `server pid ${pid} on port ${port}`,
@@ -248,7 +260,7 @@ async function main(): Promise<number> {
       }
     }, 10);
     const middle = setTimeout(() => rss.middle = rssKiB(pid), seconds * 500);
-    await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+    await delay(seconds * 1000);
     clearInterval(churnTimer);
     clearInterval(steadyTimer);
     clearTimeout(middle);
@@ -258,7 +270,7 @@ async function main(): Promise<number> {
     await within(
       (async () => {
         while (steady.some((c) => c.received < c.sent)) {
-          await new Promise((resolve) => setTimeout(resolve, 50));
+          await delay(50);
         }
       })(),
       "the steady clients' last echoes",
@@ -277,11 +289,11 @@ async function main(): Promise<number> {
       (last.live > 0 || last.opened !== last.terminated) &&
       performance.now() < until
     ) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await delay(100);
       last = await stats(port);
     }
     // The stats request's own socket may linger a moment in the server.
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await delay(200);
     rss.end = rssKiB(pid);
     const sockets = tcpSockets(pid);
 

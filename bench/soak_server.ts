@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { parseArgs } from "@std/cli/parse-args";
 import { WebSocketServer } from "../mod.ts";
 
 let opened = 0;
@@ -28,7 +29,12 @@ function rawEcho(request: Request): Response {
   return response;
 }
 
-const raw = Deno.args.includes("--raw");
+const { raw } = parseArgs(Deno.args, {
+  boolean: ["raw"],
+  unknown: (arg) => {
+    throw new TypeError(`Unknown argument ${arg}`);
+  },
+});
 const server = Deno.serve(
   { port: 0, hostname: "127.0.0.1", onListen() {} },
   (request, info) => {

@@ -6,9 +6,14 @@
  * Without a chromium (tests/_provision.ts finds or installs it) this test is
  * ignored, and `.ci/run` fails on that.
  */
-import assert from "node:assert/strict";
+import {
+  assert,
+  assertEquals,
+  assertMatch,
+  assertStrictEquals,
+} from "@std/assert";
 import { chromium, type Page } from "npm:playwright-core@^1";
-import { connect, deadline, freePort, hangUp } from "./_helpers.ts";
+import { connect, deadline, hangUp } from "./_helpers.ts";
 import { Relay } from "./_relay.ts";
 import { tools } from "./_provision.ts";
 
@@ -72,9 +77,9 @@ Deno.test({
     });
     const shot = `${chrome.dir}/chat.png`;
     await bob.screenshot({ path: shot });
-    assert.ok((await Deno.stat(shot)).size > 1000);
+    assert((await Deno.stat(shot)).size > 1000);
     const bobLog = await bob.locator("#log li").allTextContents();
-    assert.deepEqual(bobLog, ["Welcome on the chat!", "Hello from Alice"]);
+    assertEquals(bobLog, ["Welcome on the chat!", "Hello from Alice"]);
     await alice.close();
     await bob.waitForSelector("text=Client disconnected", { timeout: 10_000 });
     await bob.close();
@@ -82,8 +87,14 @@ Deno.test({
   },
 });
 
-/** `deno task serve` on `port` (one worker), until `stop`. */
-async function serveChat(port: number) {
+/** What the launcher prints once every worker is up. */
+const CHAT_ON = /Chat on http:\/\/localhost:(\d+)\//;
+
+/**
+ * `deno task serve` (one worker) on `port`, by default 0: the port it bound
+ * is read back from what it prints. Until `stop`.
+ */
+async function serveChat(port = 0) {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["task", "serve"],
     cwd: new URL("..", import.meta.url).pathname,
@@ -95,8 +106,10 @@ async function serveChat(port: number) {
   const output = child.stdout.pipeThrough(new TextDecoderStream())
     .getReader();
   let printed = "";
+  let bound = 0;
   try {
-    while (!printed.includes(`:${port}/`)) {
+    let said = CHAT_ON.exec(printed);
+    while (said === null) {
       const { value, done } = await deadline(
         output.read(),
         "deno task serve to listen",
@@ -104,7 +117,9 @@ async function serveChat(port: number) {
       );
       if (done) throw new Error(`deno task serve exited: ${printed}`);
       printed += value;
+      said = CHAT_ON.exec(printed);
     }
+    bound = Number(said[1]);
   } catch (error) {
     child.kill("SIGKILL");
     await output.cancel();
@@ -134,7 +149,11 @@ async function serveChat(port: number) {
         await child.status;
       }
     })();
-  return { stop, [Symbol.asyncDispose]: async () => void await stop() };
+  return {
+    port: bound,
+    stop,
+    [Symbol.asyncDispose]: async () => void await stop(),
+  };
 }
 
 /** Waits until the page's status reads exactly `text`. */
@@ -148,9 +167,8 @@ Deno.test({
   ignore: CHROMIUM === undefined,
   ...browserTest,
   async fn() {
-    const port = freePort();
-    const url = `http://127.0.0.1:${port}/`;
-    const first = await serveChat(port);
+    const first = await serveChat();
+    const url = `http://127.0.0.1:${first.port}/`;
     let second: Awaited<ReturnType<typeof serveChat>> | undefined;
     try {
       await using chrome = await browser();
@@ -165,13 +183,15 @@ Deno.test({
       const stopping = first.stop();
       await status(alice, "Reconnecting…");
       await status(bob, "Reconnecting…");
-      assert.match(
+      assertMatch(
         await alice.getAttribute("#status", "title") ?? "",
         /^try \d+ in \d+\.\d s \(code 100[16]\)$/,
       );
 
       await stopping;
-      second = await serveChat(port);
+      // The same port again: the pages retry the URL they were loaded from.
+      second = await serveChat(first.port);
+      assertStrictEquals(second.port, first.port);
       // The defaults: 0.5, 1, 2, 4 s … (± 50 %) between tries.
       await status(alice, "Connected", 30_000);
       await status(bob, "Connected", 30_000);
@@ -182,8 +202,11 @@ Deno.test({
         timeout: 10_000,
       });
       const bobLog = await bob.locator("#log li").allTextContents();
-      assert.equal(bobLog.filter((line) => line === "Reconnected").length, 1);
-      assert.equal(bobLog.at(-1), "Hello again");
+      assertStrictEquals(
+        bobLog.filter((line) => line === "Reconnected").length,
+        1,
+      );
+      assertStrictEquals(bobLog.at(-1), "Hello again");
       await alice.close();
       await bob.close();
     } finally {
@@ -200,9 +223,8 @@ Deno.test({
   ...browserTest,
   async fn() {
     // One worker: a session is resumed on the instance that holds it.
-    const port = freePort();
-    await using _chat = await serveChat(port);
-    const server = { addr: { port } };
+    await using chat = await serveChat();
+    const server = { addr: { port: chat.port } };
     // The page goes through the relay; the sender talks to the chat directly.
     await using relay = new Relay({
       hostname: "127.0.0.1",
@@ -227,11 +249,14 @@ Deno.test({
     });
     await page.waitForSelector("#log >> text=during 19", { timeout: 10_000 });
     const log = await page.locator("#log li").allTextContents();
-    assert.deepEqual(
+    assertEquals(
       log.filter((line) => line.startsWith("during ")),
       Array.from({ length: 20 }, (_, i) => `during ${i}`),
     );
-    assert.equal(log.filter((line) => line === "before the cut").length, 1);
+    assertStrictEquals(
+      log.filter((line) => line === "before the cut").length,
+      1,
+    );
     await page.close();
     await hangUp(sender);
   },

@@ -1,55 +1,87 @@
 /**
  * The chat example as a newcomer runs it: `deno task serve` (the launcher,
- * `deno serve --parallel`, the page, the relay across workers, SIGTERM), and
- * with `REDIS_URL`, two chats in two processes sharing Redis.
+ * `deno serve --parallel`, the page and its script with their content types,
+ * ETags and 304s, the relay across workers, SIGTERM), with `REDIS_URL`, two
+ * chats in two processes sharing Redis, and `deno serve` without
+ * `--allow-run` as on Deno Deploy.
+ *
+ * Every chat listens on port 0 and the test reads back the port it bound.
  *
  * @module
  */
-import assert from "node:assert/strict";
 import {
-  connect,
-  deadline,
-  exchange,
-  freePort,
-  hangUp,
-  type Peer,
-} from "./_helpers.ts";
+  assert,
+  assertEquals,
+  assertMatch,
+  assertStrictEquals,
+} from "@std/assert";
+import { connect, deadline, exchange, hangUp, type Peer } from "./_helpers.ts";
 import { anyRedis, hasRedis } from "./_redis.ts";
 
-/** `deno task serve` on a free port, until `stop`. */
+/** What the launcher prints once every worker is up. */
+const CHAT_ON = /Chat on http:\/\/localhost:(\d+)\/ \(\d+ workers?\)/;
+
+/** `deno task serve` on port 0 (the port it bound is read back), until `stop`. */
 class Chat {
-  readonly port: number = freePort();
   readonly child: Deno.ChildProcess;
   readonly #output: ReadableStreamDefaultReader<string>;
   printed = "";
+  /** What it wrote to stderr so far, for the message of a failure. */
+  #errors = "";
+  readonly #errorReader: ReadableStreamDefaultReader<string>;
+  readonly #errorsRead: Promise<void>;
+  /** The port the chat listens on, once {@linkcode Chat.listening} resolved. */
+  port = 0;
 
   constructor(env: Record<string, string> = {}) {
     this.child = new Deno.Command(Deno.execPath(), {
       args: ["task", "serve"],
       cwd: new URL("..", import.meta.url).pathname,
-      env: { PORT: String(this.port), NO_COLOR: "1", ...env },
+      env: { PORT: "0", NO_COLOR: "1", ...env },
       stdout: "piped",
-      stderr: "null",
+      stderr: "piped",
     }).spawn();
     this.#output = this.child.stdout.pipeThrough(new TextDecoderStream())
       .getReader();
+    const errors = this.child.stderr.pipeThrough(new TextDecoderStream())
+      .getReader();
+    this.#errorReader = errors;
+    this.#errorsRead = (async () => {
+      for (;;) {
+        const { value, done } = await errors.read();
+        if (done) return;
+        this.#errors += value;
+      }
+    })().catch(() => {});
   }
 
   get url(): string {
     return `ws://127.0.0.1:${this.port}/ws`;
   }
 
-  /** Waits for the launcher to say where the chat is. */
+  /** `http://127.0.0.1:<port>` and `path`. */
+  http(path: string): string {
+    return `http://127.0.0.1:${this.port}${path}`;
+  }
+
+  /** Waits for the launcher to say where the chat is; reads its port. */
   async listening(): Promise<void> {
-    while (!this.printed.includes(`:${this.port}/`)) {
+    let said = CHAT_ON.exec(this.printed);
+    while (said === null) {
       const { value, done } = await deadline(
         this.#output.read(),
         "the chat to listen",
         30_000,
       );
-      if (done) break;
+      if (done) {
+        throw new Error(
+          `The chat exited, having printed: ${this.printed}${this.#errors}`,
+        );
+      }
       this.printed += value;
+      said = CHAT_ON.exec(this.printed);
     }
+    this.port = Number(said[1]);
   }
 
   #stopped: Promise<Deno.CommandStatus> | undefined;
@@ -61,7 +93,11 @@ class Chat {
 
   async #stop(): Promise<Deno.CommandStatus> {
     try {
-      this.child.kill("SIGTERM");
+      try {
+        this.child.kill("SIGTERM");
+      } catch {
+        // Exited already (a failed start): its status says how.
+      }
       return await deadline(this.child.status, "the chat to exit", 10_000);
     } finally {
       try {
@@ -70,27 +106,78 @@ class Chat {
         // Exited already.
       }
       await this.#output.cancel();
+      await this.#errorReader.cancel();
+      await this.#errorsRead;
       await this.child.status;
     }
   }
+}
+
+/** What `deno serve` prints once it listens. */
+const LISTENING = /Listening on http:\/\/127\.0\.0\.1:(\d+)\//;
+
+/** The content types `serveFile` gives `.html` and `.js` files. */
+const HTML = "text/html; charset=UTF-8";
+const JAVASCRIPT = "text/javascript; charset=UTF-8";
+
+/**
+ * Checks that `url` is served as `@std/http`'s `serveFile` serves a file:
+ * 200 with content type `type`, an ETag and a body matching `body`; 304 with
+ * that ETag and no body to `If-None-Match` of it, asked 4 times on fresh
+ * connections (under `deno serve --parallel`, the kernel spreads them over
+ * the workers, which must agree); 200 to another ETag. Resolves with the body.
+ */
+async function assertServedAsFile(
+  url: string,
+  type: string,
+  body: RegExp,
+): Promise<string> {
+  const first = await fetch(url);
+  assertStrictEquals(first.status, 200);
+  assertStrictEquals(first.headers.get("content-type"), type);
+  const etag = first.headers.get("etag") ?? "";
+  assertMatch(etag, /^(W\/)?"[^"]+"$/);
+  const text = await first.text();
+  assertMatch(text, body);
+  const fresh = Deno.createHttpClient({ poolMaxIdlePerHost: 0 });
+  try {
+    for (let i = 0; i < 4; i++) {
+      const same = await fetch(url, {
+        client: fresh,
+        headers: { "if-none-match": etag },
+      });
+      assertStrictEquals(same.status, 304);
+      assertStrictEquals(same.headers.get("etag"), etag);
+      assertStrictEquals(await same.text(), "");
+    }
+  } finally {
+    fresh.close();
+  }
+  const other = await fetch(url, { headers: { "if-none-match": '"other"' } });
+  assertStrictEquals(other.status, 200);
+  assertStrictEquals(await other.text(), text);
+  return text;
 }
 
 Deno.test("deno task serve: PORT, the page, the chat, and SIGTERM closing clients with 1001", async () => {
   const chat = new Chat({ DENO_JOBS: "2" });
   try {
     await chat.listening();
-    assert.match(
+    // Port 0 asked, a port bound, read back from the line.
+    assertMatch(
       chat.printed,
       new RegExp(`Chat on http://localhost:${chat.port}/ \\(2 workers\\)`),
     );
-    const page = await fetch(`http://127.0.0.1:${chat.port}/`);
-    assert.equal(page.status, 200);
-    assert.match(await page.text(), /<title>ws4d chat<\/title>/);
-    const stats = await fetch(`http://127.0.0.1:${chat.port}/stats`);
-    assert.equal(stats.headers.get("content-type"), "application/json");
-    const counted = await stats.json();
-    assert.equal(counted.connections, 0);
-    assert.deepEqual(counted.closes, {});
+    assert(chat.port > 0);
+    const page = await fetch(chat.http("/"));
+    assertStrictEquals(page.status, 200);
+    assertMatch(await page.text(), /<title>ws4d chat<\/title>/);
+    const stats = await fetch(chat.http("/stats"));
+    assertStrictEquals(stats.headers.get("content-type"), "application/json");
+    const counted: { connections: number; closes: Record<string, number> } =
+      await stats.json();
+    assertStrictEquals(counted.connections, 0);
+    assertEquals(counted.closes, {});
 
     const alice = await connect(chat.url);
     await alice.received(1);
@@ -102,15 +189,38 @@ Deno.test("deno task serve: PORT, the page, the chat, and SIGTERM closing client
     const closed = Promise.all([alice.closed, bob.closed]);
     const status = await chat.stop();
     const [aliceClose, bobClose] = await deadline(closed, "clients closed");
-    assert.equal(aliceClose.code, 1001);
-    assert.equal(bobClose.code, 1001);
-    assert.deepEqual(alice.messages, [
+    assertStrictEquals(aliceClose.code, 1001);
+    assertStrictEquals(bobClose.code, 1001);
+    assertEquals(alice.messages, [
       "Welcome on the chat!",
       "New client connected",
       "hi all",
     ]);
-    assert.deepEqual(bob.messages, ["Welcome on the chat!"]);
-    assert.equal(status.code, 0);
+    assertEquals(bob.messages, ["Welcome on the chat!"]);
+    assertStrictEquals(status.code, 0);
+  } finally {
+    await chat.stop();
+  }
+});
+
+Deno.test("deno task serve: the page and its bundled client come with their content types and ETags, and 304 to If-None-Match", async () => {
+  const chat = new Chat({ DENO_JOBS: "2" });
+  try {
+    await chat.listening();
+    await assertServedAsFile(chat.http("/"), HTML, /<title>ws4d chat<\/title>/);
+    await assertServedAsFile(
+      chat.http("/index.html"),
+      HTML,
+      /<title>ws4d chat<\/title>/,
+    );
+    // ws4d's client, bundled (not the stand-in): it reconnects and resumes.
+    const script = await assertServedAsFile(
+      chat.http("/client.js"),
+      JAVASCRIPT,
+      /WebSocketClient/,
+    );
+    assertMatch(script, /reconnect/);
+    assertStrictEquals(script.includes("without reconnecting"), false);
   } finally {
     await chat.stop();
   }
@@ -168,8 +278,7 @@ Deno.test({
   },
 });
 
-Deno.test("deno serve examples/chat/main.ts without --allow-run (as on Deno Deploy) serves the page's stand-in client", async () => {
-  const port = freePort();
+Deno.test("deno serve examples/chat/main.ts without --allow-run (as on Deno Deploy) serves the page's stand-in client, as files with ETags", async () => {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "serve",
@@ -177,7 +286,7 @@ Deno.test("deno serve examples/chat/main.ts without --allow-run (as on Deno Depl
       "--allow-env",
       "--allow-read=examples/chat",
       "--port",
-      String(port),
+      "0",
       "--host",
       "127.0.0.1",
       "examples/chat/main.ts",
@@ -190,7 +299,8 @@ Deno.test("deno serve examples/chat/main.ts without --allow-run (as on Deno Depl
   const stderr = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
   try {
     let printed = "";
-    while (!printed.includes("Listening on")) {
+    let listening = LISTENING.exec(printed);
+    while (listening === null) {
       const { value, done } = await deadline(
         stderr.read(),
         "deno serve to listen",
@@ -198,15 +308,18 @@ Deno.test("deno serve examples/chat/main.ts without --allow-run (as on Deno Depl
       );
       if (done) throw new Error(`deno serve exited: ${printed}`);
       printed += value;
+      listening = LISTENING.exec(printed);
     }
-    const script = await fetch(`http://127.0.0.1:${port}/client.js`);
-    assert.equal(script.status, 200);
-    const text = await script.text();
-    assert.match(text, /export class WebSocketClient/);
-    assert.match(text, /without reconnecting/);
-    const page = await fetch(`http://127.0.0.1:${port}/`);
-    assert.match(
-      await page.text(),
+    const base = `http://127.0.0.1:${listening[1]}`;
+    const text = await assertServedAsFile(
+      `${base}/client.js`,
+      JAVASCRIPT,
+      /export class WebSocketClient/,
+    );
+    assertMatch(text, /without reconnecting/);
+    await assertServedAsFile(
+      `${base}/`,
+      HTML,
       /import \{ WebSocketClient \} from "\/client\.js"/,
     );
   } finally {

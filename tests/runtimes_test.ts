@@ -9,23 +9,37 @@
  * Node 22, Bun and Chromium are found or installed by tests/_provision.ts;
  * a missing one ignores its test (and `.ci/run` fails on that).
  */
-import assert from "node:assert/strict";
+import {
+  assert,
+  assertEquals,
+  assertMatch,
+  assertStrictEquals,
+} from "@std/assert";
 import { chromium } from "npm:playwright-core@^1";
 import { WebSocketServer } from "../mod.ts";
 import { CloseServer } from "./_close_server.ts";
-import { deadline, freePort } from "./_helpers.ts";
+import { deadline } from "./_helpers.ts";
 import { tools } from "./_provision.ts";
 import { Relay } from "./_relay.ts";
-import type {
-  NoWebSocketResult,
-  Results,
-  ScenarioConfig,
-  Trace,
+import {
+  type NoWebSocketResult,
+  type Results,
+  resumeOnly,
+  type ResumeResult,
+  type ScenarioConfig,
+  type Trace,
 } from "./runtimes/scenarios.ts";
 
 const TOOLS = tools();
 
-/** Builds the scenarios with client.ts into one ES module; its path. */
+/** The package's folder: `deno bundle` runs there, where deno.json maps `@std/encoding`. */
+const ROOT = new URL("..", import.meta.url).pathname;
+
+/**
+ * Builds the scenarios with client.ts into one ES module; its path. The
+ * `jsr:` imports resolve as everywhere else (from `JSR_URL` when it is set,
+ * passed on with the environment).
+ */
 async function bundle(dir: string): Promise<string> {
   const out = `${dir}/scenarios.mjs`;
   const { success, stderr } = await new Deno.Command(Deno.execPath(), {
@@ -37,10 +51,11 @@ async function bundle(dir: string): Promise<string> {
       out,
       new URL("runtimes/scenarios.ts", import.meta.url).pathname,
     ],
+    cwd: ROOT,
     stdout: "null",
     stderr: "piped",
   }).output();
-  assert.ok(success, new TextDecoder().decode(stderr));
+  assert(success, new TextDecoder().decode(stderr));
   return out;
 }
 
@@ -144,7 +159,8 @@ function scenarioServer() {
   });
   const config: ScenarioConfig = {
     url: `ws://127.0.0.1:${wss.addr?.port}`,
-    refusedUrl: `ws://127.0.0.1:${freePort()}/`,
+    // Port 0: nothing listens there, ever; connecting is refused.
+    refusedUrl: "ws://127.0.0.1:0/",
     planUrl: `ws://127.0.0.1:${plan.port}`,
     relayUrl: relay.url(""),
     resumeUrl: resumeRelay.url(""),
@@ -347,7 +363,7 @@ function assertResults(
       : name === "reconnect403"
       ? `${config.planUrl}/403?s=reconnect403`
       : `${config.url}/refuse?s=headers`;
-  assert.deepEqual(
+  assertEquals(
     Object.fromEntries(
       Object.entries(results).map((
         [name, trace],
@@ -358,7 +374,7 @@ function assertResults(
   const sent = (bytes: string) => Array.from(new TextEncoder().encode(bytes));
   // The reason of a close the server started is the one the peer echoes:
   // Node's (undici) echoes the code only, the others the reason too.
-  const server = Object.fromEntries(
+  const server: Record<string, unknown> = Object.fromEntries(
     [...seen].map(([name, side]) => [
       name,
       name === "serverCloses"
@@ -366,7 +382,7 @@ function assertResults(
         : side,
     ]),
   );
-  assert.deepEqual(server, {
+  assertEquals(server, {
     forbidden: { messages: [], terminates: [] },
     ...browser
       ? {}
@@ -398,13 +414,13 @@ function assertResults(
     },
   });
   // One session, whole: one open, "ready" once, one end.
-  assert.deepEqual(resumed, {
+  assertEquals(resumed, {
     opens: 1,
     messages: ["ready"],
     terminates: [{ code: 1000, reason: "" }],
   });
   // One try more for each retried case, none for the final ones.
-  assert.deepEqual(
+  assertEquals(
     ["/1012", "/1014", "/503", "/4000", "/403"].map((path) => plan.count(path)),
     [2, 2, 2, 1, runtime === "bun" ? 1 : 3],
   );
@@ -440,7 +456,7 @@ process.stdout.write(JSON.stringify(result) + "\\n", () => process.exit(0));
       signal: stop.signal,
     }).output();
     const out = new TextDecoder().decode(stdout);
-    assert.equal(
+    assertStrictEquals(
       code,
       0,
       `${program} exited ${code}: ${out}${new TextDecoder().decode(stderr)}`,
@@ -547,6 +563,75 @@ window.results = run(${JSON.stringify(config)});
   },
 });
 
+/** What a resume round trip must give, on the client and on the server. */
+function assertResumed(
+  { trace }: ResumeResult,
+  { resumed }: ReturnType<typeof scenarioServer>,
+) {
+  assertEquals(trace, expected("node").resume);
+  // One session, whole: one open, "ready" once, one end.
+  assertEquals(resumed, {
+    opens: 1,
+    messages: ["ready"],
+    terminates: [{ code: 1000, reason: "" }],
+  });
+}
+
+Deno.test({
+  name: `Client under ${
+    versioned("Node", TOOLS.node22)
+  }, which has no Uint8Array.prototype.toBase64: a resume round trip`,
+  ignore: TOOLS.node22 === undefined,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "ws4d-runtimes-" });
+    try {
+      await bundle(dir);
+      await using server = scenarioServer();
+      const result = await runScript(
+        TOOLS.node22?.path ?? "",
+        dir,
+        "resumeOnly",
+        server.config,
+      ) as ResumeResult;
+      // Read inside Node: the client ran without them.
+      assertStrictEquals(result.toBase64, "undefined");
+      assertStrictEquals(result.fromBase64, "undefined");
+      assertResumed(result, server);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test("Client and server under Deno with Uint8Array.prototype.toBase64 and Uint8Array.fromBase64 deleted: a resume round trip", async () => {
+  const toBase64 = Object.getOwnPropertyDescriptor(
+    Uint8Array.prototype,
+    "toBase64",
+  );
+  const fromBase64 = Object.getOwnPropertyDescriptor(Uint8Array, "fromBase64");
+  // Deno has both: deleting them is what makes this run differ.
+  assertStrictEquals(typeof toBase64?.value, "function");
+  assertStrictEquals(typeof fromBase64?.value, "function");
+  try {
+    assert(Reflect.deleteProperty(Uint8Array.prototype, "toBase64"));
+    assert(Reflect.deleteProperty(Uint8Array, "fromBase64"));
+    await using server = scenarioServer();
+    // The server makes the resume token, the client carries it back.
+    const result = await resumeOnly(server.config);
+    assertStrictEquals(result.toBase64, "undefined");
+    assertStrictEquals(result.fromBase64, "undefined");
+    assertResumed(result, server);
+  } finally {
+    if (toBase64 !== undefined) {
+      Object.defineProperty(Uint8Array.prototype, "toBase64", toBase64);
+    }
+    if (fromBase64 !== undefined) {
+      Object.defineProperty(Uint8Array, "fromBase64", fromBase64);
+    }
+  }
+  assertStrictEquals(typeof Uint8Array.prototype.toBase64, "function");
+});
+
 /** A `node` on PATH older than 22 (no global WebSocket), if any. */
 function oldNode(): { path: string; version: string } | undefined {
   for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
@@ -583,10 +668,10 @@ if (OLD_NODE !== undefined) {
         "noWebSocket",
         "ws://127.0.0.1:9/",
       ) as NoWebSocketResult;
-      assert.equal(result.hasGlobalWebSocket, false);
-      assert.equal(result.threw, "TypeError", result.message);
+      assertStrictEquals(result.hasGlobalWebSocket, false);
+      assertStrictEquals(result.threw, "TypeError", result.message);
       for (const runtime of [/Node(\.js)? 22/, /Deno/, /Bun/, /browser/i]) {
-        assert.match(result.message, runtime);
+        assertMatch(result.message, runtime);
       }
     } finally {
       await Deno.remove(dir, { recursive: true });

@@ -1,9 +1,13 @@
 /**
  * The ws4d client bundled for the browser: `client.ts` and what it imports,
  * as one minified ES module, by `deno bundle --platform browser` (about
- * 17 kB, in a tenth of a second). `serve.ts` bundles it once at startup and
- * hands it to the workers; `main.ts` bundles it on first need when run
+ * 30 kB, in a fraction of a second). `serve.ts` bundles it once at startup
+ * and hands it to the workers; `main.ts` bundles it on first need when run
  * without `serve.ts`.
+ *
+ * `deno bundle` runs in the package's folder, whatever the caller's: its
+ * `deno.json` maps `@std/encoding` (which `_resume.ts` imports) to JSR, and
+ * `JSR_URL`, passed on with the rest of the environment, says where JSR is.
  *
  * @module
  */
@@ -11,6 +15,7 @@
 /** The environment variable that carries the bundle from serve.ts to the workers. */
 export const CLIENT_ENV = "WS4D_CHAT_CLIENT";
 
+const ROOT = new URL("../..", import.meta.url).pathname;
 const CLIENT = new URL("../../client.ts", import.meta.url).pathname;
 
 /**
@@ -24,6 +29,7 @@ export async function bundleClient(): Promise<string> {
     Deno.execPath(),
     {
       args: ["bundle", "--platform", "browser", "--minify", CLIENT],
+      cwd: ROOT,
       stdin: "null",
       stdout: "piped",
       stderr: "piped",

@@ -14,10 +14,16 @@
  *
  * The page (`index.html`) talks to `/ws` with ws4d's own client, served at
  * `/client.js` (bundled for the browser, see `bundle.ts`), with `reconnect`:
- * it comes back by itself when the chat restarts.
+ * it comes back by itself when the chat restarts. The page (and the
+ * stand-in client, where there is no bundle) is served by `@std/http`'s
+ * `serveFile`: content type, ETag, and a 304 to `If-None-Match`; the bundle
+ * gets the same from its text's hash (`@std/http/etag`).
  *
  * @module
  */
+import { deadline } from "@std/async/deadline";
+import { eTag, ifNoneMatch } from "@std/http/etag";
+import { serveFile } from "@std/http/file-server";
 import { bundleClient, CLIENT_ENV } from "./bundle.ts";
 import { ChatHandler } from "./chat.ts";
 import { READY_ENV, READY_LINE } from "./ready.ts";
@@ -27,22 +33,36 @@ import {
   WebSocketServer,
 } from "../../mod.ts";
 
-const PAGE = await Deno.readTextFile(new URL("./index.html", import.meta.url));
+/** A file of this folder, as the path that `serveFile` reads. */
+function here(name: string): string {
+  return decodeURIComponent(new URL(name, import.meta.url).pathname);
+}
+
+/** The page, served by `serveFile`: its content type, ETag, 304. */
+const PAGE = here("./index.html");
+/** The page's client where ws4d's cannot be bundled. */
+const STAND_IN = here("./plain_client.js");
 
 /** The channel that the chat's instances share. */
 const CHANNEL = "ws4d-chat";
 
-/** Redis when `REDIS_URL` is set (loaded only then), else the workers' channel. */
-async function chooseBackplane(): Promise<Backplane> {
+/**
+ * Redis when `REDIS_URL` is set (loaded only then), with the promise of its
+ * first subscription; else the workers' channel.
+ */
+async function chooseBackplane(): Promise<
+  { backplane: Backplane; subscribed?: Promise<void> }
+> {
   const url = Deno.env.get("REDIS_URL");
   if (url === undefined || url === "") {
-    return new BroadcastChannelBackplane(CHANNEL);
+    return { backplane: new BroadcastChannelBackplane(CHANNEL) };
   }
   const { RedisBackplane } = await import("../../redis.ts");
-  return new RedisBackplane(url, { channel: CHANNEL });
+  const backplane = new RedisBackplane(url, { channel: CHANNEL });
+  return { backplane, subscribed: backplane.ready };
 }
 
-const backplane = await chooseBackplane();
+const { backplane, subscribed } = await chooseBackplane();
 
 /** The chat's WebSocket server, at `/ws`. */
 export const wss = new WebSocketServer({
@@ -65,20 +85,34 @@ if (Deno.env.get("OTEL_DENO") === "true") {
   observeServer(wss);
 }
 
-/**
- * The bundled client: serve.ts's, or bundled here on first need; where it
- * cannot be bundled (Deno Deploy, `deno serve` without --allow-run), a
- * stand-in over the browser's WebSocket (plain_client.js: no reconnect).
- */
-let client: Promise<string> | undefined;
+/** The bundled client and its ETag (a hash of its text). */
+interface Bundled {
+  readonly script: string;
+  readonly etag: string;
+}
 
-function clientScript(): Promise<string> {
+/**
+ * The bundled client: serve.ts's, or bundled here on first need; `null`
+ * where it cannot be bundled (Deno Deploy, `deno serve` without
+ * --allow-run): the page then gets a stand-in over the browser's WebSocket
+ * (plain_client.js: no reconnect).
+ */
+let client: Promise<Bundled | null> | undefined;
+
+function clientScript(): Promise<Bundled | null> {
   const given = Deno.env.get(CLIENT_ENV);
-  return client ??= given
-    ? Promise.resolve(given)
-    : bundleClient().catch(() =>
-      Deno.readTextFile(new URL("./plain_client.js", import.meta.url))
-    );
+  return client ??= (given ? Promise.resolve(given) : bundleClient()).then(
+    async (script) => ({ script, etag: await eTag(script) }),
+    () => null,
+  );
+}
+
+/** The bundle as `serveFile` serves a file: a 304 when the ETag matches. */
+function serveBundle(request: Request, { script, etag }: Bundled): Response {
+  const headers = { "content-type": "text/javascript; charset=UTF-8", etag };
+  return ifNoneMatch(request.headers.get("if-none-match"), etag)
+    ? new Response(script, { headers })
+    : new Response(null, { status: 304, headers });
 }
 
 /** Serves the page at `/`, the client at `/client.js`, the chat at `/ws`. */
@@ -94,16 +128,14 @@ export function fetch(
     return Response.json(wss.stats);
   }
   if (pathname === "/" || pathname === "/index.html") {
-    return new Response(PAGE, {
-      headers: { "content-type": "text/html; charset=utf-8" },
-    });
+    return serveFile(request, PAGE);
   }
   if (pathname === "/client.js") {
     return clientScript().then(
-      (script) =>
-        new Response(script, {
-          headers: { "content-type": "text/javascript; charset=utf-8" },
-        }),
+      (bundled) =>
+        bundled === null
+          ? serveFile(request, STAND_IN)
+          : serveBundle(request, bundled),
       (error: Error) => {
         client = undefined;
         return new Response(error.message, { status: 500 });
@@ -117,14 +149,8 @@ export function fetch(
 // Redis backplane has subscribed (else what a client sends at once would not
 // reach the other chat), or after 5 s if Redis cannot be reached.
 if (import.meta.main && Deno.env.get(READY_ENV) === "1") {
-  const subscribed = (backplane as { ready?: Promise<void> }).ready;
   if (subscribed !== undefined) {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([
-      subscribed,
-      new Promise((resolve) => timer = setTimeout(resolve, 5000)),
-    ]);
-    clearTimeout(timer);
+    await deadline(subscribed, 5000).catch(() => {});
   }
   // deno-lint-ignore no-console
   console.error(READY_LINE);

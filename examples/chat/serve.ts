@@ -33,6 +33,12 @@ const child = new Deno.Command(Deno.execPath(), {
   args: [
     "serve",
     "--parallel",
+    // npm packages in ./node_modules, not only in Deno's global cache: there,
+    // Deno 2.9.6 does not lay out the copy of npm:redis that its optional
+    // peer @opentelemetry/api calls for when both are in the graph (main.ts
+    // may load redis.ts and otel.ts), and the import fails ("Cannot find
+    // module .../redis/5.12.4_1/index.js") one start in two.
+    "--node-modules-dir=auto",
     "--allow-net",
     "--allow-env",
     "--allow-sys",
@@ -41,6 +47,8 @@ const child = new Deno.Command(Deno.execPath(), {
     String(port),
     new URL("./main.ts", import.meta.url).pathname,
   ],
+  // The package's folder: its deno.json maps the @std imports.
+  cwd: new URL("../..", import.meta.url).pathname,
   env: { [CLIENT_ENV]: client, [READY_ENV]: "1" },
   stdout: "inherit",
   // `deno serve` says where it listens on stderr.

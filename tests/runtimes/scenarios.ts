@@ -87,6 +87,15 @@ export interface NoWebSocketResult {
   readonly message: string;
 }
 
+/** What {@linkcode resumeOnly} gives. */
+export interface ResumeResult {
+  /** `typeof Uint8Array.prototype.toBase64` in the runtime that ran it. */
+  readonly toBase64: string;
+  /** `typeof Uint8Array.fromBase64` in the runtime that ran it. */
+  readonly fromBase64: string;
+  readonly trace: Trace;
+}
+
 /** `data` as JSON: the kind of a non-plain object is kept. */
 function plain(data: unknown): unknown {
   if (data instanceof Uint8Array) return { bytes: Array.from(data) };
@@ -212,6 +221,19 @@ function play(
   return { trace, ws, done };
 }
 
+/** With reconnect: no wait between tries, no randomness. */
+const NOW = { delay: 0, jitter: 0 };
+
+/** Resuming, offered by default: the break is mended, nothing is lost. */
+function resumeScenario(config: ScenarioConfig): Scenario {
+  return {
+    url: `${config.resumeUrl}/?s=resume`,
+    reconnect: NOW,
+    reply: { welcome: "ready" },
+    expect: 2,
+  };
+}
+
 /**
  * Runs every scenario one after the other and returns their traces, read
  * once the last one is over. The server echoes each message as a text frame
@@ -269,50 +291,42 @@ export async function run(config: ScenarioConfig): Promise<Results> {
       };
     }
   });
-  // With reconnect: no wait between tries, no randomness.
-  const now = { delay: 0, jitter: 0 };
   await scenario("reconnect1012", {
     url: `${config.planUrl}/1012?s=reconnect1012`,
-    reconnect: now,
+    reconnect: NOW,
     sendOnReconnect: ["again"],
     expect: 1,
   });
   await scenario("reconnect1014", {
     url: `${config.planUrl}/1014?s=reconnect1014`,
-    reconnect: now,
+    reconnect: NOW,
     sendOnReconnect: ["again"],
     expect: 1,
   });
   await scenario("reconnectBreak", {
     url: `${config.relayUrl}/cut?s=reconnectBreak`,
-    reconnect: now,
+    reconnect: NOW,
     send: ["hello"],
     expect: 2,
   });
-  // Resuming, offered by default: the break is mended, nothing is lost.
-  await scenario("resume", {
-    url: `${config.resumeUrl}/?s=resume`,
-    reconnect: now,
-    reply: { welcome: "ready" },
-    expect: 2,
-  });
+  await scenario("resume", resumeScenario(config));
   await scenario("reconnect503", {
     url: `${config.planUrl}/503?s=reconnect503`,
-    reconnect: now,
+    reconnect: NOW,
     send: ["first"],
     expect: 1,
   });
   await scenario("reconnectFinal4000", {
     url: `${config.planUrl}/4000?s=reconnectFinal4000`,
-    reconnect: now,
+    reconnect: NOW,
   });
   await scenario("reconnect403", {
     url: `${config.planUrl}/403?s=reconnect403`,
-    reconnect: { ...now, maxRetries: 2 },
+    reconnect: { ...NOW, maxRetries: 2 },
   });
   await scenario("reconnectRefused", {
     url: config.refusedUrl,
-    reconnect: { ...now, maxRetries: 1 },
+    reconnect: { ...NOW, maxRetries: 1 },
   });
   const results: Results = {};
   for (const [name, { trace, ws }] of plays) {
@@ -320,6 +334,22 @@ export async function run(config: ScenarioConfig): Promise<Results> {
     results[name] = trace;
   }
   return results;
+}
+
+/**
+ * The "resume" scenario of {@linkcode run} alone, and whether the runtime
+ * has `Uint8Array.prototype.toBase64` and `Uint8Array.fromBase64` (read
+ * before the client is constructed).
+ */
+export async function resumeOnly(
+  config: ScenarioConfig,
+): Promise<ResumeResult> {
+  const toBase64 = typeof Uint8Array.prototype.toBase64;
+  const fromBase64 = typeof Uint8Array.fromBase64;
+  const { trace, ws, done } = play(config, resumeScenario(config));
+  await done;
+  if (ws !== undefined) trace.statuses.push(ws.status);
+  return { toBase64, fromBase64, trace };
 }
 
 /** Constructs a client where the runtime has no global `WebSocket`. */
