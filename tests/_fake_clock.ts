@@ -1,0 +1,137 @@
+/**
+ * Time under control, for the tests of what ws4d does on a timer:
+ * {@linkcode FakeClock} is `FakeTime` with `performance.now` following its
+ * clock (the rate limit and the client's resume window read
+ * `performance.now`, which `FakeTime` leaves real), {@linkcode within}
+ * bounds a wait on a real event by a real timer that `FakeTime` does not
+ * hold, and {@linkcode Events} waits on the calls of spies.
+ *
+ * Socket events still come from Deno while the clock is fake: a test ticks
+ * the clock (`await time.tickAsync(ms)`), then waits on the event.
+ *
+ * @module
+ */
+import { type Stub, stub } from "@std/testing/mock";
+import { FakeTime } from "@std/testing/time";
+
+/** The runtime's timers, taken before any `FakeTime` replaces them. */
+const realSetTimeout = globalThis.setTimeout;
+const realClearTimeout = globalThis.clearTimeout;
+
+/**
+ * Waits for `promise`, failing after `ms` of real time with `what` in the
+ * message: a bound for a hung test, which a fake clock does not hold back.
+ *
+ * @example
+ * ```ts
+ * import { within } from "./_fake_clock.ts";
+ * console.assert(await within(Promise.resolve(1), "one") === 1);
+ * ```
+ */
+export async function within<T>(
+  promise: Promise<T>,
+  what: string,
+  ms = 5000,
+): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = realSetTimeout(
+      () => reject(new Error(`Timed out after ${ms} ms waiting for ${what}`)),
+      ms,
+    );
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    realClearTimeout(timer);
+  }
+}
+
+/**
+ * `FakeTime`, and `performance.now` on the same clock: it goes on from
+ * where the real one was and moves only when the fake time does. Disposing
+ * restores both.
+ *
+ * @example
+ * ```ts
+ * import { FakeClock } from "./_fake_clock.ts";
+ * using time = new FakeClock();
+ * const before = performance.now();
+ * time.tick(1500);
+ * console.assert(performance.now() - before === 1500);
+ * ```
+ */
+export class FakeClock extends FakeTime {
+  readonly #performanceNow: Stub<Performance, [], number>;
+
+  constructor() {
+    super();
+    const base = performance.now();
+    const start = this.now;
+    this.#performanceNow = stub(
+      performance,
+      "now",
+      () => base + (this.now - start),
+    );
+  }
+
+  /**
+   * Runs what is due, then advances to the next timer and runs it.
+   *
+   * @returns The milliseconds the clock moved; throws when no timer is set.
+   */
+  async nextTimer(): Promise<number> {
+    const before = this.now;
+    if (!await this.nextAsync()) throw new Error("no timer is set");
+    return this.now - before;
+  }
+
+  override restore(): void {
+    this.#performanceNow.restore();
+    super.restore();
+  }
+}
+
+/**
+ * Waits on callbacks that record themselves (spies): each callback calls
+ * {@linkcode Events.notify}, and {@linkcode Events.until} resolves once its
+ * condition holds. Bounded by real time, as {@linkcode within}.
+ *
+ * @example
+ * ```ts
+ * import { spy } from "@std/testing/mock";
+ * import { Events } from "./_fake_clock.ts";
+ * const events = new Events();
+ * const onOpen = spy(() => events.notify());
+ * queueMicrotask(onOpen);
+ * await events.until(() => onOpen.calls.length === 1, "onOpen");
+ * ```
+ */
+export class Events {
+  readonly #wakers = new Set<() => void>();
+
+  /**
+   * Wakes every wait to check its condition again, a microtask later: a
+   * spy records its call once the function it wraps has returned.
+   */
+  notify = (): void => {
+    queueMicrotask(() => {
+      for (const wake of [...this.#wakers]) wake();
+    });
+  };
+
+  /** Resolves once `test()` holds, now or at a later `notify`. */
+  async until(test: () => boolean, what: string, ms = 5000): Promise<void> {
+    if (test()) return;
+    const { promise, resolve } = Promise.withResolvers<void>();
+    const wake = () => {
+      if (test()) resolve();
+    };
+    this.#wakers.add(wake);
+    try {
+      await within(promise, what, ms);
+    } finally {
+      this.#wakers.delete(wake);
+    }
+  }
+}
