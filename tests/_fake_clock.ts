@@ -76,6 +76,16 @@ export class FakeClock extends FakeTime {
   }
 
   /**
+   * Advances `ms`, running each timer due on the way, then lets every
+   * promise that this settled run on (a real task, no fake time): what
+   * happens at that millisecond has happened when it resolves.
+   */
+  async advance(ms: number): Promise<void> {
+    await this.tickAsync(ms);
+    await this.runMicrotasks();
+  }
+
+  /**
    * Runs what is due, then advances to the next timer and runs it.
    *
    * @returns The milliseconds the clock moved; throws when no timer is set.
