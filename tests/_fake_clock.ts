@@ -4,7 +4,9 @@
  * clock (the rate limit and the client's resume window read
  * `performance.now`, which `FakeTime` leaves real), {@linkcode within}
  * bounds a wait on a real event by a real timer that `FakeTime` does not
- * hold, and {@linkcode Events} waits on the calls of spies.
+ * hold, {@linkcode Events} waits on the calls of spies, and
+ * {@linkcode noteUpgrades} notes what ws4d hands to `Deno.upgradeWebSocket`
+ * (Deno's own timers, such as `idleTimeout`'s pings, live there).
  *
  * Socket events still come from Deno while the clock is fake: a test ticks
  * the clock (`await time.tickAsync(ms)`), then waits on the event.
@@ -144,4 +146,34 @@ export class Events {
       this.#wakers.delete(wake);
     }
   }
+}
+
+/** A socket that ws4d upgraded, with what its request offered. */
+export interface Upgrade {
+  /** The server socket: its events also reach the test's listeners. */
+  readonly socket: WebSocket;
+  readonly url: string;
+  /** The request's `Sec-WebSocket-Protocol`, or null. */
+  readonly protocols: string | null;
+  /** The options ws4d gave `Deno.upgradeWebSocket`. */
+  readonly options: Deno.UpgradeWebSocketOptions | undefined;
+}
+
+/**
+ * `Deno.upgradeWebSocket`, stubbed to call the real one and note each
+ * socket in `into`, with its request's URL and subprotocols (read before
+ * the upgrade: Deno answers the request then) and the options ws4d passed.
+ * Disposing restores it.
+ */
+export function noteUpgrades(
+  into: Upgrade[],
+): Stub<typeof Deno, Parameters<typeof Deno.upgradeWebSocket>> {
+  const upgrade = Deno.upgradeWebSocket;
+  return stub(Deno, "upgradeWebSocket", (request, options) => {
+    const { url } = request;
+    const protocols = request.headers.get("sec-websocket-protocol");
+    const upgraded = upgrade(request, options);
+    into.push({ socket: upgraded.socket, url, protocols, options });
+    return upgraded;
+  });
 }

@@ -12,7 +12,7 @@
  * @module
  */
 import { assertEquals, assertExists, assertMatch } from "@std/assert";
-import { assertSpyCalls, type Spy, spy, stub } from "@std/testing/mock";
+import { assertSpyCalls, type Spy, spy } from "@std/testing/mock";
 import {
   WebSocket,
   type WebSocketConnection,
@@ -27,7 +27,12 @@ import {
   type Listening,
   Recorder,
 } from "./_helpers.ts";
-import { FakeClock, within } from "./_fake_clock.ts";
+import {
+  FakeClock,
+  noteUpgrades,
+  type Upgrade,
+  within,
+} from "./_fake_clock.ts";
 import { Relay } from "./_relay.ts";
 
 /** Tries every 20 ms while the relay refuses: few tries, and a quick one after `admit()`. */
@@ -64,30 +69,6 @@ interface Setup extends AsyncDisposable {
   readonly connection: WebSocketConnection;
   /** What the server upgraded, in order. */
   readonly upgrades: Upgrade[];
-}
-
-/** A socket that ws4d upgraded, and what the request offered. */
-interface Upgrade {
-  readonly socket: globalThis.WebSocket;
-  readonly url: string;
-  /** The request's `Sec-WebSocket-Protocol`, or null. */
-  readonly protocols: string | null;
-}
-
-/**
- * `Deno.upgradeWebSocket`, stubbed to call the real one and note each
- * socket it made with its request's URL and subprotocols (read at once: a
- * request's headers cannot be read once it is answered).
- */
-function noteUpgrades(into: Upgrade[]): Disposable {
-  const upgrade = Deno.upgradeWebSocket;
-  return stub(Deno, "upgradeWebSocket", (request, options) => {
-    const { url } = request;
-    const protocols = request.headers.get("sec-websocket-protocol");
-    const upgraded = upgrade(request, options);
-    into.push({ socket: upgraded.socket, url, protocols });
-    return upgraded;
-  });
 }
 
 async function setUp(resume: WebSocketServerOptions["resume"]): Promise<Setup> {
