@@ -13,18 +13,20 @@ import {
   assert,
   assertAlmostEquals,
   assertEquals,
+  assertExists,
   assertMatch,
 } from "@std/assert";
 import { assertSpyCalls, spy, stub } from "@std/testing/mock";
 import {
   ErrorCode,
   WebSocket,
+  type WSClientOpenEvent,
   type WSClientReconnectingEvent,
   type WSErrorEvent,
   type WSReconnectOptions,
 } from "../mod.ts";
-import { freePort } from "./_helpers.ts";
-import { Events, FakeClock } from "./_fake_clock.ts";
+import { freePort, listen, Recorder } from "./_helpers.ts";
+import { Events, FakeClock, within } from "./_fake_clock.ts";
 
 /**
  * A client that retries a refused port, its callbacks spied: `retries[i]`
@@ -144,4 +146,74 @@ Deno.test("reconnect on a fake clock: maxRetries 2 makes three attempts, then on
   assertMatch(String(error?.message), /after 3 tries/);
   assertSpyCalls(client.onTerminate, 1);
   assertEquals(await time.nextAsync(), false, "no timer left");
+});
+
+Deno.test("reconnect on a fake clock: the count starts again at each open, so each break after an open waits delay again", async () => {
+  // The server fails (1011, retried) each of the first two connections at
+  // open: its onOpen throws.
+  let accepted = 0;
+  const sessions: Recorder[] = [];
+  await using server = listen({
+    onConnection: () => {
+      const restart = ++accepted <= 2;
+      const recorder = new Recorder({
+        onOpen() {
+          if (restart) throw new Error("not now");
+        },
+      });
+      sessions.push(recorder);
+      return recorder;
+    },
+  });
+  using time = new FakeClock();
+  const events = new Events();
+  const onOpen = spy((_ws: WebSocket, _event: WSClientOpenEvent) =>
+    events.notify()
+  );
+  const onReconnecting = spy(
+    (_ws: WebSocket, _event: WSClientReconnectingEvent) => events.notify(),
+  );
+  const onTerminate = spy(() => events.notify());
+  const ws = new WebSocket(server.url, {
+    reconnect: { delay: 1, factor: 2, jitter: 0 },
+    onOpen,
+    onReconnecting,
+    onTerminate,
+  });
+  for (const round of [1, 2]) {
+    await events.until(() => onOpen.calls.length === round, `open ${round}`);
+    const session = sessions[round - 1];
+    assertExists(session);
+    await within(session.opened(), `the server's open ${round}`);
+    await time.advance(0); // The server's close goes out a task later.
+    await events.until(
+      () => onReconnecting.calls.length === round,
+      `onReconnecting ${round}`,
+    );
+    const event = onReconnecting.calls[round - 1]?.args[1];
+    // Attempt 1 each time, with the first delay: not 2 s the second time.
+    assertEquals(
+      [event?.code, event?.attempt, event?.delay],
+      [1011, 1, 1],
+    );
+    await within(
+      sessions[round - 1]?.terminated() ?? Promise.reject(
+        new Error(`no session ${round}`),
+      ),
+      `the server's session ${round} to end`,
+    );
+    assertEquals(await time.nextTimer(), 1000);
+  }
+  await events.until(() => onOpen.calls.length === 3, "open 3");
+  assertEquals(onOpen.calls.map((call) => call.args[1].reconnected), [
+    false,
+    true,
+    true,
+  ]);
+  ws.terminate();
+  await time.advance(0);
+  await events.until(() => onTerminate.calls.length === 1, "onTerminate");
+  const third = sessions[2];
+  assertExists(third);
+  await within(third.terminated(), "the server's third session to end");
 });
