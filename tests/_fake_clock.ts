@@ -51,8 +51,8 @@ export async function within<T>(
 
 /**
  * `FakeTime`, and `performance.now` on the same clock: it goes on from
- * where the real one was and moves only when the fake time does. Disposing
- * restores both.
+ * where the real one was (rounded up to a whole millisecond) and moves only
+ * when the fake time does. Disposing restores both.
  *
  * @example
  * ```ts
@@ -68,7 +68,9 @@ export class FakeClock extends FakeTime {
 
   constructor() {
     super();
-    const base = performance.now();
+    // A whole number of ms, as the fake time's steps are: differences of
+    // readings are then exact (200, not 199.99999999999997).
+    const base = Math.ceil(performance.now());
     const start = this.now;
     this.#performanceNow = stub(
       performance,
