@@ -1,13 +1,15 @@
 /**
  * No loss under load: many clients, sequenced messages, every one checked to
  * arrive exactly once and in order, through an echo, through the chat's
- * fan-out, and across `terminate()`. Bounded in count and time.
+ * fan-out, and across `terminate()` (on a fake clock, which says when the
+ * silent peers are cut). Bounded in count and time.
  *
  * @module
  */
-import assert from "node:assert/strict";
+import { assertEquals } from "@std/assert";
 import { ChatHandler } from "../examples/chat/chat.ts";
 import type { WebSocketConnection } from "../mod.ts";
+import { FakeClock, within } from "./_fake_clock.ts";
 import { deadline, listen, Recorder } from "./_helpers.ts";
 import { rawPeer } from "./_raw.ts";
 
@@ -102,7 +104,7 @@ Deno.test(`No loss: ${CLIENTS} clients × ${MESSAGES} sequenced messages through
     }),
   });
   const checkers = await openCheckers(server.url, CLIENTS);
-  assert.equal(server.wss.connections.length, CLIENTS);
+  assertEquals(server.wss.connections.length, CLIENTS);
   for (const checker of checkers) checker.sendSequence(MESSAGES);
   await deadline(
     Promise.all(checkers.map((c) => c.reach(MESSAGES))),
@@ -110,11 +112,11 @@ Deno.test(`No loss: ${CLIENTS} clients × ${MESSAGES} sequenced messages through
     30_000,
   );
   const checked = checkers.reduce((sum, c) => sum + c.checked, 0);
-  assert.deepEqual(checkers.flatMap((c) => c.faults), []);
-  assert.equal(checked, CLIENTS * MESSAGES);
+  assertEquals(checkers.flatMap((c) => c.faults), []);
+  assertEquals(checked, CLIENTS * MESSAGES);
   // Each client heard exactly its own sequence, whole.
   for (const checker of checkers) {
-    assert.deepEqual([...checker.next], [[checker.name, MESSAGES]]);
+    assertEquals([...checker.next], [[checker.name, MESSAGES]]);
   }
   // deno-lint-ignore no-console
   console.log(`  echo: ${checked} messages checked, 0 lost, 0 out of order`);
@@ -148,22 +150,22 @@ Deno.test(`No loss: the chat's fan-out to ${CLIENTS} clients, ${SENDERS} senders
       }`,
     );
   });
-  assert.deepEqual(checkers.flatMap((c) => c.faults), []);
+  assertEquals(checkers.flatMap((c) => c.faults), []);
   const checked = checkers.reduce((sum, c) => sum + c.checked, 0);
-  assert.equal(checked, SENDERS * MESSAGES * (CLIENTS - 1));
+  assertEquals(checked, SENDERS * MESSAGES * (CLIENTS - 1));
   for (const [i, checker] of checkers.entries()) {
     for (const sender of senders) {
       if (sender === checker) continue;
-      assert.equal(checker.next.get(sender.name), MESSAGES, `${i}`);
+      assertEquals(checker.next.get(sender.name), MESSAGES, `${i}`);
     }
-    assert.equal(checker.next.has(checker.name), false, "no echo to self");
+    assertEquals(checker.next.has(checker.name), false, "no echo to self");
   }
   // deno-lint-ignore no-console
   console.log(`  fan-out: ${checked} deliveries checked, 0 lost`);
   await closeAll(checkers);
 });
 
-Deno.test("No loss: terminate() under load delivers what was sent first, and cuts silent peers at the timeout", async () => {
+Deno.test("No loss: terminate(0.5) under load, on a fake clock: the readers get what was sent first, then 1001; the silent peers are cut at 500 ms, not at 499", async () => {
   const silent: Recorder[] = [];
   await using server = listen({
     onConnection: (_, { request }) => {
@@ -182,6 +184,7 @@ Deno.test("No loss: terminate() under load delivers what was sent first, and cut
     Promise.all(silent.map((r) => r.opened())),
     "the silent peers to open",
   );
+  using time = new FakeClock();
   // Queue 200 messages on each reader, then terminate at once.
   let id = 0;
   for (const connection of wss.connections) {
@@ -189,20 +192,28 @@ Deno.test("No loss: terminate() under load delivers what was sent first, and cut
     const name = `s${id++}`;
     for (let i = 0; i < MESSAGES; i++) connection.send(`${name}:${i}`);
   }
-  const start = performance.now();
   const codes = readers.map((c) => c.closed.then((event) => event.code));
-  await deadline(wss.terminate(0.5), "terminate", 10_000);
-  const elapsed = performance.now() - start;
+  const done = wss.terminate(0.5);
+  // The closes go out a task later; the readers answer theirs at once.
+  await time.advance(0);
+  const closed = await within(
+    Promise.all(codes),
+    "every reader's close",
+    10_000,
+  );
   // Every reader got all 200 messages, in order, then the 1001 close.
-  assert.deepEqual(readers.flatMap((c) => c.faults), []);
-  assert.deepEqual(readers.map((c) => c.checked), readers.map(() => MESSAGES));
-  assert.deepEqual(await Promise.all(codes), readers.map(() => 1001));
-  // The silent peers were cut at the timeout, not before.
-  assert.ok(elapsed >= 450, `terminate waited ${elapsed} ms`);
+  assertEquals(readers.flatMap((c) => c.faults), []);
+  assertEquals(readers.map((c) => c.checked), readers.map(() => MESSAGES));
+  assertEquals(closed, readers.map(() => 1001));
+  // The silent peers wait for the timeout, and are cut at it.
+  await time.advance(499);
+  assertEquals(silent.map((r) => r.types), silent.map(() => ["open"]));
+  await time.advance(1);
   for (const recorder of silent) {
-    assert.deepEqual(recorder.types, ["open", "terminate"]);
-    assert.equal(recorder.calls[1]?.event.code, 1006);
+    assertEquals(recorder.types, ["open", "terminate"]);
+    assertEquals(recorder.calls[1]?.event.code, 1006);
   }
+  await within(done, "terminate(0.5)");
   for (const peer of peers) {
     await peer.readToEnd();
     peer.conn.close();

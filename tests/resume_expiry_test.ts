@@ -6,63 +6,53 @@
  * `sessionsResumed`, `sessionsExpired`. A ws4d client with `reconnect` and a
  * ws4d server with `resume`, through the relay of tests/_relay.ts, which
  * cuts the TCP under them and refuses the client's reconnects meanwhile.
+ * The server's sight of a break is waited on as the `close` event of the
+ * socket it upgraded; the window runs on a fake clock, to the millisecond.
  *
  * @module
  */
-import assert from "node:assert/strict";
+import { assertEquals, assertExists, assertMatch } from "@std/assert";
+import { assertSpyCalls, type Spy, spy } from "@std/testing/mock";
 import {
   WebSocket,
   type WebSocketConnection,
   type WebSocketServer,
   type WebSocketServerOptions,
-  type WSClientOpenEvent,
+  type WSServerErrorEvent,
 } from "../mod.ts";
 import {
   type Call,
   ClientRecorder,
-  deadline,
   listen,
   type Listening,
   Recorder,
 } from "./_helpers.ts";
+import {
+  FakeClock,
+  noteUpgrades,
+  type Upgrade,
+  within,
+} from "./_fake_clock.ts";
 import { Relay } from "./_relay.ts";
 
 /** Tries every 20 ms while the relay refuses: few tries, and a quick one after `admit()`. */
 const RECONNECT = { delay: 0.02, factor: 1, jitter: 0 } as const;
 
-/**
- * Resolves once the server counts `count` sessions waiting for their client.
- * The break is invisible on the server by design (no callback, the
- * connection stays `"Connected"`), so `wss.stats.sessionsWaiting` is the only
- * thing that tells when the server has seen it: this reads it once per turn
- * of a loop of short timers, bounded in turns and by `deadline`.
- */
-async function waiting(
-  wss: WebSocketServer,
-  count: number,
-  ms = 5000,
-): Promise<void> {
-  const turns = ms / 10;
-  const loop = async () => {
-    for (let turn = 0; turn < turns; turn++) {
-      if (wss.stats.sessionsWaiting === count) return;
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-    throw new Error(`sessionsWaiting never reached ${count}`);
-  };
-  await deadline(loop(), `sessionsWaiting === ${count}`, ms + 1000);
-}
-
 function isReopen(call: Call): boolean {
-  return call.name === "onOpen" &&
-    (call.event as unknown as WSClientOpenEvent).reconnected;
+  return call.name === "onOpen" && "reconnected" in call.event &&
+    call.event.reconnected === true;
 }
 
 /** The client's `onOpen` events, in order. */
-function opens(client: ClientRecorder): WSClientOpenEvent[] {
-  return client.calls.filter((c) => c.name === "onOpen").map((c) =>
-    c.event as unknown as WSClientOpenEvent
-  );
+function opens(client: ClientRecorder): unknown[] {
+  return client.calls.filter((c) => c.name === "onOpen").map((c) => c.event);
+}
+
+/** The recorder of the `i`th connection the server accepted. */
+function session(setup: Setup, i: number): Recorder {
+  const recorder = setup.sessions[i];
+  assertExists(recorder, `session ${i}`);
+  return recorder;
 }
 
 /** A server with `resume`, a relay to it, a client through the relay. */
@@ -73,55 +63,77 @@ interface Setup extends AsyncDisposable {
   readonly ws: WebSocket;
   /** A recorder per connection the server accepted, in order. */
   readonly sessions: Recorder[];
-  /** Errors the server's own `onError` received. */
-  readonly serverErrors: unknown[];
+  /** The server's own `onError`, spied. */
+  readonly onError: Spy<unknown, [WebSocketServer, WSServerErrorEvent], void>;
   /** The first session's connection. */
   readonly connection: WebSocketConnection;
+  /** What the server upgraded, in order. */
+  readonly upgrades: Upgrade[];
 }
 
 async function setUp(resume: WebSocketServerOptions["resume"]): Promise<Setup> {
   const sessions: Recorder[] = [];
-  const serverErrors: unknown[] = [];
+  const upgrades: Upgrade[] = [];
+  const upgrading = noteUpgrades(upgrades);
+  const onError = spy(
+    (_wss: WebSocketServer, _event: WSServerErrorEvent) => {},
+  );
   const listening = listen({
     onConnection: () => {
       const recorder = new Recorder({});
       sessions.push(recorder);
       return recorder;
     },
-    onError: (_wss, event) => void serverErrors.push(event),
+    onError,
   }, { resume });
   const relay = new Relay({ hostname: "127.0.0.1", port: listening.port });
   const client = new ClientRecorder({ reconnect: RECONNECT });
   const ws = new WebSocket(relay.url("/"), client);
   await client.opened();
-  const first = sessions[0] as Recorder;
+  const first = sessions[0];
+  assertExists(first);
   await first.opened();
+  const connection = first.connection;
+  assertExists(connection);
   return {
     listening,
     relay,
     client,
     ws,
     sessions,
-    serverErrors,
-    connection: first.connection as WebSocketConnection,
+    onError,
+    connection,
+    upgrades,
     async [Symbol.asyncDispose]() {
       ws.terminate();
       await client.terminated();
       await relay.close();
       await listening.wss.terminate();
+      upgrading[Symbol.dispose]();
     },
   };
 }
 
 /**
  * Breaks the connection with the client kept away (the relay refuses its
- * reconnects), and waits until the server has seen the break.
+ * reconnects), and waits until the server has seen the break: the `close`
+ * event of the server's socket (ws4d's own handler runs first in it). The
+ * break is invisible through ws4d's API by design (no callback, the
+ * connection stays `"Connected"`), so the socket that Deno upgraded is
+ * where it shows.
  */
 async function breakAndWait(setup: Setup): Promise<void> {
-  assert.equal(setup.listening.wss.stats.sessionsWaiting, 0);
+  const { wss } = setup.listening;
+  assertEquals(wss.stats.sessionsWaiting, 0);
+  const socket = setup.upgrades[0]?.socket;
+  assertExists(socket);
+  const closed = new Promise((resolve) =>
+    socket.addEventListener("close", resolve, { once: true })
+  );
   setup.relay.refuse();
   setup.relay.cut();
-  await waiting(setup.listening.wss, 1);
+  await within(closed, "the server's socket to see the break");
+  assertEquals(wss.stats.sessionsWaiting, 1);
 }
 
 /**
@@ -131,37 +143,37 @@ async function breakAndWait(setup: Setup): Promise<void> {
 async function expectFreshSession(setup: Setup): Promise<void> {
   setup.relay.admit();
   await setup.client.when(isReopen, "the second onOpen");
-  assert.deepEqual(opens(setup.client), [
+  assertEquals(opens(setup.client), [
     { type: "open", reconnected: false, resumed: false },
     { type: "open", reconnected: true, resumed: false },
   ]);
-  assert.equal(setup.sessions.length, 2);
-  await (setup.sessions[1] as Recorder).opened();
-  assert.equal(setup.listening.wss.stats.sessionsResumed, 0);
+  assertEquals(setup.sessions.length, 2);
+  await session(setup, 1).opened();
+  assertEquals(setup.listening.wss.stats.sessionsResumed, 0);
 }
 
 Deno.test("resume: past maxMessages during a break, the server ends 1006 and counts sessionsExpired.limits", async () => {
   await using setup = await setUp({ window: 30, maxMessages: 5 });
   const { listening, connection } = setup;
-  const first = setup.sessions[0] as Recorder;
+  const first = session(setup, 0);
   await breakAndWait(setup);
 
   // maxMessages may be kept; the end, if any, would come a microtask later.
-  for (let n = 0; n < 5; n++) assert.equal(connection.send(`kept:${n}`), true);
+  for (let n = 0; n < 5; n++) assertEquals(connection.send(`kept:${n}`), true);
   await Promise.resolve();
-  assert.equal(listening.wss.stats.sessionsWaiting, 1);
-  assert.deepEqual(first.types, ["open"]);
+  assertEquals(listening.wss.stats.sessionsWaiting, 1);
+  assertEquals(first.types, ["open"]);
 
-  assert.equal(connection.send("one too many"), true);
+  assertEquals(connection.send("one too many"), true);
   const end = await first.terminated();
-  assert.equal(end.code, 1006);
-  assert.deepEqual(first.types, ["open", "terminate"]); // no onError
+  assertEquals(end.code, 1006);
+  assertEquals(first.types, ["open", "terminate"]); // no onError
   const stats = listening.wss.stats;
-  assert.deepEqual(stats.sessionsExpired, { window: 0, limits: 1 });
-  assert.equal(stats.sessionsWaiting, 0);
-  assert.deepEqual(stats.closes, { "1006": 1 });
-  assert.deepEqual(stats.errors, {});
-  assert.deepEqual(setup.serverErrors, []);
+  assertEquals(stats.sessionsExpired, { window: 0, limits: 1 });
+  assertEquals(stats.sessionsWaiting, 0);
+  assertEquals(stats.closes, { "1006": 1 });
+  assertEquals(stats.errors, {});
+  assertSpyCalls(setup.onError, 0);
 
   await expectFreshSession(setup);
 });
@@ -169,80 +181,106 @@ Deno.test("resume: past maxMessages during a break, the server ends 1006 and cou
 Deno.test("resume: past maxBytes during a break, the server ends 1006 and counts sessionsExpired.limits", async () => {
   await using setup = await setUp({ window: 30, maxBytes: 100 });
   const { listening, connection } = setup;
-  const first = setup.sessions[0] as Recorder;
+  const first = session(setup, 0);
   await breakAndWait(setup);
 
   // One message may pass maxBytes alone; a second past it ends the session.
-  assert.equal(connection.send("x".repeat(60)), true);
+  assertEquals(connection.send("x".repeat(60)), true);
   await Promise.resolve();
-  assert.equal(listening.wss.stats.sessionsWaiting, 1);
-  assert.equal(connection.send("y".repeat(60)), true);
+  assertEquals(listening.wss.stats.sessionsWaiting, 1);
+  assertEquals(connection.send("y".repeat(60)), true);
   const end = await first.terminated();
-  assert.equal(end.code, 1006);
-  assert.deepEqual(first.types, ["open", "terminate"]);
+  assertEquals(end.code, 1006);
+  assertEquals(first.types, ["open", "terminate"]);
   const stats = listening.wss.stats;
-  assert.deepEqual(stats.sessionsExpired, { window: 0, limits: 1 });
-  assert.equal(stats.sessionsWaiting, 0);
-  assert.deepEqual(stats.errors, {});
-  assert.deepEqual(setup.serverErrors, []);
+  assertEquals(stats.sessionsExpired, { window: 0, limits: 1 });
+  assertEquals(stats.sessionsWaiting, 0);
+  assertEquals(stats.errors, {});
+  assertSpyCalls(setup.onError, 0);
 
   await expectFreshSession(setup);
 });
 
-Deno.test("resume: past the window, the server ends 1006 and counts sessionsExpired.window", async () => {
-  await using setup = await setUp({ window: 0.2 });
-  const { listening } = setup;
-  const first = setup.sessions[0] as Recorder;
+/** The client's `onReconnecting` for retry `attempt`. */
+function isRetry(attempt: number): (call: Call) => boolean {
+  return (call) =>
+    call.name === "onReconnecting" && "attempt" in call.event &&
+    call.event.attempt === attempt;
+}
+
+Deno.test("resume on a fake clock: a broken session waits its window (30 s), not 29.999 s, then ends 1006 and counts sessionsExpired.window; the client, past the window, offers no token", async () => {
+  await using setup = await setUp({ window: 30 });
+  const { listening, client } = setup;
+  const first = session(setup, 0);
+  // The window's timer (setTimeout) and the client's (performance.now)
+  // start on the fake clock, at the break.
+  using time = new FakeClock();
   await breakAndWait(setup);
-  assert.deepEqual(first.types, ["open"]);
+  await within(client.when(isRetry(1), "retry 1"), "the client's retry 1");
 
-  const end = await first.terminated();
-  assert.equal(end.code, 1006);
+  await time.advance(29_999);
+  assertEquals(first.types, ["open"]);
+  assertEquals(listening.wss.stats.sessionsWaiting, 1);
+  await time.advance(1);
+  assertEquals(first.types, ["open", "terminate"]);
+  assertEquals(first.calls[1]?.event.code, 1006);
   const stats = listening.wss.stats;
-  assert.deepEqual(stats.sessionsExpired, { window: 1, limits: 0 });
-  assert.equal(stats.sessionsWaiting, 0);
-  assert.deepEqual(stats.errors, {});
-  assert.deepEqual(setup.serverErrors, []);
+  assertEquals(stats.sessionsExpired, { window: 1, limits: 0 });
+  assertEquals(stats.sessionsWaiting, 0);
+  assertEquals(stats.errors, {});
+  assertSpyCalls(setup.onError, 0);
 
-  await expectFreshSession(setup);
+  // The client's retry at 20 ms was refused; the next one waits 20 ms more.
+  await within(client.when(isRetry(2), "retry 2"), "the client's retry 2");
+  setup.relay.admit();
+  await time.advance(20);
+  await within(expectFreshSession(setup), "a fresh session");
+  // Past the window the client no longer offers its token: a fresh offer,
+  // in the query.
+  const second = setup.upgrades[1];
+  assertExists(second);
+  assertEquals(second.protocols, null);
+  assertMatch(second.url, /[?&]ws4d-resume=1/);
 });
 
 Deno.test("resume: a resumed break counts sessionsResumed, and sessionsWaiting goes 1 then 0", async () => {
   await using setup = await setUp({ window: 30 });
   const { listening, connection, client } = setup;
   await breakAndWait(setup);
-  assert.equal(connection.send("meanwhile"), true);
+  assertEquals(connection.send("meanwhile"), true);
 
   setup.relay.admit();
   await client.when(isReopen, "the second onOpen");
-  assert.deepEqual(opens(client)[1], {
+  assertEquals(opens(client)[1], {
     type: "open",
     reconnected: true,
     resumed: true,
   });
   await client.received(1);
-  assert.deepEqual(client.messages, ["meanwhile"]);
+  assertEquals(client.messages, ["meanwhile"]);
+  // Within the window the client offered its token, in the subprotocols.
+  assertMatch(setup.upgrades[1]?.protocols ?? "", /ws4d-resume\./);
   const stats = listening.wss.stats;
-  assert.equal(stats.sessionsWaiting, 0);
-  assert.equal(stats.sessionsResumed, 1);
-  assert.deepEqual(stats.sessionsExpired, { window: 0, limits: 0 });
-  assert.equal(stats.connections, 1);
-  assert.deepEqual((setup.sessions[0] as Recorder).types, ["open"]);
+  assertEquals(stats.sessionsWaiting, 0);
+  assertEquals(stats.sessionsResumed, 1);
+  assertEquals(stats.sessionsExpired, { window: 0, limits: 0 });
+  assertEquals(stats.connections, 1);
+  assertEquals(session(setup, 0).types, ["open"]);
 });
 
 Deno.test("resume: a waiting session ended by terminate() leaves sessionsWaiting and counts no expiry", async () => {
   await using setup = await setUp({ window: 30 });
   const { listening, connection } = setup;
-  const first = setup.sessions[0] as Recorder;
+  const first = session(setup, 0);
   await breakAndWait(setup);
 
   connection.terminate(4000, "bye");
   const end = await first.terminated();
-  assert.equal(end.code, 4000);
+  assertEquals(end.code, 4000);
   const stats = listening.wss.stats;
-  assert.equal(stats.sessionsWaiting, 0);
-  assert.deepEqual(stats.sessionsExpired, { window: 0, limits: 0 });
-  assert.equal(stats.sessionsResumed, 0);
+  assertEquals(stats.sessionsWaiting, 0);
+  assertEquals(stats.sessionsExpired, { window: 0, limits: 0 });
+  assertEquals(stats.sessionsResumed, 0);
 
   await expectFreshSession(setup);
 });

@@ -1,64 +1,110 @@
 /**
  * Shutting a server down: 4D's `terminate(timeout)` in seconds (`0` cuts at
- * once) against a peer that never answers a close, and the `signals` option
+ * once) against a peer that never answers a close, on a fake clock that
+ * says the millisecond of the cut (a real socket all the same), and the `signals` option
  * in a subprocess, listening by itself and under `deno serve` (SPEC.md,
  * WebSocketServer; issue 11, points 5 and 8).
  *
  * @module
  */
-import assert from "node:assert/strict";
+import {
+  assertEquals,
+  assertExists,
+  assertMatch,
+  assertThrows,
+} from "@std/assert";
 import { WebSocketServer } from "../mod.ts";
+import { FakeClock, within } from "./_fake_clock.ts";
 import { deadline, listen, Recorder } from "./_helpers.ts";
-import { rawPeer } from "./_raw.ts";
+import { closeOf, type RawPeer, rawPeer, readFramesUntil } from "./_raw.ts";
 
 /** A raw peer on `port`, open: it never answers a close. */
 async function silentPeer(port: number, recorder: Recorder) {
   const peer = await rawPeer(port);
-  assert.match(peer.head, /^HTTP\/1\.1 101/);
+  assertMatch(peer.head, /^HTTP\/1\.1 101/);
   await recorder.opened();
   return peer;
 }
 
-Deno.test("WebSocketServer.terminate(0) cuts a silent peer at once, onTerminate 1006", async () => {
+/**
+ * The close frame the silent peer got, once the server's deferred close has
+ * run: ws4d closes a socket a task after it was asked to.
+ */
+async function closeFrameOf(peer: RawPeer, time: FakeClock) {
+  await time.tickAsync(0);
+  const frames = await within(
+    readFramesUntil(
+      peer.conn,
+      (got) => got.some((frame) => frame.opcode === 8),
+      "the close frame",
+    ),
+    "the close frame",
+  );
+  const close = frames.find((frame) => frame.opcode === 8);
+  assertExists(close);
+  return closeOf(close);
+}
+
+Deno.test("WebSocketServer.terminate(0) on a fake clock: a silent peer is cut at once, onTerminate 1006, with no tick", async () => {
   const recorder = new Recorder();
   await using server = listen({ onConnection: () => recorder }, {
     closeTimeout: 60,
   });
   const { wss } = server;
   const peer = await silentPeer(server.port, recorder);
-  // closeTimeout is 60 s: only a cut that waits for nothing ends in time.
-  await deadline(wss.terminate(0), "terminate(0)", 3000);
-  assert.deepEqual(recorder.types, ["open", "terminate"]);
-  assert.equal(recorder.calls.at(-1)?.event.code, 1006);
-  assert.deepEqual(wss.connections, []);
+  {
+    using time = new FakeClock();
+    const start = time.now;
+    const done = wss.terminate(0);
+    // Cut in the call itself: no timer to wait for.
+    assertEquals(recorder.types, ["open", "terminate"]);
+    assertEquals(recorder.calls.at(-1)?.event.code, 1006);
+    assertEquals(wss.connections, []);
+    await within(done, "terminate(0)");
+    assertEquals(time.now, start);
+  }
   await peer.readToEnd();
   peer.conn.close();
 });
 
-Deno.test("WebSocketServer.terminate(0.3) waits 0.3 s for a silent peer, then cuts it", async () => {
+Deno.test("WebSocketServer.terminate(2) on a fake clock: closes with 1001, nothing at 1.999 s, cuts a silent peer at 2 s", async () => {
   const recorder = new Recorder();
   await using server = listen({ onConnection: () => recorder }, {
     closeTimeout: 60,
   });
   const peer = await silentPeer(server.port, recorder);
-  const start = performance.now();
-  const done = server.wss.terminate(0.3);
-  await recorder.when((c) => c.name === "onTerminate", "onTerminate", 3000);
-  assert.ok(performance.now() - start >= 250, "not before the timeout");
-  assert.equal(recorder.calls.at(-1)?.event.code, 1006);
-  await deadline(done, "terminate(0.3)", 3000);
+  {
+    using time = new FakeClock();
+    const done = server.wss.terminate(2);
+    assertEquals(await closeFrameOf(peer, time), [1001, "server terminated"]);
+    await time.advance(1999);
+    assertEquals(recorder.types, ["open"]);
+    await time.advance(1);
+    assertEquals(recorder.types, ["open", "terminate"]);
+    assertEquals(recorder.calls.at(-1)?.event.code, 1006);
+    await within(done, "terminate(2)");
+  }
   await peer.readToEnd();
   peer.conn.close();
 });
 
-Deno.test("WebSocketServer.terminate() waits for closeTimeout seconds by default", async () => {
+Deno.test("WebSocketServer.terminate() on a fake clock: waits closeTimeout (3 s), nothing at 2.999 s, cuts at 3 s", async () => {
   const recorder = new Recorder();
   await using server = listen({ onConnection: () => recorder }, {
-    closeTimeout: 0.2,
+    closeTimeout: 3,
   });
   const peer = await silentPeer(server.port, recorder);
-  await deadline(server.wss.terminate(), "terminate()", 3000);
-  assert.equal(recorder.calls.at(-1)?.event.code, 1006);
+  {
+    using time = new FakeClock();
+    const done = server.wss.terminate();
+    assertEquals(await closeFrameOf(peer, time), [1001, "server terminated"]);
+    await time.advance(2999);
+    assertEquals(recorder.types, ["open"]);
+    await time.advance(1);
+    assertEquals(recorder.types, ["open", "terminate"]);
+    assertEquals(recorder.calls.at(-1)?.event.code, 1006);
+    await within(done, "terminate()");
+  }
   await peer.readToEnd();
   peer.conn.close();
 });
@@ -167,13 +213,13 @@ Deno.test("signals: SIGTERM terminates a server listening by itself: clients get
   const { closed } = await client(`ws://127.0.0.1:${port}/`);
   proc.child.kill("SIGTERM");
   const event = await deadline(closed, "the client's close", 10_000);
-  assert.equal(event.code, 1001);
+  assertEquals(event.code, 1001);
   const status = await proc.end();
-  assert.deepEqual(proc.lines.slice(1), [
+  assertEquals(proc.lines.slice(1), [
     { connection: 1001 },
     { server: "terminate" },
   ]);
-  assert.equal(status.code, 0, proc.stderr.join("\n"));
+  assertEquals(status.code, 0, proc.stderr.join("\n"));
 });
 
 Deno.test("signals: SIGTERM under deno serve: clients get 1001, onTerminate says 1001, the server's runs, exit 0", async () => {
@@ -199,27 +245,28 @@ Deno.test("signals: SIGTERM under deno serve: clients get 1001, onTerminate says
   const { closed } = await client(`ws://127.0.0.1:${port}/`);
   proc.child.kill("SIGTERM");
   const event = await deadline(closed, "the client's close", 10_000);
-  assert.equal(event.code, 1001);
+  assertEquals(event.code, 1001);
   const status = await proc.end();
-  assert.deepEqual(proc.lines, [{ connection: 1001 }, { server: "terminate" }]);
-  assert.equal(status.code, 0, proc.stderr.join("\n"));
+  assertEquals(proc.lines, [{ connection: 1001 }, { server: "terminate" }]);
+  assertEquals(status.code, 0, proc.stderr.join("\n"));
 });
 
 Deno.test("signals: a wrong value throws a TypeError naming the option", () => {
   for (const bad of ["SIGTERM", ["term"], [1], {}]) {
-    assert.throws(
+    assertThrows(
       () =>
         new WebSocketServer({ onConnection: () => null }, {
           signals: bad as never,
         }),
-      { name: "TypeError", message: /options\.signals/ },
+      TypeError,
+      "options.signals",
     );
   }
 });
 
 Deno.test("signals: a port that cannot be taken throws and leaves no signal listener behind", () => {
   using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  assert.throws(
+  assertThrows(
     () =>
       new WebSocketServer({ onConnection: () => null }, {
         port: (taken.addr as Deno.NetAddr).port,

@@ -1,0 +1,181 @@
+/**
+ * Time under control, for the tests of what ws4d does on a timer:
+ * {@linkcode FakeClock} is `FakeTime` with `performance.now` following its
+ * clock (the rate limit and the client's resume window read
+ * `performance.now`, which `FakeTime` leaves real), {@linkcode within}
+ * bounds a wait on a real event by a real timer that `FakeTime` does not
+ * hold, {@linkcode Events} waits on the calls of spies, and
+ * {@linkcode noteUpgrades} notes what ws4d hands to `Deno.upgradeWebSocket`
+ * (Deno's own timers, such as `idleTimeout`'s pings, live there).
+ *
+ * Socket events still come from Deno while the clock is fake: a test ticks
+ * the clock (`await time.tickAsync(ms)`), then waits on the event.
+ *
+ * @module
+ */
+import { type Stub, stub } from "@std/testing/mock";
+import { FakeTime } from "@std/testing/time";
+
+/** The runtime's timers, taken before any `FakeTime` replaces them. */
+const realSetTimeout = globalThis.setTimeout;
+const realClearTimeout = globalThis.clearTimeout;
+
+/**
+ * Waits for `promise`, failing after `ms` of real time with `what` in the
+ * message: a bound for a hung test, which a fake clock does not hold back.
+ *
+ * @example
+ * ```ts
+ * import { within } from "./_fake_clock.ts";
+ * console.assert(await within(Promise.resolve(1), "one") === 1);
+ * ```
+ */
+export async function within<T>(
+  promise: Promise<T>,
+  what: string,
+  ms = 5000,
+): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = realSetTimeout(
+      () => reject(new Error(`Timed out after ${ms} ms waiting for ${what}`)),
+      ms,
+    );
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    realClearTimeout(timer);
+  }
+}
+
+/**
+ * `FakeTime`, and `performance.now` on the same clock: it goes on from
+ * where the real one was (rounded up to a whole millisecond) and moves only
+ * when the fake time does. Disposing restores both.
+ *
+ * @example
+ * ```ts
+ * import { FakeClock } from "./_fake_clock.ts";
+ * using time = new FakeClock();
+ * const before = performance.now();
+ * time.tick(1500);
+ * console.assert(performance.now() - before === 1500);
+ * ```
+ */
+export class FakeClock extends FakeTime {
+  readonly #performanceNow: Stub<Performance, [], number>;
+
+  constructor() {
+    super();
+    // A whole number of ms, as the fake time's steps are: differences of
+    // readings are then exact (200, not 199.99999999999997).
+    const base = Math.ceil(performance.now());
+    const start = this.now;
+    this.#performanceNow = stub(
+      performance,
+      "now",
+      () => base + (this.now - start),
+    );
+  }
+
+  /**
+   * Advances `ms`, running each timer due on the way, then lets every
+   * promise that this settled run on (a real task, no fake time): what
+   * happens at that millisecond has happened when it resolves.
+   */
+  async advance(ms: number): Promise<void> {
+    await this.tickAsync(ms);
+    await this.runMicrotasks();
+  }
+
+  /**
+   * Runs what is due, then advances to the next timer and runs it.
+   *
+   * @returns The milliseconds the clock moved; throws when no timer is set.
+   */
+  async nextTimer(): Promise<number> {
+    const before = this.now;
+    if (!await this.nextAsync()) throw new Error("no timer is set");
+    return this.now - before;
+  }
+
+  override restore(): void {
+    this.#performanceNow.restore();
+    super.restore();
+  }
+}
+
+/**
+ * Waits on callbacks that record themselves (spies): each callback calls
+ * {@linkcode Events.notify}, and {@linkcode Events.until} resolves once its
+ * condition holds. Bounded by real time, as {@linkcode within}.
+ *
+ * @example
+ * ```ts
+ * import { spy } from "@std/testing/mock";
+ * import { Events } from "./_fake_clock.ts";
+ * const events = new Events();
+ * const onOpen = spy(() => events.notify());
+ * queueMicrotask(onOpen);
+ * await events.until(() => onOpen.calls.length === 1, "onOpen");
+ * ```
+ */
+export class Events {
+  readonly #wakers = new Set<() => void>();
+
+  /**
+   * Wakes every wait to check its condition again, a microtask later: a
+   * spy records its call once the function it wraps has returned.
+   */
+  notify = (): void => {
+    queueMicrotask(() => {
+      for (const wake of [...this.#wakers]) wake();
+    });
+  };
+
+  /** Resolves once `test()` holds, now or at a later `notify`. */
+  async until(test: () => boolean, what: string, ms = 5000): Promise<void> {
+    if (test()) return;
+    const { promise, resolve } = Promise.withResolvers<void>();
+    const wake = () => {
+      if (test()) resolve();
+    };
+    this.#wakers.add(wake);
+    try {
+      await within(promise, what, ms);
+    } finally {
+      this.#wakers.delete(wake);
+    }
+  }
+}
+
+/** A socket that ws4d upgraded, with what its request offered. */
+export interface Upgrade {
+  /** The server socket: its events also reach the test's listeners. */
+  readonly socket: WebSocket;
+  readonly url: string;
+  /** The request's `Sec-WebSocket-Protocol`, or null. */
+  readonly protocols: string | null;
+  /** The options ws4d gave `Deno.upgradeWebSocket`. */
+  readonly options: Deno.UpgradeWebSocketOptions | undefined;
+}
+
+/**
+ * `Deno.upgradeWebSocket`, stubbed to call the real one and note each
+ * socket in `into`, with its request's URL and subprotocols (read before
+ * the upgrade: Deno answers the request then) and the options ws4d passed.
+ * Disposing restores it.
+ */
+export function noteUpgrades(
+  into: Upgrade[],
+): Stub<typeof Deno, Parameters<typeof Deno.upgradeWebSocket>> {
+  const upgrade = Deno.upgradeWebSocket;
+  return stub(Deno, "upgradeWebSocket", (request, options) => {
+    const { url } = request;
+    const protocols = request.headers.get("sec-websocket-protocol");
+    const upgraded = upgrade(request, options);
+    into.push({ socket: upgraded.socket, url, protocols, options });
+    return upgraded;
+  });
+}
