@@ -28,12 +28,6 @@ import {
 } from "../mod.ts";
 
 /**
- * Kept for the test files of other branches until they move to `deadline`
- * from `@std/async` and to port 0 (see `_compat.ts`).
- */
-export { deadline, freePort } from "./_compat.ts";
-
-/**
  * `deadline` from `@std/async`, with what was awaited named in the error
  * when it times out.
  */

@@ -13,8 +13,9 @@ import {
   assertStrictEquals,
 } from "@std/assert";
 import { chromium, type Page } from "npm:playwright-core@^1";
-import { connect, deadline, hangUp } from "./_helpers.ts";
-import { Relay } from "./_relay.ts";
+import { deadline } from "@std/async/deadline";
+import { connect, hangUp } from "./_helpers.ts";
+import { Relay } from "../testkit/relay.ts";
 import { tools } from "./_provision.ts";
 
 const CHROMIUM = tools().chromium?.path;
@@ -112,7 +113,6 @@ async function serveChat(port = 0) {
     while (said === null) {
       const { value, done } = await deadline(
         output.read(),
-        "deno task serve to listen",
         30_000,
       );
       if (done) throw new Error(`deno task serve exited: ${printed}`);
@@ -137,7 +137,7 @@ async function serveChat(port = 0) {
     stopped ??= (async () => {
       try {
         child.kill("SIGTERM");
-        return await deadline(child.status, "the chat to exit", 5_000)
+        return await deadline(child.status, 5_000)
           .catch(() => undefined);
       } finally {
         try {

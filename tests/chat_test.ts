@@ -15,7 +15,8 @@ import {
   assertMatch,
   assertStrictEquals,
 } from "@std/assert";
-import { connect, deadline, exchange, hangUp, type Peer } from "./_helpers.ts";
+import { deadline } from "@std/async/deadline";
+import { connect, exchange, hangUp, type Peer } from "./_helpers.ts";
 import { anyRedis, hasRedis } from "./_redis.ts";
 
 /** What the launcher prints once every worker is up. */
@@ -70,7 +71,6 @@ class Chat {
     while (said === null) {
       const { value, done } = await deadline(
         this.#output.read(),
-        "the chat to listen",
         30_000,
       );
       if (done) {
@@ -98,7 +98,7 @@ class Chat {
       } catch {
         // Exited already (a failed start): its status says how.
       }
-      return await deadline(this.child.status, "the chat to exit", 10_000);
+      return await deadline(this.child.status, 10_000);
     } finally {
       try {
         this.child.kill("SIGKILL");
@@ -188,7 +188,7 @@ Deno.test("deno task serve: PORT, the page, the chat, and SIGTERM closing client
     await alice.received(3);
     const closed = Promise.all([alice.closed, bob.closed]);
     const status = await chat.stop();
-    const [aliceClose, bobClose] = await deadline(closed, "clients closed");
+    const [aliceClose, bobClose] = await deadline(closed, 5000);
     assertStrictEquals(aliceClose.code, 1001);
     assertStrictEquals(bobClose.code, 1001);
     assertEquals(alice.messages, [
@@ -303,7 +303,6 @@ Deno.test("deno serve examples/chat/main.ts without --allow-run (as on Deno Depl
     while (listening === null) {
       const { value, done } = await deadline(
         stderr.read(),
-        "deno serve to listen",
         30_000,
       );
       if (done) throw new Error(`deno serve exited: ${printed}`);

@@ -6,15 +6,16 @@ import {
 } from "@std/assert";
 import { ErrorCode, type WebSocketConnection } from "../mod.ts";
 import { noteUpgrades, type Upgrade } from "./_fake_clock.ts";
-import { concat } from "./_frames.ts";
-import { connect, deadline, hangUp, listen, Recorder } from "./_helpers.ts";
+import { concat } from "../testkit/frames.ts";
+import { deadline } from "@std/async/deadline";
+import { connect, hangUp, listen, Recorder } from "./_helpers.ts";
 import {
   buildFrame,
   closeOf,
   rawPeer,
   readFramesUntil,
   upgradeHead,
-} from "./_raw.ts";
+} from "../testkit/raw_peer.ts";
 
 /** The connection `recorder` saw (it has seen one). */
 function connectionOf(recorder: Recorder): WebSocketConnection {
@@ -42,7 +43,7 @@ Deno.test("WebSocketConnection callbacks: open first, messages in order, termina
   const end = recorder.calls.at(-1)?.event;
   assertEquals([end?.code, end?.reason], [4000, "bye"]);
   assertEquals(recorder.connection?.status, "Closed");
-  await deadline(peer.closed, "client close");
+  await deadline(peer.closed, 5000);
 });
 
 Deno.test("WebSocketConnection serialises async callbacks: b waits, delivered, until a's promise settles", async () => {
@@ -77,11 +78,11 @@ Deno.test("WebSocketConnection serialises async callbacks: b waits, delivered, u
   );
   peer.socket.send("a");
   peer.socket.send("b");
-  await deadline(aStarted.promise, "a's callback");
-  await deadline(bArrived, "b at the server socket");
+  await deadline(aStarted.promise, 5000);
+  await deadline(bArrived, 5000);
   assertEquals(log, ["start a"]);
   releaseA.resolve();
-  await deadline(bEnded.promise, "b's callback");
+  await deadline(bEnded.promise, 5000);
   assertEquals(log, ["start a", "end a", "start b", "end b"]);
   await hangUp(peer);
 });
@@ -103,7 +104,7 @@ for (const kind of ["throws", "rejects"] as const) {
     const badPeer = await connect(server.url);
     const goodPeer = await connect(server.url);
     badPeer.socket.send("x");
-    assertEquals((await deadline(badPeer.closed, "close")).code, 1011);
+    assertEquals((await deadline(badPeer.closed, 5000)).code, 1011);
     await bad.terminated();
     assertEquals(bad.types, ["open", "message", "error", "terminate"]);
     const error = bad.calls[2]?.event.errors?.[0];
@@ -178,7 +179,7 @@ for (const [args, code, reason] of terminations) {
     const peer = await connect(server.url);
     await recorder.opened();
     connectionOf(recorder).terminate(...args);
-    const closed = await deadline(peer.closed, "client close");
+    const closed = await deadline(peer.closed, 5000);
     assertEquals([closed.code, closed.reason], [code, reason]);
     await recorder.terminated();
     assertEquals(recorder.types, ["open", "terminate"]);
@@ -266,7 +267,7 @@ for (const [what, options, message, code, errCode] of fatal) {
     const peer = await connect(server.url);
     const otherPeer = await connect(server.url);
     peer.socket.send(message);
-    assertEquals((await deadline(peer.closed, "close")).code, code);
+    assertEquals((await deadline(peer.closed, 5000)).code, code);
     await recorder.terminated();
     assertEquals(recorder.types, ["open", "error", "terminate"]);
     const error = recorder.calls[1]?.event;
@@ -325,7 +326,7 @@ Deno.test("WebSocketConnection: a callback that throws while messages wait stops
         bytes += String.fromCharCode(...buffer.subarray(0, n));
       }
     })(),
-    "the pong",
+    5000,
   );
   opened.resolve();
   // The close (1011) comes; answering it ends the connection.

@@ -13,9 +13,15 @@
 import { assertEquals, assertExists, assertThrows } from "@std/assert";
 import { WebSocketServer, type WebSocketServerOptions } from "../mod.ts";
 import { noteUpgrades, type Upgrade } from "./_fake_clock.ts";
-import { concat, decodeFrames } from "./_frames.ts";
-import { connect, deadline, hangUp, listen, Recorder } from "./_helpers.ts";
-import { buildFrame, closeOf, rawPeer, readFramesUntil } from "./_raw.ts";
+import { concat, decodeFrames } from "../testkit/frames.ts";
+import { deadline } from "@std/async/deadline";
+import { connect, hangUp, listen, Recorder } from "./_helpers.ts";
+import {
+  buildFrame,
+  closeOf,
+  rawPeer,
+  readFramesUntil,
+} from "../testkit/raw_peer.ts";
 
 const PING = 0x9;
 const PONG = 0xa;
@@ -107,7 +113,6 @@ Deno.test("idleTimeout 0.2 s, real time: a peer that answers each ping stays ope
         }
       }
     })(),
-    "three pings",
     3000,
   );
   // Three pings, each answered: no close in between, the connection lives.

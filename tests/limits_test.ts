@@ -11,9 +11,14 @@
 import { assertEquals, assertExists, assertThrows } from "@std/assert";
 import { ErrorCode, WebSocketServer } from "../mod.ts";
 import { FakeClock, within } from "./_fake_clock.ts";
-import { concat } from "./_frames.ts";
+import { concat } from "../testkit/frames.ts";
 import { connect, hangUp, listen, Recorder } from "./_helpers.ts";
-import { buildFrame, closeOf, rawPeer, readFramesUntil } from "./_raw.ts";
+import {
+  buildFrame,
+  closeOf,
+  rawPeer,
+  readFramesUntil,
+} from "../testkit/raw_peer.ts";
 
 const TEXT = 0x1;
 const CLOSE = 0x8;

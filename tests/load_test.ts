@@ -10,8 +10,9 @@ import { assertEquals } from "@std/assert";
 import { ChatHandler } from "../examples/chat/chat.ts";
 import type { WebSocketConnection } from "../mod.ts";
 import { FakeClock, within } from "./_fake_clock.ts";
-import { deadline, listen, Recorder } from "./_helpers.ts";
-import { rawPeer } from "./_raw.ts";
+import { deadline } from "@std/async/deadline";
+import { listen, Recorder } from "./_helpers.ts";
+import { rawPeer } from "../testkit/raw_peer.ts";
 
 const CLIENTS = 500;
 const MESSAGES = 200;
@@ -79,7 +80,6 @@ async function openCheckers(url: string, count: number): Promise<Checker[]> {
     }
     await deadline(
       Promise.all(batch.map((c) => c.opened())),
-      `${batch.length} opens`,
       10_000,
     );
     checkers.push(...batch);
@@ -91,7 +91,6 @@ async function closeAll(checkers: Checker[]): Promise<void> {
   for (const checker of checkers) checker.socket.close();
   await deadline(
     Promise.all(checkers.map((c) => c.closed)),
-    "every client to close",
     10_000,
   );
 }
@@ -108,7 +107,6 @@ Deno.test(`No loss: ${CLIENTS} clients × ${MESSAGES} sequenced messages through
   for (const checker of checkers) checker.sendSequence(MESSAGES);
   await deadline(
     Promise.all(checkers.map((c) => c.reach(MESSAGES))),
-    "every echo",
     30_000,
   );
   const checked = checkers.reduce((sum, c) => sum + c.checked, 0);
@@ -135,7 +133,6 @@ Deno.test(`No loss: the chat's fan-out to ${CLIENTS} clients, ${SENDERS} senders
   const goal = (i: number) => (i < SENDERS ? SENDERS - 1 : SENDERS) * MESSAGES;
   await deadline(
     Promise.all(checkers.map((c, i) => c.reach(goal(i)))),
-    "every relayed message",
     60_000,
   ).catch((error) => {
     // Say what was missing, so that a failure can be told from a slow run.
@@ -182,7 +179,7 @@ Deno.test("No loss: terminate(0.5) under load, on a fake clock: the readers get 
   );
   await deadline(
     Promise.all(silent.map((r) => r.opened())),
-    "the silent peers to open",
+    5000,
   );
   using time = new FakeClock();
   // Queue 200 messages on each reader, then terminate at once.

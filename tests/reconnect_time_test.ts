@@ -25,7 +25,7 @@ import {
   type WSErrorEvent,
   type WSReconnectOptions,
 } from "../mod.ts";
-import { freePort, listen, Recorder } from "./_helpers.ts";
+import { listen, Recorder } from "./_helpers.ts";
 import { Events, FakeClock, within } from "./_fake_clock.ts";
 
 /**
@@ -39,7 +39,7 @@ function refusedClient(reconnect: WSReconnectOptions) {
   );
   const onError = spy((_ws: WebSocket, _event: WSErrorEvent) => {});
   const onTerminate = spy(() => events.notify());
-  const ws = new WebSocket(`ws://127.0.0.1:${freePort()}/`, {
+  const ws = new WebSocket("ws://127.0.0.1:0/", {
     reconnect,
     onReconnecting,
     onError,

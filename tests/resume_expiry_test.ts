@@ -4,7 +4,7 @@
  * `maxMessages`/`maxBytes`, the connection ends: `onTerminate` with 1006"),
  * and the `wss.stats` fields that count it: `sessionsWaiting`,
  * `sessionsResumed`, `sessionsExpired`. A ws4d client with `reconnect` and a
- * ws4d server with `resume`, through the relay of tests/_relay.ts, which
+ * ws4d server with `resume`, through the relay of testkit/relay.ts, which
  * cuts the TCP under them and refuses the client's reconnects meanwhile.
  * The server's sight of a break is waited on as the `close` event of the
  * socket it upgraded; the window runs on a fake clock, to the millisecond.
@@ -33,7 +33,7 @@ import {
   type Upgrade,
   within,
 } from "./_fake_clock.ts";
-import { Relay } from "./_relay.ts";
+import { Relay } from "../testkit/relay.ts";
 
 /** Tries every 20 ms while the relay refuses: few tries, and a quick one after `admit()`. */
 const RECONNECT = { delay: 0.02, factor: 1, jitter: 0 } as const;

@@ -18,9 +18,9 @@ import {
 import { chromium } from "npm:playwright-core@^1";
 import { WebSocketServer } from "../mod.ts";
 import { CloseServer } from "./_close_server.ts";
-import { deadline } from "./_helpers.ts";
+import { deadline } from "@std/async/deadline";
 import { tools } from "./_provision.ts";
-import { Relay } from "./_relay.ts";
+import { Relay } from "../testkit/relay.ts";
 import {
   type NoWebSocketResult,
   type Results,
@@ -549,7 +549,6 @@ window.results = run(${JSON.stringify(config)});
         await tab.goto(`http://127.0.0.1:${http.addr.port}/`);
         const results = await deadline(
           tab.evaluate("window.results") as Promise<Results>,
-          "the page's results",
           60_000,
         );
         assertResults(results, server, "chromium");

@@ -15,8 +15,14 @@ import {
 } from "@std/assert";
 import { WebSocketServer } from "../mod.ts";
 import { FakeClock, within } from "./_fake_clock.ts";
-import { deadline, listen, Recorder } from "./_helpers.ts";
-import { closeOf, type RawPeer, rawPeer, readFramesUntil } from "./_raw.ts";
+import { deadline } from "@std/async/deadline";
+import { listen, Recorder } from "./_helpers.ts";
+import {
+  closeOf,
+  type RawPeer,
+  rawPeer,
+  readFramesUntil,
+} from "../testkit/raw_peer.ts";
 
 /** A raw peer on `port`, open: it never answers a close. */
 async function silentPeer(port: number, recorder: Recorder) {
@@ -166,14 +172,12 @@ function spawn(args: string[]) {
             }
           }
         })(),
-        `${what} (stderr: ${stderr.join("\n")})`,
         ms,
       );
     },
     async end(): Promise<Deno.CommandStatus> {
       const status = await deadline(
         child.status,
-        "the process to exit",
         20_000,
       );
       await reading;
@@ -193,7 +197,7 @@ async function client(url: string) {
       socket.onmessage = resolve;
       socket.onerror = () => reject(new Error(`cannot connect to ${url}`));
     }),
-    "the greeting",
+    5000,
   );
   return { closed };
 }
@@ -212,7 +216,7 @@ Deno.test("signals: SIGTERM terminates a server listening by itself: clients get
   );
   const { closed } = await client(`ws://127.0.0.1:${port}/`);
   proc.child.kill("SIGTERM");
-  const event = await deadline(closed, "the client's close", 10_000);
+  const event = await deadline(closed, 10_000);
   assertEquals(event.code, 1001);
   const status = await proc.end();
   assertEquals(proc.lines.slice(1), [
@@ -244,7 +248,7 @@ Deno.test("signals: SIGTERM under deno serve: clients get 1001, onTerminate says
   );
   const { closed } = await client(`ws://127.0.0.1:${port}/`);
   proc.child.kill("SIGTERM");
-  const event = await deadline(closed, "the client's close", 10_000);
+  const event = await deadline(closed, 10_000);
   assertEquals(event.code, 1001);
   const status = await proc.end();
   assertEquals(proc.lines, [{ connection: 1001 }, { server: "terminate" }]);

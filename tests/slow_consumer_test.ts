@@ -10,7 +10,12 @@ import { assert, assertEquals, assertExists } from "@std/assert";
 import { ErrorCode } from "../mod.ts";
 import { FakeClock, within } from "./_fake_clock.ts";
 import { connect, hangUp, listen, Recorder } from "./_helpers.ts";
-import { buildFrame, closeOf, rawPeer, readFramesUntil } from "./_raw.ts";
+import {
+  buildFrame,
+  closeOf,
+  rawPeer,
+  readFramesUntil,
+} from "../testkit/raw_peer.ts";
 
 const CHUNK = 128 * 1024;
 const MAX_ROUNDS = 2000;
