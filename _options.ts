@@ -23,7 +23,6 @@ import {
   type NumberRule,
 } from "./_checks.ts";
 import type { RateLimit } from "./_limits.ts";
-import { resolveResume, type ResumeLimits } from "./_resume.ts";
 import type { DataType } from "./_types.ts";
 import type { Backplane } from "./backplane.ts";
 
@@ -40,6 +39,19 @@ interface ServerDefaults {
   /** Seconds. */
   readonly closeTimeout: number;
 }
+
+/** The limits of a session, in the units of the server option `resume`. */
+export interface ResumeLimits {
+  /** How long a broken session waits for its client, in seconds. */
+  readonly window: number;
+  /** The most messages kept for the peer. */
+  readonly maxMessages: number;
+  /** The most bytes kept for the peer (a text message: its UTF-16 length). */
+  readonly maxBytes: number;
+}
+
+/** The largest window the wire carries: 2³² − 1 ms, in whole seconds. */
+export const MAX_WINDOW = 4_294_967;
 
 /** The client's settings that have a default, resolved. */
 interface ClientDefaults {
@@ -72,6 +84,8 @@ export const DEFAULTS: {
   readonly reconnect: ResolvedReconnect;
   /** The signals of `signals: true`. */
   readonly signals: readonly string[];
+  /** The server's `resume: true` (SPEC.md, "Resuming"). */
+  readonly resume: ResumeLimits;
 } = Object.freeze({
   server: Object.freeze({
     dataType: "text",
@@ -90,6 +104,11 @@ export const DEFAULTS: {
     maxRetries: Infinity,
   }),
   signals: Object.freeze(["SIGINT", "SIGTERM"]),
+  resume: Object.freeze({
+    window: 60,
+    maxMessages: 1000,
+    maxBytes: 1024 * 1024,
+  }),
 });
 
 /** The rule of each number option, server and client (one table). */
@@ -404,4 +423,71 @@ export function checkReconnect(options: object): ResolvedReconnect {
     jitter: field("jitter", { min: 0, max: 1 }),
     maxRetries: field("maxRetries", { min: 0, integer: true, infinite: true }),
   };
+}
+
+const RESUME_FIELDS = new Set(Object.keys(DEFAULTS.resume));
+
+/**
+ * Resolves the server option `resume`: `undefined` or `false` is off
+ * (`null`), `true` is the defaults, an object sets some of them.
+ *
+ * @throws {TypeError} For a value of another type, an unknown field, or a
+ * field that is not a number.
+ * @throws {RangeError} For `window` outside 0 to 4294967 s, `maxMessages`
+ * not an integer from 1 to 2³² − 1, or `maxBytes` not an integer from 1.
+ *
+ * @example
+ * ```ts
+ * import { resolveResume } from "./_options.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals(resolveResume(undefined), null);
+ * assertEquals(resolveResume({ window: 5 }), {
+ *   window: 5,
+ *   maxMessages: 1000,
+ *   maxBytes: 1048576,
+ * });
+ * ```
+ */
+export function resolveResume(value: unknown): ResumeLimits | null {
+  if (value === undefined || value === false) return null;
+  if (value === true) return DEFAULTS.resume;
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new TypeError(
+      `${SERVER}: options.resume must be true or an object, current value is ${
+        describe(value)
+      }`,
+    );
+  }
+  const given = value as Partial<Record<keyof ResumeLimits, unknown>>;
+  for (const name of Object.keys(given)) {
+    if (!RESUME_FIELDS.has(name)) {
+      throw new TypeError(
+        `${SERVER}: options.resume.${name} is not an option`,
+      );
+    }
+  }
+  const {
+    window = DEFAULTS.resume.window,
+    maxMessages = DEFAULTS.resume.maxMessages,
+    maxBytes = DEFAULTS.resume.maxBytes,
+  } = given;
+  return Object.freeze({
+    window: checkNumber(window, "options.resume.window", SERVER, {
+      min: 0,
+      max: MAX_WINDOW,
+    }),
+    maxMessages: checkNumber(
+      maxMessages,
+      "options.resume.maxMessages",
+      SERVER,
+      { min: 1, max: 0xffff_ffff, integer: true },
+    ),
+    maxBytes: checkNumber(
+      maxBytes,
+      "options.resume.maxBytes",
+      SERVER,
+      { min: 1, max: Number.MAX_SAFE_INTEGER, integer: true },
+    ),
+  });
 }

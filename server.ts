@@ -47,16 +47,17 @@ import {
   resolveServerOptions,
 } from "./_options.ts";
 import { KeyCounter } from "./_limits.ts";
+import { SocketLink } from "./_link.ts";
+import { Resumption } from "./_resume.ts";
 import {
   createToken,
   isSameToken,
   parseProtocols,
   RESUME_PROTOCOL,
   RESUME_QUERY,
-  ResumeState,
   takeResumeQuery,
   tokenSelector,
-} from "./_resume.ts";
+} from "./_resume_handshake.ts";
 import { SignalShutdown } from "./_signals.ts";
 import {
   CallbackQueue,
@@ -462,19 +463,21 @@ export class WebSocketServer<
       closeTimeout: resolved.closeTimeout * 1000,
       stats: this.#stats,
       rateLimit: resolved.rateLimit,
-      fallback: (errors) => this.#report("connection error", errors),
-      onConnected: (session) => this.#connected.add(session),
-      onLeave: (session) => this.#connected.delete(session),
-      onUnresumable: (session) => this.#forget(session),
-      onDone: (session) => {
-        this.#live.delete(session);
-        this.#forget(session);
-        this.#stats.connections--;
-        if (this.#perAddress !== undefined) {
-          this.#release(this.#keys.get(session));
-          this.#keys.delete(session);
-        }
-        if (this.#live.size === 0) this.#drained?.();
+      owner: {
+        fallback: (errors) => this.#report("connection error", errors),
+        connected: (session) => this.#connected.add(session),
+        left: (session) => this.#connected.delete(session),
+        unresumable: (session) => this.#forget(session),
+        done: (session) => {
+          this.#live.delete(session);
+          this.#forget(session);
+          this.#stats.connections--;
+          if (this.#perAddress !== undefined) {
+            this.#release(this.#keys.get(session));
+            this.#keys.delete(session);
+          }
+          if (this.#live.size === 0) this.#drained?.();
+        },
       },
     };
     this.#queue = new CallbackQueue<this>(handler, {
@@ -753,10 +756,11 @@ export class WebSocketServer<
       .resume;
     if (offer === null || offer.token === null) return undefined;
     const session = this.#resumable.get(tokenSelector(offer.token));
-    const link = session?.resumeLink;
+    const resumption = session?.resumption;
     if (
-      session === undefined || link === null || link === undefined ||
-      !isSameToken(link.token, offer.token) ||
+      session === undefined || resumption === null ||
+      resumption === undefined ||
+      !isSameToken(resumption.token, offer.token) ||
       !session.canResume(offer.received)
     ) {
       return undefined;
@@ -765,7 +769,10 @@ export class WebSocketServer<
     if (upgraded instanceof Response) return upgraded;
     upgraded.response.headers.set("sec-websocket-protocol", RESUME_PROTOCOL);
     this.#stats.sessionsResumed++;
-    session.resumeWith(upgraded.socket, offer.received);
+    session.resumeWith(
+      new SocketLink(upgraded.socket, true),
+      offer.received,
+    );
     return upgraded.response;
   }
 
@@ -784,9 +791,9 @@ export class WebSocketServer<
 
   /** `session`'s token names it no more (it ended, or was declined). */
   #forget(session: Session<WebSocketConnection<C, D>>): void {
-    const link = session.resumeLink;
-    if (link === null) return;
-    const selector = tokenSelector(link.token);
+    const resumption = session.resumption;
+    if (resumption === null) return;
+    const selector = tokenSelector(resumption.token);
     if (this.#resumable.get(selector) === session) {
       this.#resumable.delete(selector);
     }
@@ -981,10 +988,7 @@ export class WebSocketServer<
       takeResumeQuery(new URL(request.url).search).offered;
     const upgraded = this.#upgradeSocket(request);
     if (upgraded instanceof Response) return upgraded;
-    const session = new Session<WebSocketConnection<C, D>>(
-      handler,
-      this.#settings,
-    );
+    let resumption: Resumption | null = null;
     if (protocol !== "") {
       upgraded.response.headers.set("sec-websocket-protocol", protocol);
     } else if (
@@ -1002,8 +1006,15 @@ export class WebSocketServer<
       }
       let token = createToken();
       while (this.#resumable.has(tokenSelector(token))) token = createToken();
-      this.#resumable.set(tokenSelector(token), session);
-      session.enableResume({ state: new ResumeState(limits), token, accepted });
+      resumption = Resumption.server(limits, token, accepted, this.#stats);
+    }
+    const session = new Session<WebSocketConnection<C, D>>(
+      handler,
+      this.#settings,
+      resumption,
+    );
+    if (resumption !== null) {
+      this.#resumable.set(tokenSelector(resumption.token), session);
     }
     openConnection(session, { server: this, request: wsRequest, protocol });
     this.#live.add(session);
@@ -1011,7 +1022,7 @@ export class WebSocketServer<
     const stats = this.#stats;
     stats.connections++;
     stats.connectionsTotal++;
-    session.attach(upgraded.socket);
+    session.attach(new SocketLink(upgraded.socket, true));
     return upgraded.response;
   }
 }
