@@ -161,10 +161,14 @@ export class SocketLink implements Link {
   handleEvent(event: Event): void {
     const receiver = this.#receiver;
     if (receiver === null) return;
+    // A message first, without reading `type` (a getter): only a
+    // MessageEvent has `data`, and its data is never undefined.
+    const data: unknown = (event as Partial<MessageEvent>).data;
+    if (data !== undefined) {
+      receiver.linkReceived(data as Frame);
+      return;
+    }
     switch (event.type) {
-      case "message":
-        receiver.linkReceived((event as MessageEvent).data as Frame);
-        return;
       case "open":
         // A server socket cannot close before it opens: its close waits.
         if (this.#closing !== null) this.#closeSoon();
