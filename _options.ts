@@ -26,6 +26,166 @@ import type { RateLimit } from "./_limits.ts";
 import type { DataType } from "./_types.ts";
 import type { Backplane } from "./backplane.ts";
 
+/** The options of `WebSocketServer`. */
+export interface WebSocketServerOptions<D extends DataType = DataType> {
+  /**
+   * A URLPattern pathname pattern (`"/chat"`, `"/rooms/:room"`); only
+   * matching requests are handled, and the groups go to `request.params`.
+   * @default {undefined} every path
+   */
+  readonly path?: string | undefined;
+  /**
+   * How received data is handed to `onMessage`.
+   * @default {"text"}
+   */
+  readonly dataType?: D | undefined;
+  /**
+   * Listen by itself on this port (0: any free one) with `Deno.serve`.
+   * @default {undefined} not listening: serve through `fetch`
+   */
+  readonly port?: number | undefined;
+  /**
+   * The address to listen on, with `port`.
+   * @default {"0.0.0.0"}
+   */
+  readonly hostname?: string | undefined;
+  /** The TLS certificate (PEM), with `key` and `port`. */
+  readonly cert?: string | undefined;
+  /** The TLS private key (PEM), with `cert` and `port`. */
+  readonly key?: string | undefined;
+  /**
+   * Subprotocols accepted, in the server's order of preference.
+   * @default {[]}
+   */
+  readonly protocols?: ReadonlyArray<string> | undefined;
+  /**
+   * Seconds without a pong before a connection is closed as dead (0: never).
+   * @default {30}
+   */
+  readonly idleTimeout?: number | undefined;
+  /**
+   * More connections than this are answered 503.
+   * @default {Infinity}
+   */
+  readonly maxConnections?: number | undefined;
+  /**
+   * Bytes; a larger message is a fatal error, closed with 1009.
+   * @default {16777216} 16 MiB
+   */
+  readonly maxMessageSize?: number | undefined;
+  /**
+   * Bytes waiting to go out on one connection before it is closed with 1008
+   * as a slow consumer.
+   * @default {16777216} 16 MiB
+   */
+  readonly maxBufferedAmount?: number | undefined;
+  /**
+   * Seconds to wait for the peer to answer a close that the server started
+   * (`terminate`, a fatal error, a slow consumer). A peer still silent then
+   * is given up: `onTerminate` runs with the code that was sent, and the
+   * connection leaves the registry (Deno keeps its socket until the peer goes
+   * or the listener shuts down).
+   * @default {5}
+   */
+  readonly closeTimeout?: number | undefined;
+  /**
+   * Graceful shutdown: `true` (SIGINT and SIGTERM) or a list of signal
+   * names. The first of them makes the server `terminate()` (clients get 1001);
+   * the listeners are then removed, so a second signal ends the process as
+   * usual. Works listening by itself, mounted in `Deno.serve` and under
+   * `deno serve`.
+   * @default {false} a library does not take the process's signals unless asked
+   */
+  readonly signals?: boolean | ReadonlyArray<string> | undefined;
+  /**
+   * `Origin` values accepted, compared exactly; a request with no `Origin`
+   * is accepted.
+   * @default {undefined} every origin
+   */
+  readonly allowedOrigins?: ReadonlyArray<string> | undefined;
+  /**
+   * Carries `broadcast` to the other instances of this server that share
+   * the backplane's channel: `BroadcastChannelBackplane` for the
+   * workers of `deno serve --parallel`, `RedisBackplane` for processes and
+   * machines. `connections` stays local.
+   * @default {undefined} broadcast stays local
+   */
+  readonly backplane?: Backplane | undefined;
+  /**
+   * A token bucket per connection on what the peer sends: at most
+   * `messages` messages and `bytes` bytes per `per` seconds, with a burst of
+   * one whole window allowed after a quiet spell. Past it, the connection
+   * gets `onError` (`RateLimited`) and is closed with 1008 `"rate limit"`;
+   * the other connections go on.
+   * @default {undefined} no limit
+   */
+  readonly rateLimit?: WSRateLimitOptions | undefined;
+  /**
+   * Open connections from one address (`request.remoteAddress`, or the key
+   * `addressKey` returns); more upgrades are answered 429 with
+   * `Retry-After`, before `onConnection`.
+   * @default {Infinity}
+   */
+  readonly maxConnectionsPerAddress?: number | undefined;
+  /**
+   * The key that `maxConnectionsPerAddress` counts, from the request: behind
+   * a proxy, the client's address from a header the proxy sets (and no
+   * client can), or a user id.
+   * @default {undefined} the peer's IP address (`request.remoteAddress`)
+   */
+  readonly addressKey?:
+    | ((request: Request, remoteAddress: string) => string)
+    | undefined;
+  /**
+   * Resuming (README, "Resuming"): a ws4d client with `reconnect` whose
+   * connection breaks comes back to the same connection, and each side
+   * sends again exactly what the other did not receive. `true` for the
+   * defaults, or `{ window, maxMessages, maxBytes }`.
+   * @default {undefined} off
+   */
+  readonly resume?: boolean | WSResumeOptions | undefined;
+}
+
+/** The server option `resume`. */
+export interface WSResumeOptions {
+  /**
+   * Seconds a broken connection waits for its client; then `onTerminate`
+   * 1006.
+   * @default {60}
+   */
+  readonly window?: number | undefined;
+  /**
+   * The most messages each side keeps for the other, unacknowledged.
+   * @default {1000}
+   */
+  readonly maxMessages?: number | undefined;
+  /**
+   * The most bytes each side keeps for the other (a text message counts
+   * its UTF-16 length).
+   * @default {1048576}
+   */
+  readonly maxBytes?: number | undefined;
+}
+
+/** The server option `rateLimit`. */
+export interface WSRateLimitOptions {
+  /**
+   * Messages per `per` seconds.
+   * @default {Infinity}
+   */
+  readonly messages?: number | undefined;
+  /**
+   * Bytes per `per` seconds (a text message counts its UTF-16 length).
+   * @default {Infinity}
+   */
+  readonly bytes?: number | undefined;
+  /**
+   * The window of the rates, in seconds.
+   * @default {1}
+   */
+  readonly per?: number | undefined;
+}
+
 /** The server's options that have a default, resolved. */
 interface ServerDefaults {
   readonly dataType: DataType;
