@@ -26,10 +26,8 @@ import {
 import { Admission } from "./_admission.ts";
 import { backplaneSink } from "./_backplane_sink.ts";
 import { encode } from "./_codec.ts";
-import { callbackFailed, printErrors, toError } from "./_errors.ts";
+import { callbackFailed, printErrors } from "./_errors.ts";
 import { Fanout } from "./_fanout.ts";
-import { chooseProtocol, plain } from "./_handshake.ts";
-import { SocketLink } from "./_link.ts";
 import {
   checkTimeout,
   DEFAULTS,
@@ -38,19 +36,14 @@ import {
   type WebSocketServerOptions,
 } from "./_options.ts";
 import { LocalRegistry, type SessionRegistry } from "./_registry.ts";
-import { Resumption } from "./_resume.ts";
-import {
-  createToken,
-  isSameToken,
-  parseProtocols,
-  RESUME_PROTOCOL,
-  RESUME_QUERY,
-  takeResumeQuery,
-  tokenSelector,
-} from "./_resume_handshake.ts";
 import type { WSBroadcastOptions, WSServerHandler } from "./_server_types.ts";
-import { CallbackQueue, Session, type SessionSettings } from "./_session.ts";
+import {
+  CallbackQueue,
+  type Session,
+  type SessionSettings,
+} from "./_session.ts";
 import { Shutdown } from "./_shutdown.ts";
+import { Upgrader } from "./_upgrade.ts";
 import { SignalShutdown } from "./_signals.ts";
 import {
   countErrors,
@@ -62,7 +55,6 @@ import {
 import type {
   DataType,
   WSError,
-  WSRequest,
   WSServerOpenEvent,
   WSServerTerminateEvent,
 } from "./_types.ts";
@@ -163,14 +155,13 @@ export class WebSocketServer<
   readonly #pattern: URLPattern | undefined;
   /** The server's own callbacks, one at a time. */
   readonly #queue: CallbackQueue<this>;
-  /** What every connection's session shares: one object per server. */
-  readonly #settings: SessionSettings<WebSocketConnection<C, D>>;
   readonly #fanout: Fanout<WebSocketConnection<C, D>>;
   readonly #httpServer: Deno.HttpServer<Deno.NetAddr> | undefined;
   /** The live, connected and resumable sessions. */
   readonly #registry: SessionRegistry<Session<WebSocketConnection<C, D>>> =
     new LocalRegistry();
   readonly #admission: Admission<C, Session<WebSocketConnection<C, D>>>;
+  readonly #upgrader: Upgrader<WebSocketConnection<C, D>>;
   readonly #shutdown = new Shutdown();
   #terminating: Promise<void> | undefined;
   /** The listeners of `options.signals`. */
@@ -206,7 +197,7 @@ export class WebSocketServer<
       ? undefined
       : new URLPattern({ pathname: resolved.path });
     const registry = this.#registry;
-    this.#settings = {
+    const settings: SessionSettings<WebSocketConnection<C, D>> = {
       side: "server",
       dataType: resolved.dataType,
       maxMessageSize: resolved.maxMessageSize,
@@ -218,24 +209,32 @@ export class WebSocketServer<
         fallback: (errors) => this.#report("connection error", errors),
         connected: (session) => registry.connect(session, true),
         left: (session) => registry.connect(session, false),
-        unresumable: (session) => this.#forget(session),
+        unresumable: (session) => this.#upgrader.forget(session),
         done: (session) => {
           registry.remove(session);
-          this.#forget(session);
+          this.#upgrader.forget(session);
           this.#stats.connections--;
           this.#admission.release(session);
           this.#shutdown.left(registry.live.size);
         },
       },
     };
+    this.#upgrader = new Upgrader(
+      resolved,
+      registry,
+      settings,
+      this.#stats,
+      (session, request, protocol) =>
+        openConnection(session, { server: this, request, protocol }),
+    );
     this.#admission = new Admission(resolved, this.#pattern, this.#stats, {
       terminated: () => this.terminated,
       liveCount: () => registry.live.size,
       onConnection: (request) =>
         handler.onConnection(this, { type: "connection", request }),
-      resume: (request) => this.#resume(request),
+      resume: (request) => this.#upgrader.resume(request),
       upgrade: (request, wsRequest, accepted) =>
-        this.#upgrade(request, wsRequest, accepted),
+        this.#upgrader.upgrade(request, wsRequest, accepted),
       report: (statusText, errors) => this.#report(statusText, errors),
     });
     this.#queue = new CallbackQueue<this>(handler, {
@@ -419,57 +418,6 @@ export class WebSocketServer<
   };
 
   /**
-   * Attaches the socket of a resume to its session: the token names a
-   * session this server holds (compared in constant time), not over, and
-   * the count the client offers is one it can resume from. Otherwise
-   * `undefined`: the handshake goes on as a fresh one.
-   */
-  #resume(request: Request): Response | undefined {
-    const offer = parseProtocols(request.headers.get("sec-websocket-protocol"))
-      .resume;
-    if (offer === null || offer.token === null) return undefined;
-    const session = this.#registry.find(tokenSelector(offer.token));
-    const resumption = session?.resumption;
-    if (
-      session === undefined || resumption === null ||
-      resumption === undefined ||
-      !isSameToken(resumption.token, offer.token) ||
-      !session.canResume(offer.received)
-    ) {
-      return undefined;
-    }
-    const upgraded = this.#upgradeSocket(request);
-    if (upgraded instanceof Response) return upgraded;
-    upgraded.response.headers.set("sec-websocket-protocol", RESUME_PROTOCOL);
-    this.#stats.sessionsResumed++;
-    session.resumeWith(
-      new SocketLink(upgraded.socket, true),
-      offer.received,
-    );
-    return upgraded.response;
-  }
-
-  /** Upgrades `request`, or answers 400 where Deno refuses to. */
-  #upgradeSocket(
-    request: Request,
-  ): { socket: WebSocket; response: Response } | Response {
-    try {
-      return Deno.upgradeWebSocket(request, {
-        idleTimeout: this.#options.idleTimeout,
-      });
-    } catch (thrown) {
-      return plain(400, `Bad Request: ${toError(thrown).message}`);
-    }
-  }
-
-  /** `session`'s token names it no more (it ended, or was declined). */
-  #forget(session: Session<WebSocketConnection<C, D>>): void {
-    const resumption = session.resumption;
-    if (resumption === null) return;
-    this.#registry.forget(session, tokenSelector(resumption.token));
-  }
-
-  /**
    * Stops accepting, closes every connection with 1001 and stops listening,
    * as 4D's `terminate(timeout)` (4D 20 R8 and later):
    *
@@ -558,70 +506,5 @@ export class WebSocketServer<
       return;
     }
     this.#queue.push("onError", { type: "error", statusText, errors });
-  }
-
-  /**
-   * Upgrades `request` for `handler`: the server makes a typed session
-   * first, then its connection, registers the session and attaches the
-   * socket.
-   */
-  #upgrade(
-    request: Request,
-    wsRequest: WSRequest,
-    handler: C,
-  ):
-    | { session: Session<WebSocketConnection<C, D>>; response: Response }
-    | Response {
-    const offered = parseProtocols(
-      request.headers.get("sec-websocket-protocol"),
-    );
-    const protocol = chooseProtocol(offered.rest, this.#options.protocols);
-    const limits = this.#options.resume;
-    const queryOffer = limits !== null && request.url.includes(RESUME_QUERY) &&
-      takeResumeQuery(new URL(request.url).search).offered;
-    const upgraded = this.#upgradeSocket(request);
-    if (upgraded instanceof Response) return upgraded;
-    let resumption: Resumption | null = null;
-    if (protocol !== "") {
-      upgraded.response.headers.set("sec-websocket-protocol", protocol);
-    } else if (
-      limits !== null &&
-      (offered.resume !== null || (offered.rest === null && queryOffer))
-    ) {
-      // Offered in the subprotocols, the client knows at open; in the
-      // query, at the hello, and the session is its once it accepts.
-      const accepted = offered.resume !== null;
-      if (accepted) {
-        upgraded.response.headers.set(
-          "sec-websocket-protocol",
-          RESUME_PROTOCOL,
-        );
-      }
-      resumption = Resumption.server(
-        limits,
-        createToken(),
-        accepted,
-        this.#stats,
-      );
-    }
-    const session = new Session<WebSocketConnection<C, D>>(
-      handler,
-      this.#settings,
-      resumption,
-    );
-    while (
-      !this.#registry.add(
-        session,
-        resumption === null ? null : tokenSelector(resumption.token),
-      )
-    ) {
-      if (resumption !== null) resumption.token = createToken();
-    }
-    openConnection(session, { server: this, request: wsRequest, protocol });
-    const stats = this.#stats;
-    stats.connections++;
-    stats.connectionsTotal++;
-    session.attach(new SocketLink(upgraded.socket, true));
-    return { session, response: upgraded.response };
   }
 }
