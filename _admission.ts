@@ -14,17 +14,17 @@ import type { ResolvedServerOptions } from "./_options.ts";
 import type { WSServerCounts } from "./_stats.ts";
 import type { WSError, WSRequest } from "./_types.ts";
 
-/** What `onConnection` may answer (`C`: the connection handler). */
-export type Answer<C> = C | Response | null | undefined;
-
-/** What the admission asks of its server. */
-export interface AdmissionHost<C, S> {
+/** What the admission asks of its server (`S`: its sessions). */
+export interface AdmissionHost<S> {
   /** `terminate()` was called: nothing more is admitted. */
   terminated(): boolean;
   /** How many sessions are live. */
   liveCount(): number;
-  /** Calls the server's `onConnection`. */
-  onConnection(request: WSRequest): Answer<C> | Promise<Answer<C>>;
+  /**
+   * Calls the server's `onConnection`: a handler, `null`/`undefined`, a
+   * `Response`, or a promise of one.
+   */
+  onConnection(request: WSRequest): unknown;
   /**
    * A resume offer of a session this server holds: the answer of its new
    * socket; `undefined` to go on as a fresh connection.
@@ -34,23 +34,23 @@ export interface AdmissionHost<C, S> {
   upgrade(
     request: Request,
     wsRequest: WSRequest,
-    handler: C,
+    handler: object,
   ): { readonly session: S; readonly response: Response } | Response;
   /** Reports to the server's `onError`. */
   report(statusText: string, errors: readonly WSError[]): void;
 }
 
-function isThenable<T>(value: T | Promise<T>): value is Promise<T> {
+function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof value === "object" && value !== null && "then" in value &&
     typeof value.then === "function";
 }
 
 /** One server's admission of upgrade requests. */
-export class Admission<C extends object, S> {
+export class Admission<S> {
   readonly #options: ResolvedServerOptions;
   readonly #pattern: URLPattern | undefined;
   readonly #stats: WSServerCounts;
-  readonly #host: AdmissionHost<C, S>;
+  readonly #host: AdmissionHost<S>;
   /** `onConnection` calls whose promise has not settled. */
   #pending = 0;
   /** Open connections per address, with `maxConnectionsPerAddress`. */
@@ -62,7 +62,7 @@ export class Admission<C extends object, S> {
     options: ResolvedServerOptions,
     pattern: URLPattern | undefined,
     stats: WSServerCounts,
-    host: AdmissionHost<C, S>,
+    host: AdmissionHost<S>,
   ) {
     this.#options = options;
     this.#pattern = pattern;
@@ -115,7 +115,7 @@ export class Admission<C extends object, S> {
         });
       }
     }
-    let answer: Answer<C> | Promise<Answer<C>>;
+    let answer: unknown;
     try {
       answer = host.onConnection(wsRequest);
     } catch (thrown) {
@@ -155,7 +155,7 @@ export class Admission<C extends object, S> {
   #accept(
     request: Request,
     wsRequest: WSRequest,
-    answer: Answer<C>,
+    answer: unknown,
     key: string | undefined,
   ): Response {
     const handler = this.#accepted(answer);
@@ -171,7 +171,7 @@ export class Admission<C extends object, S> {
   }
 
   /** The handler `onConnection` accepted with, or the answer to a refusal. */
-  #accepted(answer: Answer<C>): C | Response {
+  #accepted(answer: unknown): object | Response {
     if (answer === null || answer === undefined) {
       return plain(403, "Forbidden");
     }

@@ -2,7 +2,7 @@
 /**
  * The client's `reconnect` option (SPEC.md, "Reconnecting"): the delay
  * before each retry, which ends of a connection are retried, and the state
- * of a client that reconnects. Its checks and defaults are `_options.ts`'s. No socket is touched
+ * of a client that reconnects. Its checks and defaults are `_client_options.ts`'s. No socket is touched
  * and no timer set here: the session does that.
  *
  * @module
@@ -10,7 +10,7 @@
 import {
   checkReconnect,
   resolveReconnect as resolveReconnectOptions,
-} from "./_options.ts";
+} from "./_client_options.ts";
 import type { WSClientOpenEvent, WSReconnectOptions } from "./_types.ts";
 
 /**

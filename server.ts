@@ -160,7 +160,7 @@ export class WebSocketServer<
   /** The live, connected and resumable sessions. */
   readonly #registry: SessionRegistry<Session<WebSocketConnection<C, D>>> =
     new LocalRegistry();
-  readonly #admission: Admission<C, Session<WebSocketConnection<C, D>>>;
+  readonly #admission: Admission<Session<WebSocketConnection<C, D>>>;
   readonly #upgrader: Upgrader<WebSocketConnection<C, D>>;
   readonly #shutdown = new Shutdown();
   #terminating: Promise<void> | undefined;
