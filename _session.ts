@@ -18,17 +18,17 @@ import {
   sizeOf,
 } from "./_codec.ts";
 import { callbackFailed, ErrorCode, Ws4dError, wsError } from "./_errors.ts";
-import type { Dialer } from "./_dialer.ts";
 import type { Link, LinkEnd, LinkFault, LinkReceiver } from "./_link.ts";
-import { type RateLimit, TokenBucket } from "./_limits.ts";
+import type { RateLimit } from "./_limits.ts";
 import { CallbackQueue } from "./_queue.ts";
-import type { Reconnector } from "./_reconnect.ts";
 import type { ResumeHost, Resumption } from "./_resume.ts";
 import { countErrors, countLimits, type WSServerCounts } from "./_stats.ts";
+import { hasFailed, type Phase, STATUS } from "./_phase.ts";
 import type { DataType, WSClientStatus, WSError } from "./_types.ts";
 export { CallbackQueue, type FailureSink } from "./_queue.ts";
 export { normaliseCloseCode } from "./_link.ts";
 export { countErrors } from "./_stats.ts";
+export type { Phase } from "./_phase.ts";
 
 /**
  * What a session tells the one that owns it: the server's registry, or a
@@ -59,8 +59,6 @@ export interface SessionSettings<T> {
   readonly stats?: WSServerCounts;
   /** The token bucket's rates on what the peer sends (server only). */
   readonly rateLimit?: RateLimit | undefined;
-  /** Messages that may wait while a client connects (client only). */
-  readonly maxQueued?: number;
   /** The URL a client connects to, named in its connection errors. */
   readonly url?: string;
   /**
@@ -68,63 +66,11 @@ export interface SessionSettings<T> {
    * giving the connection up (server only; the client waits for its socket).
    */
   readonly closeTimeout?: number;
-  /** The event of `onOpen` (a client's says whether it reconnected). */
-  readonly openEvent?: object;
-  /**
-   * A client with `reconnect`: whether and when to connect again after an
-   * end that is neither its own close nor a fatal error, and the dialer
-   * that makes the next link.
-   */
-  readonly reconnect?: {
-    readonly policy: Reconnector;
-    readonly dialer: Dialer;
-  };
   /** Who is told of the session's life. */
   readonly owner: SessionOwner<T>;
 }
 
 const OPEN_EVENT = Object.freeze({ type: "open" as const });
-
-/**
- * A session's lifecycle, as one value; its public status is derived.
- *
- * - `connecting`: its link is not open yet (a client that offered a token:
- *   until the server's hello);
- * - `waiting`: a client between two links, until its next try;
- * - `refused`: `"Connecting"`, but its link failed before it opened (or a
- *   fatal error came first): its `onError` is on its way, its end follows;
- * - `open`: `"Connected"`, messages delivered;
- * - `faulted`: `"Connected"`, but the link failed a peer that broke the
- *   protocol: its `onError` is on its way, the close follows;
- * - `closing`: a close of ours is on its way;
- * - `failing`: a fatal error's `onError` went, its close is on its way;
- * - `closed`: `onTerminate` was dispatched.
- */
-export type Phase =
-  | "connecting"
-  | "waiting"
-  | "refused"
-  | "open"
-  | "faulted"
-  | "closing"
-  | "failing"
-  | "closed";
-
-const STATUS: Readonly<Record<Phase, WSClientStatus>> = {
-  connecting: "Connecting",
-  waiting: "Connecting",
-  refused: "Connecting",
-  open: "Connected",
-  faulted: "Connected",
-  closing: "Closing",
-  failing: "Closing",
-  closed: "Closed",
-};
-
-/** Whether `onError` was dispatched (at most once). */
-function hasFailed(phase: Phase): boolean {
-  return phase === "refused" || phase === "faulted" || phase === "failing";
-}
 
 /** The event of a client's `onOpen` after a resume. */
 const RESUMED_OPEN = Object.freeze({
@@ -146,8 +92,6 @@ export class Session<T> extends CallbackQueue<T>
   readonly #server: boolean;
   /** Resuming, where negotiated (server) or offered (client); else null. */
   #resume: Resumption | null;
-  /** Messages sent while connecting (client only). */
-  #outbox: Encoded[] | null = null;
   /**
    * The code and reason of the close we sent, or of the protocol error the
    * link failed the connection with: reported when the connection then
@@ -157,11 +101,6 @@ export class Session<T> extends CallbackQueue<T>
   #sentReason = "";
   /** Gives the connection up if the peer does not answer our close. */
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
-  readonly #openEvent: object;
-  /** A client with `reconnect` waits to connect again (it has no link). */
-  #retryTimer: ReturnType<typeof setTimeout> | undefined;
-  /** The bucket of `rateLimit`, made at attach (server only). */
-  #bucket: TokenBucket | undefined;
   /**
    * Bytes that may still be sent before `bufferedAmount` could pass
    * `maxBufferedAmount`: reading `bufferedAmount` costs a call into Deno, so
@@ -180,7 +119,6 @@ export class Session<T> extends CallbackQueue<T>
     super(handler);
     this.#settings = settings;
     this.#server = settings.side === "server";
-    this.#openEvent = settings.openEvent ?? OPEN_EVENT;
     this.#resume = resume;
   }
 
@@ -207,36 +145,7 @@ export class Session<T> extends CallbackQueue<T>
   /** Receives from `link`; the session drives it from now on. */
   attach(link: Link): void {
     this.#link = link;
-    const limit = this.#settings.rateLimit;
-    if (limit !== undefined) {
-      this.#bucket ??= new TokenBucket(limit, performance.now());
-    }
     link.listen(this);
-  }
-
-  /**
-   * Whether a client that received `peerReceived` messages may resume this
-   * server session: it has resuming, is open, and the count is between what
-   * it had acknowledged and what was sent.
-   */
-  canResume(peerReceived: number): boolean {
-    return this.#resume !== null && this.#phase === "open" &&
-      this.#resume.state.canResumeFrom(peerReceived);
-  }
-
-  /**
-   * Resumes a server session on a new link: the old one, if the server had
-   * not seen it break, is let go (no more read from it); at the new one's
-   * open, the hello, then what the client did not receive.
-   */
-  resumeWith(link: Link, peerReceived: number): void {
-    const old = this.#link;
-    if (old !== null) {
-      old.release();
-      old.abort(1000, "resumed");
-    }
-    this.#resume?.resumeWith(peerReceived);
-    this.attach(link);
   }
 
   // -------------------------------------------------------------------------
@@ -252,7 +161,7 @@ export class Session<T> extends CallbackQueue<T>
     if (resume !== null) {
       const kept = resume.opened(this);
       if (kept === null) return; // The server's hello comes first.
-      if (kept.length > 0) this.#outbox = [...kept, ...this.#outbox ?? []];
+      if (kept.length > 0) this.queueFirst(kept);
     }
     this.opened(false);
   }
@@ -268,7 +177,7 @@ export class Session<T> extends CallbackQueue<T>
   linkFaulted(fault: LinkFault): void {
     const phase = this.#phase;
     if (phase === "connecting") {
-      this.#connectionFailed(fault.reason, fault.cause);
+      this.connectionFailed(fault.reason, fault.cause);
       return;
     }
     if (phase !== "open" && phase !== "closing") return;
@@ -287,15 +196,14 @@ export class Session<T> extends CallbackQueue<T>
     if (phase === "closed") return;
     if (phase === "connecting") {
       // Closed before it opened with no error event first (some runtimes).
-      this.#connectionFailed(end.failure, end.cause);
+      this.connectionFailed(end.failure, end.cause);
       return;
     }
-    if (
-      phase === "closing" && this.#outbox !== null && this.#outbox.length > 0
-    ) {
+    const dropped = phase === "closing" ? this.withDropped([]) : [];
+    if (dropped.length > 0) {
       // Terminated while connecting: no connection error, but messages lost.
       this.#phase = "failing";
-      this.#dispatchError(this.#withDropped([]), false);
+      this.#dispatchError(dropped, false);
     }
     let { code, reason } = end;
     // We closed first and the peer broke the handshake (Deno cuts on a data
@@ -313,10 +221,7 @@ export class Session<T> extends CallbackQueue<T>
         this.#resume.broke(this);
         return;
       }
-    } else if (
-      phase === "open" && this.#settings.reconnect !== undefined &&
-      this.#retry(code, reason)
-    ) {
+    } else if (phase === "open" && this.retry(code, reason)) {
       return;
     }
     this.#end(code, reason, end.wasClean);
@@ -335,21 +240,14 @@ export class Session<T> extends CallbackQueue<T>
     return this.#phase === "closed";
   }
 
-  /** Whether a message of `size` passes `rateLimit`; else the session fails. */
-  admit(size: number): boolean {
-    const bucket = this.#bucket;
-    if (bucket === undefined || bucket.take(size, performance.now())) {
-      return true;
-    }
-    this.#rateLimited(bucket.limit);
-    return false;
+  /** Whether a message of `size` passes `rateLimit` (a server's). */
+  admit(_size: number): boolean {
+    return true;
   }
 
-  /** A data message without resuming: behind `rateLimit` where set. */
+  /** A data message without resuming (behind a server's `rateLimit`). */
   receivePlain(frame: Frame): void {
-    if (this.#bucket === undefined || this.admit(frameSize(frame))) {
-      this.deliver(frame);
-    }
+    this.deliver(frame);
   }
 
   /** A data message: counted, decoded, handed to `onMessage`. */
@@ -432,15 +330,8 @@ export class Session<T> extends CallbackQueue<T>
    */
   send(message: unknown): boolean {
     const data = encode(message);
-    const status = STATUS[this.#phase];
-    if (status === "Connected") {
-      this.#write(data);
-      return true;
-    }
-    if (status !== "Connecting" || this.#server) return false;
-    const outbox = this.#outbox ??= [];
-    if (outbox.length >= (this.#settings.maxQueued ?? Infinity)) return false;
-    outbox.push(data);
+    if (STATUS[this.#phase] !== "Connected") return this.queue(data);
+    this.#write(data);
     return true;
   }
 
@@ -463,19 +354,8 @@ export class Session<T> extends CallbackQueue<T>
   opened(resumed: boolean): void {
     this.#phase = "open";
     this.#settings.owner.connected?.(this);
-    const outbox = this.#outbox;
-    if (outbox !== null) {
-      this.#outbox = null;
-      const resume = this.#resume;
-      for (const data of outbox) {
-        if (resume !== null) resume.write(data, this);
-        else this.#link?.send(data);
-      }
-    }
-    const reconnect = this.#settings.reconnect;
-    const opened = reconnect === undefined
-      ? this.#openEvent
-      : reconnect.policy.opened();
+    this.flushQueued();
+    const opened = this.openEvent();
     this.push("onOpen", resumed ? RESUMED_OPEN : opened);
   }
 
@@ -506,9 +386,7 @@ export class Session<T> extends CallbackQueue<T>
     }
     // A client between two connections, or a broken server session
     // waiting for its client: nothing to close, it ends now.
-    if (this.#retryTimer !== undefined || this.#resume?.waiting === true) {
-      this.#endWaiting();
-    }
+    if (this.waitsForLink()) this.#endWaiting();
   }
 
   /**
@@ -549,7 +427,7 @@ export class Session<T> extends CallbackQueue<T>
       : "failing";
     const errors = [error.toEntry()];
     this.#dispatchError(
-      status === "Connecting" ? this.#withDropped(errors) : errors,
+      status === "Connecting" ? this.withDropped(errors) : errors,
       dropWaiting,
     );
     if (status === "Connected" || status === "Connecting") {
@@ -564,22 +442,6 @@ export class Session<T> extends CallbackQueue<T>
     this.#sentReason = error.closeReason(this.#settings.side);
     this.#giveUpAfter(this.#settings.closeTimeout);
     this.#closeLink(this.#sentCode, this.#sentReason);
-  }
-
-  #rateLimited(limit: RateLimit): void {
-    const stats = this.#settings.stats;
-    if (stats !== undefined) stats.messagesReceived++;
-    this.fail(
-      new Ws4dError(
-        ErrorCode.RateLimited,
-        `Cannot receive message: the peer sent more than ${
-          limit.messages === Infinity ? "" : `${limit.messages} messages, `
-        }${
-          limit.bytes === Infinity ? "" : `${limit.bytes} bytes, `
-        }per ${limit.per} s`,
-      ),
-      false,
-    );
   }
 
   #dispatchError(errors: WSError[], first: boolean): void {
@@ -623,24 +485,76 @@ export class Session<T> extends CallbackQueue<T>
   }
 
   // -------------------------------------------------------------------------
-  // A client's connection that fails, and its tries again
+  // What a client does its own way (ClientSession overrides these)
+
+  /** A message sent before open: a server's is refused. */
+  protected queue(_data: Encoded): boolean {
+    return false;
+  }
+
+  /** Messages to send first at open (a client's kept ones). */
+  protected queueFirst(_data: Encoded[]): void {}
+
+  /** At open, before `onOpen`: what waited goes (a client's queue). */
+  protected flushQueued(): void {}
+
+  /** The event of `onOpen`. */
+  protected openEvent(): object {
+    return OPEN_EVENT;
+  }
+
+  /**
+   * Adds the dropped-messages entry (newest first) where messages waited
+   * (a client's queue), and empties the queue.
+   */
+  protected withDropped(errors: WSError[]): WSError[] {
+    return errors;
+  }
+
+  /** Whether the session tries again after this end (a client's reconnect). */
+  protected retry(_code: number | "failed", _reason: string): boolean {
+    return false;
+  }
+
+  /** Whether the session has no link and waits for one. */
+  protected waitsForLink(): boolean {
+    return this.#resume?.waiting === true;
+  }
+
+  /** Stops what waits for the next link (a client's timer). */
+  protected stopRetrying(): void {}
+
+  /** Lets the link go to try again: the session waits for its next one. */
+  protected letGo(): void {
+    const link = this.#link;
+    if (link !== null) {
+      link.release();
+      // Node's WebSocket (undici) never closes a socket that failed.
+      link.abort();
+    }
+    this.#link = null;
+    this.#phase = "waiting";
+    this.#budget = 0;
+    this.#resume?.retried();
+  }
+
+  /** The next try's link: the session connects again. */
+  protected redial(link: Link): void {
+    this.#phase = "connecting";
+    this.attach(link);
+  }
 
   /**
    * A connection that could not be made: `onError`, then `onTerminate` with
    * 1006 at once. Node's WebSocket (undici) fires `error` and never `close`
    * for it, so the session ends here on every runtime.
+   *
+   * @param tries How many tries failed, said after the URL.
    */
-  #connectionFailed(why: string, cause: unknown): void {
-    const reconnect = this.#settings.reconnect;
-    let tries = "";
-    if (reconnect !== undefined) {
-      if (this.#retry("failed", why)) return;
-      const count = reconnect.policy.failures;
-      tries = ` after ${count} ${count === 1 ? "try" : "tries"}`;
-    }
+  protected connectionFailed(why: string, cause: unknown, tries = ""): void {
     this.#phase = "refused";
     this.#dispatchError(
-      this.#withDropped([
+      this.withDropped([
         wsError(
           ErrorCode.ConnectionFailed,
           `Cannot connect to ${
@@ -655,81 +569,16 @@ export class Session<T> extends CallbackQueue<T>
     this.#end(1006, "", false);
   }
 
-  /** Adds the dropped-messages entry (newest first) where messages waited. */
-  #withDropped(errors: WSError[]): WSError[] {
-    const outbox = this.#outbox;
-    if (outbox !== null && outbox.length > 0) {
-      this.#outbox = null;
-      errors.unshift(
-        wsError(
-          ErrorCode.MessagesDropped,
-          `Cannot send ${outbox.length} queued message(s): the client ended before a connection opened`,
-        ),
-      );
-    }
-    return errors;
-  }
-
-  /**
-   * A client with `reconnect` lost its connection, or could not make it:
-   * when the case is retried and tries are left, it lets the link go, says
-   * why and when in `onReconnecting`, and waits `"Connecting"`.
-   *
-   * @returns Whether it will connect again.
-   */
-  #retry(code: number | "failed", reason: string): boolean {
-    const reconnect = this.#settings.reconnect;
-    if (reconnect === undefined) return false;
-    const delay = reconnect.policy.next(code, reason);
-    if (delay === null) return false;
-    const link = this.#link;
-    if (link !== null) {
-      link.release();
-      // Node's WebSocket (undici) never closes a socket that failed.
-      link.abort();
-    }
-    this.#link = null;
-    this.#phase = "waiting";
-    this.#budget = 0;
-    this.#resume?.retried();
-    // Set before onReconnecting runs: a terminate() in it ends the wait.
-    this.#retryTimer = setTimeout(this.#connectAgain, delay * 1000);
-    this.push("onReconnecting", {
-      type: "reconnecting",
-      code: code === "failed" ? 1006 : code,
-      reason,
-      attempt: reconnect.policy.attempt,
-      delay,
-    });
-    return true;
-  }
-
-  /** The wait is over: the next try, on a new link. */
-  #connectAgain = (): void => {
-    this.#retryTimer = undefined;
-    this.#phase = "connecting";
-    const dialed = this.#settings.reconnect?.dialer.dial();
-    if (dialed === undefined) return;
-    if ("reason" in dialed) {
-      // The runtime refused to make it: a try that failed.
-      this.#connectionFailed(dialed.reason, dialed.cause);
-      return;
-    }
-    this.attach(dialed);
-  };
-
   /**
    * Ends a session that waits between two links (a client's `terminate()`,
    * a fatal error in `onReconnecting`, a server session waiting for its
    * client): at once, with the code it closes with.
    */
   #endWaiting(): void {
-    if (
-      !hasFailed(this.#phase) && this.#outbox !== null &&
-      this.#outbox.length > 0
-    ) {
+    const dropped = hasFailed(this.#phase) ? [] : this.withDropped([]);
+    if (dropped.length > 0) {
       this.#phase = "failing";
-      this.#dispatchError(this.#withDropped([]), false);
+      this.#dispatchError(dropped, false);
     }
     this.#end(this.#sentCode, this.#sentReason, false);
   }
@@ -742,10 +591,7 @@ export class Session<T> extends CallbackQueue<T>
     }
     clearTimeout(this.#closeTimer);
     this.#closeTimer = undefined;
-    if (this.#retryTimer !== undefined) {
-      clearTimeout(this.#retryTimer);
-      this.#retryTimer = undefined;
-    }
+    this.stopRetrying();
     this.#resume?.stopWaiting(); // A session waiting for its client ends.
     this.#leave("closed");
     this.#link?.release();

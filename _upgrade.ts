@@ -21,9 +21,15 @@ import {
   takeResumeQuery,
   tokenSelector,
 } from "./_resume_handshake.ts";
-import { Session, type SessionSettings } from "./_session.ts";
+import type { Session, SessionSettings } from "./_session.ts";
+import { ServerSession } from "./_server_session.ts";
 import type { WSServerCounts } from "./_stats.ts";
 import type { WSRequest } from "./_types.ts";
+
+/** Makes the connection of a new session, its target. */
+export interface ConnectionMaker<T> {
+  open(session: Session<T>, request: WSRequest, protocol: string): void;
+}
 
 /** One server's upgrades (`T`: its connections). */
 export class Upgrader<T> {
@@ -31,31 +37,23 @@ export class Upgrader<T> {
   readonly #registry: SessionRegistry<Session<T>>;
   readonly #settings: SessionSettings<T>;
   readonly #stats: WSServerCounts;
-  readonly #connect: (
-    session: Session<T>,
-    request: WSRequest,
-    protocol: string,
-  ) => void;
+  readonly #connections: ConnectionMaker<T>;
 
   /**
-   * @param connect Makes the connection of a new session (its target).
+   * @param connections Makes the connection of a new session (its target).
    */
   constructor(
     options: ResolvedServerOptions,
     registry: SessionRegistry<Session<T>>,
     settings: SessionSettings<T>,
     stats: WSServerCounts,
-    connect: (
-      session: Session<T>,
-      request: WSRequest,
-      protocol: string,
-    ) => void,
+    connections: ConnectionMaker<T>,
   ) {
     this.#options = options;
     this.#registry = registry;
     this.#settings = settings;
     this.#stats = stats;
-    this.#connect = connect;
+    this.#connections = connections;
   }
 
   /**
@@ -71,7 +69,7 @@ export class Upgrader<T> {
     const session = this.#registry.find(tokenSelector(offer.token));
     const resumption = session?.resumption;
     if (
-      session === undefined || resumption === null ||
+      !(session instanceof ServerSession) || resumption === null ||
       resumption === undefined ||
       !isSameToken(resumption.token, offer.token) ||
       !session.canResume(offer.received)
@@ -153,7 +151,7 @@ export class Upgrader<T> {
         this.#stats,
       );
     }
-    const session = new Session<T>(
+    const session = new ServerSession<T>(
       handler,
       this.#settings,
       resumption,
@@ -166,7 +164,7 @@ export class Upgrader<T> {
     ) {
       if (resumption !== null) resumption.token = createToken();
     }
-    this.#connect(session, wsRequest, protocol);
+    this.#connections.open(session, wsRequest, protocol);
     const stats = this.#stats;
     stats.connections++;
     stats.connectionsTotal++;

@@ -29,10 +29,10 @@ import { Dialer, type SocketConstructor } from "./_dialer.ts";
 import { printErrors, toError } from "./_errors.ts";
 import type { Link } from "./_link.ts";
 import { resolveClientSettings } from "./_options.ts";
-import { Backoff, FIRST_OPEN, Reconnector } from "./_reconnect.ts";
+import { Backoff, Reconnector } from "./_reconnect.ts";
 import { Resumption } from "./_resume.ts";
 import { RESUME_PROTOCOL } from "./_resume_handshake.ts";
-import { Session } from "./_session.ts";
+import { ClientSession } from "./_client_session.ts";
 import type {
   DataType,
   WSCallbackResult,
@@ -207,7 +207,7 @@ const ACTION = "Cannot create WebSocket";
  * ```
  */
 export class WebSocket<H = unknown, D extends DataType = "text"> {
-  readonly #session: Session<WebSocket<H, D>>;
+  readonly #session: ClientSession<WebSocket<H, D>>;
   readonly #url: string;
   readonly #dataType: DataType;
   readonly #id: number;
@@ -254,22 +254,27 @@ export class WebSocket<H = unknown, D extends DataType = "text"> {
       throw new SyntaxError(`${ACTION}: ${toError(cause).message}`, { cause });
     }
     this.#id = nextId++;
-    this.#session = new Session<WebSocket<H, D>>(handler ?? {}, {
-      side: "client",
-      dataType: settings.dataType,
-      maxMessageSize: Infinity,
-      maxBufferedAmount: Infinity,
-      maxQueued: settings.maxQueued,
-      url,
-      owner: { fallback: (errors) => printErrors("WebSocket", errors) },
-      openEvent: FIRST_OPEN,
-      ...settings.reconnect === null ? {} : {
-        reconnect: {
-          policy: new Reconnector(new Backoff(settings.reconnect)),
-          dialer,
+    this.#session = new ClientSession<WebSocket<H, D>>(
+      handler ?? {},
+      {
+        side: "client",
+        dataType: settings.dataType,
+        maxMessageSize: Infinity,
+        maxBufferedAmount: Infinity,
+        url,
+        owner: { fallback: (errors) => printErrors("WebSocket", errors) },
+      },
+      {
+        maxQueued: settings.maxQueued,
+        ...settings.reconnect === null ? {} : {
+          reconnect: {
+            policy: new Reconnector(new Backoff(settings.reconnect)),
+            dialer,
+          },
         },
       },
-    }, resume);
+      resume,
+    );
     this.#session.target = this;
     this.#session.attach(link);
   }

@@ -224,8 +224,10 @@ export class WebSocketServer<
       registry,
       settings,
       this.#stats,
-      (session, request, protocol) =>
-        openConnection(session, { server: this, request, protocol }),
+      {
+        open: (session, request, protocol) =>
+          openConnection(session, { server: this, request, protocol }),
+      },
     );
     this.#admission = new Admission(resolved, this.#pattern, this.#stats, {
       terminated: () => this.terminated,
