@@ -12,7 +12,8 @@ import type { Dialer } from "./_dialer.ts";
 import { ErrorCode, wsError } from "./_errors.ts";
 import { FIRST_OPEN, type Reconnector } from "./_reconnect.ts";
 import type { Resumption } from "./_resume.ts";
-import { Session, type SessionSettings } from "./_session.ts";
+import { Session } from "./_session.ts";
+import type { SessionSettings } from "./_session_settings.ts";
 import type { WSError } from "./_types.ts";
 
 /** What only a client has. */

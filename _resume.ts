@@ -7,54 +7,7 @@
  * `_resume_handshake.ts` (the token, the negotiation) and
  * `_resume_frames.ts` (the control frames); its state, `_resume_state.ts`.
  *
- * ## Design (protocol `ws4d-resume.1`; README.md, "Resuming", has the full format)
- *
- * - Negotiation, in the handshake only, and only when the client offers no
- *   subprotocol of its own. A fresh offer is the query parameter
- *   `ws4d-resume=1`, which a server without `resume` ignores (a subprotocol
- *   it does not choose would fail the handshake in browsers, Node and Bun);
- *   the server's `hello`, its first frame, tells the client, which answers
- *   `accept` (or `decline`) with the token: until then the client's frames
- *   are read as they are (`readAnswer`). A resume offers
- *   `ws4d-resume.1` and `ws4d-resume.1.<token>.<received>` as subprotocols
- *   (a browser cannot send headers, and a URL is logged: the token goes in a
- *   header); the server with `resume` selects `ws4d-resume.1`. The server
- *   strips the parameter and every value starting `ws4d-resume.` from what
- *   `request` and `protocol` show: `takeResumeQuery`,
- *   `parseProtocols`.
- * - The token: 27 random bytes (216 bits) from `crypto.getRandomValues`, as
- *   36 base64url characters. Its first 12 are a selector the server may look
- *   sessions up by; the whole is then compared in a time that does not
- *   depend on where the first difference is (`isSameToken`).
- * - Sequence numbers are implicit: TCP keeps order, so each side counts the
- *   data messages it sends and receives in a session. Counts are absolute
- *   (never reset within a session), so an acknowledgement or a resume is a
- *   single number, and a repeated one does no harm.
- * - Control frames are binary frames starting with the marker byte 0xC1
- *   (never the first byte of UTF-8 text, of MessagePack, of the usual binary
- *   formats); the next byte is their type. Text frames are user messages,
- *   unchanged. A user binary message is unchanged too, unless it starts with
- *   0xC1: then it goes behind the 2-byte prefix `C1 00`. So the common cases
- *   cost nothing on the wire and nothing when received (no copy), unlike a
- *   prefix on every binary message; a sender may put the prefix before any
- *   binary message (a `Blob`, whose first byte cannot be read at once).
- * - The server sends `hello` first on every negotiated connection: resumed
- *   or fresh, the count of messages it received, the token, the limits. The
- *   client learns the server's count there; the server learned the client's
- *   from the offer, so both resend at once, without another round trip.
- * - After a fresh offer the client sends at once, as it is, and keeps what
- *   it sends until the server's first frame tells: at most the default
- *   limits, then it keeps nothing more and declines a later `hello`.
- * - Each side acknowledges (`ack`, its received count) when what it received
- *   since its last acknowledgement reaches a quarter of `maxMessages` or of
- *   `maxBytes`. What the sender keeps is then at most that quarter plus what
- *   is in flight during one round trip: three quarters of the limits are left
- *   for the flight, for one ack frame (10 bytes) per quarter of the limits.
- *   A smaller fraction buys little more room for more acks; a half would
- *   leave only half the limits for the flight.
- * - A message's size is its byte length for binary, its length in UTF-16
- *   code units for text (its byte length for ASCII): read in O(1), and what
- *   a JavaScript string holds in memory.
+ * The protocol's design is `_resume_frames.ts`'s module doc.
  *
  * @module
  */

@@ -1,7 +1,7 @@
 // This module is browser compatible.
 /**
  * Resume's wire format, its handshake: the token, and the negotiation in the
- * subprotocols and the query (the design: `_resume.ts`). Pure: no socket, no
+ * subprotocols and the query (the design: `_resume_frames.ts`). Pure: no socket, no
  * timer.
  *
  * @module

@@ -9,7 +9,8 @@ import { ErrorCode, Ws4dError } from "./_errors.ts";
 import type { Link } from "./_link.ts";
 import { type RateLimit, TokenBucket } from "./_limits.ts";
 import type { Resumption } from "./_resume.ts";
-import { Session, type SessionSettings } from "./_session.ts";
+import { Session } from "./_session.ts";
+import type { SessionSettings } from "./_session_settings.ts";
 
 /** A server's session (`T`: its connection). */
 export class ServerSession<T> extends Session<T> {

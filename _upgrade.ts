@@ -21,7 +21,8 @@ import {
   takeResumeQuery,
   tokenSelector,
 } from "./_resume_handshake.ts";
-import type { Session, SessionSettings } from "./_session.ts";
+import type { Session } from "./_session.ts";
+import type { SessionSettings } from "./_session_settings.ts";
 import { ServerSession } from "./_server_session.ts";
 import type { WSServerCounts } from "./_stats.ts";
 import type { WSRequest } from "./_types.ts";

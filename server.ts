@@ -37,11 +37,8 @@ import {
 } from "./_options.ts";
 import { LocalRegistry, type SessionRegistry } from "./_registry.ts";
 import type { WSBroadcastOptions, WSServerHandler } from "./_server_types.ts";
-import {
-  CallbackQueue,
-  type Session,
-  type SessionSettings,
-} from "./_session.ts";
+import { CallbackQueue, type Session } from "./_session.ts";
+import type { SessionSettings } from "./_session_settings.ts";
 import { Shutdown } from "./_shutdown.ts";
 import { Upgrader } from "./_upgrade.ts";
 import { SignalShutdown } from "./_signals.ts";
