@@ -80,8 +80,8 @@ export class CallbackQueue<T> {
   }
 
   #call(name: string, event: unknown): void {
-    const handler = this.handler as Record<string, unknown>;
-    const callback = handler[name];
+    const handler = this.handler;
+    const callback: unknown = Reflect.get(handler, name);
     if (typeof callback !== "function") return;
     this.#busy = true;
     let result: unknown;
@@ -93,15 +93,15 @@ export class CallbackQueue<T> {
       return;
     }
     if (
-      result !== undefined && result !== null &&
-      typeof (result as PromiseLike<unknown>).then === "function"
+      typeof result === "object" && result !== null && "then" in result &&
+      typeof result.then === "function"
     ) {
-      (result as PromiseLike<unknown>).then(
+      result.then(
         this.#settled ??= () => {
           this.#busy = false;
           this.#drain();
         },
-        (thrown) => {
+        (thrown: unknown) => {
           this.#busy = false;
           // The failure may start onError, which may hold the queue in turn.
           (this.#onFailure ?? this).callbackFailed(name, thrown);
@@ -124,8 +124,8 @@ export class CallbackQueue<T> {
     ) {
       const entry = waiting.shift();
       const event = waiting.shift();
-      if (typeof entry === "function") (entry as Step)();
-      else this.#call(entry as string, event);
+      if (typeof entry === "function") entry();
+      else if (typeof entry === "string") this.#call(entry, event);
     }
     if (this.#waiting?.length === 0) this.#waiting = null;
   }
