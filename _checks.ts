@@ -323,3 +323,126 @@ export function checkProtocolList(
   }
   return list as string[];
 }
+
+/** One option of a table: its default, and the check of a given value. */
+export interface Option<T> {
+  /** The value when the option is not given (`undefined`). */
+  readonly default: T;
+  /**
+   * Checks a given value (never `undefined`), named `name` in errors;
+   * `before` holds the values of the options before it in its table.
+   */
+  check(value: unknown, name: string, before: Record<string, unknown>): T;
+}
+
+/** The values of an option table, once resolved. */
+export type Resolved<Table> = {
+  readonly [K in keyof Table]: Table[K] extends Option<infer T> ? T : never;
+};
+
+/**
+ * An option: its default and its check.
+ *
+ * @example
+ * ```ts
+ * import { option } from "./_checks.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const flag = option(false, (value) => value === true);
+ * assertEquals(flag.default, false);
+ * ```
+ */
+export function option<T>(
+  fallback: T,
+  check: (value: unknown, name: string, before: Record<string, unknown>) => T,
+): Option<T> {
+  return { default: fallback, check };
+}
+
+/**
+ * A number option: its default, and the rule its values keep.
+ *
+ * @example
+ * ```ts
+ * import { numberOption } from "./_checks.ts";
+ * import { assertThrows } from "@std/assert";
+ *
+ * const timeout = numberOption(30, { min: 0 }, "Cannot create it");
+ * assertThrows(() => timeout.check(-1, "options.timeout", {}), RangeError);
+ * ```
+ */
+export function numberOption(
+  fallback: number,
+  rule: NumberRule,
+  action: string,
+): Option<number> {
+  return option(
+    fallback,
+    (value, name) => checkNumber(value, name, action, rule),
+  );
+}
+
+/**
+ * The defaults of an option table.
+ *
+ * @example
+ * ```ts
+ * import { defaultsOf, numberOption } from "./_checks.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const table = { per: numberOption(1, { min: 0 }, "Cannot") };
+ * assertEquals(defaultsOf(table), { per: 1 });
+ * ```
+ */
+export function defaultsOf<Table extends Record<string, Option<unknown>>>(
+  table: Table,
+): Resolved<Table> {
+  const values: Record<string, unknown> = {};
+  for (const name of Object.keys(table)) values[name] = table[name]?.default;
+  // The keys are the table's, each value its option's: the mapped type.
+  return Object.freeze(values) as Resolved<Table>;
+}
+
+/**
+ * Resolves `given` by `table`: a name the table does not know is a
+ * `TypeError`; each option is checked where given, else takes its default.
+ *
+ * @param prefix How the options are named in errors (`"options"`).
+ * @param strict Whether a name the table does not know is an error (not
+ * for a client's handler, which holds its callbacks and the user's own
+ * members beside its settings).
+ *
+ * @example
+ * ```ts
+ * import { numberOption, resolveOptions } from "./_checks.ts";
+ * import { assertEquals, assertThrows } from "@std/assert";
+ *
+ * const table = { per: numberOption(1, { min: 0 }, "Cannot") };
+ * assertEquals(resolveOptions(table, {}, "options", "Cannot"), { per: 1 });
+ * assertThrows(() => resolveOptions(table, { pre: 2 }, "options", "Cannot"), TypeError);
+ * ```
+ */
+export function resolveOptions<Table extends Record<string, Option<unknown>>>(
+  table: Table,
+  given: Record<string, unknown>,
+  prefix: string,
+  action: string,
+  strict = true,
+): Resolved<Table> {
+  for (const name of strict ? Object.keys(given) : []) {
+    if (!Object.hasOwn(table, name)) {
+      throw new TypeError(`${action}: ${prefix}.${name} is not an option`);
+    }
+  }
+  const values: Record<string, unknown> = {};
+  for (const name of Object.keys(table)) {
+    const value = given[name];
+    const spec = table[name];
+    if (spec === undefined) continue;
+    values[name] = value === undefined
+      ? spec.default
+      : spec.check(value, `${prefix}.${name}`, values);
+  }
+  // The keys are the table's, each value its option's: the mapped type.
+  return values as Resolved<Table>;
+}

@@ -55,11 +55,6 @@ export class Fanout<T> {
     return count;
   }
 
-  /** A broadcast of another instance, to every local session. */
-  deliver(data: BackplaneData, sessions: Iterable<Session<T>>): void {
-    for (const session of sessions) session.sendEncoded(data);
-  }
-
   /** Resolves once every broadcast made so far is published. */
   async settled(): Promise<void> {
     await this.#publishing;

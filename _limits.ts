@@ -42,6 +42,11 @@ export class TokenBucket {
     this.#last = now;
   }
 
+  /** The rates this bucket pays for. */
+  get limit(): RateLimit {
+    return this.#limit;
+  }
+
   /**
    * Takes one message of `size` bytes at `now` (ms).
    *

@@ -2,7 +2,7 @@
 /**
  * The client's `reconnect` option (SPEC.md, "Reconnecting"): the delay
  * before each retry, which ends of a connection are retried, and the state
- * of a client that reconnects. Its checks and defaults are `_options.ts`'s. No socket is touched
+ * of a client that reconnects. Its checks and defaults are `_client_options.ts`'s. No socket is touched
  * and no timer set here: the session does that.
  *
  * @module
@@ -10,7 +10,7 @@
 import {
   checkReconnect,
   resolveReconnect as resolveReconnectOptions,
-} from "./_options.ts";
+} from "./_client_options.ts";
 import type { WSClientOpenEvent, WSReconnectOptions } from "./_types.ts";
 
 /**
@@ -202,20 +202,17 @@ const REOPEN: WSClientOpenEvent = Object.freeze({
 });
 
 /**
- * A client's reconnect state: the policy, the count of retries since the
- * last open, and how to make the next socket. The session asks it, at each
- * end that is neither the user's `terminate()` nor a fatal error, whether
- * and when to connect again; it holds no timer and touches no socket itself.
+ * A client's reconnect state: the policy and the count of retries since the
+ * last open. The session asks it, at each end that is neither the user's
+ * `terminate()` nor a fatal error, whether and when to connect again; it
+ * holds no timer and touches no socket (the client's `Dialer` makes them).
  *
  * @example A server that restarts, then a final close
  * ```ts
  * import { Backoff, Reconnector } from "./_reconnect.ts";
  * import { assertEquals } from "@std/assert";
  *
- * const reconnector = new Reconnector(
- *   new Backoff({ jitter: 0, maxRetries: 1 }),
- *   () => new WebSocket("ws://127.0.0.1:9"),
- * );
+ * const reconnector = new Reconnector(new Backoff({ jitter: 0, maxRetries: 1 }));
  * assertEquals(reconnector.opened().reconnected, false);
  * assertEquals(reconnector.next(1012), 0.5); // retry 1, in 0.5 s
  * assertEquals(reconnector.next("failed", "tcp connect error"), null); // maxRetries reached
@@ -228,8 +225,6 @@ const REOPEN: WSClientOpenEvent = Object.freeze({
 export class Reconnector {
   /** The delays and `maxRetries`. */
   readonly backoff: Backoff;
-  /** Makes the socket of the next try. */
-  readonly connect: () => WebSocket;
   readonly #random: () => number;
   /** The number of the latest retry since the last open (0 before any). */
   attempt = 0;
@@ -240,17 +235,10 @@ export class Reconnector {
 
   /**
    * @param backoff The policy.
-   * @param connect Makes a new socket to the same URL, with the same
-   * headers and subprotocols.
    * @param random A source of numbers in [0, 1), for the jitter.
    */
-  constructor(
-    backoff: Backoff,
-    connect: () => WebSocket,
-    random: () => number = Math.random,
-  ) {
+  constructor(backoff: Backoff, random: () => number = Math.random) {
     this.backoff = backoff;
-    this.connect = connect;
     this.#random = random;
   }
 

@@ -7,6 +7,8 @@
  *
  * @module
  */
+import { ERROR_NAMES, ErrorCode } from "./_errors.ts";
+import type { WSError } from "./_types.ts";
 
 /** What a WebSocketServer has counted since it started (JSON-friendly). */
 export interface WSServerStats {
@@ -195,4 +197,63 @@ export function snapshotStats(counts: WSServerCounts): WSServerStats {
     sessionsResumed: counts.sessionsResumed,
     sessionsExpired: Object.freeze({ ...counts.sessionsExpired }),
   });
+}
+
+/**
+ * Counts `onError` entries by `ErrorCode` name.
+ *
+ * @example
+ * ```ts
+ * import { countErrors, createStats } from "./_stats.ts";
+ * import { ErrorCode } from "./_errors.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const stats = createStats();
+ * countErrors(stats, [
+ *   { errCode: ErrorCode.InvalidJSON, message: "", componentSignature: "ws4d" },
+ * ]);
+ * assertEquals(stats.errors, { InvalidJSON: 1 });
+ * ```
+ */
+export function countErrors(
+  stats: WSServerCounts,
+  errors: readonly WSError[],
+): void {
+  for (const { errCode } of errors) {
+    const name = ERROR_NAMES[errCode];
+    stats.errors[name] = (stats.errors[name] ?? 0) + 1;
+  }
+}
+
+/** The limit each error hits, where it is one. */
+const LIMIT_OF: Partial<Record<number, WSLimitName>> = {
+  [ErrorCode.RateLimited]: "rateLimit",
+  [ErrorCode.MessageTooLarge]: "maxMessageSize",
+  [ErrorCode.SlowConsumer]: "maxBufferedAmount",
+};
+
+/**
+ * Counts the limits that `errors` say were hit.
+ *
+ * @example
+ * ```ts
+ * import { countLimits, createStats } from "./_stats.ts";
+ * import { ErrorCode } from "./_errors.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const stats = createStats();
+ * countLimits(stats, [
+ *   { errCode: ErrorCode.SlowConsumer, message: "", componentSignature: "ws4d" },
+ * ]);
+ * assertEquals(stats.limits.maxBufferedAmount, 1);
+ * ```
+ */
+export function countLimits(
+  stats: WSServerCounts,
+  errors: readonly WSError[],
+): void {
+  for (const { errCode } of errors) {
+    const limit = LIMIT_OF[errCode];
+    if (limit !== undefined) stats.limits[limit]++;
+  }
 }

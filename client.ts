@@ -25,11 +25,14 @@
  * @module
  */
 import { checkCloseCode, checkReason, checkUrl } from "./_checks.ts";
-import { printErrors } from "./_errors.ts";
+import { Dialer, type SocketConstructor } from "./_dialer.ts";
+import { printErrors, toError } from "./_errors.ts";
+import type { Link } from "./_link.ts";
 import { resolveClientSettings } from "./_options.ts";
-import { Backoff, FIRST_OPEN, Reconnector } from "./_reconnect.ts";
-import { RESUME_PROTOCOL, ResumeState, withResumeQuery } from "./_resume.ts";
-import { Session } from "./_session.ts";
+import { Backoff, Reconnector } from "./_reconnect.ts";
+import { Resumption } from "./_resume.ts";
+import { RESUME_PROTOCOL } from "./_resume_handshake.ts";
+import { ClientSession } from "./_client_session.ts";
 import type {
   DataType,
   WSCallbackResult,
@@ -68,8 +71,8 @@ export {
  * The runtime's WebSocket, captured before our class shadows the name;
  * `undefined` where the runtime has none (Node before 22).
  */
-const NativeWebSocket: typeof globalThis.WebSocket | undefined =
-  (globalThis as { WebSocket?: typeof globalThis.WebSocket }).WebSocket;
+const NativeWebSocket: SocketConstructor | undefined =
+  (globalThis as { WebSocket?: SocketConstructor }).WebSocket;
 
 /**
  * Deno, Node (undici) and Bun accept `new WebSocket(url, { headers })`; a
@@ -204,7 +207,7 @@ const ACTION = "Cannot create WebSocket";
  * ```
  */
 export class WebSocket<H = unknown, D extends DataType = "text"> {
-  readonly #session: Session<WebSocket<H, D>>;
+  readonly #session: ClientSession<WebSocket<H, D>>;
   readonly #url: string;
   readonly #dataType: DataType;
   readonly #id: number;
@@ -232,59 +235,48 @@ export class WebSocket<H = unknown, D extends DataType = "text"> {
       );
     }
     this.#dataType = settings.dataType;
-    const Native = NativeWebSocket;
-    const { headers } = settings;
     // Resuming is offered with reconnect and no subprotocol of our own.
     const resume = settings.reconnect !== null &&
-      settings.protocols.length === 0 && settings.resume !== false;
-    let session: Session<WebSocket<H, D>> | undefined;
-    // The same URL, headers and subprotocols for every try. With resuming:
-    // a fresh offer in the query, which a server without it ignores, or
-    // the token of the session to resume, in the subprotocols.
-    const connect = (): globalThis.WebSocket => {
-      let target = url;
-      let protocols: readonly string[] = settings.protocols;
-      if (resume) {
-        const offer = session === undefined ? null : session.resumeOffer();
-        if (offer === null) target = withResumeQuery(url);
-        else protocols = offer;
-      }
-      return headers === undefined
-        ? new Native(target, protocols as string[])
-        : new Native(target, { headers, protocols } as unknown as string[]);
-    };
-    let socket: globalThis.WebSocket;
+        settings.protocols.length === 0 && settings.resume !== false
+      ? Resumption.client()
+      : null;
+    const dialer = new Dialer(
+      NativeWebSocket,
+      url,
+      settings.protocols,
+      settings.headers,
+      resume,
+    );
+    let link: Link;
     try {
-      socket = connect();
+      link = dialer.open();
     } catch (cause) {
-      throw new SyntaxError(
-        `${ACTION}: ${(cause as Error).message}`,
-        { cause },
-      );
+      throw new SyntaxError(`${ACTION}: ${toError(cause).message}`, { cause });
     }
     this.#id = nextId++;
-    this.#session = session = new Session<WebSocket<H, D>>(handler ?? {}, {
-      side: "client",
-      dataType: settings.dataType,
-      maxMessageSize: Infinity,
-      maxBufferedAmount: Infinity,
-      maxQueued: settings.maxQueued,
-      url,
-      fallback: (errors) => printErrors("WebSocket", errors),
-      openEvent: FIRST_OPEN,
-      ...settings.reconnect === null ? {} : {
-        reconnect: new Reconnector(new Backoff(settings.reconnect), connect),
+    this.#session = new ClientSession<WebSocket<H, D>>(
+      handler ?? {},
+      {
+        side: "client",
+        dataType: settings.dataType,
+        maxMessageSize: Infinity,
+        maxBufferedAmount: Infinity,
+        url,
+        owner: { fallback: (errors) => printErrors("WebSocket", errors) },
       },
-    });
+      {
+        maxQueued: settings.maxQueued,
+        ...settings.reconnect === null ? {} : {
+          reconnect: {
+            policy: new Reconnector(new Backoff(settings.reconnect)),
+            dialer,
+          },
+        },
+      },
+      resume,
+    );
     this.#session.target = this;
-    if (resume) {
-      session.enableResume({
-        state: new ResumeState(),
-        token: "",
-        accepted: true,
-      });
-    }
-    this.#session.attach(socket);
+    this.#session.attach(link);
   }
 
   /**
@@ -333,14 +325,14 @@ export class WebSocket<H = unknown, D extends DataType = "text"> {
 
   /** The subprotocol the server chose, or `""`. */
   get protocol(): string {
-    const protocol = this.#session.socket?.protocol ?? "";
+    const protocol = this.#session.link?.protocol ?? "";
     // Resuming's own subprotocol never shows (SPEC.md, "Resuming").
     return protocol === RESUME_PROTOCOL ? "" : protocol;
   }
 
   /** Bytes passed to `send` that have not gone out yet. */
   get bufferedAmount(): number {
-    return this.#session.socket?.bufferedAmount ?? 0;
+    return this.#session.link?.bufferedAmount ?? 0;
   }
 
   /**

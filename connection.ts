@@ -201,7 +201,7 @@ export class WebSocketConnection<
 
   /** Bytes passed to `send` that have not gone out yet. */
   get bufferedAmount(): number {
-    return this.#session.socket?.bufferedAmount ?? 0;
+    return this.#session.link?.bufferedAmount ?? 0;
   }
 
   /**

@@ -23,48 +23,27 @@ import {
   type WebSocketConnection,
   type WSConnectionHandler,
 } from "./connection.ts";
-import type { Backplane } from "./backplane.ts";
+import { Admission } from "./_admission.ts";
+import { backplaneSink } from "./_backplane_sink.ts";
 import { encode } from "./_codec.ts";
-import {
-  callbackFailed,
-  ErrorCode,
-  printErrors,
-  toError,
-  wsError,
-} from "./_errors.ts";
+import { callbackFailed, printErrors } from "./_errors.ts";
 import { Fanout } from "./_fanout.ts";
-import {
-  checkHandshake,
-  chooseProtocol,
-  matchPath,
-  plain,
-  readRequest,
-} from "./_handshake.ts";
 import {
   checkTimeout,
   DEFAULTS,
   type ResolvedServerOptions,
   resolveServerOptions,
+  type WebSocketServerOptions,
 } from "./_options.ts";
-import { KeyCounter } from "./_limits.ts";
-import {
-  createToken,
-  isSameToken,
-  parseProtocols,
-  RESUME_PROTOCOL,
-  RESUME_QUERY,
-  ResumeState,
-  takeResumeQuery,
-  tokenSelector,
-} from "./_resume.ts";
+import { LocalRegistry, type SessionRegistry } from "./_registry.ts";
+import type { WSBroadcastOptions, WSServerHandler } from "./_server_types.ts";
+import { CallbackQueue, type Session } from "./_session.ts";
+import type { SessionSettings } from "./_session_settings.ts";
+import { Shutdown } from "./_shutdown.ts";
+import { Upgrader } from "./_upgrade.ts";
 import { SignalShutdown } from "./_signals.ts";
 import {
-  CallbackQueue,
   countErrors,
-  Session,
-  type SessionSettings,
-} from "./_session.ts";
-import {
   createStats,
   snapshotStats,
   type WSServerCounts,
@@ -72,10 +51,7 @@ import {
 } from "./_stats.ts";
 import type {
   DataType,
-  WSCallbackResult,
   WSError,
-  WSRequest,
-  WSServerErrorEvent,
   WSServerOpenEvent,
   WSServerTerminateEvent,
 } from "./_types.ts";
@@ -111,250 +87,23 @@ export {
   type ErrorCodeValue,
 } from "./_errors.ts";
 export type { WSLimitName, WSServerStats } from "./_stats.ts";
-
-/** The event of `onConnection`: the request, read before the upgrade. */
-export interface WSServerConnectionEvent {
-  /** Always `"connection"`. */
-  readonly type: "connection";
-  /** The upgrade request. */
-  readonly request: WSRequest;
-}
-
-/** @deprecated Use {@linkcode WSServerConnectionEvent}. */
-export type WSConnectionEvent = WSServerConnectionEvent;
-
-/**
- * A connection handler as `onConnection` returns it: `this` in its methods
- * is the handler's own type `C`.
- */
-export type WSAcceptedHandler<C> = C & ThisType<C>;
-
-/**
- * What `onConnection` answers: a handler accepts; `null`/`undefined` refuses
- * with 403; a `Response` (status 400–599) refuses with that answer, such as
- * 401 with `WWW-Authenticate` or 429 with `Retry-After`.
- */
-export type WSConnectionAnswer<C> =
-  | WSAcceptedHandler<C>
-  | Response
-  | null
-  | undefined;
-
-/** What `onConnection` returns: an answer, or a promise of one. */
-export type WSConnectionResult<C> =
-  | WSConnectionAnswer<C>
-  | Promise<WSConnectionAnswer<C>>;
-
-/**
- * The server's handler (4D's `WSSHandler`). Callbacks are called as methods,
- * so `this` is the handler. `onConnection` is required.
- *
- * `D` is the server's `dataType`, `C` the type of the connection handlers
- * it returns: both are inferred from `new WebSocketServer(handler, options)`.
- */
-export interface WSServerHandler<
-  D extends DataType = DataType,
-  C extends WSConnectionHandler<D, C> = WSConnectionHandler<D>,
-> {
-  /**
-   * Accepts a connection by returning its handler, or refuses it: `null` or
-   * `undefined` answers 403, a `Response` answers itself.
-   */
-  onConnection(
-    server: WebSocketServer<D, C>,
-    event: WSServerConnectionEvent,
-  ): WSConnectionResult<C>;
-  /** Once, when the server is ready to accept. */
-  onOpen?(
-    server: WebSocketServer<D, C>,
-    event: WSServerOpenEvent,
-  ): WSCallbackResult;
-  /** Once, after the last connection's `onTerminate`. */
-  onTerminate?(
-    server: WebSocketServer<D, C>,
-    event: WSServerTerminateEvent,
-  ): WSCallbackResult;
-  /** An error of the server itself, or of a connection with no `onError`. */
-  onError?(
-    server: WebSocketServer<D, C>,
-    event: WSServerErrorEvent,
-  ): WSCallbackResult;
-}
-
-/** The options of {@linkcode WebSocketServer}. */
-export interface WebSocketServerOptions<D extends DataType = DataType> {
-  /**
-   * A URLPattern pathname pattern (`"/chat"`, `"/rooms/:room"`); only
-   * matching requests are handled, and the groups go to `request.params`.
-   * @default {undefined} every path
-   */
-  readonly path?: string | undefined;
-  /**
-   * How received data is handed to `onMessage`.
-   * @default {"text"}
-   */
-  readonly dataType?: D | undefined;
-  /**
-   * Listen by itself on this port (0: any free one) with `Deno.serve`.
-   * @default {undefined} not listening: serve through `fetch`
-   */
-  readonly port?: number | undefined;
-  /**
-   * The address to listen on, with `port`.
-   * @default {"0.0.0.0"}
-   */
-  readonly hostname?: string | undefined;
-  /** The TLS certificate (PEM), with `key` and `port`. */
-  readonly cert?: string | undefined;
-  /** The TLS private key (PEM), with `cert` and `port`. */
-  readonly key?: string | undefined;
-  /**
-   * Subprotocols accepted, in the server's order of preference.
-   * @default {[]}
-   */
-  readonly protocols?: ReadonlyArray<string> | undefined;
-  /**
-   * Seconds without a pong before a connection is closed as dead (0: never).
-   * @default {30}
-   */
-  readonly idleTimeout?: number | undefined;
-  /**
-   * More connections than this are answered 503.
-   * @default {Infinity}
-   */
-  readonly maxConnections?: number | undefined;
-  /**
-   * Bytes; a larger message is a fatal error, closed with 1009.
-   * @default {16777216} 16 MiB
-   */
-  readonly maxMessageSize?: number | undefined;
-  /**
-   * Bytes waiting to go out on one connection before it is closed with 1008
-   * as a slow consumer.
-   * @default {16777216} 16 MiB
-   */
-  readonly maxBufferedAmount?: number | undefined;
-  /**
-   * Seconds to wait for the peer to answer a close that the server started
-   * (`terminate`, a fatal error, a slow consumer). A peer still silent then
-   * is given up: `onTerminate` runs with the code that was sent, and the
-   * connection leaves the registry (Deno keeps its socket until the peer goes
-   * or the listener shuts down).
-   * @default {5}
-   */
-  readonly closeTimeout?: number | undefined;
-  /**
-   * Graceful shutdown: `true` (SIGINT and SIGTERM) or a list of signal
-   * names. The first of them makes the server {@linkcode
-   * WebSocketServer.prototype.terminate | terminate()} (clients get 1001);
-   * the listeners are then removed, so a second signal ends the process as
-   * usual. Works listening by itself, mounted in `Deno.serve` and under
-   * `deno serve`.
-   * @default {false} a library does not take the process's signals unless asked
-   */
-  readonly signals?: boolean | ReadonlyArray<string> | undefined;
-  /**
-   * `Origin` values accepted, compared exactly; a request with no `Origin`
-   * is accepted.
-   * @default {undefined} every origin
-   */
-  readonly allowedOrigins?: ReadonlyArray<string> | undefined;
-  /**
-   * Carries `broadcast` to the other instances of this server that share
-   * the backplane's channel: {@linkcode BroadcastChannelBackplane} for the
-   * workers of `deno serve --parallel`, `RedisBackplane` for processes and
-   * machines. `connections` stays local.
-   * @default {undefined} broadcast stays local
-   */
-  readonly backplane?: Backplane | undefined;
-  /**
-   * A token bucket per connection on what the peer sends: at most
-   * `messages` messages and `bytes` bytes per `per` seconds, with a burst of
-   * one whole window allowed after a quiet spell. Past it, the connection
-   * gets `onError` (`RateLimited`) and is closed with 1008 `"rate limit"`;
-   * the other connections go on.
-   * @default {undefined} no limit
-   */
-  readonly rateLimit?: WSRateLimitOptions | undefined;
-  /**
-   * Open connections from one address (`request.remoteAddress`, or the key
-   * `addressKey` returns); more upgrades are answered 429 with
-   * `Retry-After`, before `onConnection`.
-   * @default {Infinity}
-   */
-  readonly maxConnectionsPerAddress?: number | undefined;
-  /**
-   * The key that `maxConnectionsPerAddress` counts, from the request: behind
-   * a proxy, the client's address from a header the proxy sets (and no
-   * client can), or a user id.
-   * @default {undefined} the peer's IP address (`request.remoteAddress`)
-   */
-  readonly addressKey?:
-    | ((request: Request, remoteAddress: string) => string)
-    | undefined;
-  /**
-   * Resuming (README, "Resuming"): a ws4d client with `reconnect` whose
-   * connection breaks comes back to the same connection, and each side
-   * sends again exactly what the other did not receive. `true` for the
-   * defaults, or `{ window, maxMessages, maxBytes }`.
-   * @default {undefined} off
-   */
-  readonly resume?: boolean | WSResumeOptions | undefined;
-}
-
-/** The server option `resume`. */
-export interface WSResumeOptions {
-  /**
-   * Seconds a broken connection waits for its client; then `onTerminate`
-   * 1006.
-   * @default {60}
-   */
-  readonly window?: number | undefined;
-  /**
-   * The most messages each side keeps for the other, unacknowledged.
-   * @default {1000}
-   */
-  readonly maxMessages?: number | undefined;
-  /**
-   * The most bytes each side keeps for the other (a text message counts
-   * its UTF-16 length).
-   * @default {1048576}
-   */
-  readonly maxBytes?: number | undefined;
-}
-
-/** The server option `rateLimit`. */
-export interface WSRateLimitOptions {
-  /**
-   * Messages per `per` seconds.
-   * @default {Infinity}
-   */
-  readonly messages?: number | undefined;
-  /**
-   * Bytes per `per` seconds (a text message counts its UTF-16 length).
-   * @default {Infinity}
-   */
-  readonly bytes?: number | undefined;
-  /**
-   * The window of the rates, in seconds.
-   * @default {1}
-   */
-  readonly per?: number | undefined;
-}
-
-/** The options of {@linkcode WebSocketServer.prototype.broadcast}. */
-export interface WSBroadcastOptions {
-  /** A connection to skip (the chat's "all the other clients"). */
-  readonly except?: WebSocketConnection<unknown> | undefined;
-}
+export type {
+  WebSocketServerOptions,
+  WSRateLimitOptions,
+  WSResumeOptions,
+} from "./_options.ts";
+export type {
+  WSAcceptedHandler,
+  WSBroadcastOptions,
+  WSConnectionAnswer,
+  WSConnectionEvent,
+  WSConnectionResult,
+  WSServerConnectionEvent,
+  WSServerHandler,
+} from "./_server_types.ts";
 
 const OPEN: WSServerOpenEvent = Object.freeze({ type: "open" });
 const TERMINATE: WSServerTerminateEvent = Object.freeze({ type: "terminate" });
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return typeof value === "object" && value !== null &&
-    typeof (value as PromiseLike<unknown>).then === "function";
-}
 
 /**
  * A WebSocket server with a registry of connections, as 4D's
@@ -403,30 +152,20 @@ export class WebSocketServer<
   readonly #pattern: URLPattern | undefined;
   /** The server's own callbacks, one at a time. */
   readonly #queue: CallbackQueue<this>;
-  /** What every connection's session shares: one object per server. */
-  readonly #settings: SessionSettings<WebSocketConnection<C, D>>;
   readonly #fanout: Fanout<WebSocketConnection<C, D>>;
   readonly #httpServer: Deno.HttpServer<Deno.NetAddr> | undefined;
-  /** Every session not yet terminated. */
-  readonly #live = new Set<Session<WebSocketConnection<C, D>>>();
-  /** The `"Connected"` ones, in the order they opened. */
-  readonly #connected = new Set<Session<WebSocketConnection<C, D>>>();
-  /** `onConnection` calls whose promise has not settled. */
-  #pending = 0;
+  /** The live, connected and resumable sessions. */
+  readonly #registry: SessionRegistry<Session<WebSocketConnection<C, D>>> =
+    new LocalRegistry();
+  readonly #admission: Admission<Session<WebSocketConnection<C, D>>>;
+  readonly #upgrader: Upgrader<WebSocketConnection<C, D>>;
+  readonly #shutdown = new Shutdown();
   #terminating: Promise<void> | undefined;
-  /** Resolves when `#live` empties during `terminate`. */
-  #drained: (() => void) | undefined;
   /** The listeners of `options.signals`. */
   readonly #signals: SignalShutdown | undefined;
   #stopped: Promise<void> | undefined;
   /** What the server counts (`stats`), on the paths it already takes. */
   readonly #stats: WSServerCounts = createStats();
-  /** Open connections per address, with `maxConnectionsPerAddress`. */
-  readonly #perAddress: KeyCounter | undefined;
-  /** The address key of each session, with `maxConnectionsPerAddress`. */
-  readonly #keys = new Map<Session<WebSocketConnection<C, D>>, string>();
-  /** The sessions that may be resumed, by their token's selector. */
-  readonly #resumable = new Map<string, Session<WebSocketConnection<C, D>>>();
 
   /**
    * Makes a server. With `options.port`, it listens by itself at once.
@@ -454,7 +193,8 @@ export class WebSocketServer<
     this.#pattern = resolved.path === undefined
       ? undefined
       : new URLPattern({ pathname: resolved.path });
-    this.#settings = {
+    const registry = this.#registry;
+    const settings: SessionSettings<WebSocketConnection<C, D>> = {
       side: "server",
       dataType: resolved.dataType,
       maxMessageSize: resolved.maxMessageSize,
@@ -462,21 +202,40 @@ export class WebSocketServer<
       closeTimeout: resolved.closeTimeout * 1000,
       stats: this.#stats,
       rateLimit: resolved.rateLimit,
-      fallback: (errors) => this.#report("connection error", errors),
-      onConnected: (session) => this.#connected.add(session),
-      onLeave: (session) => this.#connected.delete(session),
-      onUnresumable: (session) => this.#forget(session),
-      onDone: (session) => {
-        this.#live.delete(session);
-        this.#forget(session);
-        this.#stats.connections--;
-        if (this.#perAddress !== undefined) {
-          this.#release(this.#keys.get(session));
-          this.#keys.delete(session);
-        }
-        if (this.#live.size === 0) this.#drained?.();
+      owner: {
+        fallback: (errors) => this.#report("connection error", errors),
+        connected: (session) => registry.connect(session, true),
+        left: (session) => registry.connect(session, false),
+        unresumable: (session) => this.#upgrader.forget(session),
+        done: (session) => {
+          registry.remove(session);
+          this.#upgrader.forget(session);
+          this.#stats.connections--;
+          this.#admission.release(session);
+          this.#shutdown.left(registry.live.size);
+        },
       },
     };
+    this.#upgrader = new Upgrader(
+      resolved,
+      registry,
+      settings,
+      this.#stats,
+      {
+        open: (session, request, protocol) =>
+          openConnection(session, { server: this, request, protocol }),
+      },
+    );
+    this.#admission = new Admission(resolved, this.#pattern, this.#stats, {
+      terminated: () => this.terminated,
+      liveCount: () => registry.live.size,
+      onConnection: (request) =>
+        handler.onConnection(this, { type: "connection", request }),
+      resume: (request) => this.#upgrader.resume(request),
+      upgrade: (request, wsRequest, accepted) =>
+        this.#upgrader.upgrade(request, wsRequest, accepted),
+      report: (statusText, errors) => this.#report(statusText, errors),
+    });
     this.#queue = new CallbackQueue<this>(handler, {
       callbackFailed(name, thrown) {
         printErrors(`WebSocketServer.${name}`, [
@@ -486,9 +245,6 @@ export class WebSocketServer<
     });
     this.#queue.target = this;
     this.#fanout = new Fanout(resolved.backplane);
-    if (resolved.maxConnectionsPerAddress !== Infinity) {
-      this.#perAddress = new KeyCounter(resolved.maxConnectionsPerAddress);
-    }
     // Signals first: a signal that cannot be listened to throws before
     // anything listens; a port that cannot be taken leaves no listener.
     if (resolved.signals.length > 0) {
@@ -504,28 +260,13 @@ export class WebSocketServer<
       this.#signals?.stop();
       throw error;
     }
-    resolved.backplane?.start({
-      deliver: (data) => this.#fanout.deliver(data, this.#connected),
-      failed: (error) => {
-        this.#stats.backplaneFailures++;
-        this.#report("backplane failed", [
-          wsError(
-            ErrorCode.BackplaneFailed,
-            `The backplane failed, broadcasts stay local until it is back: ${error.message}`,
-            error,
-          ),
-        ]);
-      },
-      recovered: (dropped) => {
-        this.#stats.backplaneDrops += dropped;
-        this.#report("backplane recovered", [
-          wsError(
-            ErrorCode.BackplaneFailed,
-            `The backplane is back: ${dropped} broadcast(s) did not reach the other instances while it was down`,
-          ),
-        ]);
-      },
-    });
+    resolved.backplane?.start(
+      backplaneSink(
+        registry.connected,
+        this.#stats,
+        (statusText, errors) => this.#report(statusText, errors),
+      ),
+    );
     queueMicrotask(() => this.#queue.push("onOpen", OPEN));
   }
 
@@ -555,7 +296,7 @@ export class WebSocketServer<
 
   /** A fresh array of the `"Connected"` connections. */
   get connections(): WebSocketConnection<C, D>[] {
-    return Array.from(this.#connected, (session) => session.target);
+    return Array.from(this.#registry.connected, (session) => session.target);
   }
 
   /** How received data is handed to `onMessage`. */
@@ -638,7 +379,7 @@ export class WebSocketServer<
   broadcast(message: unknown, options?: WSBroadcastOptions): number {
     const count = this.#fanout.broadcast(
       encode(message),
-      this.#connected,
+      this.#registry.connected,
       options?.except as WebSocketConnection<C, D> | undefined,
     );
     const stats = this.#stats;
@@ -659,7 +400,7 @@ export class WebSocketServer<
     request: Request,
     info?: Deno.ServeHandlerInfo,
   ): Response | Promise<Response> => {
-    const answer = this.#handle(request, info);
+    const answer = this.#admission.admit(request, info);
     return answer instanceof Response
       ? this.#counted(answer)
       : answer.then(this.#counted);
@@ -674,128 +415,6 @@ export class WebSocketServer<
     }
     return response;
   };
-
-  #handle(
-    request: Request,
-    info: Deno.ServeHandlerInfo | undefined,
-  ): Response | Promise<Response> {
-    if (this.#terminating !== undefined) return plain(503, "Server terminated");
-    const params = matchPath(this.#pattern, request.url);
-    if (params === null) return plain(404, "Not Found");
-    const refusal = checkHandshake(request.headers);
-    if (refusal !== undefined) return refusal;
-    const options = this.#options;
-    const origins = options.allowedOrigins;
-    const origin = request.headers.get("origin");
-    if (origins !== undefined && origin !== null && !origins.has(origin)) {
-      return plain(403, "Forbidden");
-    }
-    if (options.resume !== null) {
-      // A resume counts once: its session is live already.
-      const resumed = this.#resume(request);
-      if (resumed !== undefined) return resumed;
-    }
-    if (this.#live.size + this.#pending >= options.maxConnections) {
-      this.#stats.limits.maxConnections++;
-      return plain(503, "Too Many Connections");
-    }
-    const wsRequest = readRequest(request, info?.remoteAddr, params);
-    let key: string | undefined;
-    if (this.#perAddress !== undefined) {
-      try {
-        key = options.addressKey?.(request, wsRequest.remoteAddress) ??
-          wsRequest.remoteAddress;
-      } catch (thrown) {
-        return this.#refusedByError(thrown, "addressKey");
-      }
-      if (!this.#perAddress.acquire(key)) {
-        this.#stats.limits.maxConnectionsPerAddress++;
-        return plain(429, "Too Many Connections From This Address", {
-          "retry-after": "1",
-        });
-      }
-    }
-    let answer: WSConnectionResult<C>;
-    try {
-      answer = this.#handler.onConnection(this, {
-        type: "connection",
-        request: wsRequest,
-      });
-    } catch (thrown) {
-      this.#release(key);
-      return this.#refusedByError(thrown);
-    }
-    if (!isThenable(answer)) {
-      return this.#accept(request, wsRequest, answer, key);
-    }
-    this.#pending++;
-    return Promise.resolve(answer).then(
-      (handler) => {
-        this.#pending--;
-        return this.#accept(request, wsRequest, handler, key);
-      },
-      (thrown) => {
-        this.#pending--;
-        this.#release(key);
-        return this.#refusedByError(thrown);
-      },
-    );
-  }
-
-  /**
-   * Attaches the socket of a resume to its session: the token names a
-   * session this server holds (compared in constant time), not over, and
-   * the count the client offers is one it can resume from. Otherwise
-   * `undefined`: the handshake goes on as a fresh one.
-   */
-  #resume(request: Request): Response | undefined {
-    const offer = parseProtocols(request.headers.get("sec-websocket-protocol"))
-      .resume;
-    if (offer === null || offer.token === null) return undefined;
-    const session = this.#resumable.get(tokenSelector(offer.token));
-    const link = session?.resumeLink;
-    if (
-      session === undefined || link === null || link === undefined ||
-      !isSameToken(link.token, offer.token) ||
-      !session.canResume(offer.received)
-    ) {
-      return undefined;
-    }
-    const upgraded = this.#upgradeSocket(request);
-    if (upgraded instanceof Response) return upgraded;
-    upgraded.response.headers.set("sec-websocket-protocol", RESUME_PROTOCOL);
-    this.#stats.sessionsResumed++;
-    session.resumeWith(upgraded.socket, offer.received);
-    return upgraded.response;
-  }
-
-  /** Upgrades `request`, or answers 400 where Deno refuses to. */
-  #upgradeSocket(
-    request: Request,
-  ): { socket: WebSocket; response: Response } | Response {
-    try {
-      return Deno.upgradeWebSocket(request, {
-        idleTimeout: this.#options.idleTimeout,
-      });
-    } catch (thrown) {
-      return plain(400, `Bad Request: ${toError(thrown).message}`);
-    }
-  }
-
-  /** `session`'s token names it no more (it ended, or was declined). */
-  #forget(session: Session<WebSocketConnection<C, D>>): void {
-    const link = session.resumeLink;
-    if (link === null) return;
-    const selector = tokenSelector(link.token);
-    if (this.#resumable.get(selector) === session) {
-      this.#resumable.delete(selector);
-    }
-  }
-
-  /** One connection less for `key` (`maxConnectionsPerAddress`). */
-  #release(key: string | undefined): void {
-    if (key !== undefined) this.#perAddress?.release(key);
-  }
 
   /**
    * Stops accepting, closes every connection with 1001 and stops listening,
@@ -835,7 +454,7 @@ export class WebSocketServer<
     const seconds = timeout === undefined
       ? this.#options.closeTimeout
       : checkTimeout(timeout, "Cannot terminate WebSocketServer");
-    this.#terminating = this.#shutdown(seconds * 1000);
+    this.#terminating = this.#shutdownNow(seconds * 1000);
     return this.#terminating;
   }
 
@@ -857,36 +476,18 @@ export class WebSocketServer<
       this.fetch,
     );
   }
-
-  async #shutdown(ms: number): Promise<void> {
-    this.#signals?.stopSoon();
-    const backplane = this.#options.backplane?.close().catch(() => {});
-    for (const session of this.#live) {
-      session.close(1001, "server terminated", Infinity);
-    }
-    if (this.#live.size > 0) {
-      const drained = new Promise<void>((resolve) => this.#drained = resolve);
-      if (ms > 0) {
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        const late = new Promise<void>((resolve) => {
-          timer = setTimeout(resolve, ms);
-        });
-        await Promise.race([drained, late]);
-        clearTimeout(timer);
-      }
-      // What is left never answered: it terminates with 1006 (a cut, not a
-      // close), and only the server's shutdown can cut its socket.
-      for (const session of this.#live) session.abandon();
-      await this.#stopListening();
-      await drained;
-    }
-    await this.#stopListening();
-    await this.#fanout.settled();
-    await backplane;
-    this.#signals?.stop();
-    await new Promise<void>((resolve) => {
-      this.#queue.push("onTerminate", TERMINATE);
-      this.#queue.after(resolve);
+  #shutdownNow(ms: number): Promise<void> {
+    return this.#shutdown.run(ms, {
+      sessions: this.#registry.live,
+      signals: this.#signals,
+      backplane: this.#options.backplane,
+      settled: () => this.#fanout.settled(),
+      stopListening: () => this.#stopListening(),
+      terminated: () =>
+        new Promise<void>((resolve) => {
+          this.#queue.push("onTerminate", TERMINATE);
+          this.#queue.after(resolve);
+        }),
     });
   }
 
@@ -904,114 +505,5 @@ export class WebSocketServer<
       return;
     }
     this.#queue.push("onError", { type: "error", statusText, errors });
-  }
-
-  /**
-   * `onConnection`'s own answer: a refusal is a status of 400–599; any
-   * other is answered 500 and reported, for no socket can follow it.
-   */
-  #refusedWith(response: Response): Response {
-    if (response.status >= 400 && response.status <= 599) return response;
-    this.#report("invalid connection handler", [
-      wsError(
-        ErrorCode.InvalidHandler,
-        `Cannot refuse connection: the Response onConnection returned must have a status of 400-599, current value is ${response.status}`,
-      ),
-    ]);
-    return plain(500, "Internal Server Error");
-  }
-
-  #refusedByError(thrown: unknown, name = "onConnection"): Response {
-    const error = toError(thrown);
-    this.#report(`${name} failed`, [
-      wsError(
-        ErrorCode.ConnectionRefused,
-        `Callback ${name} failed: ${error.message}`,
-        error,
-      ),
-    ]);
-    return plain(500, "Internal Server Error");
-  }
-
-  /**
-   * Upgrades `request` for `handler`: the server makes a typed session
-   * first, then its connection, registers the session and attaches the
-   * socket.
-   */
-  #accept(
-    request: Request,
-    wsRequest: WSRequest,
-    handler: WSConnectionAnswer<C>,
-    key: string | undefined,
-  ): Response {
-    const response = this.#upgrade(request, wsRequest, handler, key);
-    if (response.status !== 101) this.#release(key);
-    return response;
-  }
-
-  #upgrade(
-    request: Request,
-    wsRequest: WSRequest,
-    handler: WSConnectionAnswer<C>,
-    key: string | undefined,
-  ): Response {
-    if (handler === null || handler === undefined) {
-      return plain(403, "Forbidden");
-    }
-    if (handler instanceof Response) return this.#refusedWith(handler);
-    if (
-      typeof handler !== "object" ||
-      typeof (handler as { onMessage?: unknown }).onMessage !== "function"
-    ) {
-      this.#report("invalid connection handler", [
-        wsError(
-          ErrorCode.InvalidHandler,
-          "Cannot accept connection: the handler onConnection returned has no onMessage method",
-        ),
-      ]);
-      return plain(403, "Forbidden");
-    }
-    if (this.#terminating !== undefined) return plain(503, "Server terminated");
-    const offered = parseProtocols(
-      request.headers.get("sec-websocket-protocol"),
-    );
-    const protocol = chooseProtocol(offered.rest, this.#options.protocols);
-    const limits = this.#options.resume;
-    const queryOffer = limits !== null && request.url.includes(RESUME_QUERY) &&
-      takeResumeQuery(new URL(request.url).search).offered;
-    const upgraded = this.#upgradeSocket(request);
-    if (upgraded instanceof Response) return upgraded;
-    const session = new Session<WebSocketConnection<C, D>>(
-      handler,
-      this.#settings,
-    );
-    if (protocol !== "") {
-      upgraded.response.headers.set("sec-websocket-protocol", protocol);
-    } else if (
-      limits !== null &&
-      (offered.resume !== null || (offered.rest === null && queryOffer))
-    ) {
-      // Offered in the subprotocols, the client knows at open; in the
-      // query, at the hello, and the session is its once it accepts.
-      const accepted = offered.resume !== null;
-      if (accepted) {
-        upgraded.response.headers.set(
-          "sec-websocket-protocol",
-          RESUME_PROTOCOL,
-        );
-      }
-      let token = createToken();
-      while (this.#resumable.has(tokenSelector(token))) token = createToken();
-      this.#resumable.set(tokenSelector(token), session);
-      session.enableResume({ state: new ResumeState(limits), token, accepted });
-    }
-    openConnection(session, { server: this, request: wsRequest, protocol });
-    this.#live.add(session);
-    if (key !== undefined) this.#keys.set(session, key);
-    const stats = this.#stats;
-    stats.connections++;
-    stats.connectionsTotal++;
-    session.attach(upgraded.socket);
-    return upgraded.response;
   }
 }

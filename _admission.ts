@@ -1,0 +1,221 @@
+/**
+ * The server's admission of an upgrade request, before any socket: the
+ * path, the handshake's checks, the allowed origins, a resume offer,
+ * `maxConnections`, `maxConnectionsPerAddress` (and the key each admitted
+ * session holds), `onConnection` and its answer (a handler, a refusal, a
+ * `Response`, or a promise of one), and the answer to each refusal.
+ *
+ * @module
+ */
+import { ErrorCode, toError, wsError } from "./_errors.ts";
+import { checkHandshake, matchPath, plain, readRequest } from "./_handshake.ts";
+import { KeyCounter } from "./_limits.ts";
+import type { ResolvedServerOptions } from "./_options.ts";
+import type { WSServerCounts } from "./_stats.ts";
+import type { WSError, WSRequest } from "./_types.ts";
+
+/** What the admission asks of its server (`S`: its sessions). */
+export interface AdmissionHost<S> {
+  /** `terminate()` was called: nothing more is admitted. */
+  terminated(): boolean;
+  /** How many sessions are live. */
+  liveCount(): number;
+  /**
+   * Calls the server's `onConnection`: a handler, `null`/`undefined`, a
+   * `Response`, or a promise of one.
+   */
+  onConnection(request: WSRequest): unknown;
+  /**
+   * A resume offer of a session this server holds: the answer of its new
+   * socket; `undefined` to go on as a fresh connection.
+   */
+  resume(request: Request): Response | undefined;
+  /** Upgrades `request` for an accepted handler: its session and answer. */
+  upgrade(
+    request: Request,
+    wsRequest: WSRequest,
+    handler: object,
+  ): { readonly session: S; readonly response: Response } | Response;
+  /** Reports to the server's `onError`. */
+  report(statusText: string, errors: readonly WSError[]): void;
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === "object" && value !== null && "then" in value &&
+    typeof value.then === "function";
+}
+
+/** One server's admission of upgrade requests. */
+export class Admission<S> {
+  readonly #options: ResolvedServerOptions;
+  readonly #pattern: URLPattern | undefined;
+  readonly #stats: WSServerCounts;
+  readonly #host: AdmissionHost<S>;
+  /** `onConnection` calls whose promise has not settled. */
+  #pending = 0;
+  /** Open connections per address, with `maxConnectionsPerAddress`. */
+  readonly #perAddress: KeyCounter | undefined;
+  /** The address key of each session, with `maxConnectionsPerAddress`. */
+  readonly #keys = new Map<S, string>();
+
+  constructor(
+    options: ResolvedServerOptions,
+    pattern: URLPattern | undefined,
+    stats: WSServerCounts,
+    host: AdmissionHost<S>,
+  ) {
+    this.#options = options;
+    this.#pattern = pattern;
+    this.#stats = stats;
+    this.#host = host;
+    if (options.maxConnectionsPerAddress !== Infinity) {
+      this.#perAddress = new KeyCounter(options.maxConnectionsPerAddress);
+    }
+  }
+
+  /** Answers `request`: an upgrade, or a refusal. */
+  admit(
+    request: Request,
+    info: Deno.ServeHandlerInfo | undefined,
+  ): Response | Promise<Response> {
+    const host = this.#host;
+    if (host.terminated()) return plain(503, "Server terminated");
+    const params = matchPath(this.#pattern, request.url);
+    if (params === null) return plain(404, "Not Found");
+    const refusal = checkHandshake(request.headers);
+    if (refusal !== undefined) return refusal;
+    const options = this.#options;
+    const origins = options.allowedOrigins;
+    const origin = request.headers.get("origin");
+    if (origins !== undefined && origin !== null && !origins.has(origin)) {
+      return plain(403, "Forbidden");
+    }
+    if (options.resume !== null) {
+      // A resume counts once: its session is live already.
+      const resumed = host.resume(request);
+      if (resumed !== undefined) return resumed;
+    }
+    if (host.liveCount() + this.#pending >= options.maxConnections) {
+      this.#stats.limits.maxConnections++;
+      return plain(503, "Too Many Connections");
+    }
+    const wsRequest = readRequest(request, info?.remoteAddr, params);
+    let key: string | undefined;
+    if (this.#perAddress !== undefined) {
+      try {
+        key = options.addressKey?.(request, wsRequest.remoteAddress) ??
+          wsRequest.remoteAddress;
+      } catch (thrown) {
+        return this.#refusedByError(thrown, "addressKey");
+      }
+      if (!this.#perAddress.acquire(key)) {
+        this.#stats.limits.maxConnectionsPerAddress++;
+        return plain(429, "Too Many Connections From This Address", {
+          "retry-after": "1",
+        });
+      }
+    }
+    let answer: unknown;
+    try {
+      answer = host.onConnection(wsRequest);
+    } catch (thrown) {
+      this.#releaseKey(key);
+      return this.#refusedByError(thrown);
+    }
+    if (!isThenable(answer)) {
+      return this.#accept(request, wsRequest, answer, key);
+    }
+    this.#pending++;
+    return Promise.resolve(answer).then(
+      (handler) => {
+        this.#pending--;
+        return this.#accept(request, wsRequest, handler, key);
+      },
+      (thrown) => {
+        this.#pending--;
+        this.#releaseKey(key);
+        return this.#refusedByError(thrown);
+      },
+    );
+  }
+
+  /** The session terminated: its address key is free again. */
+  release(session: S): void {
+    if (this.#perAddress === undefined) return;
+    this.#releaseKey(this.#keys.get(session));
+    this.#keys.delete(session);
+  }
+
+  /** One connection less for `key` (`maxConnectionsPerAddress`). */
+  #releaseKey(key: string | undefined): void {
+    if (key !== undefined) this.#perAddress?.release(key);
+  }
+
+  /** Upgrades for `answer`, or refuses; the key goes with the session. */
+  #accept(
+    request: Request,
+    wsRequest: WSRequest,
+    answer: unknown,
+    key: string | undefined,
+  ): Response {
+    const handler = this.#accepted(answer);
+    const upgraded = handler instanceof Response
+      ? handler
+      : this.#host.upgrade(request, wsRequest, handler);
+    if (upgraded instanceof Response) {
+      this.#releaseKey(key);
+      return upgraded;
+    }
+    if (key !== undefined) this.#keys.set(upgraded.session, key);
+    return upgraded.response;
+  }
+
+  /** The handler `onConnection` accepted with, or the answer to a refusal. */
+  #accepted(answer: unknown): object | Response {
+    if (answer === null || answer === undefined) {
+      return plain(403, "Forbidden");
+    }
+    if (answer instanceof Response) return this.#refusedWith(answer);
+    if (
+      typeof answer !== "object" || !("onMessage" in answer) ||
+      typeof answer.onMessage !== "function"
+    ) {
+      this.#host.report("invalid connection handler", [
+        wsError(
+          ErrorCode.InvalidHandler,
+          "Cannot accept connection: the handler onConnection returned has no onMessage method",
+        ),
+      ]);
+      return plain(403, "Forbidden");
+    }
+    if (this.#host.terminated()) return plain(503, "Server terminated");
+    return answer;
+  }
+
+  /**
+   * `onConnection`'s own answer: a refusal is a status of 400–599; any
+   * other is answered 500 and reported, for no socket can follow it.
+   */
+  #refusedWith(response: Response): Response {
+    if (response.status >= 400 && response.status <= 599) return response;
+    this.#host.report("invalid connection handler", [
+      wsError(
+        ErrorCode.InvalidHandler,
+        `Cannot refuse connection: the Response onConnection returned must have a status of 400-599, current value is ${response.status}`,
+      ),
+    ]);
+    return plain(500, "Internal Server Error");
+  }
+
+  #refusedByError(thrown: unknown, name = "onConnection"): Response {
+    const error = toError(thrown);
+    this.#host.report(`${name} failed`, [
+      wsError(
+        ErrorCode.ConnectionRefused,
+        `Callback ${name} failed: ${error.message}`,
+        error,
+      ),
+    ]);
+    return plain(500, "Internal Server Error");
+  }
+}

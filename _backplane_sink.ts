@@ -1,0 +1,52 @@
+/**
+ * What a server's backplane delivers to it ({@linkcode BackplaneSink}): the
+ * broadcasts of the other instances, to every connected session here, and
+ * the backplane's failures and recoveries, counted and reported.
+ *
+ * @module
+ */
+import type { Encoded } from "./_codec.ts";
+import { ErrorCode, wsError } from "./_errors.ts";
+import type { WSServerCounts } from "./_stats.ts";
+import type { WSError } from "./_types.ts";
+import type { BackplaneData, BackplaneSink } from "./backplane.ts";
+
+/** A session as a broadcast sees it. */
+export interface Recipient {
+  sendEncoded(data: Encoded): boolean;
+}
+
+/**
+ * The sink of one server: `sessions` are its connected ones (read at each
+ * delivery), `report` its `onError`.
+ */
+export function backplaneSink(
+  sessions: Iterable<Recipient>,
+  stats: WSServerCounts,
+  report: (statusText: string, errors: readonly WSError[]) => void,
+): BackplaneSink {
+  return {
+    deliver(data: BackplaneData): void {
+      for (const session of sessions) session.sendEncoded(data);
+    },
+    failed(error: Error): void {
+      stats.backplaneFailures++;
+      report("backplane failed", [
+        wsError(
+          ErrorCode.BackplaneFailed,
+          `The backplane failed, broadcasts stay local until it is back: ${error.message}`,
+          error,
+        ),
+      ]);
+    },
+    recovered(dropped: number): void {
+      stats.backplaneDrops += dropped;
+      report("backplane recovered", [
+        wsError(
+          ErrorCode.BackplaneFailed,
+          `The backplane is back: ${dropped} broadcast(s) did not reach the other instances while it was down`,
+        ),
+      ]);
+    },
+  };
+}
