@@ -26,8 +26,9 @@
  * and per name of `--variant name=<options JSON>`, `--preload
  * name=<module>`, `--env name=KEY=VALUE` a ws4d server with those options,
  * importing that module first, with that environment. Broadcast compares
- * its own fixed set. `bench/README.md` says how it measures and how to read
- * the tables.
+ * its own fan-outs (the 4D loop, `wss.broadcast`, through Redis) and, per
+ * `--against <ref>`, that ref's loop and `wss.broadcast`. `bench/README.md`
+ * says how it measures and how to read the tables.
  *
  * @module
  */

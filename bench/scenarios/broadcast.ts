@@ -4,7 +4,8 @@
  * loop over `connections`, `wss.broadcast`, and `wss.broadcast` through a
  * `RedisBackplane` (sender on one instance, receivers on another) when a
  * `redis-server` can be started; it runs pinned with the server and is
- * killed with the run's other children.
+ * killed with the run's other children. Each `--against <ref>` adds that
+ * ref's loop and `wss.broadcast`, alternated with the others.
  *
  * @module
  */
@@ -113,8 +114,30 @@ const FANOUTS: ReadonlyArray<[ServerVariant, string]> = [
   ],
 ];
 
-function rows(receivers: number, samples: Samples): string[][] {
-  return FANOUTS.filter(([variant]) => samples.has(variant.name)).map((
+/** The loop and `wss.broadcast` of each `--against` ref of the run. */
+function againstFanouts(runner: Runner): Array<[ServerVariant, string]> {
+  return runner.settings.variants
+    .filter((variant) => variant.name.startsWith("ws4d@"))
+    .flatMap((variant): Array<[ServerVariant, string]> => [
+      [variant, `${variant.name}: the loop over \`wss.connections\``],
+      [
+        {
+          ...variant,
+          name: `${variant.name}-broadcast`,
+          fanout: "broadcast",
+          about: `${variant.name} with \`wss.broadcast\``,
+        },
+        `${variant.name}: \`wss.broadcast(data, { except: ws })\``,
+      ],
+    ]);
+}
+
+function rows(
+  receivers: number,
+  samples: Samples,
+  fanouts: ReadonlyArray<[ServerVariant, string]>,
+): string[][] {
+  return fanouts.filter(([variant]) => samples.has(variant.name)).map((
     [variant, how],
   ) => [
     String(receivers),
@@ -130,16 +153,27 @@ export async function broadcastSection(runner: Runner): Promise<string> {
   const all: string[][] = [];
   const notes: string[] = [];
   const redis = await startRedis(runner);
+  const against = againstFanouts(runner);
+  const fanouts = [...FANOUTS, ...against];
   try {
     for (const receivers of [100, 1000]) {
       const variants = [RAW, WS4D, LOCAL];
       if (redis !== undefined) variants.push(THROUGH_REDIS);
+      variants.push(...against.map(([variant]) => variant));
       const samples = await runner.alternate(
         `broadcast to ${receivers}`,
         variants,
         (variant) => broadcastRound(runner, variant, receivers, redis?.url),
       );
-      all.push(...rows(receivers, samples));
+      all.push(...rows(receivers, samples, fanouts));
+      for (const [variant] of against) {
+        const mine = variant.fanout === "broadcast" ? LOCAL : WS4D;
+        notes.push(
+          `${mine.name} ÷ ${variant.name}, ${receivers} receivers: ${
+            formatFixed(ratioTo(samples, variant.name, mine.name, rate), 2)
+          }.`,
+        );
+      }
       if (redis !== undefined) {
         notes.push(
           `Through Redis ÷ local \`wss.broadcast\`, ${receivers} receivers: ${
