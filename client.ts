@@ -1,7 +1,11 @@
 // This module is browser compatible.
 /**
  * `WebSocket`: 4D's `4D.WebSocket` client over the runtime's own WebSocket.
- * It uses no `Deno.*` API, so it runs in Deno, browsers, Node 22+ and Bun.
+ * It uses no `Deno.*` API, so it runs in Deno, browsers, Node 22+ and Bun,
+ * with 4D's sequence on each: `onOpen` once, `onMessage`, at most one
+ * `onError`, `onTerminate` exactly once, last. Beyond 4D, `reconnect`
+ * connects again after a break, and against a server with `resume` the
+ * session is resumed: every message exactly once, in order, both ways.
  *
  * @example Talking to a 4D-style server
  * ```ts
@@ -21,6 +25,12 @@
  * assertEquals(await echoed.promise, { hello: "4D" });
  * ws.terminate();
  * ```
+ *
+ * In Node and Bun, install it with `npx jsr add @ws4d/websocket` or
+ * `bunx jsr add @ws4d/websocket`. The server is
+ * [`@ws4d/websocket/server`](https://jsr.io/@ws4d/websocket/doc/server). In the package's `docs/` folder:
+ * `client.md` (the sequence, errors, tested runtimes), `options.md` (every
+ * setting) and `reconnect-and-resume.md`.
  *
  * @module
  */

@@ -57,6 +57,11 @@
  * observeServer(wss);
  * ```
  *
+ * What each count means is documented on `WebSocketServer`'s `stats`
+ * ([`@ws4d/websocket/server`](https://jsr.io/@ws4d/websocket/doc/server));
+ * `docs/limits-and-metrics.md`, in the package, shows a `MeterProvider` of
+ * your own and the tests behind this table.
+ *
  * @module
  */
 import { metrics } from "npm:@opentelemetry/api@^1.9";

@@ -1,8 +1,12 @@
 /**
  * `RedisBackplane`: `wss.broadcast` across processes and machines, Deno
- * Deploy included, through Redis pub/sub. It is the only module of the
- * package that loads a Redis client (`npm:redis`, node-redis 5, the client
- * maintained by Redis): import it only where you use it.
+ * Deploy included, through Redis pub/sub. Give every instance one on the same
+ * channel: each broadcast reaches every connection of every other instance
+ * once, in its instance's order. When Redis fails, local delivery goes on,
+ * the server's `onError` gets `BackplaneFailed`, and the backplane reconnects
+ * by itself. It is the only module of the package that loads a Redis client
+ * (`npm:redis`, node-redis 5, the client maintained by Redis): import it only
+ * where you use it.
  *
  * @example Two instances (processes, machines) share the channel "chat"
  * ```ts ignore
@@ -20,6 +24,10 @@
  * });
  * export default { fetch: wss.fetch };
  * ```
+ *
+ * The workers of one process need no Redis: `BroadcastChannelBackplane` of
+ * [`@ws4d/websocket`](https://jsr.io/@ws4d/websocket/doc). What is cluster-wide and what stays local, and
+ * what happens when Redis fails: `docs/scaling.md` in the package.
  *
  * @module
  */

@@ -1,9 +1,12 @@
 /**
  * `WebSocketServer`: 4D's `4D.WebSocketServer` on `Deno.serve`. It upgrades
- * requests, keeps the registry of connections and runs their lifecycle. It
+ * requests, keeps the registry of connections (`wss.connections`) and calls
+ * your handlers with 4D's names and events: `onConnection` accepts (a
+ * connection handler), refuses (`null`: 403) or answers (a `Response`). It
  * listens by itself when given a `port`, or serves through {@linkcode
  * WebSocketServer.prototype.fetch} inside any `Deno.serve` app, `deno serve`
- * or Deno Deploy.
+ * or Deno Deploy. Every duration is in seconds; a wrong option throws a
+ * `TypeError` or `RangeError` naming it.
  *
  * @example An echo server on a free port
  * ```ts
@@ -15,6 +18,13 @@
  * }, { port: 0, hostname: "127.0.0.1" });
  * assertEquals(typeof wss.addr?.port, "number");
  * ```
+ *
+ * The client is [`@ws4d/websocket/client`](https://jsr.io/@ws4d/websocket/doc/client); `broadcast` across
+ * processes, [`@ws4d/websocket/redis`](https://jsr.io/@ws4d/websocket/doc/redis); metrics,
+ * [`@ws4d/websocket/otel`](https://jsr.io/@ws4d/websocket/doc/otel). In the package's `docs/` folder:
+ * `options.md` (every option), `server.md` (callbacks, the HTTP answers of
+ * `fetch`, error codes, shutting down), `frameworks.md` (Hono, oak, Fresh),
+ * `reliability.md` and `limits-and-metrics.md`.
  *
  * @module
  */
