@@ -14,6 +14,7 @@
  * @module
  */
 
+import { encodeBase64 } from "@std/encoding/base64";
 import { deadline } from "@std/async/deadline";
 import {
   concat,
@@ -44,9 +45,7 @@ export function textFrame(text: string): Uint8Array {
 }
 
 /** One key per process: the server only echoes it back hashed. */
-const KEY = btoa(
-  String.fromCharCode(...crypto.getRandomValues(new Uint8Array(16))),
-);
+const KEY = encodeBase64(crypto.getRandomValues(new Uint8Array(16)));
 
 const requests = new Map<string, Uint8Array>();
 
