@@ -44,6 +44,7 @@ import type {
   WSData,
   WSMessageEvent,
   WSReconnectOptions,
+  WSSendable,
 } from "./_types.ts";
 export type {
   DataType,
@@ -57,10 +58,13 @@ export type {
   WSError,
   WSErrorEvent,
   WSMessageEvent,
+  WSObjectOf,
   WSOpenEvent,
   WSReconnectOptions,
+  WSSendable,
   WSStatus,
 } from "./_types.ts";
+export { objectOf } from "./_types.ts";
 export {
   ErrorCode,
   type ErrorCodeName,
@@ -345,7 +349,7 @@ export class WebSocket<H = unknown, D extends DataType = "text"> {
    * `"Closing"` or `"Closed"` (after `terminate`) or its queue is full.
    * @throws {TypeError} For a value that cannot be sent, whatever the state.
    */
-  send(message: unknown): boolean {
+  send<M>(message: WSSendable<M>): boolean {
     return this.#session.send(message);
   }
 

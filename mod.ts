@@ -30,11 +30,19 @@ export {
   type WSConnectionAnswer,
   type WSConnectionEvent,
   type WSConnectionResult,
+  type WSFetch,
+  type WSFetchInit,
+  type WSFetchRest,
   type WSLimitName,
   type WSRateLimitOptions,
   type WSResumeOptions,
+  type WSServeInfo,
+  type WSServerCallbackName,
   type WSServerConnectionEvent,
   type WSServerHandler,
+  type WSServerHandlerInit,
+  type WSServerHandlerOwn,
+  type WSServerOf,
   type WSServerStats,
 } from "./server.ts";
 export {
@@ -56,6 +64,7 @@ export {
   type WSClientHandlerOwn,
   type WSHeaders,
 } from "./client.ts";
+export { objectOf } from "./_types.ts";
 export {
   ErrorCode,
   type ErrorCodeName,
@@ -76,9 +85,11 @@ export type {
   WSError,
   WSErrorEvent,
   WSMessageEvent,
+  WSObjectOf,
   WSOpenEvent,
   WSReconnectOptions,
   WSRequest,
+  WSSendable,
   WSServerErrorEvent,
   WSServerEvent,
   WSServerOpenEvent,

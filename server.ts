@@ -36,7 +36,14 @@ import {
   type WebSocketServerOptions,
 } from "./_options.ts";
 import { LocalRegistry, type SessionRegistry } from "./_registry.ts";
-import type { WSBroadcastOptions, WSServerHandler } from "./_server_types.ts";
+import type {
+  WSBroadcastOptions,
+  WSFetch,
+  WSFetchInit,
+  WSServeInfo,
+  WSServerHandler,
+  WSServerHandlerInit,
+} from "./_server_types.ts";
 import { CallbackQueue, type Session } from "./_session.ts";
 import type { SessionSettings } from "./_session_settings.ts";
 import { Shutdown } from "./_shutdown.ts";
@@ -52,6 +59,7 @@ import {
 import type {
   DataType,
   WSError,
+  WSSendable,
   WSServerOpenEvent,
   WSServerTerminateEvent,
 } from "./_types.ts";
@@ -75,8 +83,10 @@ export type {
   WSData,
   WSError,
   WSMessageEvent,
+  WSObjectOf,
   WSOpenEvent,
   WSRequest,
+  WSSendable,
   WSServerErrorEvent,
   WSServerOpenEvent,
   WSServerTerminateEvent,
@@ -92,15 +102,8 @@ export type {
   WSRateLimitOptions,
   WSResumeOptions,
 } from "./_options.ts";
-export type {
-  WSAcceptedHandler,
-  WSBroadcastOptions,
-  WSConnectionAnswer,
-  WSConnectionEvent,
-  WSConnectionResult,
-  WSServerConnectionEvent,
-  WSServerHandler,
-} from "./_server_types.ts";
+export type * from "./_server_types.ts";
+export { objectOf } from "./_types.ts";
 
 const OPEN: WSServerOpenEvent = Object.freeze({ type: "open" });
 const TERMINATE: WSServerTerminateEvent = Object.freeze({ type: "terminate" });
@@ -144,21 +147,23 @@ const TERMINATE: WSServerTerminateEvent = Object.freeze({ type: "terminate" });
  * ```
  */
 export class WebSocketServer<
+  H = WSServerHandler,
   D extends DataType = "text",
   C extends WSConnectionHandler<D, C> = WSConnectionHandler<D>,
+  X = unknown,
 > {
-  readonly #handler: WSServerHandler<D, C>;
+  readonly #handler: WSServerHandlerInit<H, D, C, X>;
   readonly #options: ResolvedServerOptions;
   readonly #pattern: URLPattern | undefined;
   /** The server's own callbacks, one at a time. */
   readonly #queue: CallbackQueue<this>;
-  readonly #fanout: Fanout<WebSocketConnection<C, D>>;
+  readonly #fanout: Fanout<WebSocketConnection<C, D, X>>;
   readonly #httpServer: Deno.HttpServer<Deno.NetAddr> | undefined;
   /** The live, connected and resumable sessions. */
-  readonly #registry: SessionRegistry<Session<WebSocketConnection<C, D>>> =
+  readonly #registry: SessionRegistry<Session<WebSocketConnection<C, D, X>>> =
     new LocalRegistry();
-  readonly #admission: Admission<Session<WebSocketConnection<C, D>>>;
-  readonly #upgrader: Upgrader<WebSocketConnection<C, D>>;
+  readonly #admission: Admission<Session<WebSocketConnection<C, D, X>>, X>;
+  readonly #upgrader: Upgrader<WebSocketConnection<C, D, X>, X>;
   readonly #shutdown = new Shutdown();
   #terminating: Promise<void> | undefined;
   /** The listeners of `options.signals`. */
@@ -175,13 +180,12 @@ export class WebSocketServer<
    * @throws {RangeError} When a number option is out of range.
    */
   constructor(
-    handler: WSServerHandler<D, C>,
+    handler: WSServerHandlerInit<H, D, C, X>,
     options?: WebSocketServerOptions<D>,
   ) {
     if (
       typeof handler !== "object" || handler === null ||
-      typeof (handler as Partial<WSServerHandler<D, C>>).onConnection !==
-        "function"
+      typeof Reflect.get(handler, "onConnection") !== "function"
     ) {
       throw new TypeError(
         "Cannot create WebSocketServer: handler.onConnection must be a function",
@@ -194,7 +198,7 @@ export class WebSocketServer<
       ? undefined
       : new URLPattern({ pathname: resolved.path });
     const registry = this.#registry;
-    const settings: SessionSettings<WebSocketConnection<C, D>> = {
+    const settings: SessionSettings<WebSocketConnection<C, D, X>> = {
       side: "server",
       dataType: resolved.dataType,
       maxMessageSize: resolved.maxMessageSize,
@@ -222,15 +226,25 @@ export class WebSocketServer<
       settings,
       this.#stats,
       {
-        open: (session, request, protocol) =>
-          openConnection(session, { server: this, request, protocol }),
+        open: (session, request, protocol, context) =>
+          openConnection(session, {
+            server: this,
+            request,
+            protocol,
+            context,
+          }),
       },
     );
     this.#admission = new Admission(resolved, this.#pattern, this.#stats, {
       terminated: () => this.terminated,
       liveCount: () => registry.live.size,
-      onConnection: (request) =>
-        handler.onConnection(this, { type: "connection", request }),
+      onConnection: (request, context, responseHeaders) =>
+        handler.onConnection(this, {
+          type: "connection",
+          request,
+          context,
+          responseHeaders,
+        }),
       resume: (request) => this.#upgrader.resume(request),
       upgrade: (request, wsRequest, accepted) =>
         this.#upgrader.upgrade(request, wsRequest, accepted),
@@ -285,17 +299,19 @@ export class WebSocketServer<
    */
   // deno-lint-ignore no-misused-new -- 4D's constructor is `.new()`.
   static new<
+    H,
     D extends DataType = "text",
     C extends WSConnectionHandler<D, C> = WSConnectionHandler<D>,
+    X = unknown,
   >(
-    handler: WSServerHandler<D, C>,
+    handler: WSServerHandlerInit<H, D, C, X>,
     options?: WebSocketServerOptions<D>,
-  ): WebSocketServer<D, C> {
-    return new WebSocketServer(handler, options);
+  ): WebSocketServer<H, D, C, X> {
+    return new WebSocketServer<H, D, C, X>(handler, options);
   }
 
   /** A fresh array of the `"Connected"` connections. */
-  get connections(): WebSocketConnection<C, D>[] {
+  get connections(): WebSocketConnection<C, D, X>[] {
     return Array.from(this.#registry.connected, (session) => session.target);
   }
 
@@ -304,9 +320,10 @@ export class WebSocketServer<
     return this.#options.dataType;
   }
 
-  /** The handler given to the constructor. */
-  get handler(): WSServerHandler<D, C> {
-    return this.#handler;
+  /** The handler given to the constructor, with its own type. */
+  get handler(): H & WSServerHandler<D, C, X> {
+    // `H` was inferred from this very object, its callbacks typed apart.
+    return this.#handler as H & WSServerHandler<D, C, X>;
   }
 
   /** The `path` pattern, or `undefined` for every path. */
@@ -376,11 +393,11 @@ export class WebSocketServer<
    * await wss.terminate();
    * ```
    */
-  broadcast(message: unknown, options?: WSBroadcastOptions): number {
+  broadcast<M>(message: WSSendable<M>, options?: WSBroadcastOptions): number {
     const count = this.#fanout.broadcast(
       encode(message),
       this.#registry.connected,
-      options?.except as WebSocketConnection<C, D> | undefined,
+      options?.except as WebSocketConnection<C, D, X> | undefined,
     );
     const stats = this.#stats;
     stats.broadcasts++;
@@ -395,12 +412,19 @@ export class WebSocketServer<
    * A matching upgrade request is upgraded; a matching plain request gets
    * 426; another path 404; an `Origin` not allowed or a refusal 403; one
    * connection too many or a terminated server 503.
+   *
+   * `info` is read for `request.remoteAddress` only, by its shape (what
+   * `Deno.serve` gives, or a framework's `c.env`); `init.context` goes to
+   * `onConnection` as `event.context` and stays as `conn.context`.
    */
-  fetch = (
+  fetch: WSFetch<X> = (
     request: Request,
-    info?: Deno.ServeHandlerInfo,
+    info?: WSServeInfo,
+    init?: WSFetchInit<X>,
   ): Response | Promise<Response> => {
-    const answer = this.#admission.admit(request, info);
+    // `WSFetchRest` makes `init` required whenever `X` excludes undefined.
+    const context = init?.context as X;
+    const answer = this.#admission.admit(request, info, context);
     return answer instanceof Response
       ? this.#counted(answer)
       : answer.then(this.#counted);
