@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { checkConnectionHandler } from "./_handlers.ts";
 import { ErrorCode, toError, wsError } from "./_errors.ts";
 import { checkHandshake, matchPath, plain, readRequest } from "./_handshake.ts";
 import { KeyCounter } from "./_limits.ts";
@@ -199,6 +200,17 @@ export class Admission<S, X> {
       return plain(403, "Forbidden");
     }
     if (answer instanceof Response) return this.#refusedWith(answer);
+    if (typeof answer === "object") {
+      try {
+        checkConnectionHandler(answer);
+      } catch (thrown) {
+        this.#host.report("invalid connection handler", [
+          wsError(ErrorCode.InvalidHandler, toError(thrown).message, thrown),
+        ]);
+        // Refused as a handler without onMessage is (SPEC.md).
+        return plain(403, "Forbidden");
+      }
+    }
     if (
       typeof answer !== "object" || !("onMessage" in answer) ||
       typeof answer.onMessage !== "function"

@@ -144,10 +144,14 @@ export type WSServerCallbackName = keyof WSServerHandler;
 /**
  * The user's own members of a server handler `H` (its state, its helpers):
  * the callbacks are typed by {@linkcode WSServerHandler}, and `H` is inferred
- * from the rest, so that `this` and `wss.handler` are `H`.
+ * from the rest, so that `this` and `wss.handler` are `H`. A member named as
+ * a callback in another case (`onconnection`) is `never`: an error where it
+ * is written, as it is a `TypeError` at run time.
  */
 export type WSServerHandlerOwn<H> = {
-  [K in keyof H]: K extends WSServerCallbackName ? unknown : H[K];
+  [K in keyof H]: K extends WSServerCallbackName ? unknown
+    : Lowercase<K & string> extends Lowercase<WSServerCallbackName> ? never
+    : H[K];
 };
 
 /**

@@ -199,12 +199,14 @@ export interface WSClientReconnectingEvent {
  */
 export interface WSReconnectOptions {
   /**
-   * Seconds before the first retry (at least 0).
+   * Seconds before the first retry, 0 to 60 (a minute): a larger value is
+   * taken for milliseconds, a `RangeError`.
    * @default {0.5}
    */
   readonly delay?: number | undefined;
   /**
-   * Seconds: the longest delay, before jitter (at least `delay`).
+   * Seconds: the longest delay, before jitter, from `delay` to 3600 (an
+   * hour): a larger value is taken for milliseconds, a `RangeError`.
    * @default {10}
    */
   readonly maxDelay?: number | undefined;

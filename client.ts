@@ -175,10 +175,15 @@ export interface WSClientHandler<
 /**
  * The user's own members of a handler `H` (its state, its helpers): the
  * callbacks and settings are typed by {@linkcode WSClientHandler}, and `H`
- * is inferred from the rest, so that `this` and `ws.handler` are `H`.
+ * is inferred from the rest, so that `this` and `ws.handler` are `H`. A
+ * member named as a callback or a setting in another case (`onmessage`,
+ * the DOM's) is `never`: an error where it is written, as it is a
+ * `TypeError` at run time.
  */
 export type WSClientHandlerOwn<H> = {
-  [K in keyof H]: K extends keyof WSClientHandler ? unknown : H[K];
+  [K in keyof H]: K extends keyof WSClientHandler ? unknown
+    : Lowercase<K & string> extends Lowercase<keyof WSClientHandler> ? never
+    : H[K];
 };
 
 /** The handler a client is given: its callbacks typed, `this` its own type. */

@@ -24,6 +24,7 @@ import {
   type WSConnectionHandler,
 } from "./connection.ts";
 import { Admission } from "./_admission.ts";
+import { checkServerHandler } from "./_handlers.ts";
 import { backplaneSink } from "./_backplane_sink.ts";
 import { encode } from "./_codec.ts";
 import { callbackFailed, printErrors } from "./_errors.ts";
@@ -106,6 +107,7 @@ export type * from "./_server_types.ts";
 export { objectOf } from "./_types.ts";
 
 const OPEN: WSServerOpenEvent = Object.freeze({ type: "open" });
+
 const TERMINATE: WSServerTerminateEvent = Object.freeze({ type: "terminate" });
 
 /**
@@ -175,22 +177,17 @@ export class WebSocketServer<
   /**
    * Makes a server. With `options.port`, it listens by itself at once.
    *
-   * @throws {TypeError} When `handler.onConnection` is not a function, or an
-   * option has the wrong type or is unknown.
-   * @throws {RangeError} When a number option is out of range.
+   * @throws {TypeError} When `handler.onConnection` is not a function, a
+   * callback's name differs from the right one only by case (`onconnection`),
+   * or an option has the wrong type or is unknown.
+   * @throws {RangeError} When a number option is out of range (a duration
+   * past its maximum says the unit is seconds).
    */
   constructor(
     handler: WSServerHandlerInit<H, D, C, X>,
     options?: WebSocketServerOptions<D>,
   ) {
-    if (
-      typeof handler !== "object" || handler === null ||
-      typeof Reflect.get(handler, "onConnection") !== "function"
-    ) {
-      throw new TypeError(
-        "Cannot create WebSocketServer: handler.onConnection must be a function",
-      );
-    }
+    checkServerHandler(handler, "Cannot create WebSocketServer");
     const resolved = resolveServerOptions(options);
     this.#handler = handler;
     this.#options = resolved;

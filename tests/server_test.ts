@@ -330,7 +330,7 @@ Deno.test("WebSocketServer.terminate() checks its timeout, and a wrong one termi
     const error = assertThrows(() => wss.terminate(bad), RangeError);
     assertMatch(
       error.message,
-      /^Cannot terminate WebSocketServer: timeout must be/,
+      /^Cannot terminate WebSocketServer: timeout is in seconds and must be a number of at least 0 and at most 300 \(five minutes\), current value is /,
     );
   }
   for (const bad of ["1", { timeout: 1 }, null]) {
