@@ -14,7 +14,6 @@ import { ErrorCode, toError, wsError } from "./_errors.ts";
 import { checkHandshake, matchPath, plain, readRequest } from "./_handshake.ts";
 import { KeyCounter } from "./_limits.ts";
 import type { ResolvedServerOptions } from "./_options.ts";
-import type { WSServeInfo } from "./_server_types.ts";
 import type { WSServerCounts } from "./_stats.ts";
 import type { WSError, WSRequest } from "./_types.ts";
 
@@ -60,6 +59,18 @@ export interface AdmissionHost<S, X> {
   report(statusText: string, errors: readonly WSError[]): void;
 }
 
+/**
+ * `info.remoteAddr` where `info` has one (what `Deno.serve` gives); read by
+ * its shape, so that a framework's own (Hono's `c.env`) passes as it is.
+ */
+function remoteAddrOf(info: unknown): object | undefined {
+  if (typeof info !== "object" || info === null || !("remoteAddr" in info)) {
+    return undefined;
+  }
+  const addr = info.remoteAddr;
+  return typeof addr === "object" && addr !== null ? addr : undefined;
+}
+
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof value === "object" && value !== null && "then" in value &&
     typeof value.then === "function";
@@ -96,7 +107,7 @@ export class Admission<S, X> {
   /** Answers `request`: an upgrade, or a refusal. */
   admit(
     request: Request,
-    info: WSServeInfo | undefined,
+    info: unknown,
     context: X,
   ): Response | Promise<Response> {
     const host = this.#host;
@@ -120,7 +131,7 @@ export class Admission<S, X> {
       this.#stats.limits.maxConnections++;
       return plain(503, "Too Many Connections");
     }
-    const wsRequest = readRequest(request, info?.remoteAddr, params);
+    const wsRequest = readRequest(request, remoteAddrOf(info), params);
     let key: string | undefined;
     if (this.#perAddress !== undefined) {
       try {

@@ -56,18 +56,6 @@ export interface WSFetchInit<X = unknown> {
   readonly context: X;
 }
 
-/**
- * The second argument of `fetch`, as `Deno.serve` gives it; only
- * `remoteAddr.hostname` is read (`request.remoteAddress`). Typed by its
- * shape, so that a framework's own (Hono's `c.env`) passes as it is.
- */
-export interface WSServeInfo {
-  /** The peer's address (a `Deno.Addr`: its `hostname` is read). */
-  readonly remoteAddr?:
-    | { readonly transport?: string; readonly hostname?: string }
-    | undefined;
-}
-
 /** @deprecated Use {@linkcode WSServerConnectionEvent}. */
 export type WSConnectionEvent = WSServerConnectionEvent;
 
@@ -191,7 +179,7 @@ export type WSFetchRest<X> = undefined extends X ? [init?: WSFetchInit<X>]
 export type WSFetch<X> = {
   fetch(
     request: Request,
-    info?: WSServeInfo,
+    info?: unknown,
     ...init: WSFetchRest<X>
   ): Response | Promise<Response>;
 }["fetch"];

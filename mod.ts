@@ -36,7 +36,6 @@ export {
   type WSLimitName,
   type WSRateLimitOptions,
   type WSResumeOptions,
-  type WSServeInfo,
   type WSServerCallbackName,
   type WSServerConnectionEvent,
   type WSServerHandler,

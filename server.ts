@@ -41,7 +41,6 @@ import type {
   WSBroadcastOptions,
   WSFetch,
   WSFetchInit,
-  WSServeInfo,
   WSServerHandler,
   WSServerHandlerInit,
 } from "./_server_types.ts";
@@ -410,13 +409,14 @@ export class WebSocketServer<
    * 426; another path 404; an `Origin` not allowed or a refusal 403; one
    * connection too many or a terminated server 503.
    *
-   * `info` is read for `request.remoteAddress` only, by its shape (what
-   * `Deno.serve` gives, or a framework's `c.env`); `init.context` goes to
-   * `onConnection` as `event.context` and stays as `conn.context`.
+   * `info` is read for `request.remoteAddress` only, by its shape: the
+   * `remoteAddr.hostname` of what `Deno.serve` gives; anything else (Hono's
+   * `c.env`) passes as it is. `init.context` goes to `onConnection` as
+   * `event.context` and stays as `conn.context`.
    */
   fetch: WSFetch<X> = (
     request: Request,
-    info?: WSServeInfo,
+    info?: unknown,
     init?: WSFetchInit<X>,
   ): Response | Promise<Response> => {
     // `WSFetchRest` makes `init` required whenever `X` excludes undefined.
