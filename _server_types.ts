@@ -163,6 +163,21 @@ export interface WSBroadcastOptions {
 }
 
 /**
+ * The request `fetch` takes, typed by what it reads, so that a framework
+ * whose types name another `Request` (oak's npm build names undici's) passes
+ * it as it is. At run time it must be the runtime's own `Request`, which
+ * Deno upgrades: another object is a `TypeError`.
+ */
+export interface WSFetchRequest {
+  /** The request's URL. */
+  readonly url: string;
+  /** The request's method. */
+  readonly method: string;
+  /** The request's headers. */
+  readonly headers: { get(name: string): string | null };
+}
+
+/**
  * The third argument of `fetch`: optional while the context may be
  * `undefined` (a server that names no context type), required once
  * `onConnection`'s event names one.
@@ -178,7 +193,7 @@ export type WSFetchRest<X> = undefined extends X ? [init?: WSFetchInit<X>]
  */
 export type WSFetch<X> = {
   fetch(
-    request: Request,
+    request: Request | WSFetchRequest,
     info?: unknown,
     ...init: WSFetchRest<X>
   ): Response | Promise<Response>;

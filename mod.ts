@@ -32,6 +32,7 @@ export {
   type WSConnectionResult,
   type WSFetch,
   type WSFetchInit,
+  type WSFetchRequest,
   type WSFetchRest,
   type WSLimitName,
   type WSRateLimitOptions,

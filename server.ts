@@ -41,6 +41,7 @@ import type {
   WSBroadcastOptions,
   WSFetch,
   WSFetchInit,
+  WSFetchRequest,
   WSServerHandler,
   WSServerHandlerInit,
 } from "./_server_types.ts";
@@ -364,7 +365,7 @@ export class WebSocketServer<
    * True where the server's `path` matches the request, so that one
    * `Deno.serve` can route between several servers and other pages.
    */
-  handles(request: Request): boolean {
+  handles(request: Request | WSFetchRequest): boolean {
     return this.#pattern === undefined || this.#pattern.test(request.url);
   }
 
@@ -409,16 +410,22 @@ export class WebSocketServer<
    * 426; another path 404; an `Origin` not allowed or a refusal 403; one
    * connection too many or a terminated server 503.
    *
-   * `info` is read for `request.remoteAddress` only, by its shape: the
+   * `request` must be the runtime's own `Request` (its type is what is
+   * read, for frameworks whose types name another). `info` is read for `request.remoteAddress` only, by its shape: the
    * `remoteAddr.hostname` of what `Deno.serve` gives; anything else (Hono's
    * `c.env`) passes as it is. `init.context` goes to `onConnection` as
    * `event.context` and stays as `conn.context`.
    */
   fetch: WSFetch<X> = (
-    request: Request,
+    request: Request | WSFetchRequest,
     info?: unknown,
     init?: WSFetchInit<X>,
   ): Response | Promise<Response> => {
+    if (!(request instanceof Request)) {
+      throw new TypeError(
+        "Cannot handle request: request must be the runtime's own Request",
+      );
+    }
     // `WSFetchRest` makes `init` required whenever `X` excludes undefined.
     const context = init?.context as X;
     const answer = this.#admission.admit(request, info, context);
