@@ -12,6 +12,7 @@ import {
   assertEquals,
   assertMatch,
   assertStrictEquals,
+  assertThrows,
 } from "@std/assert";
 import { deadline } from "@std/async";
 import {
@@ -159,4 +160,18 @@ Deno.test("responseHeaders: a refusal answers without them", async () => {
   const head = (await headOf(wss.addr?.port ?? 0)).toLowerCase();
   assertMatch(head, /^http\/1\.1 403 /);
   assertEquals(head.includes("trace-2"), false);
+});
+
+Deno.test("fetch: a request that is not the runtime's own Request is a TypeError", async () => {
+  await using wss = new WebSocketServer({ onConnection: () => null });
+  assertThrows(
+    () =>
+      wss.fetch({
+        url: "http://localhost/",
+        method: "GET",
+        headers: new Headers(),
+      }),
+    TypeError,
+    "Cannot handle request: request must be the runtime's own Request",
+  );
 });

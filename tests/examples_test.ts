@@ -143,3 +143,24 @@ Deno.test("examples/oak: an oak middleware's user reaches the connection as its 
   );
   await checkExample(child.port);
 });
+
+Deno.test("docs/typescript.md and docs/frameworks.md: every code block type-checks, every relative link resolves", async () => {
+  const pages = ["docs/typescript.md", "docs/frameworks.md"];
+  const { success, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["check", "--doc-only", ...pages],
+    cwd: ROOT,
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  assertEquals(success, true, new TextDecoder().decode(stderr).slice(-3000));
+  for (const page of pages) {
+    const text = await Deno.readTextFile(`${ROOT}${page}`);
+    for (const [, target] of text.matchAll(/\]\(([^)#:]+)(#[^)]*)?\)/g)) {
+      if (target === undefined) continue;
+      const path = new URL(target, `file://${ROOT}${page}`).pathname;
+      await Deno.stat(path).catch(() => {
+        throw new Error(`${page}: the link ${target} does not resolve`);
+      });
+    }
+  }
+});
