@@ -88,6 +88,39 @@ export function asyncOnConnection(): unknown[] {
   return [paths, counts];
 }
 
+/** Refusals beside the literal, with parameters: the literal still types. */
+export function refusalsWithParameters(): unknown[] {
+  const arrow = new WebSocketServer({
+    onConnection: async (_wss, event) => {
+      if (event.request.url === "/") {
+        return new Response(null, { status: 401 });
+      }
+      return {
+        n: 1,
+        onMessage(ws) {
+          this.n++;
+          ws.send(this.n);
+        },
+      };
+    },
+  });
+  const method = new WebSocketServer({
+    onConnection(_wss, event) {
+      return event.request.url === "/" ? null : {
+        tag: "x",
+        onMessage() {
+          // `return this.tag` would make the literal's type circular.
+          const tag: string = this.tag;
+          return tag;
+        },
+      };
+    },
+  }, { dataType: "blob" });
+  const ns: number[] = arrow.connections.map((ws) => ws.handler.n);
+  const tags: string[] = method.connections.map((ws) => ws.handler.tag);
+  return [ns, tags];
+}
+
 /** A server handler with its own fields: `this` and `wss.handler`. */
 export function serverOwnFields(): Set<string> {
   const wss = new WebSocketServer({
