@@ -107,7 +107,6 @@ export type * from "./_server_types.ts";
 export { objectOf } from "./_types.ts";
 
 const OPEN: WSServerOpenEvent = Object.freeze({ type: "open" });
-
 const TERMINATE: WSServerTerminateEvent = Object.freeze({ type: "terminate" });
 
 /**
@@ -410,11 +409,12 @@ export class WebSocketServer<
    * 426; another path 404; an `Origin` not allowed or a refusal 403; one
    * connection too many or a terminated server 503.
    *
-   * `request` must be the runtime's own `Request` (its type is what is
-   * read, for frameworks whose types name another). `info` is read for `request.remoteAddress` only, by its shape: the
-   * `remoteAddr.hostname` of what `Deno.serve` gives; anything else (Hono's
-   * `c.env`) passes as it is. `init.context` goes to `onConnection` as
-   * `event.context` and stays as `conn.context`.
+   * `request` must be the runtime's own `Request` (typed by what is read,
+   * for frameworks whose types name another). `info` is read by its shape,
+   * for `request.remoteAddress`: the `remoteAddr.hostname` of what
+   * `Deno.serve` gives; anything else (Hono's `c.env`) passes as it is.
+   * `init.context` goes to `onConnection` as `event.context` and stays as
+   * `conn.context`.
    */
   fetch: WSFetch<X> = (
     request: Request | WSFetchRequest,
