@@ -142,6 +142,32 @@ export function serverOwnFields(): Set<string> {
   return rooms;
 }
 
+/** 4D's `.new()` infers as `new` does, on the server and the client. */
+export function fourDNew(): unknown[] {
+  const wss = WebSocketServer.new({
+    rooms: new Set<string>(),
+    onConnection(_wss, event) {
+      this.rooms.add(event.request.url);
+      return {
+        who: "guest",
+        onMessage(ws) {
+          ws.send(this.who);
+        },
+      };
+    },
+  });
+  const ws = WebSocket.new("ws://127.0.0.1:9/", {
+    seen: 0,
+    onMessage() {
+      this.seen++;
+    },
+  });
+  const rooms: Set<string> = wss.handler.rooms;
+  const who: string[] = wss.connections.map((conn) => conn.handler.who);
+  const seen: number = ws.handler.seen;
+  return [rooms, who, seen];
+}
+
 /** The connection handler of the lobby, a class. */
 class Member implements WSConnectionHandler<"text", Member> {
   name = "guest";
