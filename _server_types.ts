@@ -63,7 +63,24 @@ export type WSConnectionEvent = WSServerConnectionEvent;
  * A connection handler as `onConnection` returns it: `this` in its methods
  * is the handler's own type `C`, inferred from the object literal.
  */
-export type WSAcceptedHandler<C> = C & ThisType<C>;
+export type WSAcceptedHandler<C> =
+  & C
+  & ThisType<C>
+  & WSConnectionHandlerNames<C>;
+
+/** The names of a connection handler's callbacks. */
+export type WSConnectionCallbackName = keyof WSConnectionHandler;
+
+/**
+ * A connection handler's members named as a callback in another case
+ * (`onmessage`) are `never`: an error where they are written, as they are
+ * refused at run time.
+ */
+export type WSConnectionHandlerNames<C> = {
+  [K in keyof C]: K extends WSConnectionCallbackName ? unknown
+    : Lowercase<K & string> extends Lowercase<WSConnectionCallbackName> ? never
+    : unknown;
+};
 
 /**
  * What `onConnection` answers: a handler accepts; `null`/`undefined` refuses

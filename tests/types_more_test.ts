@@ -142,6 +142,24 @@ export function serverOwnFields(): Set<string> {
   return rooms;
 }
 
+/** A connection handler's callback in another case does not type-check. */
+export function miscasedConnectionHandler(): void {
+  new WebSocketServer({
+    onConnection: () => ({
+      onMessage() {},
+      // @ts-expect-error: onterminate is no callback (onTerminate is)
+      onterminate() {},
+    }),
+  });
+  new WebSocketServer({
+    onConnection: (_wss, _event) => ({
+      onMessage() {},
+      // @ts-expect-error: OnOpen is no callback (onOpen is)
+      OnOpen() {},
+    }),
+  });
+}
+
 /** 4D's `.new()` infers as `new` does, on the server and the client. */
 export function fourDNew(): unknown[] {
   const wss = WebSocketServer.new({
@@ -436,5 +454,5 @@ Deno.test("types: every @ts-expect-error of the type tests is there", async () =
       line.trimStart().startsWith("// @ts-expect-error")
     ).length;
   }
-  assertEquals(count, 29);
+  assertEquals(count, 31);
 });
