@@ -3,10 +3,13 @@
  * path, the handshake's checks, the allowed origins, a resume offer,
  * `maxConnections`, `maxConnectionsPerAddress` (and the key each admitted
  * session holds), `onConnection` and its answer (a handler, a refusal, a
- * `Response`, or a promise of one), and the answer to each refusal.
+ * `Response`, or a promise of one), and the answer to each refusal. The
+ * context given to `fetch` and the headers `onConnection` adds to the 101
+ * go with an accepted handler to the upgrade.
  *
  * @module
  */
+import { checkConnectionHandler } from "./_handlers.ts";
 import { ErrorCode, toError, wsError } from "./_errors.ts";
 import { checkHandshake, matchPath, plain, readRequest } from "./_handshake.ts";
 import { KeyCounter } from "./_limits.ts";
@@ -14,8 +17,24 @@ import type { ResolvedServerOptions } from "./_options.ts";
 import type { WSServerCounts } from "./_stats.ts";
 import type { WSError, WSRequest } from "./_types.ts";
 
-/** What the admission asks of its server (`S`: its sessions). */
-export interface AdmissionHost<S> {
+/**
+ * What goes with an accepted handler to the upgrade: the context given to
+ * `fetch`, and the headers `onConnection` set for the 101 answer.
+ */
+export interface Accepted<X> {
+  /** The handler `onConnection` returned. */
+  readonly handler: object;
+  /** The context given to `fetch`. */
+  readonly context: X;
+  /** The event's `responseHeaders`. */
+  readonly headers: Headers;
+}
+
+/**
+ * What the admission asks of its server (`S`: its sessions; `X`: the
+ * context given to `fetch`).
+ */
+export interface AdmissionHost<S, X> {
   /** `terminate()` was called: nothing more is admitted. */
   terminated(): boolean;
   /** How many sessions are live. */
@@ -24,7 +43,7 @@ export interface AdmissionHost<S> {
    * Calls the server's `onConnection`: a handler, `null`/`undefined`, a
    * `Response`, or a promise of one.
    */
-  onConnection(request: WSRequest): unknown;
+  onConnection(request: WSRequest, context: X, headers: Headers): unknown;
   /**
    * A resume offer of a session this server holds: the answer of its new
    * socket; `undefined` to go on as a fresh connection.
@@ -34,10 +53,22 @@ export interface AdmissionHost<S> {
   upgrade(
     request: Request,
     wsRequest: WSRequest,
-    handler: object,
+    accepted: Accepted<X>,
   ): { readonly session: S; readonly response: Response } | Response;
   /** Reports to the server's `onError`. */
   report(statusText: string, errors: readonly WSError[]): void;
+}
+
+/**
+ * `info.remoteAddr` where `info` has one (what `Deno.serve` gives); read by
+ * its shape, so that a framework's own (Hono's `c.env`) passes as it is.
+ */
+function remoteAddrOf(info: unknown): object | undefined {
+  if (typeof info !== "object" || info === null || !("remoteAddr" in info)) {
+    return undefined;
+  }
+  const addr = info.remoteAddr;
+  return typeof addr === "object" && addr !== null ? addr : undefined;
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
@@ -46,11 +77,11 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 }
 
 /** One server's admission of upgrade requests. */
-export class Admission<S> {
+export class Admission<S, X> {
   readonly #options: ResolvedServerOptions;
   readonly #pattern: URLPattern | undefined;
   readonly #stats: WSServerCounts;
-  readonly #host: AdmissionHost<S>;
+  readonly #host: AdmissionHost<S, X>;
   /** `onConnection` calls whose promise has not settled. */
   #pending = 0;
   /** Open connections per address, with `maxConnectionsPerAddress`. */
@@ -62,7 +93,7 @@ export class Admission<S> {
     options: ResolvedServerOptions,
     pattern: URLPattern | undefined,
     stats: WSServerCounts,
-    host: AdmissionHost<S>,
+    host: AdmissionHost<S, X>,
   ) {
     this.#options = options;
     this.#pattern = pattern;
@@ -76,7 +107,8 @@ export class Admission<S> {
   /** Answers `request`: an upgrade, or a refusal. */
   admit(
     request: Request,
-    info: Deno.ServeHandlerInfo | undefined,
+    info: unknown,
+    context: X,
   ): Response | Promise<Response> {
     const host = this.#host;
     if (host.terminated()) return plain(503, "Server terminated");
@@ -99,7 +131,7 @@ export class Admission<S> {
       this.#stats.limits.maxConnections++;
       return plain(503, "Too Many Connections");
     }
-    const wsRequest = readRequest(request, info?.remoteAddr, params);
+    const wsRequest = readRequest(request, remoteAddrOf(info), params);
     let key: string | undefined;
     if (this.#perAddress !== undefined) {
       try {
@@ -116,20 +148,21 @@ export class Admission<S> {
       }
     }
     let answer: unknown;
+    const headers = new Headers();
     try {
-      answer = host.onConnection(wsRequest);
+      answer = host.onConnection(wsRequest, context, headers);
     } catch (thrown) {
       this.#releaseKey(key);
       return this.#refusedByError(thrown);
     }
     if (!isThenable(answer)) {
-      return this.#accept(request, wsRequest, answer, key);
+      return this.#accept(request, wsRequest, answer, key, context, headers);
     }
     this.#pending++;
     return Promise.resolve(answer).then(
       (handler) => {
         this.#pending--;
-        return this.#accept(request, wsRequest, handler, key);
+        return this.#accept(request, wsRequest, handler, key, context, headers);
       },
       (thrown) => {
         this.#pending--;
@@ -157,11 +190,13 @@ export class Admission<S> {
     wsRequest: WSRequest,
     answer: unknown,
     key: string | undefined,
+    context: X,
+    headers: Headers,
   ): Response {
     const handler = this.#accepted(answer);
     const upgraded = handler instanceof Response
       ? handler
-      : this.#host.upgrade(request, wsRequest, handler);
+      : this.#host.upgrade(request, wsRequest, { handler, context, headers });
     if (upgraded instanceof Response) {
       this.#releaseKey(key);
       return upgraded;
@@ -176,6 +211,17 @@ export class Admission<S> {
       return plain(403, "Forbidden");
     }
     if (answer instanceof Response) return this.#refusedWith(answer);
+    if (typeof answer === "object") {
+      try {
+        checkConnectionHandler(answer);
+      } catch (thrown) {
+        this.#host.report("invalid connection handler", [
+          wsError(ErrorCode.InvalidHandler, toError(thrown).message, thrown),
+        ]);
+        // Refused as a handler without onMessage is (SPEC.md).
+        return plain(403, "Forbidden");
+      }
+    }
     if (
       typeof answer !== "object" || !("onMessage" in answer) ||
       typeof answer.onMessage !== "function"

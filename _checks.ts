@@ -29,6 +29,12 @@ export interface NumberRule {
   readonly integer?: boolean;
   /** `Infinity` is allowed (for "unlimited"). */
   readonly infinite?: boolean;
+  /**
+   * A duration in seconds, and its `max` said in words ("a day"): a value
+   * out of range is a `RangeError` that says the unit is seconds, for the
+   * milliseconds given by mistake (`idleTimeout: 30000`).
+   */
+  readonly seconds?: string;
 }
 
 /**
@@ -57,6 +63,15 @@ export function checkNumber(
   ) {
     const what = rule.integer === true ? "an integer" : "a number";
     const upper = rule.max !== undefined ? ` and at most ${rule.max}` : "";
+    if (rule.seconds !== undefined) {
+      throw new RangeError(
+        `${action}: ${name} is in seconds and must be ${what} of at least ${rule.min} and at most ${rule.max} (${rule.seconds}), current value is ${value}${
+          rule.max !== undefined && value > rule.max && Number.isFinite(value)
+            ? " (the unit is seconds, not milliseconds)"
+            : ""
+        }`,
+      );
+    }
     throw new RangeError(
       `${action}: ${name} must be ${what} of at least ${rule.min}${upper}, current value is ${value}`,
     );

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { checkClientHandler } from "./_handlers.ts";
 import {
   checkBoolean,
   checkDataType,
@@ -23,16 +24,37 @@ import {
 import type { DataType } from "./_types.ts";
 
 const CLIENT = "Cannot create WebSocket";
+
+/**
+ * The longest delays of `handler.reconnect`, in seconds: past them a value
+ * is taken for milliseconds given by mistake, a `RangeError` that says the
+ * unit is seconds.
+ */
+export const RECONNECT_MAXIMUMS = Object.freeze({
+  /** `delay`, the first retry's: a minute. */
+  delay: 60,
+  /** `maxDelay`: an hour. */
+  maxDelay: 3_600,
+});
+
 const RECONNECT = "handler.reconnect";
 
 /** `handler.reconnect`: each field's default and check. */
 const RECONNECT_FIELDS = {
-  delay: numberOption(0.5, { min: 0 }, CLIENT),
+  delay: numberOption(0.5, {
+    min: 0,
+    max: RECONNECT_MAXIMUMS.delay,
+    seconds: "a minute",
+  }, CLIENT),
   // Not given: 10, or `delay` when that is longer (`{ delay: 60 }` works).
   maxDelay: option(
     10,
     (value, name, before) =>
-      checkNumber(value, name, CLIENT, { min: Number(before.delay) }),
+      checkNumber(value, name, CLIENT, {
+        min: Number(before.delay),
+        max: RECONNECT_MAXIMUMS.maxDelay,
+        seconds: "an hour",
+      }),
   ),
   factor: numberOption(2, { min: 1 }, CLIENT),
   jitter: numberOption(0.5, { min: 0, max: 1 }, CLIENT),
@@ -88,6 +110,7 @@ export function resolveClientSettings(
   handler: unknown,
 ): ResolvedClientSettings {
   const given = checkObject(handler ?? {}, "handler", CLIENT);
+  checkClientHandler(given, CLIENT);
   const settings = resolveOptions(
     CLIENT_SETTINGS,
     given,
@@ -125,8 +148,9 @@ export function resolveReconnect(value: unknown): ResolvedReconnect | null {
 
 /**
  * Checks the fields of `handler.reconnect` given as an object and applies
- * the defaults: `delay` ≥ 0, `maxDelay` ≥ `delay` (finite; when not given, 10
- * or `delay` if that is longer), `factor` ≥ 1,
+ * the defaults: `delay` from 0 to 60 (a minute), `maxDelay` from `delay` to
+ * 3600 (an hour; when not given, 10 or `delay` if that is longer),
+ * `factor` ≥ 1,
  * `jitter` in [0, 1], `maxRetries` an integer ≥ 0 or `Infinity`.
  *
  * @throws {TypeError} For an unknown field or a field that is not a number.

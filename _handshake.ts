@@ -93,7 +93,7 @@ export function matchPath(
  */
 export function readRequest(
   request: Request,
-  remoteAddr: Deno.Addr | undefined,
+  remoteAddr: object | undefined,
   params: Record<string, string>,
 ): WSRequest {
   const headers: Record<string, string> = {};
@@ -121,12 +121,14 @@ export function readRequest(
     else if (typeof before === "string") setOwn(query, name, [before, value]);
     else before.push(value);
   }
-  const addr = remoteAddr as Partial<Deno.NetAddr> | undefined;
+  const hostname = remoteAddr !== undefined && "hostname" in remoteAddr
+    ? remoteAddr.hostname
+    : undefined;
   return {
     headers,
     query,
     url: url.pathname + url.search,
-    remoteAddress: typeof addr?.hostname === "string" ? addr.hostname : "",
+    remoteAddress: typeof hostname === "string" ? hostname : "",
     params,
   };
 }

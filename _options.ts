@@ -74,7 +74,9 @@ export interface WebSocketServerOptions<D extends DataType = DataType> {
    */
   readonly protocols?: ReadonlyArray<string> | undefined;
   /**
-   * Seconds without a pong before a connection is closed as dead (0: never).
+   * Seconds without a pong before a connection is closed as dead (0: never);
+   * at most 3600 (an hour): a larger value is taken for milliseconds, a
+   * `RangeError`.
    * @default {30}
    */
   readonly idleTimeout?: number | undefined;
@@ -99,7 +101,8 @@ export interface WebSocketServerOptions<D extends DataType = DataType> {
    * (`terminate`, a fatal error, a slow consumer). A peer still silent then
    * is given up: `onTerminate` runs with the code that was sent, and the
    * connection leaves the registry (Deno keeps its socket until the peer goes
-   * or the listener shuts down).
+   * or the listener shuts down). At most 300 (five minutes): a larger value
+   * is taken for milliseconds, a `RangeError`.
    * @default {5}
    */
   readonly closeTimeout?: number | undefined;
@@ -165,7 +168,8 @@ export interface WebSocketServerOptions<D extends DataType = DataType> {
 export interface WSResumeOptions {
   /**
    * Seconds a broken connection waits for its client; then `onTerminate`
-   * 1006.
+   * 1006. At most 3600 (an hour): a larger value is taken for milliseconds,
+   * a `RangeError`.
    * @default {60}
    */
   readonly window?: number | undefined;
@@ -195,7 +199,7 @@ export interface WSRateLimitOptions {
    */
   readonly bytes?: number | undefined;
   /**
-   * The window of the rates, in seconds.
+   * The window of the rates, in seconds (0.001 to 3600, an hour).
    * @default {1}
    */
   readonly per?: number | undefined;
@@ -213,6 +217,28 @@ export interface ResumeLimits {
 
 /** The largest window the wire carries: 2³² − 1 ms, in whole seconds. */
 export const MAX_WINDOW = 4_294_967;
+
+/**
+ * The longest durations accepted, in seconds: past them a value is taken
+ * for milliseconds given by mistake, and is a `RangeError` that says the
+ * unit is seconds. The client's are `_client_options.ts`'s.
+ */
+export const MAXIMUMS = Object.freeze({
+  /**
+   * `idleTimeout`: an hour. (A day would let the issue's own mistake, 30000
+   * meant as 30 s, pass as 8 h 20 min; a dead peer unnoticed for an hour is
+   * already long, and 0 turns the pings off.)
+   */
+  idleTimeout: 3_600,
+  /** `closeTimeout`: five minutes. */
+  closeTimeout: 300,
+  /** `terminate(timeout)`: five minutes. */
+  terminate: 300,
+  /** `resume.window`: an hour. */
+  window: 3_600,
+  /** `rateLimit.per`: an hour. */
+  per: 3_600,
+});
 
 const SERVER = "Cannot create WebSocketServer";
 const NONE: readonly string[] = Object.freeze([]);
@@ -234,12 +260,12 @@ const text = () => option<string | undefined>(undefined, checkText);
 const RATE_LIMIT = {
   messages: number(Infinity, { min: 1, infinite: true }),
   bytes: number(Infinity, { min: 1, infinite: true }),
-  per: number(1, { min: 0.001, max: 3600 }),
+  per: number(1, { min: 0.001, max: MAXIMUMS.per, seconds: "an hour" }),
 };
 
 /** `resume`: each field's default and check. */
 const RESUME = {
-  window: number(60, { min: 0, max: MAX_WINDOW }),
+  window: number(60, { min: 0, max: MAXIMUMS.window, seconds: "an hour" }),
   maxMessages: number(1000, { min: 1, max: 0xffff_ffff, integer: true }),
   maxBytes: number(MiB, {
     min: 1,
@@ -272,7 +298,11 @@ const SERVER_OPTIONS = {
     checkTokens(protocols, name, SERVER);
     return protocols;
   }),
-  idleTimeout: number(30, { min: 0 }),
+  idleTimeout: number(30, {
+    min: 0,
+    max: MAXIMUMS.idleTimeout,
+    seconds: "an hour",
+  }),
   maxConnections: number(Infinity, { min: 1, integer: true, infinite: true }),
   maxMessageSize: number(16 * MiB, { min: 1, integer: true, infinite: true }),
   maxBufferedAmount: number(16 * MiB, {
@@ -280,7 +310,11 @@ const SERVER_OPTIONS = {
     integer: true,
     infinite: true,
   }),
-  closeTimeout: number(5, { min: 0, infinite: true }),
+  closeTimeout: number(5, {
+    min: 0,
+    max: MAXIMUMS.closeTimeout,
+    seconds: "five minutes",
+  }),
   allowedOrigins: option<ReadonlySet<string> | undefined>(
     undefined,
     (value, name) => new Set(checkStrings(value, name, SERVER)),
@@ -325,9 +359,13 @@ export const DEFAULTS: {
   resume: defaultsOf(RESUME),
 });
 
-/** Checks `terminate(timeout)`'s seconds: finite, at least 0. */
+/** Checks `terminate(timeout)`'s seconds: 0 to five minutes. */
 export function checkTimeout(timeout: unknown, action: string): number {
-  return checkNumber(timeout, "timeout", action, { min: 0 });
+  return checkNumber(timeout, "timeout", action, {
+    min: 0,
+    max: MAXIMUMS.terminate,
+    seconds: "five minutes",
+  });
 }
 
 /** Checks the options of `new WebSocketServer` and applies the defaults. */
@@ -420,7 +458,7 @@ function checkBackplane(value: unknown, name: string): Backplane {
  *
  * @throws {TypeError} For a value of another type, an unknown field, or a
  * field that is not a number.
- * @throws {RangeError} For `window` outside 0 to 4294967 s, `maxMessages`
+ * @throws {RangeError} For `window` outside 0 to 3600 s, `maxMessages`
  * not an integer from 1 to 2³² − 1, or `maxBytes` not an integer from 1.
  *
  * @example

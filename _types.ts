@@ -23,13 +23,66 @@ import type { ErrorCodeValue } from "./_errors.ts";
 export type DataType = "text" | "blob" | "object";
 
 /**
+ * The data type `"object"` that names the type of its messages, `T`: what
+ * {@linkcode objectOf} returns. Given as `dataType`, it types `event.data`
+ * as `T` in every handler of the server or the client, named once. At run
+ * time it is the string `"object"`: the type is your word for what the peer
+ * sends, not a check of it (check what an untrusted peer sends).
+ */
+export type WSObjectOf<T> = "object" & {
+  /** Never present: it carries `T` in the type only. */
+  readonly "~message"?: T;
+};
+
+/**
+ * The `dataType` `"object"`, typed with the messages it carries: every
+ * handler's `event.data` is then `T` (SPEC.md, "Types").
+ *
+ * @example Naming the message type once, for a whole server
+ * ```ts
+ * import { objectOf, WebSocketServer } from "@ws4d/websocket";
+ * import { assertEquals } from "@std/assert";
+ *
+ * interface Chat {
+ *   readonly from: string;
+ *   readonly text: string;
+ * }
+ * await using wss = new WebSocketServer({
+ *   onConnection: () => ({
+ *     onMessage(ws, event) {
+ *       ws.send(`${event.data.from}: ${event.data.text}`); // event.data is a Chat
+ *     },
+ *   }),
+ * }, { dataType: objectOf<Chat>() });
+ * assertEquals(wss.dataType, "object");
+ * ```
+ */
+export function objectOf<T>(): WSObjectOf<T> {
+  // The phantom member exists in the type only: the value is "object".
+  return "object" as WSObjectOf<T>;
+}
+
+/**
  * The type of `event.data` for a `dataType`: `string` for `"text"`,
- * `Uint8Array` for `"blob"`, `unknown` for `"object"` (or when the data type
- * is not known where the handler is written).
+ * `Uint8Array` for `"blob"`, `T` for {@linkcode objectOf}`<T>()`, `unknown`
+ * for `"object"` (or when the data type is not known where the handler is
+ * written).
  */
 export type WSData<D extends DataType = DataType> = D extends "text" ? string
   : D extends "blob" ? Uint8Array
+  : D extends WSObjectOf<infer T> ? T
   : unknown;
+
+/**
+ * What `send` and `broadcast` take (SPEC.md, "Data types"): a string, bytes,
+ * a `Blob` or any JSON value; `undefined`, a function, a symbol or a
+ * `bigint` does not type-check (and throws a `TypeError` at run time). A
+ * value of type `unknown` (an `"object"` message echoed) is accepted, and
+ * checked when sent.
+ */
+export type WSSendable<M> = M extends
+  undefined | symbol | bigint | ((...args: never[]) => unknown) ? never
+  : M;
 
 /** The status of a client {@linkcode WebSocket}, as in 4D. */
 export type WSClientStatus = "Connecting" | "Connected" | "Closing" | "Closed";
@@ -146,12 +199,14 @@ export interface WSClientReconnectingEvent {
  */
 export interface WSReconnectOptions {
   /**
-   * Seconds before the first retry (at least 0).
+   * Seconds before the first retry, 0 to 60 (a minute): a larger value is
+   * taken for milliseconds, a `RangeError`.
    * @default {0.5}
    */
   readonly delay?: number | undefined;
   /**
-   * Seconds: the longest delay, before jitter (at least `delay`).
+   * Seconds: the longest delay, before jitter, from `delay` to 3600 (an
+   * hour): a larger value is taken for milliseconds, a `RangeError`.
    * @default {10}
    */
   readonly maxDelay?: number | undefined;
@@ -174,14 +229,16 @@ export interface WSReconnectOptions {
 }
 
 /**
- * The event of `onMessage`: `data` is typed by the `dataType`
- * ({@linkcode WSData}).
+ * The event of `onMessage`. `T` is the type of `data`, or a data type that
+ * names it ({@linkcode WSData}): `WSMessageEvent<string>` and
+ * `WSMessageEvent<"text">` both have a `string`, `WSMessageEvent<"object">`
+ * an `unknown`, `WSMessageEvent<WSObjectOf<Chat>>` a `Chat`.
  */
 export interface WSMessageEvent<T = unknown> {
   /** Always `"message"`. */
   readonly type: "message";
   /** A `string` (`"text"`), a `Uint8Array` (`"blob"`) or a parsed JSON value (`"object"`). */
-  readonly data: T;
+  readonly data: [T] extends [DataType] ? WSData<T> : T;
 }
 
 /** The event of a client's `onError`. */

@@ -10,6 +10,7 @@ import { toError } from "./_errors.ts";
 import { chooseProtocol, plain } from "./_handshake.ts";
 import { SocketLink } from "./_link.ts";
 import type { ResolvedServerOptions } from "./_options.ts";
+import type { Accepted } from "./_admission.ts";
 import type { SessionRegistry } from "./_registry.ts";
 import { Resumption } from "./_resume.ts";
 import {
@@ -28,17 +29,34 @@ import type { WSServerCounts } from "./_stats.ts";
 import type { WSRequest } from "./_types.ts";
 
 /** Makes the connection of a new session, its target. */
-export interface ConnectionMaker<T> {
-  open(session: Session<T>, request: WSRequest, protocol: string): void;
+export interface ConnectionMaker<T, X> {
+  open(
+    session: Session<T>,
+    request: WSRequest,
+    protocol: string,
+    context: X,
+  ): void;
 }
 
-/** One server's upgrades (`T`: its connections). */
-export class Upgrader<T> {
+/**
+ * The headers of the handshake, which the server sets: `onConnection`'s
+ * `responseHeaders` cannot change them.
+ */
+const HANDSHAKE_HEADERS: ReadonlySet<string> = new Set([
+  "upgrade",
+  "connection",
+  "sec-websocket-accept",
+  "sec-websocket-protocol",
+  "sec-websocket-extensions",
+]);
+
+/** One server's upgrades (`T`: its connections; `X`: their context). */
+export class Upgrader<T, X> {
   readonly #options: ResolvedServerOptions;
   readonly #registry: SessionRegistry<Session<T>>;
   readonly #settings: SessionSettings<T>;
   readonly #stats: WSServerCounts;
-  readonly #connections: ConnectionMaker<T>;
+  readonly #connections: ConnectionMaker<T, X>;
 
   /**
    * @param connections Makes the connection of a new session (its target).
@@ -48,7 +66,7 @@ export class Upgrader<T> {
     registry: SessionRegistry<Session<T>>,
     settings: SessionSettings<T>,
     stats: WSServerCounts,
-    connections: ConnectionMaker<T>,
+    connections: ConnectionMaker<T, X>,
   ) {
     this.#options = options;
     this.#registry = registry;
@@ -109,14 +127,15 @@ export class Upgrader<T> {
   }
 
   /**
-   * Upgrades `request` for `handler`: the server makes a typed session
-   * first, then its connection, registers the session and attaches the
-   * socket.
+   * Upgrades `request` for an accepted handler: the server makes a typed
+   * session first, then its connection (with its context), registers the
+   * session and attaches the socket; the 101 answer carries the headers
+   * `onConnection` added, but the handshake's own.
    */
   upgrade(
     request: Request,
     wsRequest: WSRequest,
-    handler: object,
+    accepted: Accepted<X>,
   ):
     | { session: Session<T>; response: Response }
     | Response {
@@ -129,6 +148,11 @@ export class Upgrader<T> {
       takeResumeQuery(new URL(request.url).search).offered;
     const upgraded = this.#upgradeSocket(request);
     if (upgraded instanceof Response) return upgraded;
+    for (const [name, value] of accepted.headers) {
+      if (!HANDSHAKE_HEADERS.has(name)) {
+        upgraded.response.headers.append(name, value);
+      }
+    }
     let resumption: Resumption | null = null;
     if (protocol !== "") {
       upgraded.response.headers.set("sec-websocket-protocol", protocol);
@@ -153,7 +177,7 @@ export class Upgrader<T> {
       );
     }
     const session = new ServerSession<T>(
-      handler,
+      accepted.handler,
       this.#settings,
       resumption,
     );
@@ -165,7 +189,7 @@ export class Upgrader<T> {
     ) {
       if (resumption !== null) resumption.token = createToken();
     }
-    this.#connections.open(session, wsRequest, protocol);
+    this.#connections.open(session, wsRequest, protocol, accepted.context);
     const stats = this.#stats;
     stats.connections++;
     stats.connectionsTotal++;

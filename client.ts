@@ -54,6 +54,7 @@ import type {
   WSData,
   WSMessageEvent,
   WSReconnectOptions,
+  WSSendable,
 } from "./_types.ts";
 export type {
   DataType,
@@ -67,10 +68,13 @@ export type {
   WSError,
   WSErrorEvent,
   WSMessageEvent,
+  WSObjectOf,
   WSOpenEvent,
   WSReconnectOptions,
+  WSSendable,
   WSStatus,
 } from "./_types.ts";
+export { objectOf } from "./_types.ts";
 export {
   ErrorCode,
   type ErrorCodeName,
@@ -181,10 +185,15 @@ export interface WSClientHandler<
 /**
  * The user's own members of a handler `H` (its state, its helpers): the
  * callbacks and settings are typed by {@linkcode WSClientHandler}, and `H`
- * is inferred from the rest, so that `this` and `ws.handler` are `H`.
+ * is inferred from the rest, so that `this` and `ws.handler` are `H`. A
+ * member named as a callback or a setting in another case (`onmessage`,
+ * the DOM's) is `never`: an error where it is written, as it is a
+ * `TypeError` at run time.
  */
 export type WSClientHandlerOwn<H> = {
-  [K in keyof H]: K extends keyof WSClientHandler ? unknown : H[K];
+  [K in keyof H]: K extends keyof WSClientHandler ? unknown
+    : Lowercase<K & string> extends Lowercase<keyof WSClientHandler> ? never
+    : H[K];
 };
 
 /** The handler a client is given: its callbacks typed, `this` its own type. */
@@ -355,7 +364,7 @@ export class WebSocket<H = unknown, D extends DataType = "text"> {
    * `"Closing"` or `"Closed"` (after `terminate`) or its queue is full.
    * @throws {TypeError} For a value that cannot be sent, whatever the state.
    */
-  send(message: unknown): boolean {
+  send<M>(message: WSSendable<M>): boolean {
     return this.#session.send(message);
   }
 

@@ -26,6 +26,7 @@
  */
 import type { WebSocketServer } from "./server.ts";
 export type { WebSocketServer } from "./server.ts";
+export type { WSServerHandler } from "./_server_types.ts";
 import type { Session } from "./_session.ts";
 import { checkCloseCode, checkReason } from "./_checks.ts";
 import type {
@@ -38,6 +39,7 @@ import type {
   WSMessageEvent,
   WSOpenEvent,
   WSRequest,
+  WSSendable,
 } from "./_types.ts";
 export type {
   DataType,
@@ -48,8 +50,10 @@ export type {
   WSData,
   WSError,
   WSMessageEvent,
+  WSObjectOf,
   WSOpenEvent,
   WSRequest,
+  WSSendable,
 } from "./_types.ts";
 export {
   ErrorCode,
@@ -64,42 +68,55 @@ export {
  *
  * `D` is the server's `dataType`, which types `event.data`; `H` is the
  * handler's own type, which types `ws.handler` (a class writes
- * `implements WSConnectionHandler<"text", MyHandler>`).
+ * `implements WSConnectionHandler<"text", MyHandler>`); `X` is the type of
+ * the context given at the upgrade, which types `ws.context`.
  */
 export interface WSConnectionHandler<
   D extends DataType = DataType,
   H = WSConnectionHandler<D, never>,
+  X = unknown,
 > {
   /** Each message, in order, decoded by the server's `dataType`. */
   onMessage(
-    connection: WebSocketConnection<H, D>,
+    connection: WebSocketConnection<H, D, X>,
     event: WSMessageEvent<WSData<D>>,
   ): WSCallbackResult;
   /** Once, first, when the socket is open. */
   onOpen?(
-    connection: WebSocketConnection<H, D>,
+    connection: WebSocketConnection<H, D, X>,
     event: WSOpenEvent,
   ): WSCallbackResult;
   /** Exactly once, last, with a valid close code. */
   onTerminate?(
-    connection: WebSocketConnection<H, D>,
+    connection: WebSocketConnection<H, D, X>,
     event: WSConnectionTerminateEvent,
   ): WSCallbackResult;
   /** A fatal error, at most once; the connection then closes. */
   onError?(
-    connection: WebSocketConnection<H, D>,
+    connection: WebSocketConnection<H, D, X>,
     event: WSConnectionErrorEvent,
   ): WSCallbackResult;
 }
 
 /** What the server knows of a connection when it opens one. */
-export interface WSConnectionInit<D extends DataType> {
+export interface WSConnectionInit<
+  H = WSConnectionHandler,
+  D extends DataType = DataType,
+  X = unknown,
+> {
   /** The server the connection belongs to. */
-  readonly server: WebSocketServer<D>;
+  readonly server: WebSocketServer<
+    unknown,
+    D,
+    H & WSConnectionHandler<D, H>,
+    X
+  >;
   /** The request, as given to `onConnection`. */
   readonly request: WSRequest;
   /** The subprotocol chosen, or `""`. */
   readonly protocol: string;
+  /** The context given to `fetch`, as given to `onConnection`. */
+  readonly context: X;
 }
 
 /** Proves that the constructor is called by {@linkcode openConnection}. */
@@ -131,10 +148,12 @@ let nextId = 1;
 export class WebSocketConnection<
   H = WSConnectionHandler,
   D extends DataType = DataType,
+  X = unknown,
 > {
-  readonly #session: Session<WebSocketConnection<H, D>>;
-  readonly #server: WebSocketServer<D>;
+  readonly #session: Session<WebSocketConnection<H, D, X>>;
+  readonly #server: WSConnectionInit<H, D, X>["server"];
   readonly #request: WSRequest;
+  readonly #context: X;
   readonly #protocol: string;
   readonly #id: number;
 
@@ -145,8 +164,8 @@ export class WebSocketConnection<
    */
   constructor(
     token: never,
-    session: Session<WebSocketConnection<H, D>>,
-    init: WSConnectionInit<D>,
+    session: Session<WebSocketConnection<H, D, X>>,
+    init: WSConnectionInit<H, D, X>,
   ) {
     if ((token as unknown) !== FACTORY) {
       throw new TypeError(
@@ -157,6 +176,7 @@ export class WebSocketConnection<
     this.#server = init.server;
     this.#request = init.request;
     this.#protocol = init.protocol;
+    this.#context = init.context;
     this.#id = nextId++;
   }
 
@@ -179,9 +199,21 @@ export class WebSocketConnection<
     return status === "Connecting" ? "Connected" : status;
   }
 
-  /** The server this connection belongs to. */
-  get wss(): WebSocketServer<D> {
+  /**
+   * The server this connection belongs to, with this connection's types:
+   * `ws.wss.connections[i].handler` is `H`, as 4D's chat loop reads it.
+   */
+  get wss(): WSConnectionInit<H, D, X>["server"] {
     return this.#server;
+  }
+
+  /**
+   * The context given at the upgrade (`wss.fetch(request, info, { context
+   * })`), as `onConnection` read it: the user a middleware authenticated, a
+   * tenant, a trace id. `undefined` when none was given.
+   */
+  get context(): X {
+    return this.#context;
   }
 
   /** The upgrade request, as given to `onConnection`. */
@@ -214,7 +246,7 @@ export class WebSocketConnection<
    * @throws {TypeError} For a value that cannot be sent (`undefined`, a
    * function, a symbol, a bigint, a circular object), whatever the state.
    */
-  send(message: unknown): boolean {
+  send<M>(message: WSSendable<M>): boolean {
     return this.#session.send(message);
   }
 
@@ -245,11 +277,11 @@ export class WebSocketConnection<
  *
  * @ignore
  */
-export function openConnection<H, D extends DataType>(
-  session: Session<WebSocketConnection<H, D>>,
-  init: WSConnectionInit<D>,
-): WebSocketConnection<H, D> {
-  const connection = new WebSocketConnection<H, D>(
+export function openConnection<H, D extends DataType, X>(
+  session: Session<WebSocketConnection<H, D, X>>,
+  init: WSConnectionInit<H, D, X>,
+): WebSocketConnection<H, D, X> {
+  const connection = new WebSocketConnection<H, D, X>(
     FACTORY as never,
     session,
     init,

@@ -53,13 +53,23 @@ export {
   type WSAcceptedHandler,
   type WSBroadcastOptions,
   type WSConnectionAnswer,
+  type WSConnectionCallbackName,
   type WSConnectionEvent,
+  type WSConnectionHandlerNames,
   type WSConnectionResult,
+  type WSFetch,
+  type WSFetchInit,
+  type WSFetchRequest,
+  type WSFetchRest,
   type WSLimitName,
   type WSRateLimitOptions,
   type WSResumeOptions,
+  type WSServerCallbackName,
   type WSServerConnectionEvent,
   type WSServerHandler,
+  type WSServerHandlerInit,
+  type WSServerHandlerOwn,
+  type WSServerOf,
   type WSServerStats,
 } from "./server.ts";
 export {
@@ -81,6 +91,7 @@ export {
   type WSClientHandlerOwn,
   type WSHeaders,
 } from "./client.ts";
+export { objectOf } from "./_types.ts";
 export {
   ErrorCode,
   type ErrorCodeName,
@@ -101,9 +112,11 @@ export type {
   WSError,
   WSErrorEvent,
   WSMessageEvent,
+  WSObjectOf,
   WSOpenEvent,
   WSReconnectOptions,
   WSRequest,
+  WSSendable,
   WSServerErrorEvent,
   WSServerEvent,
   WSServerOpenEvent,

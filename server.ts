@@ -34,6 +34,7 @@ import {
   type WSConnectionHandler,
 } from "./connection.ts";
 import { Admission } from "./_admission.ts";
+import { checkServerHandler } from "./_handlers.ts";
 import { backplaneSink } from "./_backplane_sink.ts";
 import { encode } from "./_codec.ts";
 import { callbackFailed, printErrors } from "./_errors.ts";
@@ -46,7 +47,14 @@ import {
   type WebSocketServerOptions,
 } from "./_options.ts";
 import { LocalRegistry, type SessionRegistry } from "./_registry.ts";
-import type { WSBroadcastOptions, WSServerHandler } from "./_server_types.ts";
+import type {
+  WSBroadcastOptions,
+  WSFetch,
+  WSFetchInit,
+  WSFetchRequest,
+  WSServerHandler,
+  WSServerHandlerInit,
+} from "./_server_types.ts";
 import { CallbackQueue, type Session } from "./_session.ts";
 import type { SessionSettings } from "./_session_settings.ts";
 import { Shutdown } from "./_shutdown.ts";
@@ -62,6 +70,7 @@ import {
 import type {
   DataType,
   WSError,
+  WSSendable,
   WSServerOpenEvent,
   WSServerTerminateEvent,
 } from "./_types.ts";
@@ -85,8 +94,10 @@ export type {
   WSData,
   WSError,
   WSMessageEvent,
+  WSObjectOf,
   WSOpenEvent,
   WSRequest,
+  WSSendable,
   WSServerErrorEvent,
   WSServerOpenEvent,
   WSServerTerminateEvent,
@@ -102,15 +113,8 @@ export type {
   WSRateLimitOptions,
   WSResumeOptions,
 } from "./_options.ts";
-export type {
-  WSAcceptedHandler,
-  WSBroadcastOptions,
-  WSConnectionAnswer,
-  WSConnectionEvent,
-  WSConnectionResult,
-  WSServerConnectionEvent,
-  WSServerHandler,
-} from "./_server_types.ts";
+export type * from "./_server_types.ts";
+export { objectOf } from "./_types.ts";
 
 const OPEN: WSServerOpenEvent = Object.freeze({ type: "open" });
 const TERMINATE: WSServerTerminateEvent = Object.freeze({ type: "terminate" });
@@ -154,21 +158,23 @@ const TERMINATE: WSServerTerminateEvent = Object.freeze({ type: "terminate" });
  * ```
  */
 export class WebSocketServer<
+  H = WSServerHandler,
   D extends DataType = "text",
   C extends WSConnectionHandler<D, C> = WSConnectionHandler<D>,
+  X = unknown,
 > {
-  readonly #handler: WSServerHandler<D, C>;
+  readonly #handler: WSServerHandlerInit<H, D, C, X>;
   readonly #options: ResolvedServerOptions;
   readonly #pattern: URLPattern | undefined;
   /** The server's own callbacks, one at a time. */
   readonly #queue: CallbackQueue<this>;
-  readonly #fanout: Fanout<WebSocketConnection<C, D>>;
+  readonly #fanout: Fanout<WebSocketConnection<C, D, X>>;
   readonly #httpServer: Deno.HttpServer<Deno.NetAddr> | undefined;
   /** The live, connected and resumable sessions. */
-  readonly #registry: SessionRegistry<Session<WebSocketConnection<C, D>>> =
+  readonly #registry: SessionRegistry<Session<WebSocketConnection<C, D, X>>> =
     new LocalRegistry();
-  readonly #admission: Admission<Session<WebSocketConnection<C, D>>>;
-  readonly #upgrader: Upgrader<WebSocketConnection<C, D>>;
+  readonly #admission: Admission<Session<WebSocketConnection<C, D, X>>, X>;
+  readonly #upgrader: Upgrader<WebSocketConnection<C, D, X>, X>;
   readonly #shutdown = new Shutdown();
   #terminating: Promise<void> | undefined;
   /** The listeners of `options.signals`. */
@@ -180,23 +186,17 @@ export class WebSocketServer<
   /**
    * Makes a server. With `options.port`, it listens by itself at once.
    *
-   * @throws {TypeError} When `handler.onConnection` is not a function, or an
-   * option has the wrong type or is unknown.
-   * @throws {RangeError} When a number option is out of range.
+   * @throws {TypeError} When `handler.onConnection` is not a function, a
+   * callback's name differs from the right one only by case (`onconnection`),
+   * or an option has the wrong type or is unknown.
+   * @throws {RangeError} When a number option is out of range (a duration
+   * past its maximum says the unit is seconds).
    */
   constructor(
-    handler: WSServerHandler<D, C>,
+    handler: WSServerHandlerInit<H, D, C, X>,
     options?: WebSocketServerOptions<D>,
   ) {
-    if (
-      typeof handler !== "object" || handler === null ||
-      typeof (handler as Partial<WSServerHandler<D, C>>).onConnection !==
-        "function"
-    ) {
-      throw new TypeError(
-        "Cannot create WebSocketServer: handler.onConnection must be a function",
-      );
-    }
+    checkServerHandler(handler, "Cannot create WebSocketServer");
     const resolved = resolveServerOptions(options);
     this.#handler = handler;
     this.#options = resolved;
@@ -204,7 +204,7 @@ export class WebSocketServer<
       ? undefined
       : new URLPattern({ pathname: resolved.path });
     const registry = this.#registry;
-    const settings: SessionSettings<WebSocketConnection<C, D>> = {
+    const settings: SessionSettings<WebSocketConnection<C, D, X>> = {
       side: "server",
       dataType: resolved.dataType,
       maxMessageSize: resolved.maxMessageSize,
@@ -232,15 +232,25 @@ export class WebSocketServer<
       settings,
       this.#stats,
       {
-        open: (session, request, protocol) =>
-          openConnection(session, { server: this, request, protocol }),
+        open: (session, request, protocol, context) =>
+          openConnection(session, {
+            server: this,
+            request,
+            protocol,
+            context,
+          }),
       },
     );
     this.#admission = new Admission(resolved, this.#pattern, this.#stats, {
       terminated: () => this.terminated,
       liveCount: () => registry.live.size,
-      onConnection: (request) =>
-        handler.onConnection(this, { type: "connection", request }),
+      onConnection: (request, context, responseHeaders) =>
+        handler.onConnection(this, {
+          type: "connection",
+          request,
+          context,
+          responseHeaders,
+        }),
       resume: (request) => this.#upgrader.resume(request),
       upgrade: (request, wsRequest, accepted) =>
         this.#upgrader.upgrade(request, wsRequest, accepted),
@@ -295,17 +305,19 @@ export class WebSocketServer<
    */
   // deno-lint-ignore no-misused-new -- 4D's constructor is `.new()`.
   static new<
+    H,
     D extends DataType = "text",
     C extends WSConnectionHandler<D, C> = WSConnectionHandler<D>,
+    X = unknown,
   >(
-    handler: WSServerHandler<D, C>,
+    handler: WSServerHandlerInit<H, D, C, X>,
     options?: WebSocketServerOptions<D>,
-  ): WebSocketServer<D, C> {
-    return new WebSocketServer(handler, options);
+  ): WebSocketServer<H, D, C, X> {
+    return new WebSocketServer<H, D, C, X>(handler, options);
   }
 
   /** A fresh array of the `"Connected"` connections. */
-  get connections(): WebSocketConnection<C, D>[] {
+  get connections(): WebSocketConnection<C, D, X>[] {
     return Array.from(this.#registry.connected, (session) => session.target);
   }
 
@@ -314,9 +326,10 @@ export class WebSocketServer<
     return this.#options.dataType;
   }
 
-  /** The handler given to the constructor. */
-  get handler(): WSServerHandler<D, C> {
-    return this.#handler;
+  /** The handler given to the constructor, with its own type. */
+  get handler(): H & WSServerHandler<D, C, X> {
+    // `H` was inferred from this very object, its callbacks typed apart.
+    return this.#handler as H & WSServerHandler<D, C, X>;
   }
 
   /** The `path` pattern, or `undefined` for every path. */
@@ -361,7 +374,7 @@ export class WebSocketServer<
    * True where the server's `path` matches the request, so that one
    * `Deno.serve` can route between several servers and other pages.
    */
-  handles(request: Request): boolean {
+  handles(request: Request | WSFetchRequest): boolean {
     return this.#pattern === undefined || this.#pattern.test(request.url);
   }
 
@@ -386,11 +399,11 @@ export class WebSocketServer<
    * await wss.terminate();
    * ```
    */
-  broadcast(message: unknown, options?: WSBroadcastOptions): number {
+  broadcast<M>(message: WSSendable<M>, options?: WSBroadcastOptions): number {
     const count = this.#fanout.broadcast(
       encode(message),
       this.#registry.connected,
-      options?.except as WebSocketConnection<C, D> | undefined,
+      options?.except as WebSocketConnection<C, D, X> | undefined,
     );
     const stats = this.#stats;
     stats.broadcasts++;
@@ -405,12 +418,27 @@ export class WebSocketServer<
    * A matching upgrade request is upgraded; a matching plain request gets
    * 426; another path 404; an `Origin` not allowed or a refusal 403; one
    * connection too many or a terminated server 503.
+   *
+   * `request` must be the runtime's own `Request` (typed by what is read,
+   * for frameworks whose types name another). `info` is read by its shape,
+   * for `request.remoteAddress`: the `remoteAddr.hostname` of what
+   * `Deno.serve` gives; anything else (Hono's `c.env`) passes as it is.
+   * `init.context` goes to `onConnection` as `event.context` and stays as
+   * `conn.context`.
    */
-  fetch = (
-    request: Request,
-    info?: Deno.ServeHandlerInfo,
+  fetch: WSFetch<X> = (
+    request: Request | WSFetchRequest,
+    info?: unknown,
+    init?: WSFetchInit<X>,
   ): Response | Promise<Response> => {
-    const answer = this.#admission.admit(request, info);
+    if (!(request instanceof Request)) {
+      throw new TypeError(
+        "Cannot handle request: request must be the runtime's own Request",
+      );
+    }
+    // `WSFetchRest` makes `init` required whenever `X` excludes undefined.
+    const context = init?.context as X;
+    const answer = this.#admission.admit(request, info, context);
     return answer instanceof Response
       ? this.#counted(answer)
       : answer.then(this.#counted);

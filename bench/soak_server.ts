@@ -18,7 +18,7 @@ const wss = new WebSocketServer({
     onMessage: (ws, event) => ws.send(event.data),
     onTerminate: () => void terminated++,
   }),
-}, { closeTimeout: 2000 });
+}, { closeTimeout: 2 });
 
 let live = 0;
 function rawEcho(request: Request): Response {

@@ -66,23 +66,23 @@ Deno.test("resolveReconnect() throws RangeError naming the field out of range", 
   const cases: [Record<string, number>, string][] = [
     [
       { delay: -1 },
-      "delay must be a number of at least 0, current value is -1",
+      "delay is in seconds and must be a number of at least 0 and at most 60 (a minute), current value is -1",
     ],
     [
       { delay: Infinity },
-      "delay must be a number of at least 0, current value is Infinity",
+      "delay is in seconds and must be a number of at least 0 and at most 60 (a minute), current value is Infinity",
     ],
     [
       { delay: NaN },
-      "delay must be a number of at least 0, current value is NaN",
+      "delay is in seconds and must be a number of at least 0 and at most 60 (a minute), current value is NaN",
     ],
     [
       { delay: 2, maxDelay: 1 },
-      "maxDelay must be a number of at least 2, current value is 1",
+      "maxDelay is in seconds and must be a number of at least 2 and at most 3600 (an hour), current value is 1",
     ],
     [
       { maxDelay: Infinity },
-      "maxDelay must be a number of at least 0.5, current value is Infinity",
+      "maxDelay is in seconds and must be a number of at least 0.5 and at most 3600 (an hour), current value is Infinity",
     ],
     [
       { factor: 0.5 },

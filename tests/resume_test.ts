@@ -249,11 +249,11 @@ Deno.test("resolveResume() throws TypeError and RangeError naming the option", (
   const ranges: [Record<string, number>, string][] = [
     [
       { window: -1 },
-      "window must be a number of at least 0 and at most 4294967, current value is -1",
+      "window is in seconds and must be a number of at least 0 and at most 3600 (an hour), current value is -1",
     ],
     [
       { window: Infinity },
-      "window must be a number of at least 0 and at most 4294967, current value is Infinity",
+      "window is in seconds and must be a number of at least 0 and at most 3600 (an hour), current value is Infinity",
     ],
     [
       { maxMessages: 0 },

@@ -4,6 +4,8 @@
  * `.handler`, `event.data` is typed by `dataType`, `errCode` is a union a
  * `switch` can exhaust. Every `@ts-expect-error` line must stay an error: if
  * the types grew loose, `deno check` would fail on the unused directive.
+ * The cases of issue #24 (parameters, own fields, context, `send`) are in
+ * `tests/types_more_test.ts`.
  *
  * @module
  */
@@ -230,7 +232,8 @@ export function plainUse(): unknown[] {
   const server: WebSocketServer = new WebSocketServer({
     onConnection: () => new Counter(),
   });
-  const blobs: WebSocketServer<DataType> = new WebSocketServer({
+  // A server of any data type, any handler: the first two parameters.
+  const blobs: WebSocketServer<unknown, DataType> = new WebSocketServer({
     onConnection: () => ({ onMessage() {} }),
   }, { dataType: "blob" });
   const kept: WebSocketConnection[] = [];
