@@ -91,6 +91,7 @@ export function asyncOnConnection(): unknown[] {
 /** Refusals beside the literal, with parameters: the literal still types. */
 export function refusalsWithParameters(): unknown[] {
   const arrow = new WebSocketServer({
+    // deno-lint-ignore require-await -- the case is an async onConnection
     onConnection: async (_wss, event) => {
       if (event.request.url === "/") {
         return new Response(null, { status: 401 });
