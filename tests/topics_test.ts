@@ -254,7 +254,7 @@ Deno.test("topics: a subscriber that does not read is a slow consumer (1008); th
   await using server = listen({
     onConnection: (_, { request }) =>
       request.url.endsWith("/slow") ? slow : fast,
-  }, { maxBufferedAmount: 256 * 1024 });
+  }, { maxBufferedAmount: 256 * 1024, closeTimeout: 0.2 });
   const peer = await rawPeer(server.port, "/slow");
   await slow.opened();
   const reader = await connect(`${server.url}/fast`);
