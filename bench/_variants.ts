@@ -12,7 +12,12 @@
 export type Impl = "raw" | "raw-headers" | "ws4d";
 
 /** How a ws4d broadcast server fans out: see `server.ts`. */
-export type Fanout = "loop" | "broadcast" | "redis";
+export type Fanout =
+  | "loop"
+  | "broadcast"
+  | "redis"
+  | "publish"
+  | "publish-redis";
 
 /** One server of a comparison. */
 export interface ServerVariant {

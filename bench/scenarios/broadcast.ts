@@ -1,10 +1,11 @@
 /**
  * Broadcast fan-out: one sender, 100 then 1,000 receivers, at most 256
  * messages not yet received by every receiver. The servers: raw, ws4d's 4D
- * loop over `connections`, `wss.broadcast`, and `wss.broadcast` through a
- * `RedisBackplane` (sender on one instance, receivers on another) when a
- * `redis-server` can be started; it runs pinned with the server and is
- * killed with the run's other children.
+ * loop over `connections`, `wss.broadcast`, `ws.publish` to a topic every
+ * connection subscribes to (the same deliveries: publish ÷ broadcast, in
+ * the same run), and both through a `RedisBackplane` (sender on one
+ * instance, receivers on another) when a `redis-server` can be started; it
+ * runs pinned with the server and is killed with the run's other children.
  *
  * @module
  */
@@ -39,6 +40,24 @@ const THROUGH_REDIS: ServerVariant = {
   about: "ws4d with `wss.broadcast` through a `RedisBackplane`",
 };
 
+const PUBLISH: ServerVariant = {
+  name: "ws4d-publish",
+  impl: "ws4d",
+  fanout: "publish",
+  about: "ws4d with `ws.publish` to a topic every connection subscribes to",
+};
+const PUBLISH_THROUGH_REDIS: ServerVariant = {
+  name: "ws4d-publish-redis",
+  impl: "ws4d",
+  fanout: "publish-redis",
+  about: "ws4d with `ws.publish` through a `RedisBackplane`",
+};
+
+/** Whether the variant runs two instances joined by Redis. */
+function throughRedis(variant: ServerVariant): boolean {
+  return variant.fanout === "redis" || variant.fanout === "publish-redis";
+}
+
 function broadcastRound(
   runner: Runner,
   variant: ServerVariant,
@@ -49,13 +68,11 @@ function broadcastRound(
     const spec = {
       scenario: "broadcast",
       dataType: "text",
-      ...(variant.fanout === "redis" && redisUrl !== undefined
-        ? { redisUrl }
-        : {}),
+      ...(throughRedis(variant) && redisUrl !== undefined ? { redisUrl } : {}),
     } as const;
     const { server, url } = await round.server(variant, spec);
     // Through Redis: the sender on a second instance, the receivers on this one.
-    const senderUrl = variant.fanout === "redis"
+    const senderUrl = throughRedis(variant)
       ? (await round.server(variant, spec)).url
       : url;
     const [mine, theirs] = split(receivers) as [number, number];
@@ -107,9 +124,14 @@ async function startRedis(runner: Runner): Promise<RedisLauncher | undefined> {
 const FANOUTS: ReadonlyArray<[ServerVariant, string]> = [
   [WS4D, "`for (const c of wss.connections) if (c !== ws) c.send(data)`"],
   [LOCAL, "`wss.broadcast(data, { except: ws })`"],
+  [PUBLISH, "`ws.publish(topic, data)`, every connection subscribed"],
   [
     THROUGH_REDIS,
     "`wss.broadcast` through Redis: sender on one instance, receivers on another",
+  ],
+  [
+    PUBLISH_THROUGH_REDIS,
+    "`ws.publish` through Redis: sender on one instance, subscribers on another",
   ],
 ];
 
@@ -132,15 +154,35 @@ export async function broadcastSection(runner: Runner): Promise<string> {
   const redis = await startRedis(runner);
   try {
     for (const receivers of [100, 1000]) {
-      const variants = [RAW, WS4D, LOCAL];
-      if (redis !== undefined) variants.push(THROUGH_REDIS);
+      const variants = [RAW, WS4D, LOCAL, PUBLISH];
+      if (redis !== undefined) {
+        variants.push(THROUGH_REDIS, PUBLISH_THROUGH_REDIS);
+      }
       const samples = await runner.alternate(
         `broadcast to ${receivers}`,
         variants,
         (variant) => broadcastRound(runner, variant, receivers, redis?.url),
       );
       all.push(...rows(receivers, samples));
+      notes.push(
+        `\`ws.publish\` ÷ \`wss.broadcast\`, ${receivers} receivers: ${
+          formatFixed(ratioTo(samples, LOCAL.name, PUBLISH.name, rate), 2)
+        }.`,
+      );
       if (redis !== undefined) {
+        notes.push(
+          `Through Redis, \`ws.publish\` ÷ \`wss.broadcast\`, ${receivers} receivers: ${
+            formatFixed(
+              ratioTo(
+                samples,
+                THROUGH_REDIS.name,
+                PUBLISH_THROUGH_REDIS.name,
+                rate,
+              ),
+              2,
+            )
+          }.`,
+        );
         notes.push(
           `Through Redis ÷ local \`wss.broadcast\`, ${receivers} receivers: ${
             formatFixed(
