@@ -160,8 +160,8 @@ export interface WebSocketServerOptions<D extends DataType = DataType> {
    */
   readonly resume?: boolean | WSResumeOptions | undefined;
   /**
-   * The most topics one connection subscribes to at once (README,
-   * "Topics"); past it, `ws.subscribe` throws a `RangeError`. 0: no
+   * The most topics one connection subscribes to at once
+   * (docs/topics.md); past it, `ws.subscribe` throws a `RangeError`. 0: no
    * connection subscribes.
    * @default {1000}
    */

@@ -229,7 +229,7 @@ export class WebSocketConnection<
   }
 
   /**
-   * Subscribes this connection to `topic` (README, "Topics"): what is
+   * Subscribes this connection to `topic` (docs/topics.md): what is
    * published to it reaches this connection, on whichever instance it was
    * published. Only the server subscribes a connection.
    *

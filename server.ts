@@ -167,7 +167,7 @@ export class WebSocketServer<
   #stopped: Promise<void> | undefined;
   /** What the server counts (`stats`), on the paths it already takes. */
   readonly #stats: WSServerCounts = createStats();
-  /** Who subscribes to what, on this instance (README, "Topics"). */
+  /** Who subscribes to what, on this instance (docs/topics.md). */
   readonly #topics: Topics<
     WebSocketConnection<C, D>,
     Session<WebSocketConnection<C, D>>
@@ -411,7 +411,7 @@ export class WebSocketServer<
   }
 
   /**
-   * Sends `message` to every subscriber of `topic` (README, "Topics"),
+   * Sends `message` to every subscriber of `topic` (docs/topics.md),
    * encoded once: on this instance (but `options.except`) and, through a
    * `backplane` that carries topics, on every other instance, in the order
    * this instance published.

@@ -1,5 +1,5 @@
 /**
- * Topics on one instance (README, "Topics"), over real sockets: subscribe,
+ * Topics on one instance (docs/topics.md), over real sockets: subscribe,
  * publish, unsubscribe, a close that takes the subscriptions with it,
  * `except` and `ws.publish`, the limits and their errors, the counts, a
  * slow subscriber, and a hostile client that tries to reach a topic it was

@@ -23,7 +23,8 @@ import {
 } from "../_report.ts";
 import { connectTimeout, type Runner, split } from "../_runner.ts";
 import { formatFixed } from "../_stats.ts";
-import { RAW, type ServerVariant, WS4D } from "../_variants.ts";
+import { BUN, RAW, type ServerVariant, WS4D } from "../_variants.ts";
+import { tools } from "../../tests/_provision.ts";
 
 const INFLIGHT = 256;
 
@@ -130,6 +131,10 @@ const FANOUTS: ReadonlyArray<[ServerVariant, string]> = [
     "`wss.broadcast` through Redis: sender on one instance, receivers on another",
   ],
   [
+    BUN,
+    "Bun's own `ws.publish(topic, data)`, every connection subscribed (a peer)",
+  ],
+  [
     PUBLISH_THROUGH_REDIS,
     "`ws.publish` through Redis: sender on one instance, subscribers on another",
   ],
@@ -155,6 +160,7 @@ export async function broadcastSection(runner: Runner): Promise<string> {
   try {
     for (const receivers of [100, 1000]) {
       const variants = [RAW, WS4D, LOCAL, PUBLISH];
+      if (tools().bun !== undefined) variants.push(BUN);
       if (redis !== undefined) {
         variants.push(THROUGH_REDIS, PUBLISH_THROUGH_REDIS);
       }
@@ -169,6 +175,13 @@ export async function broadcastSection(runner: Runner): Promise<string> {
           formatFixed(ratioTo(samples, LOCAL.name, PUBLISH.name, rate), 2)
         }.`,
       );
+      if (samples.has(BUN.name)) {
+        notes.push(
+          `ws4d's \`ws.publish\` ÷ Bun's, ${receivers} receivers: ${
+            formatFixed(ratioTo(samples, BUN.name, PUBLISH.name, rate), 2)
+          }.`,
+        );
+      }
       if (redis !== undefined) {
         notes.push(
           `Through Redis, \`ws.publish\` ÷ \`wss.broadcast\`, ${receivers} receivers: ${
@@ -202,6 +215,9 @@ export async function broadcastSection(runner: Runner): Promise<string> {
   }
   if (redis === undefined) {
     notes.push("No `redis-server` here: the row through Redis was left out.");
+  }
+  if (tools().bun === undefined) {
+    notes.push("No `bun` here (tests/_provision.ts): its row was left out.");
   }
   return `### Broadcast fan-out (one sender, 64 B, ≤ ${INFLIGHT} messages in flight)\n\n${
     table([

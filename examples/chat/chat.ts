@@ -2,7 +2,7 @@
  * The chat's connection handler, 4D's `myConnectionHandler`, with rooms: the
  * welcome, the news of arrivals and departures, and the relay of every
  * message to all the other clients of the same room, on every worker and
- * process (README, "Topics").
+ * process (docs/topics.md).
  *
  * @module
  */
