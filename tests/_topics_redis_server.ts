@@ -3,9 +3,11 @@
  * own process: `deno run tests/_topics_redis_server.ts <redis-url> <channel>`.
  * A client's URL names its topics (`/?topics=a,b`); it is told "ready" once
  * Redis has its subscriptions. It publishes what a client sends to "t" (as
- * `ws.publish`), but "unsub <topic>", answered "unsubscribed" once Redis
- * has it. It prints `port <n>` once listening, `left` each time a client
- * has gone and Redis has its unsubscriptions, and terminates on SIGTERM.
+ * `ws.publish`), but "pub <topic> <text>", published to that topic, and
+ * "unsub <topic>", answered "unsubscribed" once Redis has it. It prints `port <n>` once listening, `left` each time a client
+ * has gone and Redis has its unsubscriptions, the `statusText` of each
+ * server `onError` (a recovery once Redis has the subscriptions again), and
+ * terminates on SIGTERM.
  *
  * @module
  */
@@ -30,6 +32,11 @@ const wss = new WebSocketServer({
     },
     async onMessage(ws, event) {
       const text = String(event.data);
+      if (text.startsWith("pub ")) {
+        const [, topic = "", ...words] = text.split(" ");
+        ws.publish(topic, words.join(" "));
+        return;
+      }
       if (!text.startsWith("unsub ")) {
         ws.publish("t", event.data);
         return;
@@ -43,6 +50,10 @@ const wss = new WebSocketServer({
       await print("left");
     },
   }),
+  async onError(_wss, event) {
+    if (event.statusText === "backplane recovered") await backplane.settled();
+    await print(event.statusText);
+  },
 }, { port: 0, hostname: "127.0.0.1", backplane });
 
 Deno.addSignalListener("SIGTERM", async () => {

@@ -12,7 +12,7 @@ import { deadline } from "@std/async";
 import { Buffer } from "node:buffer";
 import { createClient } from "npm:redis@^5.12.1";
 import { connect, exchange, hangUp, type Peer } from "./_helpers.ts";
-import { anyRedis, hasRedis } from "./_redis.ts";
+import { anyRedis, hasRedis, hasRedisServer, RedisProcess } from "./_redis.ts";
 
 const ignore = !hasRedis();
 
@@ -193,6 +193,53 @@ Deno.test({
     } finally {
       for (const peer of peers) await hangUp(peer).catch(() => {});
       await client.close();
+      await Promise.all([a.stop(), b.stop()]);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "topics over RedisBackplane: Redis killed and restarted; a topic subscribed while it was down is carried once it is back",
+  ignore: !hasRedisServer(),
+  async fn() {
+    await using redis = new RedisProcess();
+    await redis.start();
+    const channel = `test-${crypto.randomUUID()}`;
+    const [a, b] = [
+      new Instance(redis.url, channel),
+      new Instance(redis.url, channel),
+    ];
+    const peers: Peer[] = [];
+    try {
+      const early = await join(await b.url("t"));
+      const sender = await join(await a.url(""));
+      peers.push(early, sender);
+      sender.socket.send("before");
+      await early.received(1);
+      await redis.stop();
+      await Promise.all([
+        a.lined(/backplane failed/),
+        b.lined(/backplane failed/),
+      ]);
+      // A topic new to b, subscribed while Redis is down.
+      const late = connect(await b.url("u"));
+      await redis.start();
+      await Promise.all([
+        a.lined(/backplane recovered/),
+        b.lined(/backplane recovered/),
+      ]);
+      const latePeer = await late;
+      peers.push(latePeer);
+      await latePeer.received(1);
+      // t was b's before (subscribed again by itself), u is new.
+      sender.socket.send("after");
+      sender.socket.send("pub u to u");
+      await Promise.all([early.received(2), latePeer.received(2)]);
+      assertEquals(early.messages, ["before", "after"]);
+      assertEquals(latePeer.messages, ["ready", "to u"]);
+    } finally {
+      for (const peer of peers) await hangUp(peer).catch(() => {});
       await Promise.all([a.stop(), b.stop()]);
     }
   },
