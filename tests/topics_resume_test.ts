@@ -125,3 +125,59 @@ Deno.test("topics through a resume: the subscription survives 3 cuts; what was p
   );
   await hangUp(direct);
 });
+
+Deno.test("topics through a resume: publishes past maxMessages while the client is away end the session (1006), which leaves its topics", async () => {
+  const server = new Recorder({
+    onOpen(ws) {
+      ws.subscribe("feed");
+      ws.send("subscribed");
+    },
+  });
+  await using listening = listen({ onConnection: () => server }, {
+    resume: { window: 10, maxMessages: 10 },
+  });
+  const { wss } = listening;
+  await using relay = new Relay({
+    hostname: "127.0.0.1",
+    port: listening.port,
+  });
+  const published = Promise.withResolvers<number>();
+  let cut = false;
+  let done = false;
+  const client = new ClientRecorder({
+    reconnect: { delay: 0, jitter: 0, maxRetries: Infinity },
+    onMessage() {
+      if (cut) return;
+      cut = true;
+      relay.refuse("hangup");
+      relay.cut();
+    },
+    onReconnecting() {
+      // Once the server's session waits for its client: past its limits.
+      if (done || wss.stats.sessionsWaiting === 0) return;
+      done = true;
+      let count = 0;
+      for (let n = 0; n < 20; n++) count += wss.publish("feed", `p:${n}`);
+      published.resolve(count);
+      relay.admit();
+    },
+  });
+  const ws = new WebSocket(relay.url("/"), client);
+  try {
+    // Handed to the waiting session, kept until the limit was passed.
+    assertEquals(await deadline(published.promise, 10_000), 20);
+    const end = await server.terminated();
+    assertEquals(end.code, 1006);
+    assertEquals(wss.subscriberCount("feed"), 0);
+    assertEquals(wss.stats.sessionsExpired.limits, 1);
+    // The client comes back to a fresh connection, subscribed anew.
+    const open = await client.when(
+      (c) => c.name === "onOpen" && c.event.reconnected === true,
+      "the client's new connection",
+    );
+    assertEquals(open.event.resumed, false);
+  } finally {
+    ws.terminate();
+    await client.terminated();
+  }
+});
