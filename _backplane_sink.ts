@@ -10,6 +10,7 @@ import { ErrorCode, wsError } from "./_errors.ts";
 import type { WSServerCounts } from "./_stats.ts";
 import type { WSError } from "./_types.ts";
 import type { BackplaneData, BackplaneSink } from "./backplane.ts";
+import { isTopic } from "./_topics.ts";
 
 /** A session as a broadcast sees it. */
 export interface Recipient {
@@ -18,16 +19,25 @@ export interface Recipient {
 
 /**
  * The sink of one server: `sessions` are its connected ones (read at each
- * delivery), `report` its `onError`.
+ * delivery), `topic` hands a publish to a topic's local subscribers,
+ * `report` is its `onError`.
  */
 export function backplaneSink(
   sessions: Iterable<Recipient>,
   stats: WSServerCounts,
   report: (statusText: string, errors: readonly WSError[]) => void,
+  topic: (topic: string, data: BackplaneData) => void = () => {},
 ): BackplaneSink {
   return {
     deliver(data: BackplaneData): void {
       for (const session of sessions) session.sendEncoded(data);
+    },
+    deliverTopic(name: string, data: BackplaneData): void {
+      // What another process put on the channel: checked, else ignored.
+      if (
+        isTopic(name) &&
+        (typeof data === "string" || data instanceof Uint8Array)
+      ) topic(name, data);
     },
     failed(error: Error): void {
       stats.backplaneFailures++;

@@ -1,7 +1,8 @@
 /**
  * `broadcast`'s fan-out: a message encoded once, handed to every open
  * session of this instance, and through the backplane to the other
- * instances, in the order this instance broadcast (a `Blob` is read before
+ * instances (with `publish`'s, to a topic), in the order this instance
+ * broadcast or published (a `Blob` is read before
  * what follows it is published).
  *
  * @module
@@ -24,6 +25,16 @@ function toBackplaneData(data: Exclude<Encoded, Blob>): BackplaneData {
 /** Bytes copied, text as it is. */
 function copyOf(data: BackplaneData): BackplaneData {
   return typeof data === "string" ? data : data.slice();
+}
+
+/** A broadcast, or a publish to `topic`. */
+function send(
+  backplane: Backplane,
+  data: BackplaneData,
+  topic: string | undefined,
+): void {
+  if (topic === undefined) backplane.publish(data);
+  else backplane.publishTopic?.(topic, data);
 }
 
 /** One server's fan-out, local and through its backplane. */
@@ -55,15 +66,27 @@ export class Fanout<T> {
     return count;
   }
 
+  /**
+   * Hands `data` to the other instances as a publish to `topic` (the local
+   * subscribers are `_topics.ts`'s), in order with the broadcasts. A
+   * backplane without `publishTopic` carries no topic: topics stay local.
+   */
+  publishTopic(topic: string, data: Encoded): void {
+    const backplane = this.#backplane;
+    if (backplane?.publishTopic !== undefined) {
+      this.#publish(backplane, data, topic);
+    }
+  }
+
   /** Resolves once every broadcast made so far is published. */
   async settled(): Promise<void> {
     await this.#publishing;
   }
 
-  /** Publishes in order, as text or bytes. */
-  #publish(backplane: Backplane, data: Encoded): void {
+  /** Publishes in order, as text or bytes (to `topic`, where given). */
+  #publish(backplane: Backplane, data: Encoded, topic?: string): void {
     if (this.#publishing === undefined && !(data instanceof Blob)) {
-      backplane.publish(toBackplaneData(data));
+      send(backplane, toBackplaneData(data), topic);
       return;
     }
     // A Blob is read first; what follows it waits its turn, as a copy of
@@ -73,7 +96,7 @@ export class Fanout<T> {
       : Promise.resolve(copyOf(toBackplaneData(data)));
     const turn: Promise<void> = (this.#publishing ?? Promise.resolve())
       .then(() => ready)
-      .then((bytes) => backplane.publish(bytes))
+      .then((bytes) => send(backplane, bytes, topic))
       .catch(() => {})
       .finally(() => {
         if (this.#publishing === turn) this.#publishing = undefined;

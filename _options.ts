@@ -162,6 +162,13 @@ export interface WebSocketServerOptions<D extends DataType = DataType> {
    * @default {undefined} off
    */
   readonly resume?: boolean | WSResumeOptions | undefined;
+  /**
+   * The most topics one connection subscribes to at once
+   * (docs/topics.md); past it, `ws.subscribe` throws a `RangeError`. 0: no
+   * connection subscribes.
+   * @default {1000}
+   */
+  readonly maxSubscriptions?: number | undefined;
 }
 
 /** The server option `resume`. */
@@ -331,6 +338,7 @@ const SERVER_OPTIONS = {
     ((request: Request, remoteAddress: string) => string) | undefined
   >(undefined, (value, name) => checkFunction(value, name, SERVER)),
   resume: option<ResumeLimits | null>(null, resolveResume),
+  maxSubscriptions: number(1000, { min: 0, integer: true, infinite: true }),
 } satisfies { readonly [K in keyof WebSocketServerOptions]-?: unknown };
 
 /** The options of a `WebSocketServer` once checked, defaults applied. */
@@ -434,14 +442,23 @@ function checkSignals(value: unknown, name: string): readonly string[] {
   return names;
 }
 
-/** A backplane is any object with `start`, `publish` and `close` methods. */
+/** The optional methods of a backplane: functions where present. */
+const OPTIONAL_METHODS = ["publishTopic", "subscribe", "unsubscribe"] as const;
+
+/**
+ * A backplane is any object with `start`, `publish` and `close` methods,
+ * and functions for the optional ones it has.
+ */
 function checkBackplane(value: unknown, name: string): Backplane {
   const candidate = value as Partial<Record<keyof Backplane, unknown>>;
   if (
     typeof value !== "object" || value === null ||
     typeof candidate.start !== "function" ||
     typeof candidate.publish !== "function" ||
-    typeof candidate.close !== "function"
+    typeof candidate.close !== "function" ||
+    OPTIONAL_METHODS.some((method) =>
+      candidate[method] !== undefined && typeof candidate[method] !== "function"
+    )
   ) {
     throw new TypeError(
       `${SERVER}: ${name} must be a Backplane (start, publish and close methods), current value is ${

@@ -40,6 +40,13 @@ export interface WSServerStats {
   readonly broadcasts: number;
   /** The local deliveries that the calls of `broadcast()` made. */
   readonly broadcastDeliveries: number;
+  /** Calls of `publish()` (`wss.publish`, `ws.publish`) on this instance. */
+  readonly publishes: number;
+  /**
+   * Messages handed to subscribers on this instance by a publish, whichever
+   * instance published it (so the sum over instances is every delivery).
+   */
+  readonly publishDeliveries: number;
   /** Backplane failures reported. */
   readonly backplaneFailures: number;
   /** Broadcasts that did not reach the other instances. */
@@ -97,6 +104,10 @@ export interface WSServerCounts {
   broadcasts: number;
   /** See {@linkcode WSServerStats.broadcastDeliveries}. */
   broadcastDeliveries: number;
+  /** See {@linkcode WSServerStats.publishes}. */
+  publishes: number;
+  /** See {@linkcode WSServerStats.publishDeliveries}. */
+  publishDeliveries: number;
   /** See {@linkcode WSServerStats.backplaneFailures}. */
   backplaneFailures: number;
   /** See {@linkcode WSServerStats.backplaneDrops}. */
@@ -143,6 +154,8 @@ export function createStats(): WSServerCounts {
     errors: {},
     broadcasts: 0,
     broadcastDeliveries: 0,
+    publishes: 0,
+    publishDeliveries: 0,
     backplaneFailures: 0,
     backplaneDrops: 0,
     limits: {
@@ -190,6 +203,8 @@ export function snapshotStats(counts: WSServerCounts): WSServerStats {
     errors: Object.freeze({ ...counts.errors }),
     broadcasts: counts.broadcasts,
     broadcastDeliveries: counts.broadcastDeliveries,
+    publishes: counts.publishes,
+    publishDeliveries: counts.publishDeliveries,
     backplaneFailures: counts.backplaneFailures,
     backplaneDrops: counts.backplaneDrops,
     limits: Object.freeze({ ...counts.limits }),

@@ -34,6 +34,12 @@ export interface BackplaneSink {
   /** A broadcast of another instance: sent to every local connection. */
   deliver(data: BackplaneData): void;
   /**
+   * A publish of another instance to `topic`: sent to the local
+   * subscribers of `topic`. What is not a valid topic (SPEC.md, "Topics")
+   * or not text or bytes is ignored.
+   */
+  deliverTopic(topic: string, data: BackplaneData): void;
+  /**
    * The backplane is down: reported once to the server's `onError`
    * (`BackplaneFailed`); broadcasts stay local until it recovers.
    */
@@ -46,10 +52,11 @@ export interface BackplaneSink {
 }
 
 /**
- * Carries broadcasts between the instances of a server that share its
- * channel. An implementation delivers each broadcast of another instance
+ * Carries broadcasts (and, with `publishTopic`, publishes to topics)
+ * between the instances of a server that share its channel. An
+ * implementation delivers each broadcast and publish of another instance
  * exactly once, in the order that instance published them, and never hands
- * an instance its own broadcasts back.
+ * an instance its own back.
  */
 export interface Backplane {
   /** Called once, by the server that was given this backplane. */
@@ -60,6 +67,22 @@ export interface Backplane {
    * of the caller's memory: copy it before returning if it is kept.
    */
   publish(data: BackplaneData): void;
+  /**
+   * Sends a publish to `topic` to the other instances (`wss.publish`), in
+   * order with the broadcasts; the same rules as `publish`. A backplane
+   * without it carries no topic: `wss.publish` then reaches the subscribers
+   * of this instance only.
+   */
+  publishTopic?(topic: string, data: BackplaneData): void;
+  /**
+   * `topic` got its first subscriber on this instance: a backplane that
+   * routes (Redis) starts carrying the topic's publishes here. Without it,
+   * the backplane delivers every topic's publishes, and the instance drops
+   * those with no subscriber here.
+   */
+  subscribe?(topic: string): void;
+  /** `topic` lost its last subscriber on this instance. */
+  unsubscribe?(topic: string): void;
   /** Called by the server's `terminate()`: stops and frees what it holds. */
   close(): Promise<void>;
 }
@@ -124,6 +147,13 @@ export class BroadcastChannelBackplane implements Backplane {
       const data = event.data;
       if (typeof data === "string" || data instanceof Uint8Array) {
         sink.deliver(data);
+      } else if (Array.isArray(data) && data.length === 2) {
+        // A publish: [topic, data]; the sink checks both.
+        const [topic, payload]: unknown[] = data;
+        if (
+          typeof topic === "string" &&
+          (typeof payload === "string" || payload instanceof Uint8Array)
+        ) sink.deliverTopic(topic, payload);
       }
     };
     channel.onmessageerror = () => {
@@ -135,6 +165,15 @@ export class BroadcastChannelBackplane implements Backplane {
   /** Posts a broadcast to the other workers. */
   publish(data: BackplaneData): void {
     this.#channel?.postMessage(data);
+  }
+
+  /**
+   * Posts a publish to `topic` to the other workers, on the same channel
+   * as the broadcasts (so in order with them), as `[topic, data]`. Every
+   * worker receives it; one with no subscriber to `topic` drops it.
+   */
+  publishTopic(topic: string, data: BackplaneData): void {
+    this.#channel?.postMessage([topic, data]);
   }
 
   /** Closes the channel. */

@@ -28,6 +28,7 @@ import type { WebSocketServer } from "./server.ts";
 export type { WebSocketServer } from "./server.ts";
 export type { WSServerHandler } from "./_server_types.ts";
 import type { Session } from "./_session.ts";
+import type { Topics } from "./_topics.ts";
 import { checkCloseCode, checkReason } from "./_checks.ts";
 import type {
   DataType,
@@ -156,6 +157,10 @@ export class WebSocketConnection<
   readonly #context: X;
   readonly #protocol: string;
   readonly #id: number;
+  readonly #topics: Topics<
+    WebSocketConnection<H, D, X>,
+    Session<WebSocketConnection<H, D, X>>
+  >;
 
   /**
    * Made by the server only.
@@ -166,6 +171,10 @@ export class WebSocketConnection<
     token: never,
     session: Session<WebSocketConnection<H, D, X>>,
     init: WSConnectionInit<H, D, X>,
+    topics: Topics<
+      WebSocketConnection<H, D, X>,
+      Session<WebSocketConnection<H, D, X>>
+    >,
   ) {
     if ((token as unknown) !== FACTORY) {
       throw new TypeError(
@@ -178,6 +187,7 @@ export class WebSocketConnection<
     this.#protocol = init.protocol;
     this.#context = init.context;
     this.#id = nextId++;
+    this.#topics = topics;
   }
 
   /**
@@ -251,6 +261,82 @@ export class WebSocketConnection<
   }
 
   /**
+   * Subscribes this connection to `topic` (docs/topics.md): what is
+   * published to it reaches this connection, on whichever instance it was
+   * published. Only the server subscribes a connection.
+   *
+   * @returns True; false, subscribing nothing, when the connection is
+   * `"Closing"` or `"Closed"`.
+   * @throws {TypeError} When `topic` is not a non-empty, well-formed string.
+   * @throws {RangeError} When `topic` is over 256 UTF-16 code units, or the
+   * connection has `maxSubscriptions` topics already.
+   *
+   * @example A room per path
+   * ```ts
+   * import { WebSocketServer } from "@ws4d/websocket";
+   * import { assertEquals } from "@std/assert";
+   *
+   * await using wss = new WebSocketServer({
+   *   onConnection: (_wss, { request }) => ({
+   *     onOpen: (ws) => void ws.subscribe(request.params.room ?? "lobby"),
+   *     onMessage: (ws, event) => ws.publish(ws.subscriptions[0]!, event.data),
+   *   }),
+   * }, { path: "/rooms/:room" });
+   * assertEquals(wss.subscriberCount("lobby"), 0);
+   * ```
+   */
+  subscribe(topic: string): boolean {
+    return this.#topics.subscribe(
+      this.#session,
+      topic,
+      "Cannot subscribe connection",
+    );
+  }
+
+  /**
+   * Unsubscribes this connection from `topic`.
+   *
+   * @returns Whether it was subscribed.
+   * @throws {TypeError} For a `topic` that is not one, as `subscribe`.
+   * @throws {RangeError} For a `topic` too long.
+   */
+  unsubscribe(topic: string): boolean {
+    return this.#topics.unsubscribe(
+      this.#session,
+      topic,
+      "Cannot unsubscribe connection",
+    );
+  }
+
+  /**
+   * Whether this connection subscribes to `topic`.
+   *
+   * @throws {TypeError} For a `topic` that is not one, as `subscribe`.
+   * @throws {RangeError} For a `topic` too long.
+   */
+  isSubscribed(topic: string): boolean {
+    return this.#topics.has(this.#session, topic, "Cannot read subscription");
+  }
+
+  /** A fresh array of this connection's topics, in the order subscribed. */
+  get subscriptions(): string[] {
+    return this.#topics.of(this.#session);
+  }
+
+  /**
+   * Publishes `message` to `topic` as `wss.publish` does, to every
+   * subscriber but this connection.
+   *
+   * @returns How many local connections it was handed to.
+   * @throws {TypeError} For a `topic` that is not one, or a value that
+   * cannot be sent.
+   * @throws {RangeError} For a `topic` too long.
+   */
+  publish<M>(topic: string, message: WSSendable<M>): number {
+    return this.#server.publish(topic, message, { except: this });
+  }
+
+  /**
    * Closes the connection. As 4D documents: with a `code` from 3001 to 4999,
    * the code and `message` go to the client; otherwise it closes with 1000
    * and the message is not sent. Calling it again does nothing.
@@ -280,11 +366,16 @@ export class WebSocketConnection<
 export function openConnection<H, D extends DataType, X>(
   session: Session<WebSocketConnection<H, D, X>>,
   init: WSConnectionInit<H, D, X>,
+  topics: Topics<
+    WebSocketConnection<H, D, X>,
+    Session<WebSocketConnection<H, D, X>>
+  >,
 ): WebSocketConnection<H, D, X> {
   const connection = new WebSocketConnection<H, D, X>(
     FACTORY as never,
     session,
     init,
+    topics,
   );
   session.target = connection;
   return connection;

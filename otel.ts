@@ -36,6 +36,8 @@
  * | `ws4d.server.errors`               | Counter       | `{error}`      | `error.type`                | `errors`                                |
  * | `ws4d.server.broadcasts`           | Counter       | `{broadcast}`  |                             | `broadcasts`                            |
  * | `ws4d.server.broadcast.deliveries` | Counter       | `{message}`    |                             | `broadcastDeliveries`                   |
+ * | `ws4d.server.publishes`            | Counter       | `{publish}`    |                             | `publishes`                             |
+ * | `ws4d.server.publish.deliveries`   | Counter       | `{message}`    |                             | `publishDeliveries`                     |
  * | `ws4d.server.backplane.failures`   | Counter       | `{failure}`    |                             | `backplaneFailures`                     |
  * | `ws4d.server.broadcast.dropped`    | Counter       | `{broadcast}`  |                             | `backplaneDrops`                        |
  * | `ws4d.server.limit.hits`           | Counter       | `{hit}`        | `ws4d.limit.name`           | `limits`                                |
@@ -183,6 +185,8 @@ interface Instruments {
   readonly errors: WSObservable;
   readonly broadcasts: WSObservable;
   readonly deliveries: WSObservable;
+  readonly publishes: WSObservable;
+  readonly publishDeliveries: WSObservable;
   readonly failures: WSObservable;
   readonly dropped: WSObservable;
   readonly limits: WSObservable;
@@ -251,6 +255,16 @@ function instrumentsOf(meter: WSMeter): Instruments {
       "ws4d.server.broadcast.deliveries",
       "{message}",
       "Local deliveries made by broadcast().",
+    ),
+    publishes: counter(
+      "ws4d.server.publishes",
+      "{publish}",
+      "Calls of publish() on this instance.",
+    ),
+    publishDeliveries: counter(
+      "ws4d.server.publish.deliveries",
+      "{message}",
+      "Messages handed to subscribers here by a publish of any instance.",
     ),
     failures: counter(
       "ws4d.server.backplane.failures",
@@ -387,7 +401,8 @@ function validate(
  * const stats: WSServerStats = {
  *   connections: 3, connectionsTotal: 7, refused: { "403": 1 }, closes: {},
  *   messagesReceived: 0, messagesSent: 0, bytesReceived: 0, bytesSent: 0,
- *   errors: {}, broadcasts: 0, broadcastDeliveries: 0, backplaneFailures: 0,
+ *   errors: {}, broadcasts: 0, broadcastDeliveries: 0, publishes: 0,
+ *   publishDeliveries: 0, backplaneFailures: 0,
  *   backplaneDrops: 0, limits: {}, sessionsWaiting: 0, sessionsResumed: 0,
  *   sessionsExpired: { window: 0, limits: 0 },
  * };
@@ -438,6 +453,8 @@ export function observeServer(
     each(i.errors, stats.errors, "error.type");
     result.observe(i.broadcasts, stats.broadcasts, base);
     result.observe(i.deliveries, stats.broadcastDeliveries, base);
+    result.observe(i.publishes, stats.publishes, base);
+    result.observe(i.publishDeliveries, stats.publishDeliveries, base);
     result.observe(i.failures, stats.backplaneFailures, base);
     result.observe(i.dropped, stats.backplaneDrops, base);
     each(i.limits, stats.limits, "ws4d.limit.name");

@@ -61,8 +61,13 @@ interface RedisConnection {
   connect(): Promise<unknown>;
   publish(channel: string, message: Buffer): Promise<unknown>;
   subscribe(
+    channel: string | string[],
+    listener: (message: Buffer, channel: Buffer) => void,
+    bufferMode: true,
+  ): Promise<unknown>;
+  unsubscribe(
     channel: string,
-    listener: (message: Buffer) => void,
+    listener: (message: Buffer, channel: Buffer) => void,
     bufferMode: true,
   ): Promise<unknown>;
   duplicate(): RedisConnection;
@@ -75,8 +80,18 @@ const BINARY = 1;
 /** Then 16 bytes naming the instance that published it. */
 const ORIGIN = 16;
 
+/**
+ * A topic's channel is the broadcast channel, this separator, then the
+ * topic: the channel option may not hold a NUL, so no broadcast channel is
+ * ever a topic's, and the topics of two servers with different channels
+ * never meet.
+ */
+const TOPIC_SEPARATOR = "\u0000topic:";
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
+/** What another process put on a topic's channel is checked: invalid UTF-8 is dropped. */
+const strictDecoder = new TextDecoder("utf-8", { fatal: true });
 
 /**
  * A backplane over Redis pub/sub, for server instances on several processes
@@ -120,6 +135,13 @@ export class RedisBackplane implements Backplane {
   #connecting: Promise<unknown>[] = [];
   /** The first subscription is done: from then on, "ready" means up. */
   #subscribed = false;
+  /** The topics with a subscriber on this instance. */
+  readonly #topics = new Set<string>();
+  /** The subscribe and unsubscribe commands not answered yet. */
+  readonly #pending = new Set<Promise<unknown>>();
+  /** The one listener of every topic's channel. */
+  readonly #topicListener = (message: Buffer, channel: Buffer): void =>
+    this.#receiveTopic(message, channel);
   readonly #ready = Promise.withResolvers<void>();
 
   /**
@@ -151,9 +173,11 @@ export class RedisBackplane implements Backplane {
     }
     const channel = checkString(options?.channel, "options.channel", action) ??
       "ws4d";
-    if (channel === "") {
+    if (channel === "" || channel.includes("\u0000")) {
       throw new TypeError(
-        `${action}: options.channel must be a non-empty string, current value is ""`,
+        `${action}: options.channel must be a non-empty string without NUL, current value is ${
+          describe(channel)
+        }`,
       );
     }
     const seconds = options?.maxReconnectDelay === undefined ? 2 : checkNumber(
@@ -219,7 +243,10 @@ export class RedisBackplane implements Backplane {
     subscriber.on("error", (error) => this.#failed("subscriber", error));
     publisher.on("ready", () => this.#up("publisher"));
     subscriber.on("ready", () => {
-      if (this.#subscribed) this.#up("subscriber");
+      if (!this.#subscribed) return;
+      // A topic whose SUBSCRIBE failed while Redis was down: asked again.
+      this.#subscribeTopics();
+      this.#up("subscriber");
     });
     const publisherConnect = publisher.connect();
     const subscriberConnect = subscriber.connect();
@@ -236,6 +263,7 @@ export class RedisBackplane implements Backplane {
       .then(() => {
         // node-redis subscribes again by itself after a reconnection.
         this.#subscribed = true;
+        this.#subscribeTopics();
         this.#up("subscriber");
       })
       .catch((error) => this.#failed("subscriber", error));
@@ -243,6 +271,11 @@ export class RedisBackplane implements Backplane {
 
   /** Publishes a broadcast to the other instances; counts it if Redis is down. */
   publish(data: BackplaneData): void {
+    this.#send(this.#channel, data);
+  }
+
+  /** Publishes on `channel`: the kind, this instance's name, the payload. */
+  #send(channel: string, data: BackplaneData): void {
     const publisher = this.#publisher;
     if (publisher === undefined || !this.connected) {
       this.#drop();
@@ -254,7 +287,58 @@ export class RedisBackplane implements Backplane {
     message[0] = text ? TEXT : BINARY;
     message.set(this.#origin, 1);
     message.set(payload, 1 + ORIGIN);
-    publisher.publish(this.#channel, message).catch(() => this.#drop());
+    publisher.publish(channel, message).catch(() => this.#drop());
+  }
+
+  /**
+   * Publishes to `topic` for the other instances, on the topic's own
+   * channel; counted as dropped if Redis is down.
+   */
+  publishTopic(topic: string, data: BackplaneData): void {
+    this.#send(this.#channel + TOPIC_SEPARATOR + topic, data);
+  }
+
+  /**
+   * `topic` has a subscriber here: this instance subscribes to the topic's
+   * channel, and receives none of its traffic before nor after it has one.
+   */
+  subscribe(topic: string): void {
+    if (this.#topics.has(topic)) return;
+    this.#topics.add(topic);
+    const subscriber = this.#subscriber;
+    if (subscriber === undefined || !this.#subscribed || this.#closed) return;
+    this.#track(
+      subscriber.subscribe(
+        this.#channel + TOPIC_SEPARATOR + topic,
+        this.#topicListener,
+        true,
+      ),
+    );
+  }
+
+  /** `topic` has no subscriber here any more: its channel is left. */
+  unsubscribe(topic: string): void {
+    if (!this.#topics.delete(topic)) return;
+    const subscriber = this.#subscriber;
+    if (subscriber === undefined || !this.#subscribed || this.#closed) return;
+    this.#track(
+      subscriber.unsubscribe(
+        this.#channel + TOPIC_SEPARATOR + topic,
+        this.#topicListener,
+        true,
+      ),
+    );
+  }
+
+  /**
+   * Resolves once Redis has answered (or failed) every topic subscription
+   * and unsubscription asked so far: from then on, what another instance
+   * publishes to a subscribed topic reaches this one.
+   */
+  async settled(): Promise<void> {
+    while (this.#pending.size > 0) {
+      await Promise.allSettled(this.#pending);
+    }
   }
 
   /**
@@ -285,6 +369,57 @@ export class RedisBackplane implements Backplane {
     this.#sink?.deliver(
       message[0] === TEXT ? decoder.decode(payload) : new Uint8Array(payload),
     );
+  }
+
+  /**
+   * A message on a topic's channel, from any process: a topic this
+   * instance still subscribes to, a known kind, another instance's name,
+   * valid UTF-8 for text; anything else is dropped.
+   */
+  #receiveTopic(message: Buffer, channel: Buffer): void {
+    const prefix = this.#channel + TOPIC_SEPARATOR;
+    const name = channel.toString();
+    if (!name.startsWith(prefix) || message.length < 1 + ORIGIN) return;
+    const topic = name.slice(prefix.length);
+    const kind = message[0];
+    if (!this.#topics.has(topic) || (kind !== TEXT && kind !== BINARY)) return;
+    const origin = message.subarray(1, 1 + ORIGIN);
+    if (origin.every((byte, i) => byte === this.#origin[i])) return;
+    const payload = message.subarray(1 + ORIGIN);
+    let data: BackplaneData;
+    if (kind === BINARY) data = new Uint8Array(payload);
+    else {
+      try {
+        data = strictDecoder.decode(payload);
+      } catch {
+        return;
+      }
+    }
+    this.#sink?.deliverTopic(topic, data);
+  }
+
+  /** Subscribes to the channel of every topic with a subscriber here. */
+  #subscribeTopics(): void {
+    const subscriber = this.#subscriber;
+    if (subscriber === undefined || this.#closed || this.#topics.size === 0) {
+      return;
+    }
+    const prefix = this.#channel + TOPIC_SEPARATOR;
+    this.#track(
+      subscriber.subscribe(
+        Array.from(this.#topics, (topic) => prefix + topic),
+        this.#topicListener,
+        true,
+      ),
+    );
+  }
+
+  /** Keeps a pub/sub command until Redis answers it; a failure is Redis's. */
+  #track(command: Promise<unknown>): void {
+    const tracked = command.catch(() => {}).finally(() =>
+      this.#pending.delete(tracked)
+    );
+    this.#pending.add(tracked);
   }
 
   #drop(): void {

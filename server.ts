@@ -59,6 +59,7 @@ import { CallbackQueue, type Session } from "./_session.ts";
 import type { SessionSettings } from "./_session_settings.ts";
 import { Shutdown } from "./_shutdown.ts";
 import { Upgrader } from "./_upgrade.ts";
+import { checkTopic, Topics } from "./_topics.ts";
 import { SignalShutdown } from "./_signals.ts";
 import {
   countErrors,
@@ -182,6 +183,11 @@ export class WebSocketServer<
   #stopped: Promise<void> | undefined;
   /** What the server counts (`stats`), on the paths it already takes. */
   readonly #stats: WSServerCounts = createStats();
+  /** Who subscribes to what, on this instance (docs/topics.md). */
+  readonly #topics: Topics<
+    WebSocketConnection<C, D>,
+    Session<WebSocketConnection<C, D>>
+  >;
 
   /**
    * Makes a server. With `options.port`, it listens by itself at once.
@@ -204,6 +210,11 @@ export class WebSocketServer<
       ? undefined
       : new URLPattern({ pathname: resolved.path });
     const registry = this.#registry;
+    const backplane = resolved.backplane;
+    const topics = this.#topics = new Topics(resolved.maxSubscriptions, {
+      first: (topic) => backplane?.subscribe?.(topic),
+      last: (topic) => backplane?.unsubscribe?.(topic),
+    });
     const settings: SessionSettings<WebSocketConnection<C, D, X>> = {
       side: "server",
       dataType: resolved.dataType,
@@ -215,10 +226,14 @@ export class WebSocketServer<
       owner: {
         fallback: (errors) => this.#report("connection error", errors),
         connected: (session) => registry.connect(session, true),
-        left: (session) => registry.connect(session, false),
+        left: (session) => {
+          registry.connect(session, false);
+          topics.leave(session);
+        },
         unresumable: (session) => this.#upgrader.forget(session),
         done: (session) => {
           registry.remove(session);
+          topics.leave(session);
           this.#upgrader.forget(session);
           this.#stats.connections--;
           this.#admission.release(session);
@@ -238,7 +253,7 @@ export class WebSocketServer<
             request,
             protocol,
             context,
-          }),
+          }, topics),
       },
     );
     this.#admission = new Admission(resolved, this.#pattern, this.#stats, {
@@ -285,6 +300,13 @@ export class WebSocketServer<
         registry.connected,
         this.#stats,
         (statusText, errors) => this.#report(statusText, errors),
+        (topic, data) => {
+          this.#stats.publishDeliveries += topics.deliver(
+            topic,
+            data,
+            undefined,
+          );
+        },
       ),
     );
     queueMicrotask(() => this.#queue.push("onOpen", OPEN));
@@ -409,6 +431,69 @@ export class WebSocketServer<
     stats.broadcasts++;
     stats.broadcastDeliveries += count;
     return count;
+  }
+
+  /**
+   * Sends `message` to every subscriber of `topic` (docs/topics.md),
+   * encoded once: on this instance (but `options.except`) and, through a
+   * `backplane` that carries topics, on every other instance, in the order
+   * this instance published.
+   *
+   * @returns How many local connections it was handed to.
+   * @throws {TypeError} When `topic` is not a non-empty, well-formed
+   * string, or for a value that cannot be sent, as `send` does.
+   * @throws {RangeError} When `topic` is over 256 UTF-16 code units.
+   *
+   * @example A room
+   * ```ts
+   * import { WebSocketServer } from "@ws4d/websocket";
+   * import { assertEquals } from "@std/assert";
+   *
+   * await using wss = new WebSocketServer({
+   *   onConnection: () => ({
+   *     onOpen: (ws) => void ws.subscribe("lobby"),
+   *     onMessage: (ws, event) => ws.publish("lobby", event.data),
+   *   }),
+   * });
+   * assertEquals(wss.publish("lobby", "no one is there yet"), 0);
+   * assertEquals(wss.subscriberCount("lobby"), 0);
+   * ```
+   */
+  publish<M>(
+    topic: string,
+    message: WSSendable<M>,
+    options?: WSBroadcastOptions,
+  ): number {
+    const name = checkTopic(topic, "Cannot publish");
+    const data = encode(message);
+    const count = this.#topics.deliver(
+      name,
+      data,
+      options?.except as WebSocketConnection<C, D> | undefined,
+    );
+    this.#fanout.publishTopic(name, data);
+    const stats = this.#stats;
+    stats.publishes++;
+    stats.publishDeliveries += count;
+    return count;
+  }
+
+  /**
+   * How many connections of this instance subscribe to `topic`.
+   *
+   * @throws {TypeError} For a `topic` that is not one, as `publish`.
+   * @throws {RangeError} For a `topic` too long.
+   */
+  subscriberCount(topic: string): number {
+    return this.#topics.count(checkTopic(topic, "Cannot count subscribers"));
+  }
+
+  /**
+   * Each topic with subscribers on this instance, and how many (a fresh
+   * map): the whole server's counts, across instances, sum these.
+   */
+  topicCounts(): Map<string, number> {
+    return this.#topics.counts();
   }
 
   /**

@@ -25,8 +25,10 @@ import {
 } from "./_report.ts";
 import { formatElapsed, Histogram } from "./_stats.ts";
 import type { ServerVariant } from "./_variants.ts";
+import { tools } from "../tests/_provision.ts";
 
 const SERVER_SCRIPT = new URL("./server.ts", import.meta.url).pathname;
+const BUN_SERVER_SCRIPT = new URL("./bun_server.js", import.meta.url).pathname;
 const LOAD_SCRIPT = new URL("./load.ts", import.meta.url).pathname;
 
 /** Open, greeted connections per second, at least, before a wait fails. */
@@ -85,6 +87,7 @@ export class Round {
 
   /** Starts a server of `variant` and reads its port. */
   async server(variant: ServerVariant, spec: ServerSpec): Promise<Started> {
+    if (variant.impl === "bun") return await this.#bun(variant);
     const args = [
       "run",
       // The same for every server: a preload or an old version may need
@@ -110,6 +113,24 @@ export class Round {
     const server = this.#runner.children.spawnDeno(
       `server ${variant.name}`,
       args,
+      { cpus: this.#runner.settings.serverCpus, env: variant.env },
+    );
+    this.children.push(server);
+    const port = Number(await server.readLine(20_000, "its port"));
+    if (!Number.isInteger(port) || port <= 0) {
+      throw new Error(`${server.name} printed no port`);
+    }
+    return { server, url: `ws://127.0.0.1:${port}/` };
+  }
+
+  /** Starts Bun's server (`bench/bun_server.js`), the peer. */
+  async #bun(variant: ServerVariant): Promise<Started> {
+    const bun = tools().bun?.path;
+    if (bun === undefined) throw new Error("no bun here");
+    const server = this.#runner.children.spawn(
+      `server ${variant.name}`,
+      bun,
+      [BUN_SERVER_SCRIPT],
       { cpus: this.#runner.settings.serverCpus, env: variant.env },
     );
     this.children.push(server);

@@ -9,10 +9,15 @@
  */
 
 /** How the server process serves: see `server.ts`. */
-export type Impl = "raw" | "raw-headers" | "ws4d";
+export type Impl = "raw" | "raw-headers" | "ws4d" | "bun";
 
 /** How a ws4d broadcast server fans out: see `server.ts`. */
-export type Fanout = "loop" | "broadcast" | "redis";
+export type Fanout =
+  | "loop"
+  | "broadcast"
+  | "redis"
+  | "publish"
+  | "publish-redis";
 
 /** One server of a comparison. */
 export interface ServerVariant {
@@ -49,8 +54,15 @@ export const WS4D: ServerVariant = {
   about: "`WebSocketServer` of the working tree",
 };
 
+/** Bun's own server and `ws.publish`, a peer (`bench/bun_server.js`). */
+export const BUN: ServerVariant = {
+  name: "bun",
+  impl: "bun",
+  about: "Bun's `Bun.serve` with its own topics (`ws.publish`), a peer",
+};
+
 const NAME = /^[A-Za-z][A-Za-z0-9_.-]*$/;
-const RESERVED = new Set(["raw", "raw-headers", "ws4d"]);
+const RESERVED = new Set(["raw", "raw-headers", "ws4d", "bun"]);
 
 /** Splits `name=value` at its first `=`. */
 function split(flag: string, text: string): [string, string] {

@@ -6,7 +6,7 @@
  * ```sh
  * deno run --allow-net=127.0.0.1 bench/server.ts \
  *   --impl raw|raw-headers|ws4d --scenario echo|broadcast --dataType text|blob|object \
- *   [--fanout loop|broadcast|redis --redis <url>] \
+ *   [--fanout loop|broadcast|redis|publish|publish-redis --redis <url>] \
  *   [--module <path of a mod.ts>] [--options <JSON>] [--preload <module path>]
  * ```
  *
@@ -20,7 +20,10 @@
  *   if (c !== ws) c.send(data)`) or with `wss.broadcast(data, { except: ws })`
  *   (`--fanout broadcast`), or with `wss.broadcast` through a
  *   `RedisBackplane` (`--fanout redis --redis <url>`: run two instances, the
- *   sender on one, the receivers on the other).
+ *   sender on one, the receivers on the other). With topics, every
+ *   connection is subscribed to one topic at open and each message goes
+ *   out with `ws.publish(topic, data)` (`--fanout publish`), or through a
+ *   `RedisBackplane` (`--fanout publish-redis --redis <url>`).
  *
  * ws4d is the working tree's (`../mod.ts`) unless `--module` names another
  * copy of the package (the benchmark's `ws4d@<ref>`, extracted from git),
@@ -55,7 +58,10 @@ import { onStdinLines } from "./_lines.ts";
 type Impl = "raw" | "raw-headers" | "ws4d";
 type Scenario = "echo" | "broadcast";
 type DataType = "text" | "blob" | "object";
-type Fanout = "loop" | "broadcast" | "redis";
+type Fanout = "loop" | "broadcast" | "redis" | "publish" | "publish-redis";
+
+/** The one topic of the publish fan-outs. */
+const TOPIC = "bench";
 
 function choice<T extends string>(
   name: string,
@@ -172,21 +178,31 @@ async function startWs4d(
   { scenario, dataType, fanout, redisUrl, pkg, options }: Ws4dSpec,
 ): Promise<Running> {
   const { WebSocketServer } = pkg.mod;
+  const publishes = fanout === "publish" || fanout === "publish-redis";
   const onMessage = scenario === "echo"
     ? (ws: WebSocketConnection, event: WSMessageEvent) => ws.send(event.data)
     : fanout === "loop"
     ? (ws: WebSocketConnection, event: WSMessageEvent) => {
       for (const c of ws.wss.connections) if (c !== ws) c.send(event.data);
     }
+    : publishes
+    ? (ws: WebSocketConnection, event: WSMessageEvent) => {
+      ws.publish(TOPIC, event.data);
+    }
     : (ws: WebSocketConnection, event: WSMessageEvent) => {
       ws.wss.broadcast(event.data, { except: ws });
     };
   const handler: WSConnectionHandler = {
-    onOpen: (ws) => ws.send(GREETING),
+    onOpen: publishes
+      ? (ws) => {
+        ws.subscribe(TOPIC);
+        ws.send(GREETING);
+      }
+      : (ws) => ws.send(GREETING),
     onMessage,
   };
   // Loaded only for this row, as users of the local broadcast never load it.
-  const backplane = fanout === "redis"
+  const backplane = fanout === "redis" || fanout === "publish-redis"
     ? new (await pkg.redis()).RedisBackplane(redisUrl ?? "", {
       channel: "ws4d-bench",
     })
@@ -237,8 +253,13 @@ const fanout = choice<Fanout>("fanout", values.fanout, [
   "loop",
   "broadcast",
   "redis",
+  "publish",
+  "publish-redis",
 ]);
-if (fanout === "redis" && values.redis === undefined) {
+if (
+  (fanout === "redis" || fanout === "publish-redis") &&
+  values.redis === undefined
+) {
   throw new TypeError("--fanout redis needs --redis <url>");
 }
 

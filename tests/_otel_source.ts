@@ -56,6 +56,8 @@ export function sampleCounts(): WSServerCounts {
   counts.errors["InvalidJSON"] = 7;
   counts.broadcasts = 13;
   counts.broadcastDeliveries = 37;
+  counts.publishes = 43;
+  counts.publishDeliveries = 47;
   counts.backplaneFailures = 4;
   counts.backplaneDrops = 9;
   counts.limits.rateLimit = 17;
@@ -81,6 +83,8 @@ export function changeCounts(counts: WSServerCounts): void {
   counts.errors["CallbackFailed"] = 1;
   counts.broadcasts += 1;
   counts.broadcastDeliveries += 3;
+  counts.publishes += 2;
+  counts.publishDeliveries += 7;
   counts.backplaneFailures += 1;
   counts.backplaneDrops += 2;
   counts.limits.maxBufferedAmount += 1;
@@ -120,6 +124,12 @@ export const INSTRUMENTS: ReadonlyArray<
   { name: "ws4d.server.broadcasts", unit: "{broadcast}", monotonic: true },
   {
     name: "ws4d.server.broadcast.deliveries",
+    unit: "{message}",
+    monotonic: true,
+  },
+  { name: "ws4d.server.publishes", unit: "{publish}", monotonic: true },
+  {
+    name: "ws4d.server.publish.deliveries",
     unit: "{message}",
     monotonic: true,
   },
@@ -212,6 +222,8 @@ export function expectedPoints(
   each("ws4d.server.errors", stats.errors, "error.type", false);
   one("ws4d.server.broadcasts", stats.broadcasts);
   one("ws4d.server.broadcast.deliveries", stats.broadcastDeliveries);
+  one("ws4d.server.publishes", stats.publishes);
+  one("ws4d.server.publish.deliveries", stats.publishDeliveries);
   one("ws4d.server.backplane.failures", stats.backplaneFailures);
   one("ws4d.server.broadcast.dropped", stats.backplaneDrops);
   each("ws4d.server.limit.hits", stats.limits, "ws4d.limit.name", false);

@@ -75,6 +75,8 @@ Deno.test("wss.stats counts a scripted session exactly", async () => {
       errors: { CallbackFailed: 1 },
       broadcasts: 1,
       broadcastDeliveries: 3,
+      publishes: 0, // tests/topics_test.ts counts them
+      publishDeliveries: 0,
       backplaneFailures: 0,
       backplaneDrops: 0,
       limits: {

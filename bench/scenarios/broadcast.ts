@@ -1,11 +1,13 @@
 /**
  * Broadcast fan-out: one sender, 100 then 1,000 receivers, at most 256
  * messages not yet received by every receiver. The servers: raw, ws4d's 4D
- * loop over `connections`, `wss.broadcast`, and `wss.broadcast` through a
- * `RedisBackplane` (sender on one instance, receivers on another) when a
- * `redis-server` can be started; it runs pinned with the server and is
- * killed with the run's other children. Each `--against <ref>` adds that
- * ref's loop and `wss.broadcast`, alternated with the others.
+ * loop over `connections`, `wss.broadcast`, `ws.publish` to a topic every
+ * connection subscribes to (the same deliveries: publish ÷ broadcast, in
+ * the same run), and both through a `RedisBackplane` (sender on one
+ * instance, receivers on another) when a `redis-server` can be started; it
+ * runs pinned with the server and is killed with the run's other children.
+ * Each `--against <ref>` adds that ref's loop and `wss.broadcast`,
+ * alternated with the others.
  *
  * @module
  */
@@ -23,7 +25,8 @@ import {
 } from "../_report.ts";
 import { connectTimeout, type Runner, split } from "../_runner.ts";
 import { formatFixed } from "../_stats.ts";
-import { RAW, type ServerVariant, WS4D } from "../_variants.ts";
+import { BUN, RAW, type ServerVariant, WS4D } from "../_variants.ts";
+import { tools } from "../../tests/_provision.ts";
 
 const INFLIGHT = 256;
 
@@ -40,6 +43,24 @@ const THROUGH_REDIS: ServerVariant = {
   about: "ws4d with `wss.broadcast` through a `RedisBackplane`",
 };
 
+const PUBLISH: ServerVariant = {
+  name: "ws4d-publish",
+  impl: "ws4d",
+  fanout: "publish",
+  about: "ws4d with `ws.publish` to a topic every connection subscribes to",
+};
+const PUBLISH_THROUGH_REDIS: ServerVariant = {
+  name: "ws4d-publish-redis",
+  impl: "ws4d",
+  fanout: "publish-redis",
+  about: "ws4d with `ws.publish` through a `RedisBackplane`",
+};
+
+/** Whether the variant runs two instances joined by Redis. */
+function throughRedis(variant: ServerVariant): boolean {
+  return variant.fanout === "redis" || variant.fanout === "publish-redis";
+}
+
 function broadcastRound(
   runner: Runner,
   variant: ServerVariant,
@@ -50,13 +71,11 @@ function broadcastRound(
     const spec = {
       scenario: "broadcast",
       dataType: "text",
-      ...(variant.fanout === "redis" && redisUrl !== undefined
-        ? { redisUrl }
-        : {}),
+      ...(throughRedis(variant) && redisUrl !== undefined ? { redisUrl } : {}),
     } as const;
     const { server, url } = await round.server(variant, spec);
     // Through Redis: the sender on a second instance, the receivers on this one.
-    const senderUrl = variant.fanout === "redis"
+    const senderUrl = throughRedis(variant)
       ? (await round.server(variant, spec)).url
       : url;
     const [mine, theirs] = split(receivers) as [number, number];
@@ -108,9 +127,18 @@ async function startRedis(runner: Runner): Promise<RedisLauncher | undefined> {
 const FANOUTS: ReadonlyArray<[ServerVariant, string]> = [
   [WS4D, "`for (const c of wss.connections) if (c !== ws) c.send(data)`"],
   [LOCAL, "`wss.broadcast(data, { except: ws })`"],
+  [PUBLISH, "`ws.publish(topic, data)`, every connection subscribed"],
   [
     THROUGH_REDIS,
     "`wss.broadcast` through Redis: sender on one instance, receivers on another",
+  ],
+  [
+    BUN,
+    "Bun's own `ws.publish(topic, data)`, every connection subscribed (a peer)",
+  ],
+  [
+    PUBLISH_THROUGH_REDIS,
+    "`ws.publish` through Redis: sender on one instance, subscribers on another",
   ],
 ];
 
@@ -157,8 +185,11 @@ export async function broadcastSection(runner: Runner): Promise<string> {
   const fanouts = [...FANOUTS, ...against];
   try {
     for (const receivers of [100, 1000]) {
-      const variants = [RAW, WS4D, LOCAL];
-      if (redis !== undefined) variants.push(THROUGH_REDIS);
+      const variants = [RAW, WS4D, LOCAL, PUBLISH];
+      if (tools().bun !== undefined) variants.push(BUN);
+      if (redis !== undefined) {
+        variants.push(THROUGH_REDIS, PUBLISH_THROUGH_REDIS);
+      }
       variants.push(...against.map(([variant]) => variant));
       const samples = await runner.alternate(
         `broadcast to ${receivers}`,
@@ -174,7 +205,32 @@ export async function broadcastSection(runner: Runner): Promise<string> {
           }.`,
         );
       }
+      notes.push(
+        `\`ws.publish\` ÷ \`wss.broadcast\`, ${receivers} receivers: ${
+          formatFixed(ratioTo(samples, LOCAL.name, PUBLISH.name, rate), 2)
+        }.`,
+      );
+      if (samples.has(BUN.name)) {
+        notes.push(
+          `ws4d's \`ws.publish\` ÷ Bun's, ${receivers} receivers: ${
+            formatFixed(ratioTo(samples, BUN.name, PUBLISH.name, rate), 2)
+          }.`,
+        );
+      }
       if (redis !== undefined) {
+        notes.push(
+          `Through Redis, \`ws.publish\` ÷ \`wss.broadcast\`, ${receivers} receivers: ${
+            formatFixed(
+              ratioTo(
+                samples,
+                THROUGH_REDIS.name,
+                PUBLISH_THROUGH_REDIS.name,
+                rate,
+              ),
+              2,
+            )
+          }.`,
+        );
         notes.push(
           `Through Redis ÷ local \`wss.broadcast\`, ${receivers} receivers: ${
             formatFixed(
@@ -194,6 +250,9 @@ export async function broadcastSection(runner: Runner): Promise<string> {
   }
   if (redis === undefined) {
     notes.push("No `redis-server` here: the row through Redis was left out.");
+  }
+  if (tools().bun === undefined) {
+    notes.push("No `bun` here (tests/_provision.ts): its row was left out.");
   }
   return `### Broadcast fan-out (one sender, 64 B, ≤ ${INFLIGHT} messages in flight)\n\n${
     table([

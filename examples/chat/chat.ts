@@ -1,7 +1,8 @@
 /**
- * The chat's connection handler, 4D's `myConnectionHandler`: the welcome,
- * the news of arrivals and departures, and the relay of every message to all
- * the other clients.
+ * The chat's connection handler, 4D's `myConnectionHandler`, with rooms: the
+ * welcome, the news of arrivals and departures, and the relay of every
+ * message to all the other clients of the same room, on every worker and
+ * process (docs/topics.md).
  *
  * @module
  */
@@ -11,27 +12,53 @@ import type {
   WSMessageEvent,
 } from "../../mod.ts";
 
-/** 4D's `myConnectionHandler`: one per client. */
+/** The room of a page that names none. */
+export const LOBBY = "lobby";
+
+/** The longest room name; a longer one, or none, is the lobby. */
+const MAX_ROOM = 64;
+
+/**
+ * The room a request asks for (`/ws?room=name`, as the page at
+ * `/?room=name` connects): the lobby when it names none or one too long.
+ */
+export function roomOf(url: string): string {
+  const room = new URL(url, "http://localhost").searchParams.get("room") ?? "";
+  return room === "" || room.length > MAX_ROOM || !room.isWellFormed()
+    ? LOBBY
+    : room;
+}
+
+/** The topic of a room (its own namespace, beside any other topic). */
+export function topicOf(room: string): string {
+  return `room:${room}`;
+}
+
+/** 4D's `myConnectionHandler`: one per client, in one room. */
 export class ChatHandler implements WSConnectionHandler {
+  /** The topic of this client's room. */
+  readonly topic: string;
+
+  constructor(room: string = LOBBY) {
+    this.topic = topicOf(room);
+  }
+
   onOpen(ws: WebSocketConnection): void {
+    // Only the server subscribes a connection: the room is the one the page
+    // was opened with, nothing the client sends later changes it.
+    ws.subscribe(this.topic);
     ws.send("Welcome on the chat!");
-    this.#toOthers(ws, "New client connected");
+    ws.publish(this.topic, "New client connected");
   }
 
   onMessage(ws: WebSocketConnection, event: WSMessageEvent): void {
-    this.#toOthers(ws, event.data);
+    // "Resend the message to all the other clients" of the room: encoded
+    // once, on every worker and process that has some.
+    ws.publish(this.topic, event.data);
   }
 
   onTerminate(ws: WebSocketConnection): void {
-    this.#toOthers(ws, "Client disconnected");
-  }
-
-  /**
-   * "Resend the message to all the other clients". The 4D loop works as is:
-   * `for (const other of ws.wss.connections) if (other.id !== ws.id) other.send(message)`;
-   * `broadcast` encodes the message once for all of them.
-   */
-  #toOthers(ws: WebSocketConnection, message: unknown): void {
-    ws.wss.broadcast(message, { except: ws });
+    // The connection has left its room already: everyone left gets it.
+    ws.wss.publish(this.topic, "Client disconnected");
   }
 }

@@ -25,7 +25,7 @@ import { deadline } from "@std/async/deadline";
 import { eTag, ifNoneMatch } from "@std/http/etag";
 import { serveFile } from "@std/http/file-server";
 import { bundleClient, CLIENT_ENV } from "./bundle.ts";
-import { ChatHandler } from "./chat.ts";
+import { ChatHandler, roomOf } from "./chat.ts";
 import { READY_ENV, READY_LINE } from "./ready.ts";
 import {
   type Backplane,
@@ -66,7 +66,8 @@ const { backplane, subscribed } = await chooseBackplane();
 
 /** The chat's WebSocket server, at `/ws`. */
 export const wss = new WebSocketServer({
-  onConnection: () => new ChatHandler(),
+  // The page at `/?room=name` connects to `/ws?room=name`.
+  onConnection: (_wss, { request }) => new ChatHandler(roomOf(request.url)),
 }, {
   path: "/ws",
   backplane,
@@ -83,6 +84,20 @@ export const wss = new WebSocketServer({
 if (Deno.env.get("OTEL_DENO") === "true") {
   const { observeServer } = await import("../../otel.ts");
   observeServer(wss);
+}
+
+/**
+ * How many clients each room has: the seam where the whole server's counts
+ * come in. For now, this instance's (`wss.topicCounts()`: under `deno serve
+ * --parallel`, the worker that answers); the counts across every worker and
+ * process come from the backplane's whole-server counts.
+ */
+export function roomCounts(): Map<string, number> {
+  const rooms = new Map<string, number>();
+  for (const [topic, count] of wss.topicCounts()) {
+    if (topic.startsWith("room:")) rooms.set(topic.slice(5), count);
+  }
+  return rooms;
 }
 
 /** The bundled client and its ETag (a hash of its text). */
@@ -126,6 +141,11 @@ export function fetch(
     // This instance's counters (under `deno serve --parallel`, the worker
     // that answers); OTEL_DENO=true exports them all, see the README.
     return Response.json(wss.stats);
+  }
+  if (pathname === "/count") {
+    // The room's count, as the page shows it (`/count?room=name`).
+    const room = roomOf(request.url);
+    return Response.json({ room, count: roomCounts().get(room) ?? 0 });
   }
   if (pathname === "/" || pathname === "/index.html") {
     return serveFile(request, PAGE);
