@@ -26,10 +26,14 @@ export interface AdmissionHost<S> {
    */
   onConnection(request: WSRequest): unknown;
   /**
-   * A resume offer of a session this server holds: the answer of its new
-   * socket; `undefined` to go on as a fresh connection.
+   * A resume offer of a session this server holds (or another instance,
+   * through a relay): the answer of its new socket; `undefined` to go on
+   * as a fresh connection.
    */
-  resume(request: Request): Response | undefined;
+  resume(
+    request: Request,
+    info: Deno.ServeHandlerInfo | undefined,
+  ): Response | Promise<Response> | undefined;
   /** Upgrades `request` for an accepted handler: its session and answer. */
   upgrade(
     request: Request,
@@ -92,7 +96,7 @@ export class Admission<S> {
     }
     if (options.resume !== null) {
       // A resume counts once: its session is live already.
-      const resumed = host.resume(request);
+      const resumed = host.resume(request, info);
       if (resumed !== undefined) return resumed;
     }
     if (host.liveCount() + this.#pending >= options.maxConnections) {

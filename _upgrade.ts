@@ -6,7 +6,11 @@
  *
  * @module
  */
+import { Cluster, clusterBackplane } from "./_cluster.ts";
 import { toError } from "./_errors.ts";
+import type { Link } from "./_link.ts";
+import type { OpenRequest } from "./_relay_wire.ts";
+import { tokenProof } from "./_relay_wire.ts";
 import { chooseProtocol, plain } from "./_handshake.ts";
 import { SocketLink } from "./_link.ts";
 import type { ResolvedServerOptions } from "./_options.ts";
@@ -15,10 +19,12 @@ import { Resumption } from "./_resume.ts";
 import {
   createToken,
   isSameToken,
+  ownedToken,
   parseProtocols,
   RESUME_PROTOCOL,
   RESUME_QUERY,
   takeResumeQuery,
+  tokenOwner,
   tokenSelector,
 } from "./_resume_handshake.ts";
 import type { Session } from "./_session.ts";
@@ -30,6 +36,14 @@ import type { WSRequest } from "./_types.ts";
 /** Makes the connection of a new session, its target. */
 export interface ConnectionMaker<T> {
   open(session: Session<T>, request: WSRequest, protocol: string): void;
+  /**
+   * Admits `request` again, as a fresh connection (a resume whose owner,
+   * on another instance, did not resume it).
+   */
+  readmit?(
+    request: Request,
+    info: Deno.ServeHandlerInfo | undefined,
+  ): Response | Promise<Response>;
 }
 
 /** One server's upgrades (`T`: its connections). */
@@ -39,6 +53,10 @@ export class Upgrader<T> {
   readonly #settings: SessionSettings<T>;
   readonly #stats: WSServerCounts;
   readonly #connections: ConnectionMaker<T>;
+  /** The relays, where the backplane carries messages to one instance. */
+  readonly cluster: Cluster | undefined;
+  /** Resumes that another instance did not resume: fresh from here. */
+  readonly #fellThrough = new WeakSet<Request>();
 
   /**
    * @param connections Makes the connection of a new session (its target).
@@ -55,6 +73,18 @@ export class Upgrader<T> {
     this.#settings = settings;
     this.#stats = stats;
     this.#connections = connections;
+    const backplane = clusterBackplane(options.backplane);
+    if (backplane !== undefined && options.resume !== null) {
+      this.cluster = new Cluster(backplane, {
+        accept: (open, relay) => this.#acceptRelay(open, relay),
+      }, options.maxBufferedAmount);
+    }
+  }
+
+  /** A new session's token: naming this instance in a cluster. */
+  #newToken(): string {
+    const cluster = this.cluster;
+    return cluster === undefined ? createToken() : ownedToken(cluster.self);
   }
 
   /**
@@ -63,10 +93,25 @@ export class Upgrader<T> {
    * the count the client offers is one it can resume from. Otherwise
    * `undefined`: the handshake goes on as a fresh one.
    */
-  resume(request: Request): Response | undefined {
+  resume(
+    request: Request,
+    info?: Deno.ServeHandlerInfo,
+  ): Response | Promise<Response> | undefined {
     const offer = parseProtocols(request.headers.get("sec-websocket-protocol"))
       .resume;
     if (offer === null || offer.token === null) return undefined;
+    const owner = tokenOwner(offer.token);
+    const cluster = this.cluster;
+    if (cluster !== undefined && owner !== null && owner !== cluster.self) {
+      return this.#relay(
+        cluster,
+        owner,
+        offer.token,
+        offer.received,
+        request,
+        info,
+      );
+    }
     const session = this.#registry.find(tokenSelector(offer.token));
     const resumption = session?.resumption;
     if (
@@ -86,6 +131,69 @@ export class Upgrader<T> {
       offer.received,
     );
     return upgraded.response;
+  }
+
+  /**
+   * A resume whose session another instance owns: relayed there where it
+   * resumes it; else admitted again as a fresh connection.
+   */
+  #relay(
+    cluster: Cluster,
+    owner: string,
+    token: string,
+    received: number,
+    request: Request,
+    info: Deno.ServeHandlerInfo | undefined,
+  ): Promise<Response> | undefined {
+    const readmit = this.#connections.readmit;
+    if (
+      readmit === undefined || this.#fellThrough.has(request) ||
+      !cluster.alive(owner)
+    ) return undefined;
+    return cluster.relay(owner, token, received, () => {
+      const upgraded = this.#upgradeSocket(request);
+      if (!(upgraded instanceof Response)) {
+        upgraded.response.headers.set(
+          "sec-websocket-protocol",
+          RESUME_PROTOCOL,
+        );
+      }
+      return upgraded;
+    }).then((answer) => {
+      if (answer !== undefined) return answer;
+      this.#fellThrough.add(request);
+      return readmit(request, info);
+    });
+  }
+
+  /**
+   * Owner side: the session an `open` names, where its proof holds (the
+   * token's hash with the relay's id); the function resumes it onto the
+   * relay's link. A client that holds the token but cannot resume from
+   * its count gets a fresh session there: this one ends at once.
+   */
+  async #acceptRelay(
+    open: OpenRequest,
+    relay: string,
+  ): Promise<((link: Link) => boolean) | null> {
+    const session = this.#registry.find(open.selector);
+    const resumption = session?.resumption;
+    if (
+      !(session instanceof ServerSession) || resumption === null ||
+      resumption === undefined
+    ) return null;
+    const proof = await tokenProof(resumption.token, relay);
+    if (!isSameToken(proof, open.proof)) return null;
+    if (!session.canResume(open.received)) {
+      if (session.phase === "open") session.expire();
+      return null;
+    }
+    return (link) => {
+      if (!session.canResume(open.received)) return false;
+      this.#stats.sessionsResumed++;
+      session.resumeWith(link, open.received);
+      return true;
+    };
   }
 
   /** Upgrades `request`, or answers 400 where Deno refuses to. */
@@ -147,7 +255,7 @@ export class Upgrader<T> {
       }
       resumption = Resumption.server(
         limits,
-        createToken(),
+        this.#newToken(),
         accepted,
         this.#stats,
       );
@@ -163,7 +271,7 @@ export class Upgrader<T> {
         resumption === null ? null : tokenSelector(resumption.token),
       )
     ) {
-      if (resumption !== null) resumption.token = createToken();
+      if (resumption !== null) resumption.token = this.#newToken();
     }
     this.#connections.open(session, wsRequest, protocol);
     const stats = this.#stats;

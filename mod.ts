@@ -27,6 +27,7 @@ export {
   type WebSocketServerOptions,
   type WSAcceptedHandler,
   type WSBroadcastOptions,
+  type WSClusterStats,
   type WSConnectionAnswer,
   type WSConnectionEvent,
   type WSConnectionResult,
@@ -47,6 +48,7 @@ export {
   type BackplaneData,
   type BackplaneSink,
   BroadcastChannelBackplane,
+  type NamedCounts,
 } from "./backplane.ts";
 export {
   WebSocket,

@@ -43,9 +43,12 @@ import { Shutdown } from "./_shutdown.ts";
 import { Upgrader } from "./_upgrade.ts";
 import { SignalShutdown } from "./_signals.ts";
 import {
+  clusterCounts,
   countErrors,
   createStats,
   snapshotStats,
+  sumCounts,
+  type WSClusterStats,
   type WSServerCounts,
   type WSServerStats,
 } from "./_stats.ts";
@@ -60,6 +63,7 @@ export {
   type BackplaneData,
   type BackplaneSink,
   BroadcastChannelBackplane,
+  type NamedCounts,
 } from "./backplane.ts";
 export {
   WebSocketConnection,
@@ -86,7 +90,7 @@ export {
   type ErrorCodeName,
   type ErrorCodeValue,
 } from "./_errors.ts";
-export type { WSLimitName, WSServerStats } from "./_stats.ts";
+export type { WSClusterStats, WSLimitName, WSServerStats } from "./_stats.ts";
 export type {
   WebSocketServerOptions,
   WSRateLimitOptions,
@@ -224,6 +228,7 @@ export class WebSocketServer<
       {
         open: (session, request, protocol) =>
           openConnection(session, { server: this, request, protocol }),
+        readmit: (request, info) => this.#admission.admit(request, info),
       },
     );
     this.#admission = new Admission(resolved, this.#pattern, this.#stats, {
@@ -231,7 +236,7 @@ export class WebSocketServer<
       liveCount: () => registry.live.size,
       onConnection: (request) =>
         handler.onConnection(this, { type: "connection", request }),
-      resume: (request) => this.#upgrader.resume(request),
+      resume: (request, info) => this.#upgrader.resume(request, info),
       upgrade: (request, wsRequest, accepted) =>
         this.#upgrader.upgrade(request, wsRequest, accepted),
       report: (statusText, errors) => this.#report(statusText, errors),
@@ -265,6 +270,8 @@ export class WebSocketServer<
         registry.connected,
         this.#stats,
         (statusText, errors) => this.#report(statusText, errors),
+        this.#upgrader.cluster,
+        () => clusterCounts(this.#stats),
       ),
     );
     queueMicrotask(() => this.#queue.push("onOpen", OPEN));
@@ -335,6 +342,32 @@ export class WebSocketServer<
    */
   get stats(): WSServerStats {
     return snapshotStats(this.#stats);
+  }
+
+  /**
+   * The counts of the whole server: this instance's and those of every
+   * other instance alive on its backplane (as each last said in its
+   * heartbeat, at most 0.25 s old), each client once, a relayed session at
+   * the instance that holds it. Without a backplane that tells its
+   * instances (see `docs/cluster.md`), this instance's alone.
+   *
+   * @example
+   * ```ts
+   * import { WebSocketServer } from "@ws4d/websocket";
+   * import { assertEquals } from "@std/assert";
+   *
+   * await using wss = new WebSocketServer({ onConnection: () => null });
+   * assertEquals(wss.clusterStats.instances, 1);
+   * assertEquals(wss.clusterStats.counts.connections, 0);
+   * ```
+   */
+  get clusterStats(): WSClusterStats {
+    const backplane = this.#options.backplane;
+    const own = clusterCounts(this.#stats);
+    const instances = backplane?.instances?.() ?? [];
+    return sumCounts(
+      instances.length === 0 ? [{ instance: "", counts: own }] : instances,
+    );
   }
 
   /** True once `terminate` has been called. */
@@ -478,6 +511,7 @@ export class WebSocketServer<
   }
   #shutdownNow(ms: number): Promise<void> {
     return this.#shutdown.run(ms, {
+      cluster: this.#upgrader.cluster,
       sessions: this.#registry.live,
       signals: this.#signals,
       backplane: this.#options.backplane,

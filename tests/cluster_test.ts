@@ -1,0 +1,284 @@
+/**
+ * One session across the instances of a server (issue 22), in one process:
+ * two or three servers on one `BroadcastChannelBackplane`, a TCP relay in
+ * front that sends each reconnect to another instance, real sockets on
+ * loopback. The relay's messages, the owner gone, ghosts, hostile data on
+ * the channel, the whole server's counts.
+ *
+ * @module
+ */
+import { assert, assertEquals } from "@std/assert";
+import { deadline } from "@std/async/deadline";
+import { WebSocket as WSClient } from "../client.ts";
+import {
+  BroadcastChannelBackplane,
+  type WebSocketConnection,
+  WebSocketServer,
+  type WSServerHandler,
+} from "../mod.ts";
+import { Relay } from "../testkit/relay.ts";
+import { GONE_AFTER_MS } from "../_liveness.ts";
+
+/** A server of the cluster: its opens and what it received, by connection. */
+class Instance implements AsyncDisposable {
+  readonly wss: WebSocketServer;
+  readonly backplane: BroadcastChannelBackplane;
+  opens = 0;
+  terminates: number[] = [];
+  received: string[] = [];
+  readonly connections = new Set<WebSocketConnection>();
+
+  constructor(channel: string, options: { window?: number } = {}) {
+    this.backplane = new BroadcastChannelBackplane(channel);
+    const handler: WSServerHandler = {
+      onConnection: () => ({
+        onOpen: (ws) => {
+          this.opens++;
+          this.connections.add(ws);
+        },
+        onMessage: (ws, event) => {
+          const text = String(event.data);
+          this.received.push(text);
+          if (text.startsWith("echo:")) ws.send(text.slice(5));
+        },
+        onTerminate: (ws, event) => {
+          this.connections.delete(ws);
+          this.terminates.push(event.code);
+        },
+      }),
+    };
+    this.wss = new WebSocketServer(handler, {
+      port: 0,
+      hostname: "127.0.0.1",
+      backplane: this.backplane,
+      resume: { window: options.window ?? 30 },
+    });
+  }
+
+  get target(): { hostname: string; port: number } {
+    return { hostname: "127.0.0.1", port: this.wss.addr?.port ?? 0 };
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.wss.terminate(0);
+  }
+}
+
+/** A ws4d client with reconnect, recording what it gets. */
+class Client {
+  readonly ws: WSClient;
+  readonly messages: string[] = [];
+  readonly opens: boolean[] = [];
+  #opened = Promise.withResolvers<boolean>();
+  #arrived: { count: number; resolve: () => void } | null = null;
+  readonly ended = Promise.withResolvers<number>();
+
+  constructor(url: string) {
+    this.ws = new WSClient(url, {
+      reconnect: { delay: 0.01, jitter: 0 },
+      onOpen: (_ws, event) => {
+        this.opens.push(event.resumed === true);
+        this.#opened.resolve(event.resumed === true);
+      },
+      onMessage: (_ws, event) => {
+        this.messages.push(String(event.data));
+        const waiting = this.#arrived;
+        if (waiting !== null && this.messages.length >= waiting.count) {
+          this.#arrived = null;
+          waiting.resolve();
+        }
+      },
+      onTerminate: (_ws, event) => this.ended.resolve(event.code),
+    });
+  }
+
+  /** The next `onOpen`: whether it resumed. */
+  nextOpen(): Promise<boolean> {
+    const opened = this.#opened.promise;
+    return deadline(opened, 10_000).finally(() => {
+      if (this.#opened.promise === opened) {
+        this.#opened = Promise.withResolvers<boolean>();
+      }
+    });
+  }
+
+  /** Resolves once `count` messages arrived in all. */
+  arrived(count: number): Promise<void> {
+    if (this.messages.length >= count) return Promise.resolve();
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.#arrived = { count, resolve };
+    return deadline(promise, 10_000);
+  }
+
+  async end(): Promise<void> {
+    this.ws.terminate();
+    await deadline(this.ended.promise, 10_000);
+  }
+}
+
+/** Waits until `check` holds, polling each event-loop turn (max 10 s). */
+async function until(check: () => boolean, what: string): Promise<void> {
+  const start = performance.now();
+  while (!check()) {
+    if (performance.now() - start > 10_000) {
+      throw new Error(`timed out waiting for ${what}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+function numbered(prefix: string, from: number, to: number): string[] {
+  return Array.from({ length: to - from }, (_, i) => `${prefix}${from + i}`);
+}
+
+Deno.test("a reconnect on another instance resumes through the relay, exactly once both ways", async () => {
+  const channel = `cluster-${crypto.randomUUID()}`;
+  await using a = new Instance(channel);
+  await using b = new Instance(channel);
+  await using relay = new Relay(a.target);
+  const client = new Client(relay.url("/"));
+  assertEquals(await client.nextOpen(), false);
+  let sent = 0;
+  let echoed = 0;
+  const round = async (n: number) => {
+    for (let i = 0; i < n; i++) client.ws.send(`echo:${sent++}`);
+    echoed += n;
+    await client.arrived(echoed);
+  };
+  await round(5);
+  // Every cut sends the reconnect to the other instance: a, b, a, b…
+  const targets = [b, a];
+  for (let cut = 0; cut < 6; cut++) {
+    relay.retarget(targets[cut % 2]!.target);
+    // Messages sent during the break, both ways.
+    relay.cut();
+    for (const connection of a.connections) connection.send(`push:${cut}`);
+    for (let i = 0; i < 3; i++) client.ws.send(`echo:${sent++}`);
+    echoed += 3;
+    assertEquals(await client.nextOpen(), true);
+    await round(4);
+    await client.arrived(echoed + cut + 1);
+  }
+  await client.end();
+  // The session stayed on a, one open and one end; b held none.
+  assertEquals(a.opens, 1);
+  assertEquals(b.opens, 0);
+  await until(() => a.terminates.length === 1, "a's onTerminate");
+  assertEquals(a.terminates, [1000]);
+  // Everything once, in order.
+  assertEquals(
+    a.received,
+    Array.from({ length: sent }, (_, i) => `echo:${i}`),
+  );
+  const echoes = client.messages.filter((m) => !m.startsWith("push:"));
+  assertEquals(echoes, Array.from({ length: sent }, (_, i) => `${i}`));
+  const pushes = client.messages.filter((m) => m.startsWith("push:"));
+  assertEquals(pushes, numbered("push:", 0, 6));
+  assertEquals(client.opens, [false, true, true, true, true, true, true]);
+});
+
+Deno.test("the owner gone: the client gets resumed: false within the bound, its unacknowledged messages sent again", async () => {
+  const channel = `cluster-${crypto.randomUUID()}`;
+  await using b = new Instance(channel);
+  const a = new Instance(channel);
+  await using relay = new Relay(a.target);
+  const client = new Client(relay.url("/"));
+  assertEquals(await client.nextOpen(), false);
+  client.ws.send("echo:0");
+  await client.arrived(1);
+  relay.retarget(b.target);
+  // a vanishes without a word (its heartbeats stop, no goodbye).
+  relay.refuse();
+  relay.cut();
+  const gone = performance.now();
+  await a.wss.terminate(0);
+  client.ws.send("after");
+  relay.admit();
+  assertEquals(await client.nextOpen(), false);
+  const took = performance.now() - gone;
+  assert(took < 2000, `resumed: false after ${took} ms`);
+  await until(() => b.received.includes("after"), "the resend on b");
+  await client.end();
+});
+
+Deno.test("hostile data on the channel is ignored: malformed, foreign, replayed, forged", async () => {
+  const channel = `cluster-${crypto.randomUUID()}`;
+  await using a = new Instance(channel);
+  // A foreign publisher: the instance's inbox, the heartbeats, the broadcasts.
+  const inbox = new BroadcastChannel(
+    `${channel}\u0000to\u0000${a.backplane.instance}`,
+  );
+  const live = new BroadcastChannel(`${channel}\u0000live`);
+  try {
+    for (
+      const junk of [
+        null,
+        42,
+        "text",
+        [],
+        ["short", new Uint8Array(3)],
+        ["AAAAAAAA", new Uint8Array(0)],
+        ["AAAAAAAA", Uint8Array.of(1, ...new Uint8Array(16), 0x7b)],
+        ["AAAAAAAA", Uint8Array.of(9, ...new Uint8Array(16))],
+        ["AAAAAAAA", Uint8Array.of(4, ...new Uint8Array(16), 0xff, 0xfe)],
+        ["AAAAAAAA", Uint8Array.of(7, ...new Uint8Array(16))],
+      ]
+    ) inbox.postMessage(junk);
+    for (const junk of ["{", "[]", '{"from":"AAAAAAAA","bye":1}', 7]) {
+      live.postMessage(junk);
+    }
+    // Still serves.
+    await using relay = new Relay(a.target);
+    const client = new Client(relay.url("/"));
+    assertEquals(await client.nextOpen(), false);
+    client.ws.send("echo:ok");
+    await client.arrived(1);
+    assertEquals(client.messages, ["ok"]);
+    await client.end();
+  } finally {
+    inbox.close();
+    live.close();
+  }
+});
+
+Deno.test("the whole server's counts: each client once, at its owner", async () => {
+  const channel = `cluster-${crypto.randomUUID()}`;
+  await using a = new Instance(channel);
+  await using b = new Instance(channel);
+  await using relay = new Relay(a.target);
+  const one = new Client(relay.url("/"));
+  assertEquals(await one.nextOpen(), false);
+  relay.retarget(b.target);
+  const two = new Client(relay.url("/"));
+  assertEquals(await two.nextOpen(), false);
+  // one comes back on b: relayed, still counted at a.
+  relay.cut();
+  assertEquals(await one.nextOpen(), true);
+  assertEquals(await two.nextOpen(), true);
+  await until(
+    () =>
+      a.wss.clusterStats.counts.connections === 2 &&
+      b.wss.clusterStats.counts.connections === 2,
+    "both instances to count 2",
+  );
+  assertEquals(a.wss.stats.connections, 1);
+  assertEquals(b.wss.stats.connections, 1);
+  assertEquals(a.wss.clusterStats.instances, 2);
+  await one.end();
+  await two.end();
+  await until(
+    () => a.wss.clusterStats.counts.connections === 0,
+    "the counts back to 0",
+  );
+});
+
+Deno.test("an instance gone is known within the bound", async () => {
+  const channel = `cluster-${crypto.randomUUID()}`;
+  await using a = new Instance(channel);
+  const b = new Instance(channel);
+  await until(() => a.wss.clusterStats.instances === 2, "b heard");
+  await b.wss.terminate(0);
+  const start = performance.now();
+  await until(() => a.wss.clusterStats.instances === 1, "b gone");
+  assert(performance.now() - start < GONE_AFTER_MS + 300);
+});
