@@ -18,6 +18,8 @@ import {
 } from "../mod.ts";
 import { Relay } from "../testkit/relay.ts";
 import { GONE_AFTER_MS } from "../_liveness.ts";
+import { type HelloFrame, readHello } from "../_resume_frames.ts";
+import { RESUME_PROTOCOL } from "../_resume_handshake.ts";
 
 /** A server of the cluster: its opens and what it received, by connection. */
 class Instance implements AsyncDisposable {
@@ -281,4 +283,135 @@ Deno.test("an instance gone is known within the bound", async () => {
   const start = performance.now();
   await until(() => a.wss.clusterStats.instances === 1, "b gone");
   assert(performance.now() - start < GONE_AFTER_MS + 300);
+});
+
+/** A raw WebSocket's first frame, read as a hello (or `null`). */
+async function firstHello(
+  url: string,
+  protocols: string[] = [],
+): Promise<{ hello: HelloFrame | null; socket: WebSocket }> {
+  const socket = new WebSocket(url, protocols);
+  socket.binaryType = "arraybuffer";
+  const first = Promise.withResolvers<HelloFrame | null>();
+  socket.onmessage = (event) => first.resolve(readHello(event.data));
+  socket.onclose = () => first.resolve(null);
+  const hello = await deadline(first.promise, 10_000);
+  return { hello, socket };
+}
+
+/** Closes a raw socket and waits for its close. */
+async function closeRaw(socket: WebSocket): Promise<void> {
+  if (socket.readyState === WebSocket.CLOSED) return;
+  const closed = new Promise((resolve) => socket.onclose = resolve);
+  socket.close();
+  await closed;
+}
+
+Deno.test("a forged, wrong or stale token sent to another instance gets a fresh session, never someone else's; a stale count ends the owner's session at once", async () => {
+  const channel = `cluster-${crypto.randomUUID()}`;
+  await using a = new Instance(channel);
+  await using b = new Instance(channel);
+  const bUrl = `ws://127.0.0.1:${b.target.port}/`;
+  // A real session on a, its token read from its hello.
+  const real = await firstHello(
+    `ws://127.0.0.1:${a.target.port}/?ws4d-resume=1`,
+  );
+  const token = real.hello?.token ?? "";
+  assertEquals(token.slice(0, 8), a.backplane.instance);
+  try {
+    const offers = [
+      // Another token naming a as its owner.
+      `${a.backplane.instance}${"x".repeat(36)}`,
+      // The real selector, a wrong secret.
+      `${token.slice(0, 20)}${"y".repeat(24)}`,
+      // A token naming an instance that does not exist.
+      `ZZZZZZZZ${token.slice(8)}`,
+    ];
+    for (const offer of offers) {
+      const { hello, socket } = await firstHello(bUrl, [
+        RESUME_PROTOCOL,
+        `${RESUME_PROTOCOL}.${offer}.0`,
+      ]);
+      assertEquals(hello?.resumed, false, offer);
+      assert(hello?.token !== token);
+      await closeRaw(socket);
+    }
+    assertEquals(a.wss.stats.sessionsResumed, 0);
+    assertEquals(a.connections.size, 1);
+    // The real token with a count the session cannot resume from: a fresh
+    // session on b, and a's session ends now, not at the window's end.
+    const stale = await firstHello(bUrl, [
+      RESUME_PROTOCOL,
+      `${RESUME_PROTOCOL}.${token}.999`,
+    ]);
+    assertEquals(stale.hello?.resumed, false);
+    await closeRaw(stale.socket);
+    await until(() => a.terminates.length === 1, "a's session to end");
+  } finally {
+    await closeRaw(real.socket);
+  }
+});
+
+Deno.test("a break during a relay resumes again, on the owner, the relaying instance or a third one", async () => {
+  const channel = `cluster-${crypto.randomUUID()}`;
+  await using a = new Instance(channel);
+  await using b = new Instance(channel);
+  await using c = new Instance(channel);
+  await using relay = new Relay(a.target);
+  const client = new Client(relay.url("/"));
+  assertEquals(await client.nextOpen(), false);
+  let sent = 0;
+  const round = async () => {
+    for (let i = 0; i < 3; i++) client.ws.send(`echo:${sent++}`);
+    await client.arrived(sent);
+  };
+  await round();
+  // Relayed by b, then broken and back on: c (a third), b (the relaying
+  // one, again), a (the owner, no relay), c.
+  for (const next of [b, c, b, a, c]) {
+    relay.retarget(next.target);
+    relay.cut();
+    client.ws.send(`echo:${sent++}`);
+    assertEquals(await client.nextOpen(), true);
+    await round();
+  }
+  await client.end();
+  assertEquals([a.opens, b.opens, c.opens], [1, 0, 0]);
+  assertEquals(a.received, Array.from({ length: sent }, (_, i) => `echo:${i}`));
+  assertEquals(client.messages, Array.from({ length: sent }, (_, i) => `${i}`));
+});
+
+Deno.test("a replayed open on the channel joins no session", async () => {
+  const channel = `cluster-${crypto.randomUUID()}`;
+  await using a = new Instance(channel);
+  await using b = new Instance(channel);
+  // A foreign listener on a's inbox sees what b sends a.
+  const spy = new BroadcastChannel(
+    `${channel}\u0000to\u0000${a.backplane.instance}`,
+  );
+  const seen: unknown[] = [];
+  spy.onmessage = (event) => seen.push(event.data);
+  try {
+    await using relay = new Relay(a.target);
+    const client = new Client(relay.url("/"));
+    assertEquals(await client.nextOpen(), false);
+    client.ws.send("echo:0");
+    await client.arrived(1);
+    relay.retarget(b.target);
+    relay.cut();
+    assertEquals(await client.nextOpen(), true);
+    await until(() => seen.length > 0, "the open, seen");
+    const resumed = a.wss.stats.sessionsResumed;
+    // The open again, as b sent it, and again.
+    const open = seen[0];
+    spy.postMessage(open);
+    spy.postMessage(open);
+    client.ws.send("echo:1");
+    await client.arrived(2);
+    assertEquals(a.wss.stats.sessionsResumed, resumed);
+    assertEquals(client.messages, ["0", "1"]);
+    await client.end();
+  } finally {
+    spy.close();
+  }
 });
