@@ -33,6 +33,8 @@ export interface ClusterBackplane {
   readonly instance: string;
   sendTo(to: string, data: Uint8Array): boolean;
   alive(instance: string): boolean;
+  /** Whether it reaches the other instances now. */
+  reachable(): boolean;
 }
 
 /** `backplane` where it carries messages to one instance, else `undefined`. */
@@ -47,7 +49,12 @@ export function clusterBackplane(
     typeof instance !== "string" || sendTo === undefined ||
     alive === undefined
   ) return undefined;
-  return { instance, sendTo, alive };
+  return {
+    instance,
+    sendTo,
+    alive,
+    reachable: () => backplane.connected !== false,
+  };
 }
 
 /** What the owner of sessions checks of an `open`. */
@@ -107,6 +114,11 @@ export class Cluster implements RelayChannel {
   /** Relays open now: as owner, and as the client's instance. */
   get relays(): { owned: number; relaying: number } {
     return { owned: this.#links.size, relaying: this.#relayers.size };
+  }
+
+  /** Whether the backplane reaches the other instances now. */
+  get reachable(): boolean {
+    return this.#backplane.reachable();
   }
 
   /** Whether `owner` is alive. */

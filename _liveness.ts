@@ -141,7 +141,8 @@ export class Liveness {
   /** Each other instance: when it was last heard (ms), its counts. */
   readonly #peers = new Map<string, { at: number; counts: NamedCounts }>();
   #timer: ReturnType<typeof setInterval> | undefined;
-  readonly #started = performance.now();
+  /** Since when this instance hears the channel (start, or a recovery). */
+  #hearing = performance.now();
 
   /** Starts the heartbeat of `self` at once. */
   constructor(self: string, host: LivenessHost) {
@@ -168,7 +169,7 @@ export class Liveness {
    */
   alive(instance: string): boolean {
     if (instance === this.#self || this.#peers.has(instance)) return true;
-    return performance.now() - this.#started < GONE_AFTER_MS;
+    return performance.now() - this.#hearing < GONE_AFTER_MS;
   }
 
   /** The sum of the count `name` over every instance alive, this one too. */
@@ -185,6 +186,14 @@ export class Liveness {
       all.push({ instance, counts: peer.counts });
     }
     return all;
+  }
+
+  /**
+   * The channel is back after an outage (Redis): instances not heard yet
+   * are presumed alive until they could have been heard again.
+   */
+  recovered(): void {
+    this.#hearing = performance.now();
   }
 
   /** A heartbeat from the channel. */

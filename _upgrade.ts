@@ -146,10 +146,16 @@ export class Upgrader<T> {
     info: Deno.ServeHandlerInfo | undefined,
   ): Promise<Response> | undefined {
     const readmit = this.#connections.readmit;
-    if (
-      readmit === undefined || this.#fellThrough.has(request) ||
-      !cluster.alive(owner)
-    ) return undefined;
+    if (readmit === undefined || this.#fellThrough.has(request)) {
+      return undefined;
+    }
+    if (!cluster.reachable) {
+      // Cut off from the owner for now (Redis down): the client retries.
+      return Promise.resolve(
+        plain(503, "Service Unavailable", { "retry-after": "1" }),
+      );
+    }
+    if (!cluster.alive(owner)) return undefined;
     return cluster.relay(owner, token, received, () => {
       const upgraded = this.#upgradeSocket(request);
       if (!(upgraded instanceof Response)) {

@@ -109,6 +109,13 @@ export interface Backplane {
   alive?(instance: string): boolean;
   /** Every instance alive now, this one first, with its named counts. */
   instances?(): { instance: string; counts: NamedCounts }[];
+  /**
+   * `false` while the backplane cannot reach the other instances (Redis
+   * down): a resume offered meanwhile to an instance that does not hold
+   * its session is answered 503, which the client retries, rather than
+   * given a fresh session.
+   */
+  readonly connected?: boolean;
 }
 
 /**

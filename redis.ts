@@ -389,6 +389,7 @@ export class RedisBackplane implements Backplane {
     this.#ready.resolve();
     const dropped = this.#droppedWhileDown;
     this.#droppedWhileDown = 0;
+    this.#liveness?.recovered();
     if (this.#down || dropped > 0) {
       this.#down = false;
       this.#sink?.recovered(dropped);
