@@ -13,7 +13,7 @@
  * |    3 | refused  | owner → relay  | none                                            |
  * |    4 | text     | both ways      | a text frame, UTF-8                             |
  * |    5 | binary   | both ways      | a binary frame's bytes                          |
- * |    6 | close    | owner → relay  | code (2 bytes), reason (UTF-8)                  |
+ * |    6 | close    | owner → relay  | code (2 bytes), wasClean (1 byte), reason       |
  * |    7 | closed   | relay → owner  | code (2 bytes), wasClean (1 byte), reason       |
  * |    8 | buffered | relay → owner  | the socket's `bufferedAmount` (8 bytes)         |
  *
