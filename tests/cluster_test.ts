@@ -18,7 +18,7 @@ import {
 } from "../mod.ts";
 import { Relay } from "../testkit/relay.ts";
 import { GONE_AFTER_MS } from "../_liveness.ts";
-import { type HelloFrame, readHello } from "../_resume_frames.ts";
+import { encodeAnswer, type HelloFrame, readHello } from "../_resume_frames.ts";
 import { RESUME_PROTOCOL } from "../_resume_handshake.ts";
 
 /** A server of the cluster: its opens and what it received, by connection. */
@@ -43,6 +43,7 @@ class Instance implements AsyncDisposable {
           this.received.push(text);
           if (text.startsWith("echo:")) ws.send(text.slice(5));
         },
+        onError: () => {}, // a slow consumer, expected where tested
         onTerminate: (ws, event) => {
           this.connections.delete(ws);
           this.terminates.push(event.code);
@@ -414,4 +415,35 @@ Deno.test("a replayed open on the channel joins no session", async () => {
   } finally {
     spy.close();
   }
+});
+
+Deno.test("a slow consumer behind a relay: the owner closes it with 1008, through the relay", async () => {
+  const channel = `cluster-${crypto.randomUUID()}`;
+  await using a = new Instance(channel);
+  await using b = new Instance(channel);
+  await using relay = new Relay(a.target);
+  // A raw client that resumes but never acknowledges.
+  const first = await firstHello(`${relay.url("/")}?ws4d-resume=1`);
+  const token = first.hello?.token ?? "";
+  first.socket.send(encodeAnswer("accept", token));
+  await until(() => a.connections.size === 1, "the session on a");
+  relay.retarget(b.target);
+  relay.cut();
+  await until(() => a.wss.stats.sessionsWaiting === 1, "a to see the break");
+  const second = await firstHello(relay.url("/"), [
+    RESUME_PROTOCOL,
+    `${RESUME_PROTOCOL}.${token}.0`,
+  ]);
+  assertEquals(second.hello?.resumed, true);
+  const closed = new Promise<number>((resolve) => {
+    second.socket.onclose = (event) => resolve(event.code);
+  });
+  for (const connection of a.connections) {
+    for (let i = 0; i < 1200; i++) connection.send(`n${i}`);
+  }
+  assertEquals(await deadline(closed, 10_000), 1008);
+  await until(() => a.terminates.length === 1, "a's onTerminate");
+  assertEquals(a.terminates, [1008]);
+  assertEquals(a.wss.stats.errors.SlowConsumer, 1);
+  await closeRaw(first.socket);
 });
