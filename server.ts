@@ -322,8 +322,10 @@ export class WebSocketServer<
   }
 
   /**
-   * What the server has counted since it started: connections, refusals by
-   * HTTP status, closes by code, messages and bytes both ways, errors by
+   * What this instance of the server has counted since it started (the
+   * whole server, across instances: {@linkcode WebSocketServer.clusterStats}):
+   * connections, refusals by HTTP status, closes by code, messages and
+   * bytes both ways, errors by
    * `ErrorCode` name, broadcasts, backplane failures and drops, limits hit,
    * and (with `resume`) the sessions waiting for their client, resumed, and
    * expired by reason. A frozen, JSON-friendly copy, made at each read.
