@@ -11,6 +11,8 @@ import { assert, assertEquals } from "@std/assert";
 import { deadline } from "@std/async/deadline";
 import { WebSocket as WSClient } from "../client.ts";
 import {
+  type Backplane,
+  type BackplaneSink,
   BroadcastChannelBackplane,
   type WebSocketConnection,
   WebSocketServer,
@@ -446,4 +448,52 @@ Deno.test("a slow consumer behind a relay: the owner closes it with 1008, throug
   assertEquals(a.terminates, [1008]);
   assertEquals(a.wss.stats.errors.SlowConsumer, 1);
   await closeRaw(first.socket);
+});
+
+Deno.test("a backplane written against the earlier interface keeps working: broadcasts cross, a reconnect to another instance gets resumed: false", async () => {
+  // start, publish, close only: a bus in this process.
+  const sinks = new Set<BackplaneSink>();
+  const plain = (): Backplane => {
+    let own: BackplaneSink | undefined;
+    return {
+      start(sink) {
+        own = sink;
+        sinks.add(sink);
+      },
+      publish(data) {
+        for (const sink of sinks) if (sink !== own) sink.deliver(data);
+      },
+      close() {
+        if (own !== undefined) sinks.delete(own);
+        return Promise.resolve();
+      },
+    };
+  };
+  const echo: WSServerHandler = {
+    onConnection: () => ({ onMessage: (ws, event) => ws.send(event.data) }),
+  };
+  await using a = new WebSocketServer(echo, {
+    port: 0,
+    hostname: "127.0.0.1",
+    backplane: plain(),
+    resume: true,
+  });
+  await using b = new WebSocketServer(echo, {
+    port: 0,
+    hostname: "127.0.0.1",
+    backplane: plain(),
+    resume: true,
+  });
+  await using relay = new Relay({ hostname: "127.0.0.1", port: a.addr!.port });
+  const client = new Client(relay.url("/"));
+  assertEquals(await client.nextOpen(), false);
+  client.ws.send("one");
+  await client.arrived(1);
+  b.broadcast("from b");
+  await client.arrived(2);
+  relay.retarget({ hostname: "127.0.0.1", port: b.addr!.port });
+  relay.cut();
+  assertEquals(await client.nextOpen(), false);
+  assertEquals(b.clusterStats.instances, 1);
+  await client.end();
 });
