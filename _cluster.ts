@@ -184,7 +184,9 @@ export class Cluster implements RelayChannel {
   /** A message sent to this instance alone (the backplane's sink). */
   receive(from: string, data: Uint8Array): void {
     const message = readRelay(data);
-    if (message === null || this.#closed) return;
+    // Closed, it still hears its relays end (their sessions close through
+    // them during the shutdown); an open is refused.
+    if (message === null) return;
     const { kind, relay, payload } = message;
     switch (kind) {
       case Kind.Open: {

@@ -497,3 +497,43 @@ Deno.test("a backplane written against the earlier interface keeps working: broa
   assertEquals(b.clusterStats.instances, 1);
   await client.end();
 });
+
+Deno.test("terminate() with a relayed, a resumed and a waiting session ends well within closeTimeout", async () => {
+  const channel = `cluster-${crypto.randomUUID()}`;
+  const a = new Instance(channel);
+  await using b = new Instance(channel);
+  await using relay = new Relay(a.target);
+  await using direct = new Relay(a.target);
+  // Relayed through b.
+  const relayed = new Client(relay.url("/"));
+  assertEquals(await relayed.nextOpen(), false);
+  relayed.ws.send("echo:0");
+  await relayed.arrived(1);
+  relay.retarget(b.target);
+  relay.cut();
+  assertEquals(await relayed.nextOpen(), true);
+  // Resumed on a itself.
+  const resumed = new Client(direct.url("/"));
+  assertEquals(await resumed.nextOpen(), false);
+  resumed.ws.send("echo:1");
+  await resumed.arrived(1);
+  direct.cut();
+  assertEquals(await resumed.nextOpen(), true);
+  // Waiting: its client cannot come back.
+  await using gone = new Relay(a.target);
+  const waiting = await firstHello(`${gone.url("/")}?ws4d-resume=1`);
+  waiting.socket.send(encodeAnswer("accept", waiting.hello?.token ?? ""));
+  await until(() => a.connections.size === 3, "three sessions on a");
+  gone.refuse();
+  gone.cut();
+  await until(() => a.wss.stats.sessionsWaiting === 1, "one waiting");
+  const start = performance.now();
+  await a.wss.terminate();
+  const took = performance.now() - start;
+  assert(took < 1000, `terminate() took ${Math.round(took)} ms`);
+  assertEquals(a.connections.size, 0);
+  assertEquals(a.terminates.length, 3);
+  await relayed.end();
+  await resumed.end();
+  await closeRaw(waiting.socket);
+});
