@@ -45,10 +45,15 @@ export interface AdmissionHost<S, X> {
    */
   onConnection(request: WSRequest, context: X, headers: Headers): unknown;
   /**
-   * A resume offer of a session this server holds: the answer of its new
-   * socket; `undefined` to go on as a fresh connection.
+   * A resume offer of a session this server holds (or another instance,
+   * through a relay): the answer of its new socket; `undefined` to go on
+   * as a fresh connection.
    */
-  resume(request: Request): Response | undefined;
+  resume(
+    request: Request,
+    info: unknown,
+    context: X,
+  ): Response | Promise<Response> | undefined;
   /** Upgrades `request` for an accepted handler: its session and answer. */
   upgrade(
     request: Request,
@@ -124,7 +129,7 @@ export class Admission<S, X> {
     }
     if (options.resume !== null) {
       // A resume counts once: its session is live already.
-      const resumed = host.resume(request);
+      const resumed = host.resume(request, info, context);
       if (resumed !== undefined) return resumed;
     }
     if (host.liveCount() + this.#pending >= options.maxConnections) {

@@ -1,7 +1,9 @@
 /**
  * What a server's backplane delivers to it ({@linkcode BackplaneSink}): the
  * broadcasts of the other instances, to every connected session here, and
- * the backplane's failures and recoveries, counted and reported.
+ * the backplane's failures and recoveries, counted and reported; the
+ * messages to this instance alone (the relays), the instances gone, and
+ * this instance's named counts for its heartbeats.
  *
  * @module
  */
@@ -9,8 +11,14 @@ import type { Encoded } from "./_codec.ts";
 import { ErrorCode, wsError } from "./_errors.ts";
 import type { WSServerCounts } from "./_stats.ts";
 import type { WSError } from "./_types.ts";
-import type { BackplaneData, BackplaneSink } from "./backplane.ts";
+import type { BackplaneData, BackplaneSink, NamedCounts } from "./backplane.ts";
 import { isTopic } from "./_topics.ts";
+
+/** Where the messages to this instance alone go (the relays). */
+export interface DirectSink {
+  receive(from: string, data: Uint8Array): void;
+  gone(instance: string): void;
+}
 
 /** A session as a broadcast sees it. */
 export interface Recipient {
@@ -27,8 +35,19 @@ export function backplaneSink(
   stats: WSServerCounts,
   report: (statusText: string, errors: readonly WSError[]) => void,
   topic: (topic: string, data: BackplaneData) => void = () => {},
+  direct?: DirectSink,
+  counts?: () => NamedCounts,
 ): BackplaneSink {
   return {
+    receive(from: string, data: Uint8Array): void {
+      direct?.receive(from, data);
+    },
+    gone(instance: string): void {
+      direct?.gone(instance);
+    },
+    counts(): NamedCounts {
+      return counts?.() ?? {};
+    },
     deliver(data: BackplaneData): void {
       for (const session of sessions) session.sendEncoded(data);
     },

@@ -13,7 +13,6 @@
  */
 import { type Encoded, type Frame, frameSize, sizeOf } from "./_codec.ts";
 import { ErrorCode, Ws4dError } from "./_errors.ts";
-import type { Link } from "./_link.ts";
 import type { ResumeLimits } from "./_options.ts";
 import {
   type ControlFrame,
@@ -28,6 +27,8 @@ import {
 } from "./_resume_frames.ts";
 import { offerProtocols, RESUME_PROTOCOL } from "./_resume_handshake.ts";
 import { ResumeState } from "./_resume_state.ts";
+import type { ResumeHost, ResumePhase } from "./_resume_host.ts";
+export type { ResumeHost, ResumePhase } from "./_resume_host.ts";
 import type { WSServerCounts } from "./_stats.ts";
 
 // The wire format and the state, from the module that once held them all
@@ -38,69 +39,16 @@ export { ResumeState } from "./_resume_state.ts";
 export { sizeOf } from "./_codec.ts";
 export { DEFAULTS, resolveResume, type ResumeLimits } from "./_options.ts";
 import { DEFAULTS } from "./_options.ts";
+/**
+ * While messages arrive, each side acknowledges at least this often (ms),
+ * whatever the limits: what a lost instance makes its peer send again is
+ * at most what was in flight (docs/cluster.md). One timer per session per
+ * period, armed by the first message after an ack; nothing per message.
+ */
+export const ACK_EVERY_MS = 100;
+
 /** The defaults of the server option `resume` (`DEFAULTS.resume`). */
 export const RESUME_DEFAULTS: ResumeLimits = DEFAULTS.resume;
-
-/**
- * Where a session's resuming stands, one value:
- *
- * - `unlinked`: no link carries the session (a server's between two
- *   sockets, a client's between two tries): what is sent is kept only;
- * - `resuming`: a server's, on a new link that has not opened yet;
- * - `unaccepted`: a server's after a query offer, until the client's
- *   answer to its hello: the client's frames are data as they are;
- * - `offered`: a client's that offered its token, until the server's hello;
- * - `querying`: a client's that made a fresh offer in the query, before open;
- * - `probing`: a client's after a query offer, open, until the server's
- *   first frame: it sends as it is, and keeps what it sends;
- * - `refusing`: `probing`, past the default limits: it keeps nothing more
- *   and will decline a hello;
- * - `declining`: a client's that declined, until the server's `declined`;
- * - `plain`: a client's link that carries no resuming (the server does not
- *   resume): plain frames both ways, until the next try;
- * - `linked`: the link carries the session: frames kept, counted, acked.
- */
-export type ResumePhase =
-  | "unlinked"
-  | "resuming"
-  | "unaccepted"
-  | "offered"
-  | "querying"
-  | "probing"
-  | "refusing"
-  | "declining"
-  | "plain"
-  | "linked";
-
-/** What the resume layer asks of its session. */
-export interface ResumeHost {
-  /** What carries the frames now, or `null`. */
-  readonly link: Link | null;
-  /** Whether messages are still delivered. */
-  readonly delivering: boolean;
-  /** Whether the session ended. */
-  readonly closed: boolean;
-  /** Whether a message of `size` passes the rate limit (else it failed). */
-  admit(size: number): boolean;
-  /** A data message, to `onMessage`. */
-  deliver(frame: Frame): void;
-  /** A data message without resuming, behind the rate limit. */
-  receivePlain(frame: Frame): void;
-  /** Sends `wire` (the frame of `data`) and counts it. */
-  transmit(wire: Encoded, data: Encoded): void;
-  /** A fatal error. */
-  fail(error: Ws4dError, dropWaiting: boolean): void;
-  /** The peer acknowledges too little: a slow consumer. */
-  slowConsumer(message: string): void;
-  /** A client's session is open (after the server's hello). */
-  opened(resumed: boolean): void;
-  /** A new link carries the session. */
-  relinked(): void;
-  /** Resuming ends for this session: plain from here. */
-  unresumable(): void;
-  /** A broken session's wait is over: it ends with 1006. */
-  expire(): void;
-}
 
 function resumeError(what: string): Ws4dError {
   return new Ws4dError(ErrorCode.ProtocolError, `Cannot resume: ${what}`);
@@ -127,6 +75,8 @@ export class Resumption {
   #windowTimer: ReturnType<typeof setTimeout> | undefined;
   /** The count a resuming client offered, for the new link's open. */
   #resumeFrom = 0;
+  /** Sends the ack owed, {@linkcode ACK_EVERY_MS} after a message. */
+  #ackTimer: ReturnType<typeof setTimeout> | undefined;
 
   private constructor(
     server: boolean,
@@ -313,6 +263,15 @@ export class Resumption {
       host.link?.send(
         encodeControl({ type: "ack", received: this.state.takeAck() }),
       );
+    } else if (this.#ackTimer === undefined) {
+      this.#ackTimer = setTimeout(() => {
+        this.#ackTimer = undefined;
+        if (this.#phase === "linked" && this.state.owesAck) {
+          host.link?.send(
+            encodeControl({ type: "ack", received: this.state.takeAck() }),
+          );
+        }
+      }, ACK_EVERY_MS);
     }
     host.deliver(frame);
   }
@@ -469,8 +428,15 @@ export class Resumption {
     }
   }
 
+  /** The ack timer stops (the link is gone, or the session ended). */
+  #stopAcking(): void {
+    clearTimeout(this.#ackTimer);
+    this.#ackTimer = undefined;
+  }
+
   /** A server session lost its link with no close: it waits `window`. */
   broke(host: ResumeHost): void {
+    this.#stopAcking();
     this.#phase = "unlinked";
     const stats = this.#stats;
     if (this.state.overLimits) {
@@ -492,6 +458,7 @@ export class Resumption {
    * passed, ended): the window's timer and the `sessionsWaiting` gauge.
    */
   stopWaiting(): void {
+    this.#stopAcking();
     if (this.#windowTimer === undefined) return;
     clearTimeout(this.#windowTimer);
     this.#windowTimer = undefined;
@@ -512,6 +479,7 @@ export class Resumption {
 
   /** A client lets its link go to try again. */
   retried(): void {
+    this.#stopAcking();
     const phase = this.#phase;
     if (phase === "linked") this.#brokeAt = performance.now();
     else if (

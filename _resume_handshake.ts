@@ -67,7 +67,39 @@ export function createToken(): string {
  * ```
  */
 export function tokenSelector(token: string): string {
-  return token.slice(0, SELECTOR_LENGTH);
+  const owned = token.length === TOKEN_LENGTH + OWNER_LENGTH;
+  return token.slice(0, SELECTOR_LENGTH + (owned ? OWNER_LENGTH : 0));
+}
+
+/** The length of the owner's id that starts a token of a cluster. */
+export const OWNER_LENGTH = 8;
+
+/**
+ * A token that names the instance that holds its session: the instance's
+ * id (8 characters), then a token of {@linkcode createToken}. Its selector
+ * is the owner's id and the next 12 characters.
+ *
+ * @example
+ * ```ts
+ * import { ownedToken, tokenOwner, tokenSelector } from "./_resume_handshake.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const token = ownedToken("instANCE");
+ * assertEquals(token.length, 44);
+ * assertEquals(tokenOwner(token), "instANCE");
+ * assertEquals(tokenSelector(token).length, 20);
+ * assertEquals(tokenOwner("abcdefghijkl0123456789012345678901234"), null);
+ * ```
+ */
+export function ownedToken(owner: string): string {
+  return owner + createToken();
+}
+
+/** The owner a token names, or `null` for a token of one instance. */
+export function tokenOwner(token: string): string | null {
+  return token.length === TOKEN_LENGTH + OWNER_LENGTH
+    ? token.slice(0, OWNER_LENGTH)
+    : null;
 }
 
 /**

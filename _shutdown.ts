@@ -10,6 +10,12 @@
 import type { SignalShutdown } from "./_signals.ts";
 import type { Backplane } from "./backplane.ts";
 
+/** The relays of a server in a cluster, as the shutdown sees them. */
+export interface RelayCloser {
+  /** The clients relayed to other instances are let go (they resume there). */
+  close(): void;
+}
+
 /** A session as the shutdown sees it. */
 export interface Closable {
   close(code: number, reason: string, giveUpAfter: number): void;
@@ -22,6 +28,8 @@ export interface ShutdownParts {
   readonly sessions: ReadonlySet<Closable>;
   readonly signals: SignalShutdown | undefined;
   readonly backplane: Backplane | undefined;
+  /** The relays, where the server is in a cluster. */
+  readonly cluster?: RelayCloser | undefined;
   /** Resolves once every broadcast made so far is published. */
   settled(): Promise<void>;
   /** Stops the listener (the same promise at every call). */
@@ -43,7 +51,7 @@ export class Shutdown {
   /** Shuts down, waiting up to `ms` for the close handshakes. */
   async run(ms: number, parts: ShutdownParts): Promise<void> {
     parts.signals?.stopSoon();
-    const backplane = parts.backplane?.close().catch(() => {});
+    parts.cluster?.close();
     const sessions = parts.sessions;
     for (const session of sessions) {
       session.close(1001, "server terminated", Infinity);
@@ -66,7 +74,8 @@ export class Shutdown {
     }
     await parts.stopListening();
     await parts.settled();
-    await backplane;
+    // Last: the sessions relayed to other instances close through it.
+    await parts.backplane?.close().catch(() => {});
     parts.signals?.stop();
     await parts.terminated();
   }

@@ -272,3 +272,95 @@ export function countLimits(
     if (limit !== undefined) stats.limits[limit]++;
   }
 }
+
+/**
+ * The counts of the whole server, across the instances alive on its
+ * backplane: each instance's named counts, and their sums.
+ */
+export interface WSClusterStats {
+  /** The instances counted (this one included). */
+  readonly instances: number;
+  /**
+   * Each named count summed over the instances: `connections`,
+   * `connectionsTotal`, `messagesReceived`, `messagesSent`,
+   * `sessionsWaiting`, `sessionsResumed`, and any other an instance
+   * carries (a topic's subscribers, for one).
+   */
+  readonly counts: Readonly<Record<string, number>>;
+  /** Each instance's id and its own counts, this one first. */
+  readonly byInstance: readonly {
+    readonly instance: string;
+    readonly counts: Readonly<Record<string, number>>;
+  }[];
+}
+
+/**
+ * How many topics' subscriber counts a heartbeat carries, beside the
+ * server's own counts (a heartbeat carries at most 256 names).
+ */
+export const CLUSTER_TOPICS = 240;
+
+/**
+ * The named counts an instance's heartbeats carry: the server's own, and
+ * `topic:<name>` for the subscribers of each topic (at most
+ * {@linkcode CLUSTER_TOPICS} of them, in the order they were first
+ * subscribed).
+ */
+export function clusterCounts(
+  stats: WSServerCounts,
+  topics: ReadonlyMap<string, number> = new Map(),
+): Record<string, number> {
+  const counts: Record<string, number> = {
+    connections: stats.connections,
+    connectionsTotal: stats.connectionsTotal,
+    messagesReceived: stats.messagesReceived,
+    messagesSent: stats.messagesSent,
+    sessionsWaiting: stats.sessionsWaiting,
+    sessionsResumed: stats.sessionsResumed,
+  };
+  let n = 0;
+  for (const [topic, subscribers] of topics) {
+    if (++n > CLUSTER_TOPICS) break;
+    counts[`topic:${topic}`] = subscribers;
+  }
+  return counts;
+}
+
+/**
+ * The sums of each instance's counts.
+ *
+ * @example
+ * ```ts
+ * import { sumCounts } from "./_stats.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const stats = sumCounts([
+ *   { instance: "a", counts: { connections: 2 } },
+ *   { instance: "b", counts: { connections: 3, "topic:news": 1 } },
+ * ]);
+ * assertEquals(stats.counts, { connections: 5, "topic:news": 1 });
+ * assertEquals(stats.instances, 2);
+ * ```
+ */
+export function sumCounts(
+  instances: readonly {
+    instance: string;
+    counts: Readonly<Record<string, number>>;
+  }[],
+): WSClusterStats {
+  const counts: Record<string, number> = {};
+  for (const { counts: own } of instances) {
+    for (const [name, count] of Object.entries(own)) {
+      counts[name] = (counts[name] ?? 0) + count;
+    }
+  }
+  return Object.freeze({
+    instances: instances.length,
+    counts: Object.freeze(counts),
+    byInstance: Object.freeze(
+      instances.map(({ instance, counts }) =>
+        Object.freeze({ instance, counts: Object.freeze({ ...counts }) })
+      ),
+    ),
+  });
+}

@@ -6,7 +6,11 @@
  *
  * @module
  */
+import { Cluster, clusterBackplane } from "./_cluster.ts";
 import { toError } from "./_errors.ts";
+import type { Link } from "./_link.ts";
+import type { OpenRequest } from "./_relay_wire.ts";
+import { tokenProof } from "./_relay_wire.ts";
 import { chooseProtocol, plain } from "./_handshake.ts";
 import { SocketLink } from "./_link.ts";
 import type { ResolvedServerOptions } from "./_options.ts";
@@ -16,10 +20,12 @@ import { Resumption } from "./_resume.ts";
 import {
   createToken,
   isSameToken,
+  ownedToken,
   parseProtocols,
   RESUME_PROTOCOL,
   RESUME_QUERY,
   takeResumeQuery,
+  tokenOwner,
   tokenSelector,
 } from "./_resume_handshake.ts";
 import type { Session } from "./_session.ts";
@@ -36,6 +42,15 @@ export interface ConnectionMaker<T, X> {
     protocol: string,
     context: X,
   ): void;
+  /**
+   * Admits `request` again, as a fresh connection (a resume whose owner,
+   * on another instance, did not resume it), with the context it came with.
+   */
+  readmit?(
+    request: Request,
+    info: unknown,
+    context: X,
+  ): Response | Promise<Response>;
 }
 
 /**
@@ -57,6 +72,10 @@ export class Upgrader<T, X> {
   readonly #settings: SessionSettings<T>;
   readonly #stats: WSServerCounts;
   readonly #connections: ConnectionMaker<T, X>;
+  /** The relays, where the backplane carries messages to one instance. */
+  readonly cluster: Cluster | undefined;
+  /** Resumes that another instance did not resume: fresh from here. */
+  readonly #fellThrough = new WeakSet<Request>();
 
   /**
    * @param connections Makes the connection of a new session (its target).
@@ -73,6 +92,18 @@ export class Upgrader<T, X> {
     this.#settings = settings;
     this.#stats = stats;
     this.#connections = connections;
+    const backplane = clusterBackplane(options.backplane);
+    if (backplane !== undefined && options.resume !== null) {
+      this.cluster = new Cluster(backplane, {
+        accept: (open, relay) => this.#acceptRelay(open, relay),
+      }, options.maxBufferedAmount);
+    }
+  }
+
+  /** A new session's token: naming this instance in a cluster. */
+  #newToken(): string {
+    const cluster = this.cluster;
+    return cluster === undefined ? createToken() : ownedToken(cluster.self);
   }
 
   /**
@@ -81,10 +112,27 @@ export class Upgrader<T, X> {
    * the count the client offers is one it can resume from. Otherwise
    * `undefined`: the handshake goes on as a fresh one.
    */
-  resume(request: Request): Response | undefined {
+  resume(
+    request: Request,
+    info: unknown,
+    context: X,
+  ): Response | Promise<Response> | undefined {
     const offer = parseProtocols(request.headers.get("sec-websocket-protocol"))
       .resume;
     if (offer === null || offer.token === null) return undefined;
+    const owner = tokenOwner(offer.token);
+    const cluster = this.cluster;
+    if (cluster !== undefined && owner !== null && owner !== cluster.self) {
+      return this.#relay(
+        cluster,
+        owner,
+        offer.token,
+        offer.received,
+        request,
+        info,
+        context,
+      );
+    }
     const session = this.#registry.find(tokenSelector(offer.token));
     const resumption = session?.resumption;
     if (
@@ -104,6 +152,76 @@ export class Upgrader<T, X> {
       offer.received,
     );
     return upgraded.response;
+  }
+
+  /**
+   * A resume whose session another instance owns: relayed there where it
+   * resumes it; else admitted again as a fresh connection.
+   */
+  #relay(
+    cluster: Cluster,
+    owner: string,
+    token: string,
+    received: number,
+    request: Request,
+    info: unknown,
+    context: X,
+  ): Promise<Response> | undefined {
+    const readmit = this.#connections.readmit;
+    if (readmit === undefined || this.#fellThrough.has(request)) {
+      return undefined;
+    }
+    if (!cluster.reachable) {
+      // Cut off from the owner for now (Redis down): the client retries.
+      return Promise.resolve(
+        plain(503, "Service Unavailable", { "retry-after": "1" }),
+      );
+    }
+    if (!cluster.alive(owner)) return undefined;
+    return cluster.relay(owner, token, received, () => {
+      const upgraded = this.#upgradeSocket(request);
+      if (!(upgraded instanceof Response)) {
+        upgraded.response.headers.set(
+          "sec-websocket-protocol",
+          RESUME_PROTOCOL,
+        );
+      }
+      return upgraded;
+    }).then((answer) => {
+      if (answer !== undefined) return answer;
+      this.#fellThrough.add(request);
+      return readmit(request, info, context);
+    });
+  }
+
+  /**
+   * Owner side: the session an `open` names, where its proof holds (the
+   * token's hash with the relay's id); the function resumes it onto the
+   * relay's link. A client that holds the token but cannot resume from
+   * its count gets a fresh session there: this one ends at once.
+   */
+  async #acceptRelay(
+    open: OpenRequest,
+    relay: string,
+  ): Promise<((link: Link) => boolean) | null> {
+    const session = this.#registry.find(open.selector);
+    const resumption = session?.resumption;
+    if (
+      !(session instanceof ServerSession) || resumption === null ||
+      resumption === undefined
+    ) return null;
+    const proof = await tokenProof(resumption.token, relay);
+    if (!isSameToken(proof, open.proof)) return null;
+    if (!session.canResume(open.received)) {
+      if (session.phase === "open") session.expire();
+      return null;
+    }
+    return (link) => {
+      if (!session.canResume(open.received)) return false;
+      this.#stats.sessionsResumed++;
+      session.resumeWith(link, open.received);
+      return true;
+    };
   }
 
   /** Upgrades `request`, or answers 400 where Deno refuses to. */
@@ -171,7 +289,7 @@ export class Upgrader<T, X> {
       }
       resumption = Resumption.server(
         limits,
-        createToken(),
+        this.#newToken(),
         accepted,
         this.#stats,
       );
@@ -187,7 +305,7 @@ export class Upgrader<T, X> {
         resumption === null ? null : tokenSelector(resumption.token),
       )
     ) {
-      if (resumption !== null) resumption.token = createToken();
+      if (resumption !== null) resumption.token = this.#newToken();
     }
     this.#connections.open(session, wsRequest, protocol, accepted.context);
     const stats = this.#stats;

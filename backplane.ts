@@ -23,6 +23,20 @@
  * @module
  */
 
+import {
+  createInstanceId,
+  decodeHeartbeat,
+  type Heartbeat,
+  isInstanceId,
+  Liveness,
+} from "./_liveness.ts";
+
+/**
+ * Named counts, as an instance's heartbeat carries them:
+ * `{ connections: 3, sessionsWaiting: 1 }`.
+ */
+export type NamedCounts = Readonly<Record<string, number>>;
+
 /** A broadcast as a backplane carries it: a text or a binary message. */
 export type BackplaneData = string | Uint8Array;
 
@@ -49,6 +63,16 @@ export interface BackplaneSink {
    * instances while it was down (reported to the server's `onError`).
    */
   recovered(dropped: number): void;
+  /**
+   * A message that another instance sent to this one alone
+   * ({@linkcode Backplane.sendTo}): `from` is its id. Anything may arrive
+   * here (a foreign publisher): the server reads it with care.
+   */
+  receive?(from: string, data: Uint8Array): void;
+  /** `instance` is gone: silent past the bound, or it said goodbye. */
+  gone?(instance: string): void;
+  /** This instance's named counts, which its heartbeats carry. */
+  counts?(): NamedCounts;
 }
 
 /**
@@ -85,6 +109,36 @@ export interface Backplane {
   unsubscribe?(topic: string): void;
   /** Called by the server's `terminate()`: stops and frees what it holds. */
   close(): Promise<void>;
+  /**
+   * This instance's id on the channel (8 base64url characters), set from
+   * its construction. With {@linkcode Backplane.sendTo} and
+   * {@linkcode Backplane.alive}, it lets a session resume on any instance
+   * (a relay, see `docs/cluster.md`); a backplane without them keeps
+   * working, and a reconnect to another instance then gets `resumed:
+   * false`.
+   */
+  readonly instance?: string;
+  /**
+   * Sends `data` to the instance `to` alone, in order with what this
+   * instance sent it before. It never throws: `false` when it could not
+   * be sent now (the backplane is down, or more waits to go out than it
+   * holds); the caller counts that as a break.
+   */
+  sendTo?(to: string, data: Uint8Array): boolean;
+  /**
+   * Whether `instance` is alive: heard within the bound of the heartbeat
+   * (see `HEARTBEAT_MS`, `GONE_AFTER_MS` in `docs/cluster.md`).
+   */
+  alive?(instance: string): boolean;
+  /** Every instance alive now, this one first, with its named counts. */
+  instances?(): { instance: string; counts: NamedCounts }[];
+  /**
+   * `false` while the backplane cannot reach the other instances (Redis
+   * down): a resume offered meanwhile to an instance that does not hold
+   * its session is answered 503, which the client retries, rather than
+   * given a fresh session.
+   */
+  readonly connected?: boolean;
 }
 
 /**
@@ -109,7 +163,16 @@ export interface Backplane {
 export class BroadcastChannelBackplane implements Backplane {
   readonly #name: string;
   #channel: BroadcastChannel | undefined;
+  /** Heartbeats: who is alive on the channel. */
+  #live: BroadcastChannel | undefined;
+  /** What other instances send to this one alone. */
+  #inbox: BroadcastChannel | undefined;
+  /** The inboxes of the other instances this one sends to. */
+  readonly #outboxes = new Map<string, BroadcastChannel>();
+  #liveness: Liveness | undefined;
   #closed = false;
+  /** This instance's id on the channel. */
+  readonly instance: string;
 
   /**
    * Makes a backplane on the channel `name`; the server opens it.
@@ -124,6 +187,7 @@ export class BroadcastChannelBackplane implements Backplane {
       );
     }
     this.#name = name;
+    this.instance = createInstanceId();
   }
 
   /** The channel name. */
@@ -160,6 +224,32 @@ export class BroadcastChannelBackplane implements Backplane {
       sink.failed(new Error("A broadcast could not be read from the channel"));
     };
     this.#channel = channel;
+    const live = new BroadcastChannel(`${this.#name}\u0000live`);
+    const inbox = new BroadcastChannel(inboxName(this.#name, this.instance));
+    const liveness = new Liveness(this.instance, {
+      beat: (text) => live.postMessage(text),
+      counts: () => sink.counts?.() ?? {},
+      gone: (instance) => {
+        this.#outboxes.get(instance)?.close();
+        this.#outboxes.delete(instance);
+        sink.gone?.(instance);
+      },
+    });
+    live.onmessage = (event: MessageEvent<unknown>) => {
+      const heartbeat: Heartbeat | null = decodeHeartbeat(event.data);
+      if (heartbeat !== null) liveness.heard(heartbeat);
+    };
+    inbox.onmessage = (event: MessageEvent<unknown>) => {
+      const message: unknown = event.data;
+      if (!Array.isArray(message) || message.length !== 2) return;
+      const [from, data]: unknown[] = message;
+      if (isInstanceId(from) && data instanceof Uint8Array) {
+        sink.receive?.(from, data);
+      }
+    };
+    this.#live = live;
+    this.#inbox = inbox;
+    this.#liveness = liveness;
   }
 
   /** Posts a broadcast to the other workers. */
@@ -176,11 +266,48 @@ export class BroadcastChannelBackplane implements Backplane {
     this.#channel?.postMessage([topic, data]);
   }
 
-  /** Closes the channel. */
+  /** Posts `data` to the inbox of the instance `to`. */
+  sendTo(to: string, data: Uint8Array): boolean {
+    if (this.#liveness === undefined || !isInstanceId(to)) return false;
+    let outbox = this.#outboxes.get(to);
+    if (outbox === undefined) {
+      outbox = new BroadcastChannel(inboxName(this.#name, to));
+      this.#outboxes.set(to, outbox);
+    }
+    outbox.postMessage([this.instance, data]);
+    return true;
+  }
+
+  /** Whether `instance` was heard within the bound. */
+  alive(instance: string): boolean {
+    return this.#liveness?.alive(instance) ?? false;
+  }
+
+  /** Every instance alive now, this one first, with its named counts. */
+  instances(): { instance: string; counts: NamedCounts }[] {
+    return this.#liveness?.instances() ?? [];
+  }
+
+  /** Says goodbye and closes the channels. */
   close(): Promise<void> {
     this.#closed = true;
-    this.#channel?.close();
-    this.#channel = undefined;
+    this.#liveness?.stop(true);
+    this.#liveness = undefined;
+    for (
+      const channel of [
+        this.#channel,
+        this.#live,
+        this.#inbox,
+        ...this.#outboxes.values(),
+      ]
+    ) channel?.close();
+    this.#outboxes.clear();
+    this.#channel = this.#live = this.#inbox = undefined;
     return Promise.resolve();
   }
+}
+
+/** The channel of an instance's inbox. */
+function inboxName(name: string, instance: string): string {
+  return `${name}\u0000to\u0000${instance}`;
 }

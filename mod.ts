@@ -52,6 +52,7 @@ export {
   type WebSocketServerOptions,
   type WSAcceptedHandler,
   type WSBroadcastOptions,
+  type WSClusterStats,
   type WSConnectionAnswer,
   type WSConnectionCallbackName,
   type WSConnectionEvent,
@@ -82,6 +83,7 @@ export {
   type BackplaneData,
   type BackplaneSink,
   BroadcastChannelBackplane,
+  type NamedCounts,
 } from "./backplane.ts";
 export {
   WebSocket,

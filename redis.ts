@@ -34,9 +34,25 @@
 /// <reference types="npm:@types/node@^22" />
 import { Buffer } from "node:buffer";
 import { createClient } from "npm:redis@^5.12.1";
-import type { Backplane, BackplaneData, BackplaneSink } from "./backplane.ts";
-export type { Backplane, BackplaneData, BackplaneSink } from "./backplane.ts";
+import type {
+  Backplane,
+  BackplaneData,
+  BackplaneSink,
+  NamedCounts,
+} from "./backplane.ts";
+export type {
+  Backplane,
+  BackplaneData,
+  BackplaneSink,
+  NamedCounts,
+} from "./backplane.ts";
 import { toError } from "./_errors.ts";
+import {
+  createInstanceId,
+  decodeHeartbeat,
+  isInstanceId,
+  Liveness,
+} from "./_liveness.ts";
 import { checkNumber, checkString, describe } from "./_checks.ts";
 
 /** The options of {@linkcode RedisBackplane}. */
@@ -87,6 +103,8 @@ const ORIGIN = 16;
  * never meet.
  */
 const TOPIC_SEPARATOR = "\u0000topic:";
+/** What may wait to go out to other instances alone, then it is a break. */
+const MAX_PENDING_BYTES = 16 * 1024 * 1024;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -143,6 +161,13 @@ export class RedisBackplane implements Backplane {
   readonly #topicListener = (message: Buffer, channel: Buffer): void =>
     this.#receiveTopic(message, channel);
   readonly #ready = Promise.withResolvers<void>();
+  #liveness: Liveness | undefined;
+  /** Bytes sent to single instances that Redis has not taken yet. */
+  #pendingBytes = 0;
+  /** This instance's id on the channel. */
+  readonly instance: string = createInstanceId();
+  /** `instance` as the first bytes of what it sends to one instance. */
+  readonly #from: Uint8Array = encoder.encode(this.instance);
 
   /**
    * Makes a backplane for the Redis at `url`; the server starts it.
@@ -252,13 +277,30 @@ export class RedisBackplane implements Backplane {
     const subscriberConnect = subscriber.connect();
     this.#connecting = [publisherConnect, subscriberConnect];
     publisherConnect.catch((error) => this.#failed("publisher", error));
+    this.#liveness = new Liveness(this.instance, {
+      beat: (text) => this.#beat(text),
+      counts: () => sink.counts?.() ?? {},
+      gone: (instance) => sink.gone?.(instance),
+    });
     subscriberConnect
       .then(() =>
-        this.#closed ? undefined : subscriber.subscribe(
-          this.#channel,
-          (message) => this.#receive(message),
-          true,
-        )
+        this.#closed ? undefined : Promise.all([
+          subscriber.subscribe(
+            this.#channel,
+            (message) => this.#receive(message),
+            true,
+          ),
+          subscriber.subscribe(
+            `${this.#channel}\u0000live`,
+            (message) => this.#heard(message),
+            true,
+          ),
+          subscriber.subscribe(
+            `${this.#channel}\u0000to:${this.instance}`,
+            (message) => this.#direct(message),
+            true,
+          ),
+        ])
       )
       .then(() => {
         // node-redis subscribes again by itself after a reconnection.
@@ -342,11 +384,45 @@ export class RedisBackplane implements Backplane {
   }
 
   /**
+   * Publishes `data` to the instance `to` alone; `false` while Redis is
+   * down or more than 16 MiB wait to go out (the caller counts a break).
+   */
+  sendTo(to: string, data: Uint8Array): boolean {
+    const publisher = this.#publisher;
+    if (
+      publisher === undefined || !this.connected || !isInstanceId(to) ||
+      this.#pendingBytes > MAX_PENDING_BYTES
+    ) return false;
+    const message = Buffer.allocUnsafe(this.#from.length + data.byteLength);
+    message.set(this.#from, 0);
+    message.set(data, this.#from.length);
+    const size = message.length;
+    this.#pendingBytes += size;
+    publisher.publish(`${this.#channel}\u0000to:${to}`, message).then(
+      () => this.#pendingBytes -= size,
+      () => this.#pendingBytes -= size,
+    );
+    return true;
+  }
+
+  /** Whether `instance` was heard within the bound. */
+  alive(instance: string): boolean {
+    return this.#liveness?.alive(instance) ?? false;
+  }
+
+  /** Every instance alive now, this one first, with its named counts. */
+  instances(): { instance: string; counts: NamedCounts }[] {
+    return this.#liveness?.instances() ?? [];
+  }
+
+  /**
    * Disconnects from Redis. While Redis is down, it resolves once the
    * pending reconnection attempt has run out (at most `maxReconnectDelay`).
    */
   async close(): Promise<void> {
     if (!this.#closed) {
+      this.#liveness?.stop(true);
+      this.#liveness = undefined;
       this.#closed = true;
       this.#publisherUp = this.#subscriberUp = false;
       for (const connection of [this.#publisher, this.#subscriber]) {
@@ -422,6 +498,26 @@ export class RedisBackplane implements Backplane {
     this.#pending.add(tracked);
   }
 
+  #beat(text: string): void {
+    if (!this.connected) return;
+    this.#publisher?.publish(`${this.#channel}\u0000live`, Buffer.from(text))
+      .catch(() => {});
+  }
+
+  #heard(message: Buffer): void {
+    const heartbeat = decodeHeartbeat(decoder.decode(message));
+    if (heartbeat !== null) this.#liveness?.heard(heartbeat);
+  }
+
+  #direct(message: Buffer): void {
+    const length = this.instance.length;
+    if (message.length < length) return;
+    const from = decoder.decode(message.subarray(0, length));
+    if (isInstanceId(from) && from !== this.instance) {
+      this.#sink?.receive?.(from, new Uint8Array(message.subarray(length)));
+    }
+  }
+
   #drop(): void {
     this.#dropped++;
     this.#droppedWhileDown++;
@@ -435,6 +531,7 @@ export class RedisBackplane implements Backplane {
     this.#ready.resolve();
     const dropped = this.#droppedWhileDown;
     this.#droppedWhileDown = 0;
+    this.#liveness?.recovered();
     if (this.#down || dropped > 0) {
       this.#down = false;
       this.#sink?.recovered(dropped);

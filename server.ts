@@ -62,9 +62,12 @@ import { Upgrader } from "./_upgrade.ts";
 import { checkTopic, Topics } from "./_topics.ts";
 import { SignalShutdown } from "./_signals.ts";
 import {
+  clusterCounts,
   countErrors,
   createStats,
   snapshotStats,
+  sumCounts,
+  type WSClusterStats,
   type WSServerCounts,
   type WSServerStats,
 } from "./_stats.ts";
@@ -80,6 +83,7 @@ export {
   type BackplaneData,
   type BackplaneSink,
   BroadcastChannelBackplane,
+  type NamedCounts,
 } from "./backplane.ts";
 export {
   WebSocketConnection,
@@ -108,7 +112,7 @@ export {
   type ErrorCodeName,
   type ErrorCodeValue,
 } from "./_errors.ts";
-export type { WSLimitName, WSServerStats } from "./_stats.ts";
+export type { WSClusterStats, WSLimitName, WSServerStats } from "./_stats.ts";
 export type {
   WebSocketServerOptions,
   WSRateLimitOptions,
@@ -254,6 +258,8 @@ export class WebSocketServer<
             protocol,
             context,
           }, topics),
+        readmit: (request, info, context) =>
+          this.#admission.admit(request, info, context),
       },
     );
     this.#admission = new Admission(resolved, this.#pattern, this.#stats, {
@@ -266,7 +272,8 @@ export class WebSocketServer<
           context,
           responseHeaders,
         }),
-      resume: (request) => this.#upgrader.resume(request),
+      resume: (request, info, context) =>
+        this.#upgrader.resume(request, info, context),
       upgrade: (request, wsRequest, accepted) =>
         this.#upgrader.upgrade(request, wsRequest, accepted),
       report: (statusText, errors) => this.#report(statusText, errors),
@@ -307,6 +314,8 @@ export class WebSocketServer<
             undefined,
           );
         },
+        this.#upgrader.cluster,
+        () => clusterCounts(this.#stats, topics.counts()),
       ),
     );
     queueMicrotask(() => this.#queue.push("onOpen", OPEN));
@@ -360,8 +369,10 @@ export class WebSocketServer<
   }
 
   /**
-   * What the server has counted since it started: connections, refusals by
-   * HTTP status, closes by code, messages and bytes both ways, errors by
+   * What this instance of the server has counted since it started (the
+   * whole server, across instances: {@linkcode WebSocketServer.clusterStats}):
+   * connections, refusals by HTTP status, closes by code, messages and
+   * bytes both ways, errors by
    * `ErrorCode` name, broadcasts, backplane failures and drops, limits hit,
    * and (with `resume`) the sessions waiting for their client, resumed, and
    * expired by reason. A frozen, JSON-friendly copy, made at each read.
@@ -380,6 +391,34 @@ export class WebSocketServer<
    */
   get stats(): WSServerStats {
     return snapshotStats(this.#stats);
+  }
+
+  /**
+   * The counts of the whole server: this instance's and those of every
+   * other instance alive on its backplane (as each last said in its
+   * heartbeat, at most 0.25 s old), each client once, a relayed session at
+   * the instance that holds it. Each topic's subscribers are counted as
+   * `topic:<name>` (the whole server's {@linkcode subscriberCount}, for at
+   * most 240 topics of each instance). Without a backplane that tells its
+   * instances (see `docs/cluster.md`), this instance's alone.
+   *
+   * @example
+   * ```ts
+   * import { WebSocketServer } from "@ws4d/websocket";
+   * import { assertEquals } from "@std/assert";
+   *
+   * await using wss = new WebSocketServer({ onConnection: () => null });
+   * assertEquals(wss.clusterStats.instances, 1);
+   * assertEquals(wss.clusterStats.counts.connections, 0);
+   * ```
+   */
+  get clusterStats(): WSClusterStats {
+    const backplane = this.#options.backplane;
+    const own = clusterCounts(this.#stats, this.#topics.counts());
+    const instances = backplane?.instances?.() ?? [];
+    return sumCounts(
+      instances.length === 0 ? [{ instance: "", counts: own }] : instances,
+    );
   }
 
   /** True once `terminate` has been called. */
@@ -601,6 +640,7 @@ export class WebSocketServer<
   }
   #shutdownNow(ms: number): Promise<void> {
     return this.#shutdown.run(ms, {
+      cluster: this.#upgrader.cluster,
       sessions: this.#registry.live,
       signals: this.#signals,
       backplane: this.#options.backplane,

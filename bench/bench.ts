@@ -6,7 +6,7 @@
  * ```sh
  * deno task bench            # every scenario, about 7 minutes
  * deno task bench --quick    # echo, 64 connections × 16 in flight × 64 B, < 1 min
- * deno task bench --only broadcast   # one of echo|datatype|broadcast|setup|idle
+ * deno task bench --only broadcast   # one of echo|datatype|broadcast|setup|idle|cluster
  * deno task bench --rounds 5 --seconds 4 --no-pin
  * deno task bench --quick --against HEAD~3 --rounds 3   # before and after, alternated
  * deno task bench --quick --variant 'resume={"resume":true}'
@@ -46,6 +46,7 @@ import {
   WS4D,
 } from "./_variants.ts";
 import { broadcastSection } from "./scenarios/broadcast.ts";
+import { clusterSection } from "./scenarios/cluster.ts";
 import { dataTypeSection } from "./scenarios/datatype.ts";
 import { echoSection, quickSection } from "./scenarios/echo.ts";
 import { idleSection } from "./scenarios/idle.ts";
@@ -57,6 +58,7 @@ const SECTIONS: ReadonlyArray<[string, (runner: Runner) => Promise<string>]> = [
   ["broadcast", broadcastSection],
   ["setup", setupSection],
   ["idle", idleSection],
+  ["cluster", clusterSection],
 ];
 
 /** What the command line asks. */

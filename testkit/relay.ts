@@ -69,7 +69,7 @@ const CHUNK = 16 * 1024;
  * ```
  */
 export class Relay implements AsyncDisposable {
-  readonly #target: { hostname: string; port: number };
+  #target: { hostname: string; port: number };
   readonly #port: number;
   #listener: Deno.TcpListener | null = null;
   #accepting: Promise<void> = Promise.resolve();
@@ -87,6 +87,14 @@ export class Relay implements AsyncDisposable {
     this.#target = { hostname: target.hostname, port: target.port };
     this.#listen(0);
     this.#port = (this.#listener as Deno.TcpListener).addr.port;
+  }
+
+  /**
+   * Forwards the connections that come from now on to `target` (those open
+   * stay where they are): a reconnect lands on another instance.
+   */
+  retarget(target: { hostname: string; port: number }): void {
+    this.#target = { hostname: target.hostname, port: target.port };
   }
 
   /** The relay's port on 127.0.0.1. */

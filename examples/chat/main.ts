@@ -5,7 +5,8 @@
  *   `deno serve --parallel` (one worker per core) on `PORT` (default 8000).
  * - `deno serve examples/chat/main.ts` and Deno Deploy: `export default { fetch }`.
  *
- * `/stats` serves the instance's `wss.stats` as JSON; with `OTEL_DENO=true`,
+ * `/stats` serves the whole chat's count of connections and the instance's
+ * `wss.stats` as JSON; with `OTEL_DENO=true`,
  * Deno exports them as OpenTelemetry metrics (`observeServer`).
  *
  * The workers share broadcasts through a `BroadcastChannelBackplane`; with
@@ -74,8 +75,9 @@ export const wss = new WebSocketServer({
   // Ctrl-C and SIGTERM terminate the chat: every client gets 1001. Under
   // `deno serve` each worker of --parallel listens for itself.
   signals: true,
-  // A page whose network drops for a moment comes back where it was, on the
-  // same worker: nothing missed (README, "Resuming").
+  // A page whose network drops for a moment comes back where it was,
+  // whichever worker or process its reconnect reaches: nothing missed
+  // (docs/cluster.md).
   resume: true,
 });
 
@@ -87,15 +89,15 @@ if (Deno.env.get("OTEL_DENO") === "true") {
 }
 
 /**
- * How many clients each room has: the seam where the whole server's counts
- * come in. For now, this instance's (`wss.topicCounts()`: under `deno serve
- * --parallel`, the worker that answers); the counts across every worker and
- * process come from the backplane's whole-server counts.
+ * How many clients each room has, in the whole chat: every worker's and
+ * process's subscribers to the room's topic, as their heartbeats carry them
+ * (`wss.clusterStats`, `topic:<name>`); with no backplane, this instance's.
  */
 export function roomCounts(): Map<string, number> {
   const rooms = new Map<string, number>();
-  for (const [topic, count] of wss.topicCounts()) {
-    if (topic.startsWith("room:")) rooms.set(topic.slice(5), count);
+  const prefix = "topic:room:";
+  for (const [name, count] of Object.entries(wss.clusterStats.counts)) {
+    if (name.startsWith(prefix)) rooms.set(name.slice(prefix.length), count);
   }
   return rooms;
 }
@@ -138,9 +140,16 @@ export function fetch(
   if (wss.handles(request)) return wss.fetch(request, info);
   const { pathname } = new URL(request.url);
   if (pathname === "/stats") {
-    // This instance's counters (under `deno serve --parallel`, the worker
-    // that answers); OTEL_DENO=true exports them all, see the README.
-    return Response.json(wss.stats);
+    // The whole chat's connections, whichever worker or process answers
+    // (`wss.clusterStats`, each client once); the other counters are this
+    // instance's (`wss.stats`), and `cluster` has the sums of every
+    // instance's counts. OTEL_DENO=true exports them all, see the README.
+    const cluster = wss.clusterStats;
+    return Response.json({
+      ...wss.stats,
+      connections: cluster.counts.connections ?? 0,
+      cluster,
+    });
   }
   if (pathname === "/count") {
     // The room's count, as the page shows it (`/count?room=name`).

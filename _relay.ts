@@ -1,0 +1,321 @@
+/**
+ * The two ends of a relay through the backplane (`_relay_wire.ts`): on the
+ * session's owner, {@linkcode RelayLink}, the {@linkcode Link} a session
+ * resumes onto when its client came back on another instance; on that
+ * instance, {@linkcode Relayer}, which keeps only the client's socket and
+ * a bounded buffer, and moves frames both ways. A break of either side (the
+ * socket, the backplane, the other instance) is a break of the session's
+ * link: the session waits for its client, which resumes again wherever it
+ * lands.
+ *
+ * @module
+ */
+import type { Encoded } from "./_codec.ts";
+import type { Link, LinkEnd, LinkReceiver } from "./_link.ts";
+import { normaliseCloseCode } from "./_link.ts";
+import {
+  encodeAmount,
+  encodeClose,
+  encodeRelay,
+  Kind,
+  type KindValue,
+  readAmount,
+  readClose,
+  readText,
+  type RelayClose,
+  textPayload,
+} from "./_relay_wire.ts";
+
+/** What both ends of a relay send through: the backplane, to one instance. */
+export interface RelayChannel {
+  /** Sends to `to` alone; `false` when it could not (a break). */
+  sendTo(to: string, data: Uint8Array): boolean;
+  /** The relay ended on this side: it leaves the cluster's maps. */
+  forget(end: RelayLink | Relayer): void;
+}
+
+/** Bytes of a view, copied (the caller may reuse its buffer). */
+function bytesOf(frame: ArrayBuffer | ArrayBufferView): Uint8Array {
+  return frame instanceof ArrayBuffer
+    ? new Uint8Array(frame.slice(0))
+    : new Uint8Array(frame.buffer, frame.byteOffset, frame.byteLength).slice();
+}
+
+/**
+ * The link of a session whose client is on another instance: frames go
+ * there through the backplane, and come back from it.
+ */
+export class RelayLink implements Link {
+  readonly peer: string;
+  readonly relay: string;
+  readonly #channel: RelayChannel;
+  #receiver: LinkReceiver | null = null;
+  #buffered = 0;
+  #ended = false;
+  /** Frames behind a `Blob` that is being read, to keep their order. */
+  #chain: Promise<void> | undefined;
+
+  constructor(channel: RelayChannel, peer: string, relay: string) {
+    this.#channel = channel;
+    this.peer = peer;
+    this.relay = relay;
+  }
+
+  get protocol(): string {
+    return "";
+  }
+
+  /** What the relaying instance last said its socket holds to send. */
+  get bufferedAmount(): number {
+    return this.#buffered;
+  }
+
+  listen(receiver: LinkReceiver): void {
+    this.#receiver = receiver;
+  }
+
+  /** The owner accepted: the link opens (a task later, after `accepted`). */
+  open(): void {
+    queueMicrotask(() => {
+      if (!this.#ended) this.#receiver?.linkOpened();
+    });
+  }
+
+  send(frame: Encoded): void {
+    if (this.#ended) return;
+    if (this.#chain !== undefined || frame instanceof Blob) {
+      const ready = frame instanceof Blob
+        ? frame.arrayBuffer()
+        : Promise.resolve(frame);
+      const turn: Promise<void> = (this.#chain ?? Promise.resolve())
+        .then(() => ready)
+        .then((bytes) => this.#post(bytes))
+        .catch(() => this.broke())
+        .finally(() => {
+          if (this.#chain === turn) this.#chain = undefined;
+        });
+      this.#chain = turn;
+      return;
+    }
+    this.#post(frame);
+  }
+
+  #post(frame: string | ArrayBuffer | ArrayBufferView): void {
+    const message = typeof frame === "string"
+      ? encodeRelay(Kind.Text, this.relay, textPayload(frame))
+      : encodeRelay(Kind.Binary, this.relay, bytesOf(frame));
+    if (!this.#channel.sendTo(this.peer, message)) this.broke();
+  }
+
+  close(code: number, reason: string): void {
+    if (this.#ended) return;
+    const sent = this.#channel.sendTo(
+      this.peer,
+      encodeRelay(
+        Kind.Close,
+        this.relay,
+        encodeClose({ code, reason, wasClean: true }),
+      ),
+    );
+    if (!sent) this.broke();
+  }
+
+  abort(code?: number, reason?: string): void {
+    if (this.#ended) return;
+    this.close(code ?? 1012, reason ?? "");
+    this.#end({ code: 1006, reason: "", wasClean: false });
+  }
+
+  release(): void {
+    this.#receiver = null;
+  }
+
+  /** A message of the relaying instance for this relay. */
+  received(kind: KindValue, payload: Uint8Array): void {
+    const receiver = this.#receiver;
+    if (this.#ended) return;
+    switch (kind) {
+      case Kind.Text: {
+        const text = readText(payload);
+        if (text !== null) receiver?.linkReceived(text);
+        return;
+      }
+      case Kind.Binary:
+        receiver?.linkReceived(payload.slice().buffer);
+        return;
+      case Kind.Closed: {
+        const end = readClose(payload);
+        this.#end(end ?? { code: 1006, reason: "", wasClean: false });
+        return;
+      }
+      case Kind.Buffered:
+        this.#buffered = readAmount(payload) ?? this.#buffered;
+    }
+  }
+
+  /** The relay broke (the backplane, or the other instance is gone). */
+  broke(): void {
+    this.#end({ code: 1006, reason: "", wasClean: false });
+  }
+
+  #end(close: RelayClose): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#channel.forget(this);
+    const receiver = this.#receiver;
+    this.#receiver = null;
+    if (receiver === null) return;
+    const end: LinkEnd = {
+      code: normaliseCloseCode(close.code),
+      reason: close.reason,
+      wasClean: close.wasClean,
+      failure: "the relay ended",
+      cause: null,
+    };
+    // Deferred: a send may break the link inside the session's own call.
+    queueMicrotask(() => receiver.linkClosed(end));
+  }
+}
+
+/** A frame (or a close) from the owner, before the socket opened. */
+type Waiting = { kind: KindValue; payload: Uint8Array };
+
+/**
+ * The relaying instance's end: the client's socket, the frames that wait
+ * for its open (at most `limit` bytes), and nothing else.
+ */
+export class Relayer {
+  readonly owner: string;
+  readonly relay: string;
+  readonly #channel: RelayChannel;
+  readonly #socket: WebSocket;
+  readonly #limit: number;
+  #waiting: Waiting[] | null = [];
+  #waitingBytes = 0;
+  /** This side ended the relay: the socket's own close is not told. */
+  #ended = false;
+  /** The owner was told the socket holds more than the limit. */
+  #toldSlow = false;
+
+  /**
+   * @param limit The most bytes it holds for the client (its server's
+   * `maxBufferedAmount`): past it while the socket is not open, a break.
+   */
+  constructor(
+    channel: RelayChannel,
+    owner: string,
+    relay: string,
+    socket: WebSocket,
+    limit: number,
+  ) {
+    this.#channel = channel;
+    this.owner = owner;
+    this.relay = relay;
+    this.#socket = socket;
+    this.#limit = limit;
+    socket.binaryType = "arraybuffer";
+    socket.addEventListener("open", this);
+    socket.addEventListener("message", this);
+    socket.addEventListener("close", this);
+  }
+
+  /** The socket's events. */
+  handleEvent(event: Event): void {
+    const data: unknown = (event as Partial<MessageEvent>).data;
+    if (typeof data === "string") {
+      this.#toOwner(encodeRelay(Kind.Text, this.relay, textPayload(data)));
+    } else if (data instanceof ArrayBuffer) {
+      this.#toOwner(encodeRelay(Kind.Binary, this.relay, new Uint8Array(data)));
+    } else if (event.type === "open") {
+      if (this.#ended) {
+        // Broken before it opened: a server socket closes only once open.
+        this.#socket.close(1012, "relay ended");
+        return;
+      }
+      const waiting = this.#waiting ?? [];
+      this.#waiting = null;
+      this.#waitingBytes = 0;
+      for (const { kind, payload } of waiting) this.received(kind, payload);
+    } else if (event.type === "close") {
+      if (this.#ended) return;
+      this.#ended = true;
+      this.#channel.forget(this);
+      const { code, reason, wasClean } = event as CloseEvent;
+      this.#channel.sendTo(
+        this.owner,
+        encodeRelay(
+          Kind.Closed,
+          this.relay,
+          encodeClose({ code: normaliseCloseCode(code), reason, wasClean }),
+        ),
+      );
+    }
+  }
+
+  #toOwner(message: Uint8Array): void {
+    if (!this.#ended && !this.#channel.sendTo(this.owner, message)) {
+      this.broke(true);
+    }
+  }
+
+  /** A message of the owner for this relay. */
+  received(kind: KindValue, payload: Uint8Array): void {
+    if (this.#ended) return;
+    const waiting = this.#waiting;
+    if (waiting !== null) {
+      waiting.push({ kind, payload: payload.slice() });
+      this.#waitingBytes += payload.byteLength;
+      if (this.#waitingBytes > this.#limit) this.broke(true);
+      return;
+    }
+    const socket = this.#socket;
+    try {
+      if (kind === Kind.Text) {
+        const text = readText(payload);
+        if (text !== null) socket.send(text);
+      } else if (kind === Kind.Binary) {
+        socket.send(payload);
+      } else if (kind === Kind.Close) {
+        const close = readClose(payload);
+        if (close !== null) socket.close(close.code, close.reason);
+        return;
+      } else return;
+    } catch {
+      return; // A socket closing already: its close event tells.
+    }
+    const amount = socket.bufferedAmount;
+    if (amount > this.#limit && !this.#toldSlow) {
+      this.#toldSlow = true;
+      this.#toOwner(
+        encodeRelay(Kind.Buffered, this.relay, encodeAmount(amount)),
+      );
+    } else if (amount === 0) this.#toldSlow = false;
+  }
+
+  /**
+   * The relay breaks (the backplane failed or stalled, the owner is gone,
+   * this instance shuts down): the client is closed with 1012, which it
+   * retries with its token, and the owner told a break where `tell`.
+   */
+  broke(tell: boolean): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#channel.forget(this);
+    if (tell) {
+      this.#channel.sendTo(
+        this.owner,
+        encodeRelay(
+          Kind.Closed,
+          this.relay,
+          encodeClose({ code: 1006, reason: "", wasClean: false }),
+        ),
+      );
+    }
+    if (this.#waiting !== null) return; // Closed at its open.
+    try {
+      this.#socket.close(1012, "relay ended");
+    } catch {
+      // Closing already.
+    }
+  }
+}

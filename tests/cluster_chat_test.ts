@@ -1,0 +1,277 @@
+/**
+ * The chat itself across instances (issue 22): `deno task serve` with 3
+ * workers as a child process, and two chat processes joined by a real
+ * `redis-server`, a TCP relay in front that cuts the connection at random
+ * moments; numbered messages both ways through the chat (a client to the
+ * server to the other client, and back): every reopen resumed, nothing
+ * lost, duplicated or out of order. The owner killed with SIGKILL. Every
+ * child process and its workers end with the test (a process group).
+ *
+ * @module
+ */
+import { assert, assertEquals } from "@std/assert";
+import { deadline } from "@std/async/deadline";
+import { WebSocket as WSClient } from "../client.ts";
+import { Relay } from "../testkit/relay.ts";
+import { Chat } from "./_chat_process.ts";
+import { anyRedis, hasRedis } from "./_redis.ts";
+
+/** A seeded generator (mulberry32): the same moments on every run. */
+function seeded(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A chat user: a ws4d client with reconnect, its opens and messages. */
+class User {
+  readonly ws: WSClient;
+  readonly opens: boolean[] = [];
+  readonly messages: string[] = [];
+  #opened = Promise.withResolvers<boolean>();
+  #waiting: { check: () => boolean; resolve: () => void } | null = null;
+  readonly ended = Promise.withResolvers<number>();
+
+  constructor(url: string) {
+    this.ws = new WSClient(url, {
+      reconnect: { delay: 0.01, jitter: 0, maxRetries: 50 },
+      onOpen: (_ws, event) => {
+        this.opens.push(event.resumed === true);
+        this.#opened.resolve(event.resumed === true);
+      },
+      onMessage: (_ws, event) => {
+        this.messages.push(String(event.data));
+        this.#check();
+      },
+      onError: () => {},
+      onTerminate: (_ws, event) => this.ended.resolve(event.code),
+    });
+  }
+
+  #check(): void {
+    const waiting = this.#waiting;
+    if (waiting !== null && waiting.check()) {
+      this.#waiting = null;
+      waiting.resolve();
+    }
+  }
+
+  /** The next open: whether it resumed (and the one after it, next time). */
+  async nextOpen(): Promise<boolean> {
+    const resumed = await deadline(this.#opened.promise, 15_000);
+    this.#opened = Promise.withResolvers<boolean>();
+    return resumed;
+  }
+
+  /** Resolves once `check` holds on what arrived. */
+  until(check: () => boolean, what: string): Promise<void> {
+    if (check()) return Promise.resolve();
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.#waiting = { check, resolve };
+    return deadline(promise, 20_000).catch((error) => {
+      throw new Error(`${what}: ${error.message}`);
+    });
+  }
+
+  /** The numbered messages with `tag`, as numbers. */
+  numbered(tag: string): number[] {
+    return this.messages.filter((m) => m.startsWith(`${tag}:`)).map((m) =>
+      Number(m.slice(tag.length + 1))
+    );
+  }
+
+  async end(): Promise<void> {
+    this.ws.terminate();
+    await deadline(this.ended.promise, 10_000).catch(() => {});
+  }
+}
+
+function range(count: number): number[] {
+  return Array.from({ length: count }, (_, i) => i);
+}
+
+/**
+ * `cuts` cuts of `roamer`'s connection at seeded moments while both users
+ * send numbered messages; before each cut, `beforeCut(i)` (a retarget).
+ */
+async function cutWhileTalking(
+  relay: Relay,
+  roamer: User,
+  still: User,
+  cuts: number,
+  beforeCut: (i: number) => void,
+): Promise<void> {
+  const random = seeded(22);
+  let sentRoamer = 0;
+  let sentStill = 0;
+  let talking = true;
+  const talk = (async () => {
+    while (talking) {
+      roamer.ws.send(`r:${sentRoamer++}`);
+      still.ws.send(`s:${sentStill++}`);
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+  })();
+  try {
+    for (let i = 0; i < cuts; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 10 + random() * 60));
+      beforeCut(i);
+      relay.cut();
+      assertEquals(await roamer.nextOpen(), true, `reopen ${i + 1}`);
+    }
+  } finally {
+    talking = false;
+    await talk;
+  }
+  await still.until(
+    () => still.numbered("r").length >= sentRoamer,
+    `still got ${still.numbered("r").length} of ${sentRoamer}`,
+  );
+  await roamer.until(
+    () => roamer.numbered("s").length >= sentStill,
+    `roamer got ${roamer.numbered("s").length} of ${sentStill}`,
+  );
+  // Each once, in order, both ways.
+  assertEquals(still.numbered("r"), range(sentRoamer));
+  assertEquals(roamer.numbered("s"), range(sentStill));
+  assertEquals(roamer.opens, [false, ...Array(cuts).fill(true)]);
+}
+
+/** The whole chat's count of connections, from `/stats` of any worker. */
+async function chatCount(chat: Chat): Promise<number> {
+  const response = await fetch(chat.http("/stats"));
+  const stats: { connections: number } = await response.json();
+  return stats.connections;
+}
+
+Deno.test("the chat under deno serve --parallel (3 workers): 20 cuts at random moments, each reopen resumed on whichever worker, every message once and in order both ways", async () => {
+  const chat = new Chat({ DENO_JOBS: "3" });
+  let roamer: User | undefined;
+  let still: User | undefined;
+  try {
+    await chat.listening();
+    await using relay = new Relay({ hostname: "127.0.0.1", port: chat.port });
+    roamer = new User(relay.url("/ws"));
+    assertEquals(await roamer.nextOpen(), false);
+    await roamer.until(
+      () => roamer!.messages.includes("Welcome on the chat!"),
+      "welcome",
+    );
+    still = new User(chat.url);
+    assertEquals(await still.nextOpen(), false);
+    await still.until(
+      () => still!.messages.includes("Welcome on the chat!"),
+      "welcome",
+    );
+    await cutWhileTalking(relay, roamer, still, 20, () => {});
+    // The whole chat's count, whichever worker answers (heartbeats: 0.25 s).
+    for (let i = 0; i < 6; i++) {
+      let count = await chatCount(chat);
+      for (let tries = 0; count !== 2 && tries < 40; tries++) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        count = await chatCount(chat);
+      }
+      assertEquals(count, 2);
+    }
+  } finally {
+    await roamer?.end();
+    await still?.end();
+    // SIGTERM after cuts waits on Deno's idle-timeout timer of each cut
+    // socket (docs/cluster.md, "Shutdown"): the group is killed instead.
+    chat.kill();
+    await chat.stop();
+  }
+});
+
+Deno.test({
+  name:
+    "two chat processes on Redis: every reconnect lands on the other process and resumes there, every message once and in order both ways",
+  ignore: !hasRedis(),
+  async fn() {
+    await using redis = await anyRedis();
+    const chats = [
+      new Chat({ REDIS_URL: redis.url, DENO_JOBS: "1" }),
+      new Chat({ REDIS_URL: redis.url, DENO_JOBS: "1" }),
+    ];
+    let roamer: User | undefined;
+    let still: User | undefined;
+    try {
+      await Promise.all(chats.map((chat) => chat.listening()));
+      const [a, b] = chats as [Chat, Chat];
+      await using relay = new Relay({ hostname: "127.0.0.1", port: a.port });
+      roamer = new User(relay.url("/ws"));
+      assertEquals(await roamer.nextOpen(), false);
+      await roamer.until(
+        () => roamer!.messages.includes("Welcome on the chat!"),
+        "welcome",
+      );
+      still = new User(b.url);
+      assertEquals(await still.nextOpen(), false);
+      await still.until(
+        () => still!.messages.includes("Welcome on the chat!"),
+        "welcome",
+      );
+      const ports = [b.port, a.port];
+      await cutWhileTalking(relay, roamer, still, 20, (i) => {
+        relay.retarget({ hostname: "127.0.0.1", port: ports[i % 2]! });
+      });
+      assertEquals(await chatCount(a) + 0, await chatCount(b));
+    } finally {
+      await roamer?.end();
+      await still?.end();
+      for (const chat of chats) chat.kill();
+      await Promise.all(chats.map((chat) => chat.stop()));
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "the owner killed with SIGKILL mid-session: the client reopens resumed: false within 2 s, and what it had sent unacknowledged is sent again",
+  ignore: !hasRedis(),
+  async fn() {
+    await using redis = await anyRedis();
+    const owner = new Chat({ REDIS_URL: redis.url, DENO_JOBS: "1" });
+    const other = new Chat({ REDIS_URL: redis.url, DENO_JOBS: "1" });
+    let roamer: User | undefined;
+    let still: User | undefined;
+    try {
+      await Promise.all([owner.listening(), other.listening()]);
+      await using relay = new Relay({
+        hostname: "127.0.0.1",
+        port: owner.port,
+      });
+      roamer = new User(relay.url("/ws"));
+      assertEquals(await roamer.nextOpen(), false);
+      await roamer.until(
+        () => roamer!.messages.includes("Welcome on the chat!"),
+        "welcome",
+      );
+      still = new User(other.url);
+      assertEquals(await still.nextOpen(), false);
+      roamer.ws.send("r:0");
+      await still.until(() => still!.numbered("r").length === 1, "r:0");
+      relay.retarget({ hostname: "127.0.0.1", port: other.port });
+      // The owner dies: no close, no goodbye; its socket to the relay drops.
+      owner.kill();
+      relay.cut();
+      const killed = performance.now();
+      roamer.ws.send("r:1");
+      assertEquals(await roamer.nextOpen(), false);
+      const took = performance.now() - killed;
+      assert(took < 2000, `resumed: false after ${Math.round(took)} ms`);
+      // At least once: r:1, never received by anyone, arrives.
+      await still.until(() => still!.numbered("r").includes(1), "r:1");
+    } finally {
+      await roamer?.end();
+      await still?.end();
+      other.kill();
+      await Promise.all([owner.stop(), other.stop()]);
+    }
+  },
+});

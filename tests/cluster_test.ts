@@ -1,0 +1,539 @@
+/**
+ * One session across the instances of a server (issue 22), in one process:
+ * two or three servers on one `BroadcastChannelBackplane`, a TCP relay in
+ * front that sends each reconnect to another instance, real sockets on
+ * loopback. The relay's messages, the owner gone, ghosts, hostile data on
+ * the channel, the whole server's counts.
+ *
+ * @module
+ */
+import { assert, assertEquals } from "@std/assert";
+import { deadline } from "@std/async/deadline";
+import { WebSocket as WSClient } from "../client.ts";
+import {
+  type Backplane,
+  type BackplaneSink,
+  BroadcastChannelBackplane,
+  type WebSocketConnection,
+  WebSocketServer,
+  type WSServerHandler,
+} from "../mod.ts";
+import { Relay } from "../testkit/relay.ts";
+import { GONE_AFTER_MS } from "../_liveness.ts";
+import { encodeAnswer, type HelloFrame, readHello } from "../_resume_frames.ts";
+import { RESUME_PROTOCOL } from "../_resume_handshake.ts";
+
+/** A server of the cluster: its opens and what it received, by connection. */
+class Instance implements AsyncDisposable {
+  readonly wss: WebSocketServer;
+  readonly backplane: BroadcastChannelBackplane;
+  opens = 0;
+  terminates: number[] = [];
+  received: string[] = [];
+  readonly connections = new Set<WebSocketConnection>();
+
+  constructor(channel: string, options: { window?: number } = {}) {
+    this.backplane = new BroadcastChannelBackplane(channel);
+    const handler: WSServerHandler = {
+      onConnection: () => ({
+        onOpen: (ws) => {
+          this.opens++;
+          this.connections.add(ws);
+        },
+        onMessage: (ws, event) => {
+          const text = String(event.data);
+          this.received.push(text);
+          if (text.startsWith("echo:")) ws.send(text.slice(5));
+        },
+        onError: () => {}, // a slow consumer, expected where tested
+        onTerminate: (ws, event) => {
+          this.connections.delete(ws);
+          this.terminates.push(event.code);
+        },
+      }),
+    };
+    this.wss = new WebSocketServer(handler, {
+      port: 0,
+      hostname: "127.0.0.1",
+      backplane: this.backplane,
+      resume: { window: options.window ?? 30 },
+    });
+  }
+
+  get target(): { hostname: string; port: number } {
+    return { hostname: "127.0.0.1", port: this.wss.addr?.port ?? 0 };
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.wss.terminate(0);
+  }
+}
+
+/** A ws4d client with reconnect, recording what it gets. */
+class Client {
+  readonly ws: WSClient;
+  readonly messages: string[] = [];
+  readonly opens: boolean[] = [];
+  #opened = Promise.withResolvers<boolean>();
+  #arrived: { count: number; resolve: () => void } | null = null;
+  readonly ended = Promise.withResolvers<number>();
+
+  constructor(url: string) {
+    this.ws = new WSClient(url, {
+      reconnect: { delay: 0.01, jitter: 0 },
+      onOpen: (_ws, event) => {
+        this.opens.push(event.resumed === true);
+        this.#opened.resolve(event.resumed === true);
+      },
+      onMessage: (_ws, event) => {
+        this.messages.push(String(event.data));
+        const waiting = this.#arrived;
+        if (waiting !== null && this.messages.length >= waiting.count) {
+          this.#arrived = null;
+          waiting.resolve();
+        }
+      },
+      onTerminate: (_ws, event) => this.ended.resolve(event.code),
+    });
+  }
+
+  /** The next `onOpen`: whether it resumed. */
+  nextOpen(): Promise<boolean> {
+    const opened = this.#opened.promise;
+    return deadline(opened, 10_000).finally(() => {
+      if (this.#opened.promise === opened) {
+        this.#opened = Promise.withResolvers<boolean>();
+      }
+    });
+  }
+
+  /** Resolves once `count` messages arrived in all. */
+  arrived(count: number): Promise<void> {
+    if (this.messages.length >= count) return Promise.resolve();
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.#arrived = { count, resolve };
+    return deadline(promise, 10_000);
+  }
+
+  async end(): Promise<void> {
+    this.ws.terminate();
+    await deadline(this.ended.promise, 10_000);
+  }
+}
+
+/** Waits until `check` holds, polling each event-loop turn (max 10 s). */
+async function until(check: () => boolean, what: string): Promise<void> {
+  const start = performance.now();
+  while (!check()) {
+    if (performance.now() - start > 10_000) {
+      throw new Error(`timed out waiting for ${what}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+function numbered(prefix: string, from: number, to: number): string[] {
+  return Array.from({ length: to - from }, (_, i) => `${prefix}${from + i}`);
+}
+
+Deno.test("a reconnect on another instance resumes through the relay, exactly once both ways", async () => {
+  const channel = `cluster-${crypto.randomUUID()}`;
+  await using a = new Instance(channel);
+  await using b = new Instance(channel);
+  await using relay = new Relay(a.target);
+  const client = new Client(relay.url("/"));
+  assertEquals(await client.nextOpen(), false);
+  let sent = 0;
+  let echoed = 0;
+  const round = async (n: number) => {
+    for (let i = 0; i < n; i++) client.ws.send(`echo:${sent++}`);
+    echoed += n;
+    await client.arrived(echoed);
+  };
+  await round(5);
+  // Every cut sends the reconnect to the other instance: a, b, a, b…
+  const targets = [b, a];
+  for (let cut = 0; cut < 6; cut++) {
+    relay.retarget(targets[cut % 2]!.target);
+    // Messages sent during the break, both ways.
+    relay.cut();
+    for (const connection of a.connections) connection.send(`push:${cut}`);
+    for (let i = 0; i < 3; i++) client.ws.send(`echo:${sent++}`);
+    echoed += 3;
+    assertEquals(await client.nextOpen(), true);
+    await round(4);
+    await client.arrived(echoed + cut + 1);
+  }
+  await client.end();
+  // The session stayed on a, one open and one end; b held none.
+  assertEquals(a.opens, 1);
+  assertEquals(b.opens, 0);
+  await until(() => a.terminates.length === 1, "a's onTerminate");
+  assertEquals(a.terminates, [1000]);
+  // Everything once, in order.
+  assertEquals(
+    a.received,
+    Array.from({ length: sent }, (_, i) => `echo:${i}`),
+  );
+  const echoes = client.messages.filter((m) => !m.startsWith("push:"));
+  assertEquals(echoes, Array.from({ length: sent }, (_, i) => `${i}`));
+  const pushes = client.messages.filter((m) => m.startsWith("push:"));
+  assertEquals(pushes, numbered("push:", 0, 6));
+  assertEquals(client.opens, [false, true, true, true, true, true, true]);
+});
+
+Deno.test("the owner gone: the client gets resumed: false within the bound, its unacknowledged messages sent again", async () => {
+  const channel = `cluster-${crypto.randomUUID()}`;
+  await using b = new Instance(channel);
+  const a = new Instance(channel);
+  await using relay = new Relay(a.target);
+  const client = new Client(relay.url("/"));
+  assertEquals(await client.nextOpen(), false);
+  client.ws.send("echo:0");
+  await client.arrived(1);
+  relay.retarget(b.target);
+  // a vanishes without a word (its heartbeats stop, no goodbye).
+  relay.refuse();
+  relay.cut();
+  const gone = performance.now();
+  await a.wss.terminate(0);
+  client.ws.send("after");
+  relay.admit();
+  assertEquals(await client.nextOpen(), false);
+  const took = performance.now() - gone;
+  assert(took < 2000, `resumed: false after ${took} ms`);
+  await until(() => b.received.includes("after"), "the resend on b");
+  await client.end();
+});
+
+Deno.test("hostile data on the channel is ignored: malformed, foreign, replayed, forged", async () => {
+  const channel = `cluster-${crypto.randomUUID()}`;
+  await using a = new Instance(channel);
+  // A foreign publisher: the instance's inbox, the heartbeats, the broadcasts.
+  const inbox = new BroadcastChannel(
+    `${channel}\u0000to\u0000${a.backplane.instance}`,
+  );
+  const live = new BroadcastChannel(`${channel}\u0000live`);
+  try {
+    for (
+      const junk of [
+        null,
+        42,
+        "text",
+        [],
+        ["short", new Uint8Array(3)],
+        ["AAAAAAAA", new Uint8Array(0)],
+        ["AAAAAAAA", Uint8Array.of(1, ...new Uint8Array(16), 0x7b)],
+        ["AAAAAAAA", Uint8Array.of(9, ...new Uint8Array(16))],
+        ["AAAAAAAA", Uint8Array.of(4, ...new Uint8Array(16), 0xff, 0xfe)],
+        ["AAAAAAAA", Uint8Array.of(7, ...new Uint8Array(16))],
+      ]
+    ) inbox.postMessage(junk);
+    for (const junk of ["{", "[]", '{"from":"AAAAAAAA","bye":1}', 7]) {
+      live.postMessage(junk);
+    }
+    // Still serves.
+    await using relay = new Relay(a.target);
+    const client = new Client(relay.url("/"));
+    assertEquals(await client.nextOpen(), false);
+    client.ws.send("echo:ok");
+    await client.arrived(1);
+    assertEquals(client.messages, ["ok"]);
+    await client.end();
+  } finally {
+    inbox.close();
+    live.close();
+  }
+});
+
+Deno.test("the whole server's counts: each client once, at its owner", async () => {
+  const channel = `cluster-${crypto.randomUUID()}`;
+  await using a = new Instance(channel);
+  await using b = new Instance(channel);
+  await using relay = new Relay(a.target);
+  const one = new Client(relay.url("/"));
+  assertEquals(await one.nextOpen(), false);
+  relay.retarget(b.target);
+  const two = new Client(relay.url("/"));
+  assertEquals(await two.nextOpen(), false);
+  // one comes back on b: relayed, still counted at a.
+  relay.cut();
+  assertEquals(await one.nextOpen(), true);
+  assertEquals(await two.nextOpen(), true);
+  await until(
+    () =>
+      a.wss.clusterStats.counts.connections === 2 &&
+      b.wss.clusterStats.counts.connections === 2,
+    "both instances to count 2",
+  );
+  assertEquals(a.wss.stats.connections, 1);
+  assertEquals(b.wss.stats.connections, 1);
+  assertEquals(a.wss.clusterStats.instances, 2);
+  await one.end();
+  await two.end();
+  await until(
+    () => a.wss.clusterStats.counts.connections === 0,
+    "the counts back to 0",
+  );
+});
+
+Deno.test("an instance gone is known within the bound", async () => {
+  const channel = `cluster-${crypto.randomUUID()}`;
+  await using a = new Instance(channel);
+  const b = new Instance(channel);
+  await until(() => a.wss.clusterStats.instances === 2, "b heard");
+  await b.wss.terminate(0);
+  const start = performance.now();
+  await until(() => a.wss.clusterStats.instances === 1, "b gone");
+  assert(performance.now() - start < GONE_AFTER_MS + 300);
+});
+
+/** A raw WebSocket's first frame, read as a hello (or `null`). */
+async function firstHello(
+  url: string,
+  protocols: string[] = [],
+): Promise<{ hello: HelloFrame | null; socket: WebSocket }> {
+  const socket = new WebSocket(url, protocols);
+  socket.binaryType = "arraybuffer";
+  const first = Promise.withResolvers<HelloFrame | null>();
+  socket.onmessage = (event) => first.resolve(readHello(event.data));
+  socket.onclose = () => first.resolve(null);
+  const hello = await deadline(first.promise, 10_000);
+  return { hello, socket };
+}
+
+/** Closes a raw socket and waits for its close. */
+async function closeRaw(socket: WebSocket): Promise<void> {
+  if (socket.readyState === WebSocket.CLOSED) return;
+  const closed = new Promise((resolve) => socket.onclose = resolve);
+  socket.close();
+  await closed;
+}
+
+Deno.test("a forged, wrong or stale token sent to another instance gets a fresh session, never someone else's; a stale count ends the owner's session at once", async () => {
+  const channel = `cluster-${crypto.randomUUID()}`;
+  await using a = new Instance(channel);
+  await using b = new Instance(channel);
+  const bUrl = `ws://127.0.0.1:${b.target.port}/`;
+  // A real session on a, its token read from its hello.
+  const real = await firstHello(
+    `ws://127.0.0.1:${a.target.port}/?ws4d-resume=1`,
+  );
+  const token = real.hello?.token ?? "";
+  assertEquals(token.slice(0, 8), a.backplane.instance);
+  try {
+    const offers = [
+      // Another token naming a as its owner.
+      `${a.backplane.instance}${"x".repeat(36)}`,
+      // The real selector, a wrong secret.
+      `${token.slice(0, 20)}${"y".repeat(24)}`,
+      // A token naming an instance that does not exist.
+      `ZZZZZZZZ${token.slice(8)}`,
+    ];
+    for (const offer of offers) {
+      const { hello, socket } = await firstHello(bUrl, [
+        RESUME_PROTOCOL,
+        `${RESUME_PROTOCOL}.${offer}.0`,
+      ]);
+      assertEquals(hello?.resumed, false, offer);
+      assert(hello?.token !== token);
+      await closeRaw(socket);
+    }
+    assertEquals(a.wss.stats.sessionsResumed, 0);
+    assertEquals(a.connections.size, 1);
+    // The real token with a count the session cannot resume from: a fresh
+    // session on b, and a's session ends now, not at the window's end.
+    const stale = await firstHello(bUrl, [
+      RESUME_PROTOCOL,
+      `${RESUME_PROTOCOL}.${token}.999`,
+    ]);
+    assertEquals(stale.hello?.resumed, false);
+    await closeRaw(stale.socket);
+    await until(() => a.terminates.length === 1, "a's session to end");
+  } finally {
+    await closeRaw(real.socket);
+  }
+});
+
+Deno.test("a break during a relay resumes again, on the owner, the relaying instance or a third one", async () => {
+  const channel = `cluster-${crypto.randomUUID()}`;
+  await using a = new Instance(channel);
+  await using b = new Instance(channel);
+  await using c = new Instance(channel);
+  await using relay = new Relay(a.target);
+  const client = new Client(relay.url("/"));
+  assertEquals(await client.nextOpen(), false);
+  let sent = 0;
+  const round = async () => {
+    for (let i = 0; i < 3; i++) client.ws.send(`echo:${sent++}`);
+    await client.arrived(sent);
+  };
+  await round();
+  // Relayed by b, then broken and back on: c (a third), b (the relaying
+  // one, again), a (the owner, no relay), c.
+  for (const next of [b, c, b, a, c]) {
+    relay.retarget(next.target);
+    relay.cut();
+    client.ws.send(`echo:${sent++}`);
+    assertEquals(await client.nextOpen(), true);
+    await round();
+  }
+  await client.end();
+  assertEquals([a.opens, b.opens, c.opens], [1, 0, 0]);
+  assertEquals(a.received, Array.from({ length: sent }, (_, i) => `echo:${i}`));
+  assertEquals(client.messages, Array.from({ length: sent }, (_, i) => `${i}`));
+});
+
+Deno.test("a replayed open on the channel joins no session", async () => {
+  const channel = `cluster-${crypto.randomUUID()}`;
+  await using a = new Instance(channel);
+  await using b = new Instance(channel);
+  // A foreign listener on a's inbox sees what b sends a.
+  const spy = new BroadcastChannel(
+    `${channel}\u0000to\u0000${a.backplane.instance}`,
+  );
+  const seen: unknown[] = [];
+  spy.onmessage = (event) => seen.push(event.data);
+  try {
+    await using relay = new Relay(a.target);
+    const client = new Client(relay.url("/"));
+    assertEquals(await client.nextOpen(), false);
+    client.ws.send("echo:0");
+    await client.arrived(1);
+    relay.retarget(b.target);
+    relay.cut();
+    assertEquals(await client.nextOpen(), true);
+    await until(() => seen.length > 0, "the open, seen");
+    const resumed = a.wss.stats.sessionsResumed;
+    // The open again, as b sent it, and again.
+    const open = seen[0];
+    spy.postMessage(open);
+    spy.postMessage(open);
+    client.ws.send("echo:1");
+    await client.arrived(2);
+    assertEquals(a.wss.stats.sessionsResumed, resumed);
+    assertEquals(client.messages, ["0", "1"]);
+    await client.end();
+  } finally {
+    spy.close();
+  }
+});
+
+Deno.test("a slow consumer behind a relay: the owner closes it with 1008, through the relay", async () => {
+  const channel = `cluster-${crypto.randomUUID()}`;
+  await using a = new Instance(channel);
+  await using b = new Instance(channel);
+  await using relay = new Relay(a.target);
+  // A raw client that resumes but never acknowledges.
+  const first = await firstHello(`${relay.url("/")}?ws4d-resume=1`);
+  const token = first.hello?.token ?? "";
+  first.socket.send(encodeAnswer("accept", token));
+  await until(() => a.connections.size === 1, "the session on a");
+  relay.retarget(b.target);
+  relay.cut();
+  await until(() => a.wss.stats.sessionsWaiting === 1, "a to see the break");
+  const second = await firstHello(relay.url("/"), [
+    RESUME_PROTOCOL,
+    `${RESUME_PROTOCOL}.${token}.0`,
+  ]);
+  assertEquals(second.hello?.resumed, true);
+  const closed = new Promise<number>((resolve) => {
+    second.socket.onclose = (event) => resolve(event.code);
+  });
+  for (const connection of a.connections) {
+    for (let i = 0; i < 1200; i++) connection.send(`n${i}`);
+  }
+  assertEquals(await deadline(closed, 10_000), 1008);
+  await until(() => a.terminates.length === 1, "a's onTerminate");
+  assertEquals(a.terminates, [1008]);
+  assertEquals(a.wss.stats.errors.SlowConsumer, 1);
+  await closeRaw(first.socket);
+});
+
+Deno.test("a backplane written against the earlier interface keeps working: broadcasts cross, a reconnect to another instance gets resumed: false", async () => {
+  // start, publish, close only: a bus in this process.
+  const sinks = new Set<BackplaneSink>();
+  const plain = (): Backplane => {
+    let own: BackplaneSink | undefined;
+    return {
+      start(sink) {
+        own = sink;
+        sinks.add(sink);
+      },
+      publish(data) {
+        for (const sink of sinks) if (sink !== own) sink.deliver(data);
+      },
+      close() {
+        if (own !== undefined) sinks.delete(own);
+        return Promise.resolve();
+      },
+    };
+  };
+  const echo: WSServerHandler = {
+    onConnection: () => ({ onMessage: (ws, event) => ws.send(event.data) }),
+  };
+  await using a = new WebSocketServer(echo, {
+    port: 0,
+    hostname: "127.0.0.1",
+    backplane: plain(),
+    resume: true,
+  });
+  await using b = new WebSocketServer(echo, {
+    port: 0,
+    hostname: "127.0.0.1",
+    backplane: plain(),
+    resume: true,
+  });
+  await using relay = new Relay({ hostname: "127.0.0.1", port: a.addr!.port });
+  const client = new Client(relay.url("/"));
+  assertEquals(await client.nextOpen(), false);
+  client.ws.send("one");
+  await client.arrived(1);
+  b.broadcast("from b");
+  await client.arrived(2);
+  relay.retarget({ hostname: "127.0.0.1", port: b.addr!.port });
+  relay.cut();
+  assertEquals(await client.nextOpen(), false);
+  assertEquals(b.clusterStats.instances, 1);
+  await client.end();
+});
+
+Deno.test("terminate() with a relayed, a resumed and a waiting session ends well within closeTimeout", async () => {
+  const channel = `cluster-${crypto.randomUUID()}`;
+  const a = new Instance(channel);
+  await using b = new Instance(channel);
+  await using relay = new Relay(a.target);
+  await using direct = new Relay(a.target);
+  // Relayed through b.
+  const relayed = new Client(relay.url("/"));
+  assertEquals(await relayed.nextOpen(), false);
+  relayed.ws.send("echo:0");
+  await relayed.arrived(1);
+  relay.retarget(b.target);
+  relay.cut();
+  assertEquals(await relayed.nextOpen(), true);
+  // Resumed on a itself.
+  const resumed = new Client(direct.url("/"));
+  assertEquals(await resumed.nextOpen(), false);
+  resumed.ws.send("echo:1");
+  await resumed.arrived(1);
+  direct.cut();
+  assertEquals(await resumed.nextOpen(), true);
+  // Waiting: its client cannot come back.
+  await using gone = new Relay(a.target);
+  const waiting = await firstHello(`${gone.url("/")}?ws4d-resume=1`);
+  waiting.socket.send(encodeAnswer("accept", waiting.hello?.token ?? ""));
+  await until(() => a.connections.size === 3, "three sessions on a");
+  gone.refuse();
+  gone.cut();
+  await until(() => a.wss.stats.sessionsWaiting === 1, "one waiting");
+  const start = performance.now();
+  await a.wss.terminate();
+  const took = performance.now() - start;
+  assert(took < 1000, `terminate() took ${Math.round(took)} ms`);
+  assertEquals(a.connections.size, 0);
+  assertEquals(a.terminates.length, 3);
+  await relayed.end();
+  await resumed.end();
+  await closeRaw(waiting.socket);
+});
