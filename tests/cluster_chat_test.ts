@@ -254,6 +254,11 @@ Deno.test({
       );
       still = new User(other.url);
       assertEquals(await still.nextOpen(), false);
+      // Welcomed: its process hears the room (the chat waits for Redis).
+      await still.until(
+        () => still!.messages.includes("Welcome on the chat!"),
+        "welcome",
+      );
       roamer.ws.send("r:0");
       await still.until(() => still!.numbered("r").length === 1, "r:0");
       relay.retarget({ hostname: "127.0.0.1", port: other.port });

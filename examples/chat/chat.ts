@@ -38,15 +38,29 @@ export function topicOf(room: string): string {
 export class ChatHandler implements WSConnectionHandler {
   /** The topic of this client's room. */
   readonly topic: string;
+  readonly #settled: () => Promise<void>;
 
-  constructor(room: string = LOBBY) {
+  /**
+   * @param room The client's room.
+   * @param settled Resolves once the backplane carries this instance's new
+   * topics (`RedisBackplane.settled`): the welcome waits for it, so that a
+   * welcomed client hears what the other processes publish to its room.
+   */
+  constructor(
+    room: string = LOBBY,
+    settled: () => Promise<void> = () => Promise.resolve(),
+  ) {
     this.topic = topicOf(room);
+    this.#settled = settled;
   }
 
-  onOpen(ws: WebSocketConnection): void {
+  async onOpen(ws: WebSocketConnection): Promise<void> {
     // Only the server subscribes a connection: the room is the one the page
     // was opened with, nothing the client sends later changes it.
     ws.subscribe(this.topic);
+    // The callbacks of this connection wait for this one: its messages are
+    // published once the room's other processes can hear it too.
+    await this.#settled();
     ws.send("Welcome on the chat!");
     ws.publish(this.topic, "New client connected");
   }

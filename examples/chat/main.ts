@@ -49,26 +49,38 @@ const CHANNEL = "ws4d-chat";
 
 /**
  * Redis when `REDIS_URL` is set (loaded only then), with the promise of its
- * first subscription; else the workers' channel.
+ * first subscription, and `settled`, which resolves once Redis carries the
+ * topics asked so far; else the workers' channel, which carries every topic
+ * at once.
  */
-async function chooseBackplane(): Promise<
-  { backplane: Backplane; subscribed?: Promise<void> }
-> {
+async function chooseBackplane(): Promise<{
+  backplane: Backplane;
+  subscribed?: Promise<void>;
+  settled: () => Promise<void>;
+}> {
   const url = Deno.env.get("REDIS_URL");
   if (url === undefined || url === "") {
-    return { backplane: new BroadcastChannelBackplane(CHANNEL) };
+    return {
+      backplane: new BroadcastChannelBackplane(CHANNEL),
+      settled: () => Promise.resolve(),
+    };
   }
   const { RedisBackplane } = await import("../../redis.ts");
   const backplane = new RedisBackplane(url, { channel: CHANNEL });
-  return { backplane, subscribed: backplane.ready };
+  return {
+    backplane,
+    subscribed: backplane.ready,
+    settled: () => backplane.settled(),
+  };
 }
 
-const { backplane, subscribed } = await chooseBackplane();
+const { backplane, subscribed, settled } = await chooseBackplane();
 
 /** The chat's WebSocket server, at `/ws`. */
 export const wss = new WebSocketServer({
   // The page at `/?room=name` connects to `/ws?room=name`.
-  onConnection: (_wss, { request }) => new ChatHandler(roomOf(request.url)),
+  onConnection: (_wss, { request }) =>
+    new ChatHandler(roomOf(request.url), settled),
 }, {
   path: "/ws",
   backplane,
