@@ -155,7 +155,7 @@ export interface WebSocketServerOptions<D extends DataType = DataType> {
     | ((request: Request, remoteAddress: string) => string)
     | undefined;
   /**
-   * Resuming (README, "Resuming"): a ws4d client with `reconnect` whose
+   * Resuming (docs/reconnect-and-resume.md): a ws4d client with `reconnect` whose
    * connection breaks comes back to the same connection, and each side
    * sends again exactly what the other did not receive. `true` for the
    * defaults, or `{ window, maxMessages, maxBytes }`.

@@ -5,7 +5,7 @@
  * that starts with the marker byte (the design: below). Pure: no
  * socket, no timer; errors are returned, as the codec does.
  *
- * ## Design (protocol `ws4d-resume.1`; README.md, "Resuming", has the full format)
+ * ## Design (protocol `ws4d-resume.1`; docs/wire-protocol.md has the full format)
  *
  * - Negotiation, in the handshake only, and only when the client offers no
  *   subprotocol of its own. A fresh offer is the query parameter

@@ -173,7 +173,7 @@ export interface WSClientHandler<
    */
   readonly reconnect?: boolean | WSReconnectOptions | undefined;
   /**
-   * Whether to offer resuming (beyond 4D; README, "Resuming"): with
+   * Whether to offer resuming (beyond 4D; docs/reconnect-and-resume.md): with
    * `reconnect` and no `protocols`, a client offers it on every runtime,
    * in a way that a server without `resume` ignores. `false` never offers
    * it: the connections stay plain WebSockets on the wire.

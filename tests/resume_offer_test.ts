@@ -1,5 +1,5 @@
 /**
- * How a client offers resuming (README, "Resuming", "The offer"): a fresh
+ * How a client offers resuming (docs/wire-protocol.md, the offer): a fresh
  * offer goes in the query (`?ws4d-resume=1`), which a server without
  * `resume` ignores, so that every runtime offers it by default; the server's
  * first frame tells the client whether it resumes. Real sockets on

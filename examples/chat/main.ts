@@ -155,7 +155,7 @@ export function fetch(
     // The whole chat's connections, whichever worker or process answers
     // (`wss.clusterStats`, each client once); the other counters are this
     // instance's (`wss.stats`), and `cluster` has the sums of every
-    // instance's counts. OTEL_DENO=true exports them all, see the README.
+    // instance's counts. OTEL_DENO=true exports them all, see docs/limits-and-metrics.md.
     const cluster = wss.clusterStats;
     return Response.json({
       ...wss.stats,
