@@ -78,48 +78,7 @@ import type {
   WSServerOpenEvent,
   WSServerTerminateEvent,
 } from "./_types.ts";
-export {
-  type Backplane,
-  type BackplaneData,
-  type BackplaneSink,
-  BroadcastChannelBackplane,
-  type NamedCounts,
-} from "./backplane.ts";
-export {
-  WebSocketConnection,
-  type WSConnectionHandler,
-  type WSConnectionInit,
-} from "./connection.ts";
-export type {
-  DataType,
-  WSCallbackResult,
-  WSConnectionErrorEvent,
-  WSConnectionStatus,
-  WSConnectionTerminateEvent,
-  WSData,
-  WSError,
-  WSMessageEvent,
-  WSObjectOf,
-  WSOpenEvent,
-  WSRequest,
-  WSSendable,
-  WSServerErrorEvent,
-  WSServerOpenEvent,
-  WSServerTerminateEvent,
-} from "./_types.ts";
-export {
-  ErrorCode,
-  type ErrorCodeName,
-  type ErrorCodeValue,
-} from "./_errors.ts";
-export type { WSClusterStats, WSLimitName, WSServerStats } from "./_stats.ts";
-export type {
-  WebSocketServerOptions,
-  WSRateLimitOptions,
-  WSResumeOptions,
-} from "./_options.ts";
-export type * from "./_server_types.ts";
-export { objectOf } from "./_types.ts";
+export * from "./_server_exports.ts";
 
 const OPEN: WSServerOpenEvent = Object.freeze({ type: "open" });
 const TERMINATE: WSServerTerminateEvent = Object.freeze({ type: "terminate" });
