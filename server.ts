@@ -467,7 +467,7 @@ export class WebSocketServer<
     const count = this.#topics.deliver(
       name,
       data,
-      options?.except as WebSocketConnection<C, D> | undefined,
+      options?.except as WebSocketConnection<C, D, X> | undefined,
     );
     this.#fanout.publishTopic(name, data);
     const stats = this.#stats;
