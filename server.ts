@@ -148,8 +148,8 @@ export class WebSocketServer<
   readonly #stats: WSServerCounts = createStats();
   /** Who subscribes to what, on this instance (docs/topics.md). */
   readonly #topics: Topics<
-    WebSocketConnection<C, D>,
-    Session<WebSocketConnection<C, D>>
+    WebSocketConnection<C, D, X>,
+    Session<WebSocketConnection<C, D, X>>
   >;
 
   /**
