@@ -41,12 +41,22 @@ export function spawnGroup(
   }).spawn();
 }
 
-/** SIGKILL to the group of `child`: it and every process it started. */
+/**
+ * SIGKILL to the group of `child`: it and every process it started. The
+ * child itself too: killed at once after its spawn, it may not have made
+ * its group yet (`setsid` runs in the child), and then has no descendant.
+ */
 export function killGroup(child: Deno.ChildProcess): void {
+  if (SETSID) {
+    try {
+      Deno.kill(-child.pid, "SIGKILL");
+    } catch {
+      // No such group: not made yet, or every one of them has exited.
+    }
+  }
   try {
-    if (SETSID) Deno.kill(-child.pid, "SIGKILL");
-    else child.kill("SIGKILL");
+    child.kill("SIGKILL");
   } catch {
-    // Every one of them has exited already.
+    // It has exited already.
   }
 }
