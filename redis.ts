@@ -33,7 +33,6 @@
  */
 /// <reference types="npm:@types/node@^22" />
 import { Buffer } from "node:buffer";
-import { createClient } from "npm:redis@^5.12.1";
 import type {
   Backplane,
   BackplaneData,
@@ -47,6 +46,8 @@ export type {
   NamedCounts,
 } from "./backplane.ts";
 import { toError } from "./_errors.ts";
+import { createRedisClient, type RedisConnection } from "./_redis_client.ts";
+import { channels, encodeMessage, ORIGIN, readMessage } from "./_redis_wire.ts";
 import {
   createInstanceId,
   decodeHeartbeat,
@@ -70,46 +71,11 @@ export interface RedisBackplaneOptions {
   readonly maxReconnectDelay?: number | undefined;
 }
 
-/** What this module uses of a node-redis client. */
-interface RedisConnection {
-  on(event: "error", listener: (error: Error) => void): unknown;
-  on(event: "ready", listener: () => void): unknown;
-  connect(): Promise<unknown>;
-  publish(channel: string, message: Buffer): Promise<unknown>;
-  subscribe(
-    channel: string | string[],
-    listener: (message: Buffer, channel: Buffer) => void,
-    bufferMode: true,
-  ): Promise<unknown>;
-  unsubscribe(
-    channel: string,
-    listener: (message: Buffer, channel: Buffer) => void,
-    bufferMode: true,
-  ): Promise<unknown>;
-  duplicate(): RedisConnection;
-  destroy(): void;
-}
-
-/** The first byte of a message on the channel. */
-const TEXT = 0;
-const BINARY = 1;
-/** Then 16 bytes naming the instance that published it. */
-const ORIGIN = 16;
-
-/**
- * A topic's channel is the broadcast channel, this separator, then the
- * topic: the channel option may not hold a NUL, so no broadcast channel is
- * ever a topic's, and the topics of two servers with different channels
- * never meet.
- */
-const TOPIC_SEPARATOR = "\u0000topic:";
 /** What may wait to go out to other instances alone, then it is a break. */
 const MAX_PENDING_BYTES = 16 * 1024 * 1024;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-/** What another process put on a topic's channel is checked: invalid UTF-8 is dropped. */
-const strictDecoder = new TextDecoder("utf-8", { fatal: true });
 
 /**
  * A backplane over Redis pub/sub, for server instances on several processes
@@ -135,6 +101,8 @@ const strictDecoder = new TextDecoder("utf-8", { fatal: true });
 export class RedisBackplane implements Backplane {
   readonly #url: string;
   readonly #channel: string;
+  /** The prefix of this server's topics' channels. */
+  readonly #topicPrefix: string;
   readonly #maxReconnectDelay: number;
   /** This instance's name, first bytes of what it publishes. */
   readonly #origin: Uint8Array = crypto.getRandomValues(new Uint8Array(ORIGIN));
@@ -215,6 +183,7 @@ export class RedisBackplane implements Backplane {
     );
     this.#url = url;
     this.#channel = channel;
+    this.#topicPrefix = channels.topicPrefix(channel);
     this.#maxReconnectDelay = seconds * 1000;
   }
 
@@ -252,15 +221,7 @@ export class RedisBackplane implements Backplane {
     }
     this.#sink = sink;
     const max = this.#maxReconnectDelay;
-    const publisher = createClient({
-      url: this.#url,
-      // A publish while Redis is down fails at once: it is counted, not queued.
-      disableOfflineQueue: true,
-      socket: {
-        reconnectStrategy: (retries: number) =>
-          Math.min(50 * 2 ** retries, max),
-      },
-    }) as unknown as RedisConnection;
+    const publisher = createRedisClient(this.#url, max);
     const subscriber = publisher.duplicate();
     this.#publisher = publisher;
     this.#subscriber = subscriber;
@@ -291,12 +252,12 @@ export class RedisBackplane implements Backplane {
             true,
           ),
           subscriber.subscribe(
-            `${this.#channel}\u0000live`,
+            channels.live(this.#channel),
             (message) => this.#heard(message),
             true,
           ),
           subscriber.subscribe(
-            `${this.#channel}\u0000to:${this.instance}`,
+            channels.inbox(this.#channel, this.instance),
             (message) => this.#direct(message),
             true,
           ),
@@ -323,12 +284,11 @@ export class RedisBackplane implements Backplane {
       this.#drop();
       return;
     }
-    const text = typeof data === "string";
-    const payload = text ? encoder.encode(data) : data;
-    const message = Buffer.allocUnsafe(1 + ORIGIN + payload.byteLength);
-    message[0] = text ? TEXT : BINARY;
-    message.set(this.#origin, 1);
-    message.set(payload, 1 + ORIGIN);
+    const message = encodeMessage(
+      this.#origin,
+      data,
+      (size) => Buffer.allocUnsafe(size),
+    );
     publisher.publish(channel, message).catch(() => this.#drop());
   }
 
@@ -337,7 +297,7 @@ export class RedisBackplane implements Backplane {
    * channel; counted as dropped if Redis is down.
    */
   publishTopic(topic: string, data: BackplaneData): void {
-    this.#send(this.#channel + TOPIC_SEPARATOR + topic, data);
+    this.#send(this.#topicPrefix + topic, data);
   }
 
   /**
@@ -351,7 +311,7 @@ export class RedisBackplane implements Backplane {
     if (subscriber === undefined || !this.#subscribed || this.#closed) return;
     this.#track(
       subscriber.subscribe(
-        this.#channel + TOPIC_SEPARATOR + topic,
+        this.#topicPrefix + topic,
         this.#topicListener,
         true,
       ),
@@ -365,7 +325,7 @@ export class RedisBackplane implements Backplane {
     if (subscriber === undefined || !this.#subscribed || this.#closed) return;
     this.#track(
       subscriber.unsubscribe(
-        this.#channel + TOPIC_SEPARATOR + topic,
+        this.#topicPrefix + topic,
         this.#topicListener,
         true,
       ),
@@ -398,7 +358,7 @@ export class RedisBackplane implements Backplane {
     message.set(data, this.#from.length);
     const size = message.length;
     this.#pendingBytes += size;
-    publisher.publish(`${this.#channel}\u0000to:${to}`, message).then(
+    publisher.publish(channels.inbox(this.#channel, to), message).then(
       () => this.#pendingBytes -= size,
       () => this.#pendingBytes -= size,
     );
@@ -438,13 +398,8 @@ export class RedisBackplane implements Backplane {
   }
 
   #receive(message: Buffer): void {
-    if (message.length < 1 + ORIGIN) return;
-    const origin = message.subarray(1, 1 + ORIGIN);
-    if (origin.every((byte, i) => byte === this.#origin[i])) return;
-    const payload = message.subarray(1 + ORIGIN);
-    this.#sink?.deliver(
-      message[0] === TEXT ? decoder.decode(payload) : new Uint8Array(payload),
-    );
+    const data = readMessage(message, this.#origin, false);
+    if (data !== undefined) this.#sink?.deliver(data);
   }
 
   /**
@@ -453,25 +408,13 @@ export class RedisBackplane implements Backplane {
    * valid UTF-8 for text; anything else is dropped.
    */
   #receiveTopic(message: Buffer, channel: Buffer): void {
-    const prefix = this.#channel + TOPIC_SEPARATOR;
+    const prefix = this.#topicPrefix;
     const name = channel.toString();
-    if (!name.startsWith(prefix) || message.length < 1 + ORIGIN) return;
+    if (!name.startsWith(prefix)) return;
     const topic = name.slice(prefix.length);
-    const kind = message[0];
-    if (!this.#topics.has(topic) || (kind !== TEXT && kind !== BINARY)) return;
-    const origin = message.subarray(1, 1 + ORIGIN);
-    if (origin.every((byte, i) => byte === this.#origin[i])) return;
-    const payload = message.subarray(1 + ORIGIN);
-    let data: BackplaneData;
-    if (kind === BINARY) data = new Uint8Array(payload);
-    else {
-      try {
-        data = strictDecoder.decode(payload);
-      } catch {
-        return;
-      }
-    }
-    this.#sink?.deliverTopic(topic, data);
+    if (!this.#topics.has(topic)) return;
+    const data = readMessage(message, this.#origin, true);
+    if (data !== undefined) this.#sink?.deliverTopic(topic, data);
   }
 
   /** Subscribes to the channel of every topic with a subscriber here. */
@@ -480,7 +423,7 @@ export class RedisBackplane implements Backplane {
     if (subscriber === undefined || this.#closed || this.#topics.size === 0) {
       return;
     }
-    const prefix = this.#channel + TOPIC_SEPARATOR;
+    const prefix = this.#topicPrefix;
     this.#track(
       subscriber.subscribe(
         Array.from(this.#topics, (topic) => prefix + topic),
@@ -500,7 +443,7 @@ export class RedisBackplane implements Backplane {
 
   #beat(text: string): void {
     if (!this.connected) return;
-    this.#publisher?.publish(`${this.#channel}\u0000live`, Buffer.from(text))
+    this.#publisher?.publish(channels.live(this.#channel), Buffer.from(text))
       .catch(() => {});
   }
 

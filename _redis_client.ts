@@ -1,0 +1,48 @@
+/// <reference types="npm:@types/node@^22" />
+/**
+ * The node-redis client of `RedisBackplane` (`npm:redis`), and what it
+ * uses of it: one connection to publish, a duplicate to subscribe.
+ *
+ * @module
+ */
+import type { Buffer } from "node:buffer";
+import { createClient } from "npm:redis@^5.12.1";
+
+/** What this module uses of a node-redis client. */
+export interface RedisConnection {
+  on(event: "error", listener: (error: Error) => void): unknown;
+  on(event: "ready", listener: () => void): unknown;
+  connect(): Promise<unknown>;
+  publish(channel: string, message: Buffer): Promise<unknown>;
+  subscribe(
+    channel: string | string[],
+    listener: (message: Buffer, channel: Buffer) => void,
+    bufferMode: true,
+  ): Promise<unknown>;
+  unsubscribe(
+    channel: string,
+    listener: (message: Buffer, channel: Buffer) => void,
+    bufferMode: true,
+  ): Promise<unknown>;
+  duplicate(): RedisConnection;
+  destroy(): void;
+}
+
+/**
+ * A client for the Redis at `url` that reconnects by itself, waiting 50 ms
+ * then twice as long each time, up to `maxDelay` ms. A publish while Redis
+ * is down fails at once: the caller counts it, nothing is queued.
+ */
+export function createRedisClient(
+  url: string,
+  maxDelay: number,
+): RedisConnection {
+  return createClient({
+    url,
+    disableOfflineQueue: true,
+    socket: {
+      reconnectStrategy: (retries: number) =>
+        Math.min(50 * 2 ** retries, maxDelay),
+    },
+  }) as unknown as RedisConnection;
+}
