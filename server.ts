@@ -33,7 +33,7 @@ import {
   type WebSocketConnection,
   type WSConnectionHandler,
 } from "./connection.ts";
-import { Admission } from "./_admission.ts";
+import type { Admission } from "./_admission.ts";
 import { checkServerHandler } from "./_handlers.ts";
 import { backplaneSink } from "./_backplane_sink.ts";
 import { encode } from "./_codec.ts";
@@ -46,7 +46,7 @@ import {
   resolveServerOptions,
   type WebSocketServerOptions,
 } from "./_options.ts";
-import { LocalRegistry, type SessionRegistry } from "./_registry.ts";
+import type { SessionRegistry } from "./_registry.ts";
 import type {
   WSBroadcastOptions,
   WSFetch,
@@ -56,10 +56,10 @@ import type {
   WSServerHandlerInit,
 } from "./_server_types.ts";
 import { CallbackQueue, type Session } from "./_session.ts";
-import type { SessionSettings } from "./_session_settings.ts";
 import { Shutdown } from "./_shutdown.ts";
-import { Upgrader } from "./_upgrade.ts";
-import { checkTopic, Topics } from "./_topics.ts";
+import { ServerSessions } from "./_server_sessions.ts";
+import type { Upgrader } from "./_upgrade.ts";
+import { checkTopic, type Topics } from "./_topics.ts";
 import { SignalShutdown } from "./_signals.ts";
 import {
   clusterCounts,
@@ -135,8 +135,7 @@ export class WebSocketServer<
   readonly #fanout: Fanout<WebSocketConnection<C, D, X>>;
   readonly #httpServer: Deno.HttpServer<Deno.NetAddr> | undefined;
   /** The live, connected and resumable sessions. */
-  readonly #registry: SessionRegistry<Session<WebSocketConnection<C, D, X>>> =
-    new LocalRegistry();
+  readonly #registry: SessionRegistry<Session<WebSocketConnection<C, D, X>>>;
   readonly #admission: Admission<Session<WebSocketConnection<C, D, X>>, X>;
   readonly #upgrader: Upgrader<WebSocketConnection<C, D, X>, X>;
   readonly #shutdown = new Shutdown();
@@ -172,71 +171,35 @@ export class WebSocketServer<
     this.#pattern = resolved.path === undefined
       ? undefined
       : new URLPattern({ pathname: resolved.path });
-    const registry = this.#registry;
-    const backplane = resolved.backplane;
-    const topics = this.#topics = new Topics(resolved.maxSubscriptions, {
-      first: (topic) => backplane?.subscribe?.(topic),
-      last: (topic) => backplane?.unsubscribe?.(topic),
-    });
-    const settings: SessionSettings<WebSocketConnection<C, D, X>> = {
-      side: "server",
-      dataType: resolved.dataType,
-      maxMessageSize: resolved.maxMessageSize,
-      maxBufferedAmount: resolved.maxBufferedAmount,
-      closeTimeout: resolved.closeTimeout * 1000,
-      stats: this.#stats,
-      rateLimit: resolved.rateLimit,
-      owner: {
-        fallback: (errors) => this.#report("connection error", errors),
-        connected: (session) => registry.connect(session, true),
-        left: (session) => {
-          registry.connect(session, false);
-          topics.leave(session);
-        },
-        unresumable: (session) => this.#upgrader.forget(session),
-        done: (session) => {
-          registry.remove(session);
-          topics.leave(session);
-          this.#upgrader.forget(session);
-          this.#stats.connections--;
-          this.#admission.release(session);
-          this.#shutdown.left(registry.live.size);
-        },
-      },
-    };
-    this.#upgrader = new Upgrader(
+    const sessions = new ServerSessions<WebSocketConnection<C, D, X>, X>(
       resolved,
-      registry,
-      settings,
+      this.#pattern,
       this.#stats,
       {
-        open: (session, request, protocol, context) =>
+        report: (statusText, errors) => this.#report(statusText, errors),
+        terminated: () => this.terminated,
+        open: (session, request, protocol, context, topics) =>
           openConnection(session, {
             server: this,
             request,
             protocol,
             context,
           }, topics),
-        readmit: (request, info, context) =>
-          this.#admission.admit(request, info, context),
+        onConnection: (request, context, responseHeaders) =>
+          handler.onConnection(this, {
+            type: "connection",
+            request,
+            context,
+            responseHeaders,
+          }),
+        ended: (live) => this.#shutdown.left(live),
       },
     );
-    this.#admission = new Admission(resolved, this.#pattern, this.#stats, {
-      terminated: () => this.terminated,
-      liveCount: () => registry.live.size,
-      onConnection: (request, context, responseHeaders) =>
-        handler.onConnection(this, {
-          type: "connection",
-          request,
-          context,
-          responseHeaders,
-        }),
-      resume: (request, info, context) =>
-        this.#upgrader.resume(request, info, context),
-      upgrade: (request, wsRequest, accepted) =>
-        this.#upgrader.upgrade(request, wsRequest, accepted),
-      report: (statusText, errors) => this.#report(statusText, errors),
-    });
+    const { registry, topics } = sessions;
+    this.#registry = registry;
+    this.#topics = topics;
+    this.#upgrader = sessions.upgrader;
+    this.#admission = sessions.admission;
     this.#queue = new CallbackQueue<this>(handler, {
       callbackFailed(name, thrown) {
         printErrors(`WebSocketServer.${name}`, [
