@@ -41,7 +41,6 @@ import { callbackFailed, printErrors } from "./_errors.ts";
 import { Fanout } from "./_fanout.ts";
 import {
   checkTimeout,
-  DEFAULTS,
   type ResolvedServerOptions,
   resolveServerOptions,
   type WebSocketServerOptions,
@@ -60,7 +59,7 @@ import { Shutdown } from "./_shutdown.ts";
 import { ServerSessions } from "./_server_sessions.ts";
 import type { Upgrader } from "./_upgrade.ts";
 import { checkTopic, type Topics } from "./_topics.ts";
-import { SignalShutdown } from "./_signals.ts";
+import { Listener } from "./_listener.ts";
 import {
   clusterCounts,
   countErrors,
@@ -133,16 +132,13 @@ export class WebSocketServer<
   /** The server's own callbacks, one at a time. */
   readonly #queue: CallbackQueue<this>;
   readonly #fanout: Fanout<WebSocketConnection<C, D, X>>;
-  readonly #httpServer: Deno.HttpServer<Deno.NetAddr> | undefined;
+  readonly #listener: Listener;
   /** The live, connected and resumable sessions. */
   readonly #registry: SessionRegistry<Session<WebSocketConnection<C, D, X>>>;
   readonly #admission: Admission<Session<WebSocketConnection<C, D, X>>, X>;
   readonly #upgrader: Upgrader<WebSocketConnection<C, D, X>, X>;
   readonly #shutdown = new Shutdown();
   #terminating: Promise<void> | undefined;
-  /** The listeners of `options.signals`. */
-  readonly #signals: SignalShutdown | undefined;
-  #stopped: Promise<void> | undefined;
   /** What the server counts (`stats`), on the paths it already takes. */
   readonly #stats: WSServerCounts = createStats();
   /** Who subscribes to what, on this instance (docs/topics.md). */
@@ -209,21 +205,11 @@ export class WebSocketServer<
     });
     this.#queue.target = this;
     this.#fanout = new Fanout(resolved.backplane);
-    // Signals first: a signal that cannot be listened to throws before
-    // anything listens; a port that cannot be taken leaves no listener.
-    if (resolved.signals.length > 0) {
-      this.#signals = new SignalShutdown(
-        resolved.signals,
-        resolved.signals !== DEFAULTS.signals,
-        () => void this.terminate(),
-      );
-    }
-    try {
-      this.#httpServer = this.#listen();
-    } catch (error) {
-      this.#signals?.stop();
-      throw error;
-    }
+    this.#listener = new Listener(
+      resolved,
+      this.fetch,
+      () => void this.terminate(),
+    );
     resolved.backplane?.start(
       backplaneSink(
         registry.connected,
@@ -350,7 +336,7 @@ export class WebSocketServer<
 
   /** The listening address when it listens by itself, else `undefined`. */
   get addr(): Deno.NetAddr | undefined {
-    return this.#httpServer?.addr;
+    return this.#listener.addr;
   }
 
   /**
@@ -547,39 +533,20 @@ export class WebSocketServer<
     return this.terminate();
   }
 
-  /** Listens by itself when given a `port` (TLS with `cert` and `key`). */
-  #listen(): Deno.HttpServer<Deno.NetAddr> | undefined {
-    const { port, hostname, cert, key } = this.#options;
-    if (port === undefined) return undefined;
-    const listen: Deno.ServeTcpOptions = { port, onListen() {} };
-    if (hostname !== undefined) listen.hostname = hostname;
-    return Deno.serve(
-      cert !== undefined && key !== undefined
-        ? { ...listen, cert, key }
-        : listen,
-      this.fetch,
-    );
-  }
   #shutdownNow(ms: number): Promise<void> {
     return this.#shutdown.run(ms, {
       cluster: this.#upgrader.cluster,
       sessions: this.#registry.live,
-      signals: this.#signals,
+      signals: this.#listener.signals,
       backplane: this.#options.backplane,
       settled: () => this.#fanout.settled(),
-      stopListening: () => this.#stopListening(),
+      stopListening: () => this.#listener.stop(),
       terminated: () =>
         new Promise<void>((resolve) => {
           this.#queue.push("onTerminate", TERMINATE);
           this.#queue.after(resolve);
         }),
     });
-  }
-
-  #stopListening(): Promise<void> {
-    return this.#stopped ??= this.#httpServer === undefined
-      ? Promise.resolve()
-      : this.#httpServer.shutdown().catch(() => {});
   }
 
   /** Reports to the server's `onError`, or prints where there is none. */
