@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { Encoded } from "./_codec.ts";
+import { handOut, type Recipient } from "./_fanout.ts";
 import { ErrorCode, wsError } from "./_errors.ts";
 import type { WSServerCounts } from "./_stats.ts";
 import type { WSError } from "./_types.ts";
@@ -20,18 +20,13 @@ export interface DirectSink {
   gone(instance: string): void;
 }
 
-/** A session as a broadcast sees it. */
-export interface Recipient {
-  sendEncoded(data: Encoded): boolean;
-}
-
 /**
  * The sink of one server: `sessions` are its connected ones (read at each
  * delivery), `topic` hands a publish to a topic's local subscribers,
  * `report` is its `onError`.
  */
 export function backplaneSink(
-  sessions: Iterable<Recipient>,
+  sessions: Iterable<Recipient<unknown>>,
   stats: WSServerCounts,
   report: (statusText: string, errors: readonly WSError[]) => void,
   topic: (topic: string, data: BackplaneData) => void = () => {},
@@ -49,7 +44,7 @@ export function backplaneSink(
       return counts?.() ?? {};
     },
     deliver(data: BackplaneData): void {
-      for (const session of sessions) session.sendEncoded(data);
+      handOut(sessions, data, undefined);
     },
     deliverTopic(name: string, data: BackplaneData): void {
       // What another process put on the channel: checked, else ignored.

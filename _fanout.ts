@@ -8,8 +8,34 @@
  * @module
  */
 import type { Encoded } from "./_codec.ts";
-import type { Session } from "./_session.ts";
 import type { Backplane, BackplaneData } from "./backplane.ts";
+
+/** A session as a fan-out sees it: its connection, and its send. */
+export interface Recipient<T> {
+  /** The connection it drives (what `except` names). */
+  readonly target: T;
+  /** Sends an encoded message; false when it is not open. */
+  sendEncoded(data: Encoded): boolean;
+}
+
+/**
+ * The fan-out's one loop (`broadcast`, a topic's subscribers, what the
+ * backplane delivers): `data`, encoded once, to every session but the one
+ * whose connection is `except`.
+ *
+ * @returns How many sessions took it.
+ */
+export function handOut<T>(
+  sessions: Iterable<Recipient<T>>,
+  data: Encoded,
+  except: T | undefined,
+): number {
+  let count = 0;
+  for (const session of sessions) {
+    if (session.target !== except && session.sendEncoded(data)) count++;
+  }
+  return count;
+}
 
 /**
  * Text stays text; bytes become a `Uint8Array` over the same memory, which
@@ -55,13 +81,10 @@ export class Fanout<T> {
    */
   broadcast(
     data: Encoded,
-    sessions: Iterable<Session<T>>,
+    sessions: Iterable<Recipient<T>>,
     except: T | undefined,
   ): number {
-    let count = 0;
-    for (const session of sessions) {
-      if (session.target !== except && session.sendEncoded(data)) count++;
-    }
+    const count = handOut(sessions, data, except);
     if (this.#backplane !== undefined) this.#publish(this.#backplane, data);
     return count;
   }

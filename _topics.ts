@@ -9,18 +9,15 @@
  */
 import type { Encoded } from "./_codec.ts";
 import { describe } from "./_checks.ts";
+import { handOut, type Recipient } from "./_fanout.ts";
 
 /** The longest topic, in UTF-16 code units (`topic.length`). */
 export const MAX_TOPIC_LENGTH = 256;
 
 /** A session as a topic sees it. */
-export interface Subscriber<T> {
-  /** The connection it drives (what `except` names). */
-  readonly target: T;
+export interface Subscriber<T> extends Recipient<T> {
   /** `"Connecting"`, `"Connected"`, `"Closing"` or `"Closed"`. */
   readonly status: string;
-  /** Sends an encoded message; false when it is not open. */
-  sendEncoded(data: Encoded): boolean;
 }
 
 /** What the registry tells its server: a topic's first and last subscriber here. */
@@ -187,12 +184,7 @@ export class Topics<T, S extends Subscriber<T>> {
    */
   deliver(topic: string, data: Encoded, except: T | undefined): number {
     const subscribers = this.#subscribers.get(topic);
-    if (subscribers === undefined) return 0;
-    let count = 0;
-    for (const session of subscribers) {
-      if (session.target !== except && session.sendEncoded(data)) count++;
-    }
-    return count;
+    return subscribers === undefined ? 0 : handOut(subscribers, data, except);
   }
 
   /** How many subscribers `topic` has here. */
