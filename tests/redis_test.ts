@@ -13,6 +13,7 @@ import {
   assertThrows,
 } from "@std/assert";
 import { deadline } from "@std/async";
+import { LineChild } from "../testkit/line_child.ts";
 import { spy } from "@std/testing/mock";
 import { ErrorCode, WebSocketServer, type WSServerErrorEvent } from "../mod.ts";
 import { RedisBackplane } from "../redis.ts";
@@ -30,71 +31,23 @@ const ignore = !hasRedisServer();
 const MESSAGES = 50;
 
 /** A server instance in its own process, read line by line. */
-class Instance {
-  readonly #child: Deno.ChildProcess;
-  readonly lines: string[] = [];
-  #waiters: { test: (line: string) => boolean; resolve: () => void }[] = [];
-  readonly #read: Promise<void>;
-
+class Instance extends LineChild {
   constructor(redisUrl: string, channel: string) {
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-net",
-        "--allow-env",
-        "--allow-read",
-        "--allow-sys",
-        new URL("./_redis_server.ts", import.meta.url).pathname,
-        redisUrl,
-        channel,
-      ],
-      stdout: "piped",
-      stderr: "inherit",
-    }).spawn();
-    this.#child = child;
-    this.#read = (async () => {
-      let rest = "";
-      for await (
-        const chunk of child.stdout.pipeThrough(new TextDecoderStream())
-      ) {
-        const parts = (rest + chunk).split("\n");
-        rest = parts.pop() ?? "";
-        for (const line of parts) {
-          this.lines.push(line);
-          this.#waiters = this.#waiters.filter((waiter) => {
-            if (!waiter.test(line)) return true;
-            waiter.resolve();
-            return false;
-          });
-        }
-      }
-    })();
-  }
-
-  /** Resolves with the first line (past or future) that matches. */
-  line(pattern: RegExp, ms = 15_000): Promise<string> {
-    const seen = this.lines.find((line) => pattern.test(line));
-    if (seen !== undefined) return Promise.resolve(seen);
-    const { promise, resolve } = Promise.withResolvers<void>();
-    this.#waiters.push({ test: (line) => pattern.test(line), resolve });
-    return deadline(promise, ms).then(() =>
-      this.lines.find((line) => pattern.test(line)) as string
-    );
+    super([
+      "run",
+      "--allow-net",
+      "--allow-env",
+      "--allow-read",
+      "--allow-sys",
+      new URL("./_redis_server.ts", import.meta.url).pathname,
+      redisUrl,
+      channel,
+    ]);
   }
 
   async port(): Promise<number> {
     const line = await this.line(/^port \d+$/);
     return Number(line.slice(5));
-  }
-
-  async stop(): Promise<void> {
-    try {
-      this.#child.kill("SIGTERM");
-    } catch {
-      // Exited already.
-    }
-    await deadline(this.#child.status, 5000);
-    await this.#read;
   }
 }
 

@@ -8,7 +8,7 @@
  * @module
  */
 import { assertEquals } from "@std/assert";
-import { deadline } from "@std/async";
+import { LineChild } from "../testkit/line_child.ts";
 import { Buffer } from "node:buffer";
 import { createClient } from "npm:redis@^5.12.1";
 import { connect, exchange, hangUp, type Peer } from "./_helpers.ts";
@@ -17,75 +17,25 @@ import { anyRedis, hasRedis, hasRedisServer, RedisProcess } from "./_redis.ts";
 const ignore = !hasRedis();
 
 /** A server instance in its own process, read line by line. */
-class Instance {
-  readonly #child: Deno.ChildProcess;
-  readonly lines: string[] = [];
-  #waiters: (() => void)[] = [];
-  readonly #read: Promise<void>;
-
+class Instance extends LineChild {
   constructor(redisUrl: string, channel: string) {
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-net",
-        "--allow-env",
-        "--allow-read",
-        "--allow-sys",
-        new URL("./_topics_redis_server.ts", import.meta.url).pathname,
-        redisUrl,
-        channel,
-      ],
-      stdout: "piped",
-      stderr: "inherit",
-    }).spawn();
-    this.#child = child;
-    this.#read = (async () => {
-      let rest = "";
-      for await (
-        const chunk of child.stdout.pipeThrough(new TextDecoderStream())
-      ) {
-        const parts = (rest + chunk).split("\n");
-        rest = parts.pop() ?? "";
-        this.lines.push(...parts);
-        for (const waiter of this.#waiters) waiter();
-      }
-    })();
-  }
-
-  /** Resolves once `count` lines (past or future) match `pattern`. */
-  async lined(pattern: RegExp, count = 1, ms = 15_000): Promise<string> {
-    const found = () => this.lines.filter((line) => pattern.test(line));
-    await deadline(
-      new Promise<void>((resolve) => {
-        const check = () => {
-          if (found().length < count) return;
-          this.#waiters = this.#waiters.filter((w) => w !== check);
-          resolve();
-        };
-        this.#waiters.push(check);
-        check();
-      }),
-      ms,
-    );
-    return found()[count - 1] as string;
+    super([
+      "run",
+      "--allow-net",
+      "--allow-env",
+      "--allow-read",
+      "--allow-sys",
+      new URL("./_topics_redis_server.ts", import.meta.url).pathname,
+      redisUrl,
+      channel,
+    ]);
   }
 
   async url(topics: string): Promise<string> {
-    const line = await this.lined(/^port \d+$/);
+    const line = await this.line(/^port \d+$/);
     return `ws://127.0.0.1:${line.slice(5)}/?topics=${topics}`;
   }
-
-  async stop(): Promise<void> {
-    try {
-      this.#child.kill("SIGTERM");
-    } catch {
-      // Exited already.
-    }
-    await deadline(this.#child.status, 5000);
-    await this.#read;
-  }
 }
-
 async function join(url: string): Promise<Peer> {
   const peer = await connect(url);
   await peer.received(1);
@@ -139,7 +89,7 @@ Deno.test({
       // Both of a's clients close: a leaves t's channel, b stays.
       await hangUp(peers[0]!);
       await hangUp(peers[1]!);
-      await a.lined(/^left$/, 2);
+      await a.line(/^left$/, 2);
       assertEquals(await subscribersOf("t"), 1);
     } finally {
       for (const peer of peers) await hangUp(peer).catch(() => {});
@@ -219,15 +169,15 @@ Deno.test({
       await early.received(1);
       await redis.stop();
       await Promise.all([
-        a.lined(/backplane failed/),
-        b.lined(/backplane failed/),
+        a.line(/backplane failed/),
+        b.line(/backplane failed/),
       ]);
       // A topic new to b, subscribed while Redis is down.
       const late = connect(await b.url("u"));
       await redis.start();
       await Promise.all([
-        a.lined(/backplane recovered/),
-        b.lined(/backplane recovered/),
+        a.line(/backplane recovered/),
+        b.line(/backplane recovered/),
       ]);
       const latePeer = await late;
       peers.push(latePeer);
