@@ -15,6 +15,8 @@
  */
 import { type Stub, stub } from "@std/testing/mock";
 import { FakeTime } from "@std/testing/time";
+import { assertExists } from "@std/assert";
+import { closeOf, type RawPeer, readFramesUntil } from "../testkit/raw_peer.ts";
 
 /** The runtime's timers, taken before any `FakeTime` replaces them. */
 const realSetTimeout = globalThis.setTimeout;
@@ -178,4 +180,27 @@ export function noteUpgrades(
     into.push({ socket: upgraded.socket, url, protocols, options });
     return upgraded;
   });
+}
+
+/**
+ * The close frame a raw peer got (its code and reason), once the server's
+ * deferred close has run on `time` (ws4d closes a socket a task after it
+ * was asked to).
+ */
+export async function closeFrameOf(
+  peer: RawPeer,
+  time: FakeTime,
+): Promise<[number, string]> {
+  await time.tickAsync(0);
+  const frames = await within(
+    readFramesUntil(
+      peer.conn,
+      (got) => got.some((frame) => frame.opcode === 8),
+      "the close frame",
+    ),
+    "the close frame",
+  );
+  const close = frames.find((frame) => frame.opcode === 8);
+  assertExists(close);
+  return closeOf(close);
 }

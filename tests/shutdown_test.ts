@@ -7,22 +7,12 @@
  *
  * @module
  */
-import {
-  assertEquals,
-  assertExists,
-  assertMatch,
-  assertThrows,
-} from "@std/assert";
+import { assertEquals, assertMatch, assertThrows } from "@std/assert";
 import { WebSocketServer } from "../mod.ts";
-import { FakeClock, within } from "./_fake_clock.ts";
+import { closeFrameOf, FakeClock, within } from "./_fake_clock.ts";
 import { deadline } from "@std/async/deadline";
 import { listen, Recorder } from "./_helpers.ts";
-import {
-  closeOf,
-  type RawPeer,
-  rawPeer,
-  readFramesUntil,
-} from "../testkit/raw_peer.ts";
+import { rawPeer } from "../testkit/raw_peer.ts";
 
 /** A raw peer on `port`, open: it never answers a close. */
 async function silentPeer(port: number, recorder: Recorder) {
@@ -30,25 +20,6 @@ async function silentPeer(port: number, recorder: Recorder) {
   assertMatch(peer.head, /^HTTP\/1\.1 101/);
   await recorder.opened();
   return peer;
-}
-
-/**
- * The close frame the silent peer got, once the server's deferred close has
- * run: ws4d closes a socket a task after it was asked to.
- */
-async function closeFrameOf(peer: RawPeer, time: FakeClock) {
-  await time.tickAsync(0);
-  const frames = await within(
-    readFramesUntil(
-      peer.conn,
-      (got) => got.some((frame) => frame.opcode === 8),
-      "the close frame",
-    ),
-    "the close frame",
-  );
-  const close = frames.find((frame) => frame.opcode === 8);
-  assertExists(close);
-  return closeOf(close);
 }
 
 Deno.test("WebSocketServer.terminate(0) on a fake clock: a silent peer is cut at once, onTerminate 1006, with no tick", async () => {
