@@ -7,7 +7,11 @@
  *
  * @module
  */
-import { parseProtocols, RESUME_QUERY, takeResumeQuery } from "./_resume.ts";
+import {
+  parseProtocols,
+  RESUME_QUERY,
+  takeResumeQuery,
+} from "./_resume_handshake.ts";
 import type { WSRequest } from "./_types.ts";
 
 /** A plain-text answer. */

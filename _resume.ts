@@ -31,13 +31,6 @@ import type { ResumeHost, ResumePhase } from "./_resume_host.ts";
 export type { ResumeHost, ResumePhase } from "./_resume_host.ts";
 import type { WSServerCounts } from "./_stats.ts";
 
-// The wire format and the state, from the module that once held them all
-// (the tests read them here).
-export * from "./_resume_frames.ts";
-export * from "./_resume_handshake.ts";
-export { ResumeState } from "./_resume_state.ts";
-export { sizeOf } from "./_codec.ts";
-export { DEFAULTS, resolveResume, type ResumeLimits } from "./_options.ts";
 import { DEFAULTS } from "./_options.ts";
 /**
  * While messages arrive, each side acknowledges at least this often (ms),

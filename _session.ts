@@ -25,8 +25,6 @@ import { countErrors, countLimits } from "./_stats.ts";
 import { hasFailed, type Phase, STATUS } from "./_phase.ts";
 import type { SessionSettings } from "./_session_settings.ts";
 import type { WSClientStatus, WSError } from "./_types.ts";
-// The queue once lived here (tests/session_test.ts imports it from here).
-export { CallbackQueue, type FailureSink } from "./_queue.ts";
 
 const OPEN_EVENT = Object.freeze({ type: "open" as const });
 

@@ -54,7 +54,8 @@ import type {
   WSServerHandler,
   WSServerHandlerInit,
 } from "./_server_types.ts";
-import { CallbackQueue, type Session } from "./_session.ts";
+import { CallbackQueue } from "./_queue.ts";
+import type { Session } from "./_session.ts";
 import { Shutdown } from "./_shutdown.ts";
 import { ServerSessions } from "./_server_sessions.ts";
 import type { Upgrader } from "./_upgrade.ts";

@@ -10,13 +10,9 @@ import { assertEquals } from "@std/assert";
 import { FakeTime } from "@std/testing/time";
 import type { Encoded, Frame } from "../_codec.ts";
 import type { Link } from "../_link.ts";
-import {
-  ACK_EVERY_MS,
-  RESUME_DEFAULTS,
-  type ResumeHost,
-  Resumption,
-  unwrapFrame,
-} from "../_resume.ts";
+import { ACK_EVERY_MS, RESUME_DEFAULTS, Resumption } from "../_resume.ts";
+import { unwrapFrame } from "../_resume_frames.ts";
+import type { ResumeHost } from "../_resume_host.ts";
 
 /** A host whose link records what it is sent, and delivers nothing. */
 function recordingHost(): { host: ResumeHost; sent: Encoded[] } {

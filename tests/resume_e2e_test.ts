@@ -11,7 +11,8 @@ import {
   type WebSocketConnection,
   type WSClientOpenEvent,
 } from "../mod.ts";
-import { encodeControl, RESUME_PROTOCOL } from "../_resume.ts";
+import { encodeControl } from "../_resume_frames.ts";
+import { RESUME_PROTOCOL } from "../_resume_handshake.ts";
 import { type Call, ClientRecorder, listen, Recorder } from "./_helpers.ts";
 import { Relay } from "../testkit/relay.ts";
 

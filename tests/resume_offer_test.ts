@@ -8,7 +8,8 @@
 import { assert, assertEquals } from "@std/assert";
 import { deadline } from "@std/async";
 import { WebSocket, type WebSocketConnection } from "../mod.ts";
-import { encodeControl, RESUME_DEFAULTS } from "../_resume.ts";
+import { RESUME_DEFAULTS } from "../_resume.ts";
+import { encodeControl } from "../_resume_frames.ts";
 import { ClientRecorder, listen, Recorder } from "./_helpers.ts";
 import { Relay } from "../testkit/relay.ts";
 

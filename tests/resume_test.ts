@@ -7,34 +7,35 @@ import {
 } from "@std/assert";
 import type { Encoded, Frame } from "../_codec.ts";
 import { ErrorCode, Ws4dError } from "../_errors.ts";
+import { sizeOf } from "../_codec.ts";
+import { resolveResume, type ResumeLimits } from "../_options.ts";
+import { RESUME_DEFAULTS } from "../_resume.ts";
 import {
   type ControlFrame,
-  createToken,
   decodeControl,
   encodeAnswer,
   encodeControl,
   FrameType,
   type HelloFrame,
-  isSameToken,
   MARKER,
-  offerProtocols,
-  parseProtocols,
   readAnswer,
   readHello,
-  resolveResume,
-  RESUME_DEFAULTS,
+  unwrapFrame,
+  wrapUserData,
+} from "../_resume_frames.ts";
+import {
+  createToken,
+  isSameToken,
+  offerProtocols,
+  parseProtocols,
   RESUME_PROTOCOL,
-  type ResumeLimits,
-  ResumeState,
   SELECTOR_LENGTH,
-  sizeOf,
   takeResumeQuery,
   TOKEN_LENGTH,
   tokenSelector,
-  unwrapFrame,
   withResumeQuery,
-  wrapUserData,
-} from "../_resume.ts";
+} from "../_resume_handshake.ts";
+import { ResumeState } from "../_resume_state.ts";
 
 /** mulberry32: a small seeded PRNG, so every run replays the same cuts. */
 function prng(seed: number): () => number {

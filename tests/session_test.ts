@@ -7,7 +7,7 @@
  */
 import { assertEquals } from "@std/assert";
 import { deadline } from "@std/async";
-import { CallbackQueue } from "../_session.ts";
+import { CallbackQueue } from "../_queue.ts";
 
 function recorder() {
   const seen: string[] = [];
