@@ -95,20 +95,6 @@ export function checkObject(
   return value as Record<string, unknown>;
 }
 
-/** Every own property of `given` is one of `known`, or a `TypeError`. */
-export function checkKnown(
-  given: Record<string, unknown>,
-  known: ReadonlySet<string>,
-  prefix: string,
-  action: string,
-): void {
-  for (const name of Object.keys(given)) {
-    if (!known.has(name)) {
-      throw new TypeError(`${action}: ${prefix}.${name} is not an option`);
-    }
-  }
-}
-
 /** A string, or `undefined` when absent; else a `TypeError`. */
 export function checkString(
   value: unknown,
