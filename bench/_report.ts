@@ -30,6 +30,20 @@ export interface Measurement {
   readonly reached?: number;
   /** Idle: JS heap in use per connection, bytes. */
   readonly heap?: number;
+  /** Idle: the slope between two counts and the fixed part. */
+  readonly idle?: IdleFigures;
+}
+
+/** Idle memory of one server process, after forced GCs. */
+export interface IdleFigures {
+  /** JS heap per connection between two counts of connections, bytes. */
+  readonly slopeHeap: number;
+  /** VmRSS per connection between the same two counts, bytes. */
+  readonly slopeRss: number;
+  /** JS heap with no connection (one opened and closed first), KiB. */
+  readonly fixedHeap: number;
+  /** VmRSS with no connection, KiB. */
+  readonly fixedRss: number;
 }
 
 /** A scenario's rounds, by server variant name, in the order run. */
@@ -259,7 +273,13 @@ export function roundLine(m: Measurement): string {
   return m.reached !== undefined
     ? `${formatFixed(m.value, 2)} KiB/conn VmRSS, ${
       formatCount(m.heap ?? NaN)
-    } B/conn JS heap, over ${m.reached} connections`
+    } B/conn JS heap, over ${m.reached} connections; slope ${
+      formatCount(m.idle?.slopeRss ?? NaN)
+    } B/conn VmRSS, ${
+      formatCount(m.idle?.slopeHeap ?? NaN)
+    } B/conn JS heap; at 0: ${
+      formatCount(m.idle?.fixedRss ?? NaN)
+    } KiB VmRSS, ${formatCount(m.idle?.fixedHeap ?? NaN)} KiB JS heap`
     : `${formatFixed(m.value, 1)}/s (server ${
       formatFixed(m.serverCpu * 100, 0)
     }% CPU, load ${

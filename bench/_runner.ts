@@ -23,12 +23,15 @@ import {
   type Samples,
   table,
 } from "./_report.ts";
+import type { Goal } from "./_goals.ts";
 import { formatElapsed, Histogram } from "./_stats.ts";
 import type { ServerVariant } from "./_variants.ts";
 import { tools } from "../tests/_provision.ts";
 
 const SERVER_SCRIPT = new URL("./server.ts", import.meta.url).pathname;
 const BUN_SERVER_SCRIPT = new URL("./bun_server.js", import.meta.url).pathname;
+const NODE_SERVER_SCRIPT = new URL("./node_server.cjs", import.meta.url)
+  .pathname;
 const LOAD_SCRIPT = new URL("./load.ts", import.meta.url).pathname;
 
 /** Open, greeted connections per second, at least, before a wait fails. */
@@ -88,6 +91,7 @@ export class Round {
   /** Starts a server of `variant` and reads its port. */
   async server(variant: ServerVariant, spec: ServerSpec): Promise<Started> {
     if (variant.impl === "bun") return await this.#bun(variant);
+    if (variant.impl === "node") return await this.#node(variant, spec);
     const args = [
       "run",
       // The same for every server: a preload or an old version may need
@@ -110,6 +114,7 @@ export class Round {
       args.push("--options", JSON.stringify(variant.options));
     }
     if (variant.preload !== undefined) args.push("--preload", variant.preload);
+    if (variant.extra !== undefined) args.push("--extra", variant.extra);
     const server = this.#runner.children.spawnDeno(
       `server ${variant.name}`,
       args,
@@ -131,6 +136,32 @@ export class Round {
       `server ${variant.name}`,
       bun,
       [BUN_SERVER_SCRIPT],
+      { cpus: this.#runner.settings.serverCpus, env: variant.env },
+    );
+    this.children.push(server);
+    const port = Number(await server.readLine(20_000, "its port"));
+    if (!Number.isInteger(port) || port <= 0) {
+      throw new Error(`${server.name} printed no port`);
+    }
+    return { server, url: `ws://127.0.0.1:${port}/` };
+  }
+
+  /** Starts Node's server (`bench/node_server.cjs` on npm's `ws`), a peer. */
+  async #node(variant: ServerVariant, spec: ServerSpec): Promise<Started> {
+    const { runtime, module } = variant;
+    if (runtime === undefined || module === undefined) {
+      throw new Error(`${variant.name}: no node or no ws package`);
+    }
+    const server = this.#runner.children.spawn(
+      `server ${variant.name}`,
+      runtime,
+      [
+        "--expose-gc",
+        NODE_SERVER_SCRIPT,
+        module,
+        spec.scenario,
+        spec.dataType,
+      ],
       { cpus: this.#runner.settings.serverCpus, env: variant.env },
     );
     this.children.push(server);
@@ -191,6 +222,7 @@ export class Runner {
   readonly children: Children;
   readonly #cpuRows: string[][] = [];
   readonly #cache = new Map<string, Samples>();
+  readonly #goals: Goal[] = [];
 
   constructor(settings: RunSettings, children: Children) {
     this.settings = settings;
@@ -269,6 +301,16 @@ export class Runner {
     const samples = await run();
     this.#cache.set(key, samples);
     return samples;
+  }
+
+  /** Notes goal rows of issue #25 for the summary at the end of the run. */
+  goal(...goals: Goal[]): void {
+    this.#goals.push(...goals);
+  }
+
+  /** The goal rows noted so far, in the order noted. */
+  get goals(): readonly Goal[] {
+    return this.#goals;
   }
 
   /** The load-generator check of every scenario run so far, or "". */

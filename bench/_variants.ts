@@ -9,7 +9,14 @@
  */
 
 /** How the server process serves: see `server.ts`. */
-export type Impl = "raw" | "raw-headers" | "ws4d" | "bun";
+export type Impl = "raw" | "raw-headers" | "ws4d" | "bun" | "node";
+
+/**
+ * What a ws4d server sets up beyond its options (see `server.ts`):
+ * `backplane`, a `BroadcastChannelBackplane` with no other instance on it;
+ * `topic`, every connection subscribed to one topic (echo unchanged).
+ */
+export type Extra = "backplane" | "topic";
 
 /** How a ws4d broadcast server fans out: see `server.ts`. */
 export type Fanout =
@@ -24,8 +31,15 @@ export interface ServerVariant {
   /** Its name in the tables: `raw`, `ws4d`, `ws4d@HEAD~3`, `resume`, … */
   readonly name: string;
   readonly impl: Impl;
-  /** ws4d: the path of the package's `mod.ts` (default: the working tree's). */
+  /**
+   * ws4d: the path of the package's `mod.ts` (default: the working tree's);
+   * node: the folder of npm's `ws`.
+   */
   readonly module?: string;
+  /** node: the path of the `node` program. */
+  readonly runtime?: string;
+  /** ws4d: what the server sets up beyond its options. */
+  readonly extra?: Extra;
   /** ws4d: options added to the server's (JSON). */
   readonly options?: Readonly<Record<string, unknown>>;
   /** A module the server process imports before it starts the server. */
@@ -62,7 +76,7 @@ export const BUN: ServerVariant = {
 };
 
 const NAME = /^[A-Za-z][A-Za-z0-9_.-]*$/;
-const RESERVED = new Set(["raw", "raw-headers", "ws4d", "bun"]);
+const RESERVED = new Set(["raw", "raw-headers", "ws4d", "bun", "node"]);
 
 /** Splits `name=value` at its first `=`. */
 function split(flag: string, text: string): [string, string] {

@@ -6,8 +6,9 @@
  * ```sh
  * deno task bench            # every scenario, about 7 minutes
  * deno task bench --quick    # echo, 64 connections × 16 in flight × 64 B, < 1 min
- * deno task bench --only broadcast   # one of echo|datatype|broadcast|setup|idle|cluster
- * deno task bench --rounds 5 --seconds 4 --no-pin
+ * deno task bench --only broadcast   # one of echo|datatype|broadcast|setup|idle|options|cluster
+ * deno task bench --rounds 5        # issue #25's quiet 5-round run (on an idle machine)
+ * deno task bench --rounds 5 --seconds 4 --no-pin --no-node
  * deno task bench --quick --against HEAD~3 --rounds 3   # before and after, alternated
  * deno task bench --quick --variant 'resume={"resume":true}'
  * deno task bench --quick --preload otel=bench/otel.ts --env otel=OTEL_DENO=true
@@ -17,15 +18,20 @@
  * `--quick` the last line is `ratio_vs_raw=<x>`: ws4d's echo messages/s ÷
  * raw's, medians over the rounds; each `--against <ref>` adds a last line
  * `ratio_vs_<ref>=<x>` (ws4d ÷ ws4d@ref), each named variant a line
- * `ratio_<name>_vs_ws4d=<x>` before them. Rounds default to 3 per server,
- * 5 with `--quick`.
+ * `ratio_<name>_vs_ws4d=<x>` before them. Before those lines (the last line
+ * of a run without `--quick`), one line `Goals (#25): …` gives each goal
+ * row of issue #25 that the run measured with PASS or MISS. Rounds default
+ * to 3 per server, 5 with `--quick`.
  *
  * The servers compared by echo, datatype, setup and idle: `raw`, `ws4d`
  * (the working tree), `ws4d@<ref>` per `--against <ref>` (the package at a
  * git ref, from `git archive` into a temporary folder removed at the end),
  * and per name of `--variant name=<options JSON>`, `--preload
  * name=<module>`, `--env name=KEY=VALUE` a ws4d server with those options,
- * importing that module first, with that environment. Broadcast compares
+ * importing that module first, with that environment; and, except with
+ * `--quick` or `--no-node`, `node`: Node 22 with npm's `ws`, a peer (see
+ * `_node_peer.ts`). `options` compares the plain ws4d server with each
+ * option of issue #25 (`scenarios/options.ts`). Broadcast compares
  * its own fan-outs (the 4D loop, `wss.broadcast`, through Redis) and, per
  * `--against <ref>`, that ref's loop and `wss.broadcast`. `bench/README.md`
  * says how it measures and how to read the tables.
@@ -34,6 +40,8 @@
  */
 import { parseArgs } from "@std/cli/parse-args";
 import { type Children, hasTaskset, runToEnd } from "./_child.ts";
+import { goalLine } from "./_goals.ts";
+import { nodeVariant } from "./_node_peer.ts";
 import { cpuModel } from "./_proc.ts";
 import { quickLines } from "./_report.ts";
 import { Runner, type RunSettings } from "./_runner.ts";
@@ -50,6 +58,7 @@ import { clusterSection } from "./scenarios/cluster.ts";
 import { dataTypeSection } from "./scenarios/datatype.ts";
 import { echoSection, quickSection } from "./scenarios/echo.ts";
 import { idleSection } from "./scenarios/idle.ts";
+import { optionsSection } from "./scenarios/options.ts";
 import { setupSection } from "./scenarios/setup.ts";
 
 const SECTIONS: ReadonlyArray<[string, (runner: Runner) => Promise<string>]> = [
@@ -58,6 +67,7 @@ const SECTIONS: ReadonlyArray<[string, (runner: Runner) => Promise<string>]> = [
   ["broadcast", broadcastSection],
   ["setup", setupSection],
   ["idle", idleSection],
+  ["options", optionsSection],
   ["cluster", clusterSection],
 ];
 
@@ -68,6 +78,8 @@ interface Flags {
   readonly measureMs: number;
   readonly only: string | undefined;
   readonly pin: boolean;
+  /** Run Node's `ws` beside the others (not with `--quick`). */
+  readonly node: boolean;
   readonly against: readonly string[];
   readonly variant: readonly string[];
   readonly preload: readonly string[];
@@ -76,7 +88,7 @@ interface Flags {
 
 function parseFlags(args: readonly string[]): Flags {
   const values = parseArgs([...args], {
-    boolean: ["quick", "pin"],
+    boolean: ["quick", "pin", "node"],
     string: [
       "rounds",
       "seconds",
@@ -87,8 +99,8 @@ function parseFlags(args: readonly string[]): Flags {
       "env",
     ],
     collect: ["against", "variant", "preload", "env"],
-    negatable: ["pin"],
-    default: { seconds: "2.5", pin: true },
+    negatable: ["pin", "node"],
+    default: { seconds: "2.5", pin: true, node: true },
     unknown: (arg) => {
       throw new TypeError(`Unknown argument ${arg}`);
     },
@@ -115,6 +127,7 @@ function parseFlags(args: readonly string[]): Flags {
     measureMs,
     only: values.only,
     pin: values.pin,
+    node: values.node && !values.quick,
     against: values.against,
     variant: values.variant,
     preload: values.preload,
@@ -206,9 +219,16 @@ async function main(children: Children, flags: Flags): Promise<void> {
     children.atExit(() => checkout.remove());
     refs.push(checkout.variant);
   }
-  const run = await settings(flags, [RAW, WS4D, ...refs, ...extra]);
+  const peers: ServerVariant[] = [];
+  const notes: string[] = [];
+  if (flags.node) {
+    const node = await nodeVariant();
+    if (typeof node === "string") notes.push(node);
+    else peers.push(node);
+  }
+  const run = await settings(flags, [RAW, WS4D, ...refs, ...extra, ...peers]);
   const runner = new Runner(run, children);
-  const sections: string[] = [await header(run)];
+  const sections: string[] = [await header(run), ...notes];
   let last: string[] = [];
   if (flags.quick) {
     const { text, samples } = await quickSection(runner);
@@ -228,6 +248,8 @@ async function main(children: Children, flags: Flags): Promise<void> {
     `Run time: ${formatElapsed(performance.now() - started, 1000)}`,
   );
   console.log(sections.join("\n\n"));
+  const goals = goalLine(runner.goals);
+  if (goals !== "") console.log(`\n${goals}`);
   for (const line of last) console.log(line);
   if (last.some((line) => line.endsWith("=NaN"))) {
     throw new Error("No ratio: rounds failed");
@@ -235,10 +257,14 @@ async function main(children: Children, flags: Flags): Promise<void> {
 }
 
 const flags = parseFlags(Deno.args);
-/** 15 minutes for the two servers of a full run, more for more servers. */
-const servers = 2 + flags.against.length + namedVariants(flags).length;
+/**
+ * 15 minutes for the two servers of a full run in 3 rounds, more for more
+ * servers (the options section and Node count as one each) and rounds.
+ */
+const servers = 2 + flags.against.length + namedVariants(flags).length +
+  (flags.node ? 1 : 0) + (flags.quick ? 0 : 1);
 await runToEnd(
   "bench",
   (children) => main(children, flags),
-  15 * 60 * 1000 * Math.max(1, servers / 2),
+  15 * 60 * 1000 * Math.max(1, servers / 2) * Math.max(1, flags.rounds / 3),
 );

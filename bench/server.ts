@@ -7,7 +7,8 @@
  * deno run --allow-net=127.0.0.1 bench/server.ts \
  *   --impl raw|raw-headers|ws4d --scenario echo|broadcast --dataType text|blob|object \
  *   [--fanout loop|broadcast|redis|publish|publish-redis --redis <url>] \
- *   [--module <path of a mod.ts>] [--options <JSON>] [--preload <module path>]
+ *   [--module <path of a mod.ts>] [--options <JSON>] [--preload <module path>] \
+ *   [--extra backplane|topic]
  * ```
  *
  * Both implementations do the same work:
@@ -30,6 +31,9 @@
  * imported dynamically either way; `--options` adds server options (JSON)
  * to the ones below, and `--preload` imports a module before the server
  * starts (for example one that registers an OpenTelemetry `MeterProvider`).
+ * `--extra backplane` gives the server a `BroadcastChannelBackplane` with no
+ * other instance on its channel; `--extra topic` subscribes every connection
+ * to one topic at open, the echo unchanged (the option-cost rows).
  * The API used is the one every version has: `new WebSocketServer(handler,
  * { port, hostname, dataType })`, `ws.send`, `wss.broadcast`,
  * `wss.connections`.
@@ -59,6 +63,7 @@ type Impl = "raw" | "raw-headers" | "ws4d";
 type Scenario = "echo" | "broadcast";
 type DataType = "text" | "blob" | "object";
 type Fanout = "loop" | "broadcast" | "redis" | "publish" | "publish-redis";
+type Extra = "none" | "backplane" | "topic";
 
 /** The one topic of the publish fan-outs. */
 const TOPIC = "bench";
@@ -172,13 +177,15 @@ interface Ws4dSpec {
   /** The package: its `mod.ts`, and its `redis.ts` when asked. */
   readonly pkg: Package;
   readonly options: Record<string, unknown>;
+  readonly extra: Extra;
 }
 
 async function startWs4d(
-  { scenario, dataType, fanout, redisUrl, pkg, options }: Ws4dSpec,
+  { scenario, dataType, fanout, redisUrl, pkg, options, extra }: Ws4dSpec,
 ): Promise<Running> {
   const { WebSocketServer } = pkg.mod;
   const publishes = fanout === "publish" || fanout === "publish-redis";
+  const subscribes = publishes || extra === "topic";
   const onMessage = scenario === "echo"
     ? (ws: WebSocketConnection, event: WSMessageEvent) => ws.send(event.data)
     : fanout === "loop"
@@ -193,7 +200,7 @@ async function startWs4d(
       ws.wss.broadcast(event.data, { except: ws });
     };
   const handler: WSConnectionHandler = {
-    onOpen: publishes
+    onOpen: subscribes
       ? (ws) => {
         ws.subscribe(TOPIC);
         ws.send(GREETING);
@@ -202,11 +209,16 @@ async function startWs4d(
     onMessage,
   };
   // Loaded only for this row, as users of the local broadcast never load it.
-  const backplane = fanout === "redis" || fanout === "publish-redis"
+  const redis = fanout === "redis" || fanout === "publish-redis"
     ? new (await pkg.redis()).RedisBackplane(redisUrl ?? "", {
       channel: "ws4d-bench",
     })
     : undefined;
+  // Alone on its channel: what a backplane costs when nothing comes back.
+  const backplane = redis ??
+    (extra === "backplane"
+      ? new pkg.mod.BroadcastChannelBackplane(`ws4d-bench-${Deno.pid}`)
+      : undefined);
   const wss = new WebSocketServer({ onConnection: () => handler }, {
     port: 0,
     hostname: "127.0.0.1",
@@ -214,7 +226,7 @@ async function startWs4d(
     backplane,
     ...options,
   });
-  await backplane?.ready;
+  await redis?.ready;
   // A preload may watch the server (bench/preload_otel.ts observes it).
   (globalThis as { ws4dBenchServerStarted?: (wss: unknown) => void })
     .ws4dBenchServerStarted?.(wss);
@@ -233,8 +245,9 @@ const values = parseArgs(Deno.args, {
     "module",
     "options",
     "preload",
+    "extra",
   ],
-  default: { dataType: "text", fanout: "loop", options: "{}" },
+  default: { dataType: "text", fanout: "loop", options: "{}", extra: "none" },
   unknown: (arg) => {
     throw new TypeError(`Unknown argument ${arg}`);
   },
@@ -263,6 +276,12 @@ if (
   throw new TypeError("--fanout redis needs --redis <url>");
 }
 
+const extra = choice<Extra>("extra", values.extra, [
+  "none",
+  "backplane",
+  "topic",
+]);
+
 const options: unknown = JSON.parse(values.options);
 if (typeof options !== "object" || options === null || Array.isArray(options)) {
   throw new TypeError(`--options must be a JSON object, got ${values.options}`);
@@ -279,6 +298,7 @@ const running = impl === "ws4d"
     redisUrl: values.redis,
     pkg: await loadPackage(values.module, here),
     options: options as Record<string, unknown>,
+    extra,
   })
   : startRaw(scenario, dataType, impl === "raw-headers");
 console.log(String(running.port));

@@ -1,7 +1,8 @@
 /**
  * The benchmark's pure report (`bench/_report.ts`) and statistics
  * (`bench/_stats.ts`): medians, ratios, cells, tables, the load-generator
- * check and the `--quick` lines, on made-up rounds.
+ * check, the `--quick` lines and the goal summary (`bench/_goals.ts`), on
+ * made-up rounds.
  *
  * @module
  */
@@ -18,6 +19,8 @@ import {
   table,
 } from "../bench/_report.ts";
 import { formatSpread, Histogram, median } from "../bench/_stats.ts";
+import { type Goal, goalCell, goalLine, verdict } from "../bench/_goals.ts";
+import { levels } from "../bench/scenarios/idle.ts";
 
 function round(value: number, extra: Partial<Measurement> = {}): Measurement {
   return {
@@ -133,4 +136,43 @@ Deno.test("Histogram: percentiles within 2% and two histograms merge exactly", (
   const p99 = a.percentile(99);
   assert(p99 >= 990 && p99 <= 990 * 1.02, `p99 ${p99}`);
   assert(Number.isNaN(new Histogram().percentile(50)));
+});
+
+Deno.test("verdict: at least, at most, the limit itself passes, a missing figure is n/a", () => {
+  const floor: Goal = { row: "r", value: 0.97, limit: 0.97, atMost: false };
+  assertEquals(verdict(floor), "PASS");
+  assertEquals(verdict({ ...floor, value: 0.969 }), "MISS");
+  const ceiling: Goal = { row: "p99", value: 1.1, limit: 1.1, atMost: true };
+  assertEquals(verdict(ceiling), "PASS");
+  assertEquals(verdict({ ...ceiling, value: 1.2 }), "MISS");
+  assertEquals(verdict({ ...ceiling, value: NaN }), "n/a");
+});
+
+Deno.test("goalLine: counts, then every goal row with its figure, limit and verdict", () => {
+  assertEquals(goalLine([]), "");
+  assertEquals(
+    goalCell({
+      row: "idle slope VmRSS ws4d − raw",
+      value: 879.4,
+      limit: 1024,
+      atMost: true,
+      digits: 0,
+      unit: " B/conn",
+    }),
+    "idle slope VmRSS ws4d − raw 879 B/conn (≤ 1024 B/conn) PASS",
+  );
+  assertEquals(
+    goalLine([
+      { row: "resume ÷ ws4d", value: 0.96, limit: 0.95, atMost: false },
+      { row: "topic ÷ ws4d", value: 0.9, limit: 0.97, atMost: false },
+      { row: "otel ÷ ws4d", value: NaN, limit: 0.97, atMost: false },
+    ]),
+    "Goals (#25): 1 PASS, 1 MISS, 1 n/a: resume ÷ ws4d 0.96 (≥ 0.95) PASS; topic ÷ ws4d 0.90 (≥ 0.97) MISS; otel ÷ ws4d n/a (≥ 0.97) n/a",
+  );
+});
+
+Deno.test("idle levels: 2,000 and 8,000 for the slope, then the target, none above it", () => {
+  assertEquals(levels(10_000), [2_000, 8_000, 10_000]);
+  assertEquals(levels(8_000), [2_000, 8_000]);
+  assertEquals(levels(5_000), [2_000, 5_000]);
 });

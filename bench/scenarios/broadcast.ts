@@ -7,7 +7,8 @@
  * instance, receivers on another) when a `redis-server` can be started; it
  * runs pinned with the server and is killed with the run's other children.
  * Each `--against <ref>` adds that ref's loop and `wss.broadcast`,
- * alternated with the others.
+ * alternated with the others; Bun's `ws.publish` and Node's `ws` (a loop
+ * over its clients) are peers, run when they are here.
  *
  * @module
  */
@@ -182,11 +183,19 @@ export async function broadcastSection(runner: Runner): Promise<string> {
   const notes: string[] = [];
   const redis = await startRedis(runner);
   const against = againstFanouts(runner);
-  const fanouts = [...FANOUTS, ...against];
+  const node = runner.settings.variants.find((v) => v.impl === "node");
+  const fanouts: Array<[ServerVariant, string]> = [...FANOUTS, ...against];
+  if (node !== undefined) {
+    fanouts.push([
+      node,
+      "Node's `ws`: `for (const c of wss.clients) if (c !== ws) c.send(data)` (a peer)",
+    ]);
+  }
   try {
     for (const receivers of [100, 1000]) {
       const variants = [RAW, WS4D, LOCAL, PUBLISH];
       if (tools().bun !== undefined) variants.push(BUN);
+      if (node !== undefined) variants.push(node);
       if (redis !== undefined) {
         variants.push(THROUGH_REDIS, PUBLISH_THROUGH_REDIS);
       }
@@ -197,6 +206,12 @@ export async function broadcastSection(runner: Runner): Promise<string> {
         (variant) => broadcastRound(runner, variant, receivers, redis?.url),
       );
       all.push(...rows(receivers, samples, fanouts));
+      runner.goal({
+        row: `broadcast 1 → ${receivers} ws4d ÷ raw`,
+        value: ratioTo(samples, RAW.name, WS4D.name, rate),
+        limit: 0.97,
+        atMost: false,
+      });
       for (const [variant] of against) {
         const mine = variant.fanout === "broadcast" ? LOCAL : WS4D;
         notes.push(

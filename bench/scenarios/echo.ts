@@ -6,7 +6,15 @@
  * @module
  */
 import type { Payload } from "../_protocol.ts";
-import { type Measurement, RATE_HEAD, rateRows, table } from "../_report.ts";
+import {
+  type Measurement,
+  p99,
+  rate,
+  RATE_HEAD,
+  rateRows,
+  ratioTo,
+  table,
+} from "../_report.ts";
 import { connectTimeout, type Runner, split } from "../_runner.ts";
 import type { Samples } from "../_report.ts";
 import type { ServerVariant } from "../_variants.ts";
@@ -68,15 +76,23 @@ function echoRound(
   });
 }
 
-/** The rounds of `c` for every variant of the run, once per run. */
-export function runEcho(runner: Runner, c: EchoCase): Promise<Samples> {
-  const name = label(c);
+/**
+ * The rounds of `c` for every variant of the run (or of `variants`, named
+ * `group` in the load-generator check), once per run.
+ */
+export function runEcho(
+  runner: Runner,
+  c: EchoCase,
+  variants: readonly ServerVariant[] = runner.settings.variants,
+  group = "",
+): Promise<Samples> {
+  const name = group === "" ? label(c) : `${label(c)} ${group}`;
   return runner.cached(
     name,
     () =>
       runner.alternate(
         name,
-        runner.settings.variants,
+        variants,
         (variant) => echoRound(runner, variant, c),
       ),
   );
@@ -84,12 +100,45 @@ export function runEcho(runner: Runner, c: EchoCase): Promise<Samples> {
 
 const HEAD = ["conns", "in flight", "size", ...RATE_HEAD];
 
+/** The echo rows of issue #25's goal: ws4d ≥ 0.97 of raw, p99 ≤ 1.1× raw. */
+const GOAL_CASES: readonly (readonly [number, number, number])[] = [
+  [512, 1, 64],
+  [1, 16, 16 * 1024],
+  [64, 16, 64],
+];
+
+/** Notes the goal rows of `c`, when it is one of issue #25's. */
+function noteGoals(runner: Runner, c: EchoCase, samples: Samples): void {
+  if (
+    c.payload !== "text" ||
+    !GOAL_CASES.some(([conns, inflight, size]) =>
+      c.conns === conns && c.inflight === inflight && c.size === size
+    )
+  ) return;
+  const row = `echo ${c.conns}×${c.inflight} ${sizeLabel(c.size)}`;
+  runner.goal(
+    {
+      row: `${row} ws4d ÷ raw`,
+      value: ratioTo(samples, "raw", "ws4d", rate),
+      limit: 0.97,
+      atMost: false,
+    },
+    {
+      row: `${row} p99 ws4d ÷ raw`,
+      value: ratioTo(samples, "raw", "ws4d", p99),
+      limit: 1.1,
+      atMost: true,
+    },
+  );
+}
+
 /** The `--quick` table: the one case. */
 export async function quickSection(
   runner: Runner,
 ): Promise<{ text: string; samples: Samples }> {
   const samples = await runEcho(runner, QUICK_CASE);
   const c = QUICK_CASE;
+  noteGoals(runner, c, samples);
   return {
     text: `### Echo (text)\n\n${
       table(
@@ -111,10 +160,12 @@ export async function echoSection(runner: Runner): Promise<string> {
     for (const inflight of [1, 16]) {
       for (const size of [64, 16 * 1024]) {
         const c: EchoCase = { conns, inflight, payload: "text", size };
+        const samples = await runEcho(runner, c);
+        noteGoals(runner, c, samples);
         rows.push(
           ...rateRows(
             [String(conns), String(inflight), sizeLabel(size)],
-            await runEcho(runner, c),
+            samples,
           ),
         );
       }

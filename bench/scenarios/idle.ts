@@ -1,8 +1,9 @@
 /**
  * Idle memory: the server's VmRSS and JS heap in use (after forced GCs)
- * with N idle connections minus the same with none, ÷ N, for raw, raw
- * copying the request headers as ws4d must, and every ws4d variant of the
- * run.
+ * with N idle connections minus the same with none, ÷ N; the slope between
+ * 2,000 and 8,000 connections and the fixed part with none, in the same
+ * process, for raw, raw copying the request headers as ws4d must, and every
+ * other server of the run (Node's `ws` too).
  *
  * @module
  */
@@ -15,6 +16,7 @@ import {
   heap,
   type Measurement,
   medianOf,
+  type Pick,
   rate,
   ratioCell,
   table,
@@ -25,6 +27,18 @@ import { formatCount, formatFixed, formatSpread } from "../_stats.ts";
 import { RAW_HEADERS, type ServerVariant } from "../_variants.ts";
 
 const TARGET = 10_000;
+/** The two counts of the slope, in the same server process (issue #25). */
+const SLOPE_FROM = 2_000;
+const SLOPE_TO = 8_000;
+
+/** Memory of a server at one count of idle connections. */
+interface Level {
+  readonly conns: number;
+  /** JS heap in use, bytes. */
+  readonly heap: number;
+  /** VmRSS, KiB. */
+  readonly rss: number;
+}
 
 /** Asks the server a question on its stdin and reads the answer. */
 async function ask(server: Child, question: string): Promise<string> {
@@ -34,18 +48,49 @@ async function ask(server: Child, question: string): Promise<string> {
 
 /**
  * The server's JS heap in use (bytes) and VmRSS (KiB) after forced GCs and
- * a pause.
+ * a pause, with `conns` connections.
  */
-async function settledMemory(
-  server: Child,
-): Promise<{ heap: number; rss: number }> {
+async function settledMemory(server: Child, conns: number): Promise<Level> {
   await ask(server, "gc");
   await sleep(1_000);
   const heap = Number(await ask(server, "heap"));
   await sleep(500);
-  return { heap, rss: rssKiB(server.pid) };
+  return { conns, heap, rss: rssKiB(server.pid) };
 }
 
+/** Asks `count` until the server holds no connection, at most 5 s. */
+async function drained(server: Child): Promise<void> {
+  for (let i = 0; i < 50; i++) {
+    if (Number(await ask(server, "count")) === 0) return;
+    await sleep(100);
+  }
+  throw new Error(`${server.name} still holds a connection after 5 s`);
+}
+
+/** The counts a round holds, in order: 2,000, 8,000, then the target. */
+export function levels(target: number): number[] {
+  return [SLOPE_FROM, SLOPE_TO, target].filter((n, i, all) =>
+    n <= target && all.indexOf(n) === i
+  );
+}
+
+/** Bytes per connection between two levels: heap and VmRSS. */
+function slope(from: Level | undefined, to: Level | undefined) {
+  const conns = (to?.conns ?? 0) - (from?.conns ?? 0);
+  if (from === undefined || to === undefined || conns <= 0) {
+    return { heap: NaN, rss: NaN };
+  }
+  return {
+    heap: (to.heap - from.heap) / conns,
+    rss: ((to.rss - from.rss) * 1024) / conns,
+  };
+}
+
+/**
+ * One server process: its memory once its listener is up and one
+ * connection has been opened and closed (the fixed part), then with 2,000,
+ * 8,000 and `target` idle connections opened on top of each other.
+ */
 function idleRound(
   runner: Runner,
   variant: ServerVariant,
@@ -56,33 +101,59 @@ function idleRound(
       scenario: "echo",
       dataType: "text",
     });
-    const before = await settledMemory(server);
-    const loads = split(target).map((conns, i) =>
-      round.load(`load ${i}`, { mode: "idle", url, conns })
-    );
-    await Promise.all(
-      loads.map(async (load) =>
-        parseReady(await load.readLine(connectTimeout(target), "ready"))
-      ),
-    );
-    const reached = Number(await ask(server, "count"));
-    const after = await settledMemory(server);
-    // Idle load processes hold their connections until killed.
-    await Promise.all(loads.map((load) => load.kill()));
+    // One connection first: what is built at the first one is fixed, not
+    // per connection.
+    const first = round.load("load first", { mode: "idle", url, conns: 1 });
+    parseReady(await first.readLine(connectTimeout(1), "ready"));
+    await first.kill();
+    await drained(server);
+    const base = await settledMemory(server, 0);
+    const held: Level[] = [];
+    let open = 0;
+    for (const level of levels(target)) {
+      const more = level - open;
+      const loads = split(more).map((conns, i) =>
+        round.load(`load ${level}.${i}`, { mode: "idle", url, conns })
+      );
+      await Promise.all(
+        loads.map(async (load) =>
+          parseReady(await load.readLine(connectTimeout(more), "ready"))
+        ),
+      );
+      open = level;
+      const reached = Number(await ask(server, "count"));
+      held.push(await settledMemory(server, reached));
+    }
+    // Idle load processes hold their connections until killed (inRound).
+    const last = held.at(-1);
+    const reached = last?.conns ?? 0;
+    const slopes = slope(held[0], held[1]);
     return {
-      value: reached > 0 ? (after.rss - before.rss) / reached : NaN,
-      heap: reached > 0 ? (after.heap - before.heap) / reached : NaN,
+      value: reached > 0 && last ? (last.rss - base.rss) / reached : NaN,
+      heap: reached > 0 && last ? (last.heap - base.heap) / reached : NaN,
       p50: NaN,
       p99: NaN,
       serverCpu: NaN,
       loadCpu: [],
       errors: target - reached,
       reached,
+      idle: {
+        slopeHeap: slopes.heap,
+        slopeRss: slopes.rss,
+        fixedHeap: base.heap / 1024,
+        fixedRss: base.rss,
+      },
     };
   });
 }
 
-/** The idle memory table. */
+const slopeRss: Pick = (m) => m.idle?.slopeRss ?? NaN;
+const slopeHeap: Pick = (m) => m.idle?.slopeHeap ?? NaN;
+const fixedRss: Pick = (m) => m.idle?.fixedRss ?? NaN;
+const fixedHeap: Pick = (m) => m.idle?.fixedHeap ?? NaN;
+const mib = (kib: number) => formatFixed(kib / 1024, 1);
+
+/** The idle memory tables: per connection at 10,000; slope and fixed part. */
 export async function idleSection(runner: Runner): Promise<string> {
   const limit = await openFilesLimit();
   // The server holds one descriptor per connection, plus a few of its own.
@@ -99,26 +170,63 @@ export async function idleSection(runner: Runner): Promise<string> {
     ...[...samples.values()].flat().map((m) => m.reached ?? 0),
   );
   const kib = (v: number) => formatFixed(v, 2);
+  const signed = (v: number, format: (v: number) => string) =>
+    Number.isFinite(v) ? `${v >= 0 ? "+" : "−"}${format(Math.abs(v))}` : "n/a";
+  const overRaw = (name: string, pick: Pick, format: (v: number) => string) =>
+    name === "raw" ? "" : signed(
+      medianOf(samples, name, pick) - medianOf(samples, "raw", pick),
+      format,
+    );
   const rows = variants.map((variant) => {
     const name = variant.name;
-    const first = name === "raw";
     return [
       name === RAW_HEADERS.name ? RAW_HEADERS.about : name,
       formatSpread(values(samples, name, rate), kib),
-      first
-        ? ""
-        : `+${
-          kib(medianOf(samples, name, rate) - medianOf(samples, "raw", rate))
-        }`,
+      overRaw(name, rate, kib),
       formatCount(medianOf(samples, name, heap)),
-      first ? "" : `+${
-        formatCount(
-          medianOf(samples, name, heap) - medianOf(samples, "raw", heap),
-        )
-      }`,
+      overRaw(name, heap, formatCount),
       ratioCell(samples, "raw", name, rate),
     ];
   });
+  const slopeRows = variants.map((variant) => {
+    const name = variant.name;
+    return [
+      name === RAW_HEADERS.name ? RAW_HEADERS.about : name,
+      formatSpread(values(samples, name, slopeRss), formatCount),
+      overRaw(name, slopeRss, formatCount),
+      formatSpread(values(samples, name, slopeHeap), formatCount),
+      overRaw(name, slopeHeap, formatCount),
+      formatSpread(values(samples, name, fixedRss), mib),
+      overRaw(name, fixedRss, formatCount),
+      formatSpread(values(samples, name, fixedHeap), mib),
+      overRaw(name, fixedHeap, formatCount),
+    ];
+  });
+  const over = (pick: Pick) =>
+    medianOf(samples, "ws4d", pick) - medianOf(samples, "raw", pick);
+  runner.goal(
+    ...([[slopeRss, "VmRSS"], [slopeHeap, "JS heap"]] as const).map((
+      [pick, what],
+    ) => ({
+      row: `idle slope ${what} ws4d − raw`,
+      value: over(pick),
+      limit: 1024,
+      atMost: true,
+      digits: 0,
+      unit: " B/conn",
+    })),
+    ...([[fixedRss, "VmRSS"], [fixedHeap, "JS heap"]] as const).map((
+      [pick, what],
+    ) => ({
+      row: `idle fixed ${what} ws4d − raw`,
+      value: over(pick),
+      limit: 2048,
+      atMost: true,
+      digits: 0,
+      unit: " KiB",
+    })),
+  );
+  const [from, to] = levels(target);
   const note = reached >= TARGET
     ? ""
     : `\n\nOnly ${reached} of ${TARGET} connections could be held (open files limit ${limit}).`;
@@ -133,5 +241,31 @@ export async function idleSection(runner: Runner): Promise<string> {
       "− raw",
       "VmRSS ÷ raw",
     ], rows)
-  }\n\nThe 4D contract gives \`onConnection\` and \`ws.request\` every request header, and Deno forbids reading them after the upgrade, so ws4d copies them first; the raw-headers row is raw Deno doing only that.${note}`;
+  }\n\nThe 4D contract gives \`onConnection\` and \`ws.request\` every request header, and Deno forbids reading them after the upgrade, so ws4d copies them first; the raw-headers row is raw Deno doing only that.${note}
+
+### Idle memory: slope from ${formatCount(from ?? NaN)} to ${
+    formatCount(to ?? NaN)
+  } connections, and the fixed part at 0
+
+${
+    table([
+      "server",
+      "VmRSS slope B/conn",
+      "slope − raw (B/conn)",
+      "JS heap slope B/conn",
+      "slope − raw (B/conn)",
+      "VmRSS at 0 MiB",
+      "fixed − raw (KiB)",
+      "JS heap at 0 MiB",
+      "fixed − raw (KiB)",
+    ], slopeRows)
+  }
+
+All in one server process per round, after forced GCs: first its listener up and one connection opened and closed (the fixed part, "at 0"), then ${
+    formatCount(from ?? NaN)
+  }, then ${
+    formatCount(to ?? NaN)
+  } idle connections (the slope between them), then ${
+    formatCount(target)
+  } (the table above). Goal (#25): slope ≤ raw + 1 KiB per connection, fixed ≤ raw + 2 MiB, both for VmRSS and the JS heap. Node's heap is V8's as Deno's is; its VmRSS has neither Deno's runtime nor its Rust side.`;
 }
