@@ -47,7 +47,7 @@ export const OPTION_ROWS: readonly OptionRow[] = [
       options: { resume: true },
       about: "ws4d with `resume: true`",
     },
-    how: "`resume: true`",
+    how: "`resume: true` (the load's client does not ask to resume)",
     goal: 0.95,
   },
   {
