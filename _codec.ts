@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { ErrorCode, Ws4dError } from "./_errors.ts";
+import { ErrorCode, toError, Ws4dError } from "./_errors.ts";
 import { describe } from "./_checks.ts";
 import type { DataType } from "./_types.ts";
 
@@ -76,7 +76,7 @@ function parseJSON(text: string): unknown {
   } catch (cause) {
     return new Ws4dError(
       ErrorCode.InvalidJSON,
-      `Cannot parse message as JSON: ${(cause as Error).message}`,
+      `Cannot parse message as JSON: ${toError(cause).message}`,
       cause,
     );
   }
@@ -147,7 +147,7 @@ export function encode(message: unknown): Encoded {
   } catch (cause) {
     throw new TypeError(
       `Cannot send message: it cannot be serialised as JSON (${
-        (cause as Error).message
+        toError(cause).message
       })`,
       { cause },
     );

@@ -3,9 +3,9 @@
  * The server's options: each one's type and doc ({@linkcode
  * WebSocketServerOptions}), and its default and check, in one table
  * (`SERVER_OPTIONS`) from which the list of known names, the resolved type
- * and the defaults derive; the same for `rateLimit` and `resume`. The
- * client's settings are `_client_options.ts`'s; {@linkcode DEFAULTS} holds
- * both sides'.
+ * and the defaults derive; the same for `rateLimit`. The option `resume`
+ * is `_resume_options.ts`'s, the client's settings `_client_options.ts`'s;
+ * {@linkcode DEFAULTS} holds them all.
  *
  * @module
  */
@@ -31,6 +31,13 @@ import {
   type ResolvedReconnect,
 } from "./_client_options.ts";
 import type { RateLimit } from "./_limits.ts";
+import {
+  DEFAULT_RESUME,
+  MAX_RESUME_WINDOW,
+  resolveResume,
+  type ResumeLimits,
+  type WSResumeOptions,
+} from "./_resume_options.ts";
 import type { DataType } from "./_types.ts";
 import type { Backplane } from "./backplane.ts";
 export {
@@ -171,28 +178,6 @@ export interface WebSocketServerOptions<D extends DataType = DataType> {
   readonly maxSubscriptions?: number | undefined;
 }
 
-/** The server option `resume`. */
-export interface WSResumeOptions {
-  /**
-   * Seconds a broken connection waits for its client; then `onTerminate`
-   * 1006. At most 3600 (an hour): a larger value is taken for milliseconds,
-   * a `RangeError`.
-   * @default {60}
-   */
-  readonly window?: number | undefined;
-  /**
-   * The most messages each side keeps for the other, unacknowledged.
-   * @default {1000}
-   */
-  readonly maxMessages?: number | undefined;
-  /**
-   * The most bytes each side keeps for the other (a text message counts
-   * its UTF-16 length).
-   * @default {1048576}
-   */
-  readonly maxBytes?: number | undefined;
-}
-
 /** The server option `rateLimit`. */
 export interface WSRateLimitOptions {
   /**
@@ -212,19 +197,6 @@ export interface WSRateLimitOptions {
   readonly per?: number | undefined;
 }
 
-/** The limits of a session, in the units of the server option `resume`. */
-export interface ResumeLimits {
-  /** How long a broken session waits for its client, in seconds. */
-  readonly window: number;
-  /** The most messages kept for the peer. */
-  readonly maxMessages: number;
-  /** The most bytes kept for the peer (a text message: its UTF-16 length). */
-  readonly maxBytes: number;
-}
-
-/** The largest window the wire carries: 2³² − 1 ms, in whole seconds. */
-export const MAX_WINDOW = 4_294_967;
-
 /**
  * The longest durations accepted, in seconds: past them a value is taken
  * for milliseconds given by mistake, and is a `RangeError` that says the
@@ -242,7 +214,7 @@ export const MAXIMUMS = Object.freeze({
   /** `terminate(timeout)`: five minutes. */
   terminate: 300,
   /** `resume.window`: an hour. */
-  window: 3_600,
+  window: MAX_RESUME_WINDOW,
   /** `rateLimit.per`: an hour. */
   per: 3_600,
 });
@@ -269,17 +241,6 @@ const RATE_LIMIT = {
   bytes: number(Infinity, { min: 1, infinite: true }),
   per: number(1, { min: 0.001, max: MAXIMUMS.per, seconds: "an hour" }),
 };
-
-/** `resume`: each field's default and check. */
-const RESUME = {
-  window: number(60, { min: 0, max: MAXIMUMS.window, seconds: "an hour" }),
-  maxMessages: number(1000, { min: 1, max: 0xffff_ffff, integer: true }),
-  maxBytes: number(MiB, {
-    min: 1,
-    max: Number.MAX_SAFE_INTEGER,
-    integer: true,
-  }),
-} satisfies Record<keyof ResumeLimits, unknown>;
 
 /**
  * Every option of `WebSocketServer`: its default and its check (its type
@@ -364,7 +325,7 @@ export const DEFAULTS: {
   client: defaultsOf(CLIENT_SETTINGS),
   reconnect: RECONNECT_DEFAULTS,
   signals: SIGNALS,
-  resume: defaultsOf(RESUME),
+  resume: DEFAULT_RESUME,
 });
 
 /** Checks `terminate(timeout)`'s seconds: 0 to five minutes. */
@@ -467,46 +428,4 @@ function checkBackplane(value: unknown, name: string): Backplane {
     );
   }
   return value as Backplane;
-}
-
-/**
- * Resolves the server option `resume`: `undefined` or `false` is off
- * (`null`), `true` is the defaults, an object sets some of them.
- *
- * @throws {TypeError} For a value of another type, an unknown field, or a
- * field that is not a number.
- * @throws {RangeError} For `window` outside 0 to 3600 s, `maxMessages`
- * not an integer from 1 to 2³² − 1, or `maxBytes` not an integer from 1.
- *
- * @example
- * ```ts
- * import { resolveResume } from "./_options.ts";
- * import { assertEquals } from "@std/assert";
- *
- * assertEquals(resolveResume(undefined), null);
- * assertEquals(resolveResume({ window: 5 }), {
- *   window: 5,
- *   maxMessages: 1000,
- *   maxBytes: 1048576,
- * });
- * ```
- */
-export function resolveResume(value: unknown): ResumeLimits | null {
-  if (value === undefined || value === false) return null;
-  if (value === true) return DEFAULTS.resume;
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new TypeError(
-      `${SERVER}: options.resume must be true or an object, current value is ${
-        describe(value)
-      }`,
-    );
-  }
-  return Object.freeze(
-    resolveOptions(
-      RESUME,
-      checkObject(value, "options.resume", SERVER),
-      "options.resume",
-      SERVER,
-    ),
-  );
 }

@@ -13,7 +13,7 @@
  */
 import { type Encoded, type Frame, frameSize, sizeOf } from "./_codec.ts";
 import { ErrorCode, Ws4dError } from "./_errors.ts";
-import type { ResumeLimits } from "./_options.ts";
+import type { ResumeLimits } from "./_resume_options.ts";
 import {
   type ControlFrame,
   encodeAnswer,

@@ -58,7 +58,7 @@
  */
 import type { Encoded, Frame } from "./_codec.ts";
 import { ErrorCode, Ws4dError } from "./_errors.ts";
-import { MAX_WINDOW, type ResumeLimits } from "./_options.ts";
+import { MAX_WINDOW, type ResumeLimits } from "./_resume_options.ts";
 import { isSameToken, TOKEN } from "./_resume_handshake.ts";
 
 /** The first byte of every control frame, and of a prefixed user message. */

@@ -7,7 +7,8 @@
  *
  * @module
  */
-import { DEFAULTS, type ResumeLimits } from "./_options.ts";
+import { DEFAULTS } from "./_options.ts";
+import type { ResumeLimits } from "./_resume_options.ts";
 
 /** The initial capacity of the ring of kept messages (a power of two). */
 const INITIAL_CAPACITY = 16;

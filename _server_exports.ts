@@ -40,10 +40,7 @@ export {
   type ErrorCodeValue,
 } from "./_errors.ts";
 export type { WSClusterStats, WSLimitName, WSServerStats } from "./_stats.ts";
-export type {
-  WebSocketServerOptions,
-  WSRateLimitOptions,
-  WSResumeOptions,
-} from "./_options.ts";
+export type { WebSocketServerOptions, WSRateLimitOptions } from "./_options.ts";
+export type { WSResumeOptions } from "./_resume_options.ts";
 export type * from "./_server_types.ts";
 export { objectOf } from "./_types.ts";

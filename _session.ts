@@ -17,12 +17,19 @@ import {
   frameSize,
   sizeOf,
 } from "./_codec.ts";
-import { callbackFailed, ErrorCode, Ws4dError, wsError } from "./_errors.ts";
+import { callbackFailed, ErrorCode, Ws4dError } from "./_errors.ts";
 import type { Link, LinkEnd, LinkFault, LinkReceiver } from "./_link.ts";
 import { CallbackQueue } from "./_queue.ts";
 import type { ResumeHost, Resumption } from "./_resume.ts";
-import { countErrors, countLimits } from "./_stats.ts";
 import { hasFailed, type Phase, STATUS } from "./_phase.ts";
+import {
+  connectionFailure,
+  errorEvent,
+  failedPhase,
+  noteClose,
+  type SentClose,
+  terminateEvent,
+} from "./_session_end.ts";
 import type { SessionSettings } from "./_session_settings.ts";
 import type { WSClientStatus, WSError } from "./_types.ts";
 
@@ -48,15 +55,8 @@ export class Session<T> extends CallbackQueue<T>
   readonly #server: boolean;
   /** Resuming, where negotiated (server) or offered (client); else null. */
   #resume: Resumption | null;
-  /**
-   * The code and reason of the close we sent, or of the protocol error the
-   * link failed the connection with: reported when the connection then
-   * breaks, instead of 1006.
-   */
-  #sentCode = 0;
-  #sentReason = "";
-  /** Gives the connection up if the peer does not answer our close. */
-  #closeTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The close we sent and its give-up timer; null until one (`_session_end.ts`). */
+  #sent: SentClose | null = null;
   /**
    * Bytes that may still be sent before `bufferedAmount` could pass
    * `maxBufferedAmount`: reading `bufferedAmount` costs a call into Deno, so
@@ -141,10 +141,11 @@ export class Session<T> extends CallbackQueue<T>
     if (error === null) return; // A break: onTerminate says 1006.
     this.#phase = phase === "open" ? "faulted" : "failing";
     this.#dispatchError([error.toEntry()], false);
-    if (this.#sentCode === 0) {
-      this.#sentCode = error.closeCode;
-      this.#sentReason = error.closeReason(this.#settings.side);
-    }
+    this.#sent ??= noteClose(
+      null,
+      error.closeCode,
+      error.closeReason(this.#settings.side),
+    );
   }
 
   linkClosed(end: LinkEnd): void {
@@ -167,9 +168,10 @@ export class Session<T> extends CallbackQueue<T>
     // server socket reports it when `deno serve` shuts down with 1001), or
     // the link failed a peer that broke the protocol: the connection ended
     // with the code we sent, not a mere break.
-    if ((code === 1006 || code === 1005) && this.#sentCode !== 0) {
-      code = this.#sentCode;
-      reason = this.#sentReason;
+    const sent = this.#sent;
+    if ((code === 1006 || code === 1005) && sent !== null) {
+      code = sent.code;
+      reason = sent.reason;
     } else if (phase === "open" && this.#server && code === 1006) {
       if (this.#resume !== null) {
         // A break: the session waits for its client.
@@ -326,8 +328,7 @@ export class Session<T> extends CallbackQueue<T>
   ): void {
     const status = STATUS[this.#phase];
     if (status === "Closing" || status === "Closed") return;
-    this.#sentCode = code;
-    this.#sentReason = reason;
+    this.#sent = noteClose(this.#sent, code, reason);
     this.#giveUpAfter(giveUpAfter);
     this.#leave(hasFailed(this.#phase) ? "failing" : "closing");
     this.#closeLink(code, reason);
@@ -350,12 +351,11 @@ export class Session<T> extends CallbackQueue<T>
    * cuts: past `ms`, the connection ends with the code we sent.
    */
   #giveUpAfter(ms: number | undefined): void {
-    if (ms === undefined || ms === Infinity || this.#closeTimer !== undefined) {
-      return;
-    }
-    this.#closeTimer = setTimeout(() => {
-      this.#closeTimer = undefined;
-      this.#end(this.#sentCode || 1006, this.#sentReason, false);
+    const sent = this.#sent;
+    if (ms === undefined || ms === Infinity || sent === null) return;
+    sent.timer ??= setTimeout(() => {
+      sent.timer = undefined;
+      this.#end(sent.code || 1006, sent.reason, false);
     }, ms);
   }
 
@@ -375,12 +375,7 @@ export class Session<T> extends CallbackQueue<T>
       return;
     }
     const status = STATUS[phase];
-    // The status holds while onError is dispatched; the close follows.
-    this.#phase = status === "Connected"
-      ? "faulted"
-      : status === "Connecting"
-      ? "refused"
-      : "failing";
+    this.#phase = failedPhase(status);
     const errors = [error.toEntry()];
     this.#dispatchError(
       status === "Connecting" ? this.withDropped(errors) : errors,
@@ -394,26 +389,17 @@ export class Session<T> extends CallbackQueue<T>
 
   /** Closes with a fatal error's code and reason (a client: 1000). */
   #closeFor(error: Ws4dError): void {
-    this.#sentCode = this.#server ? error.closeCode : 1000;
-    this.#sentReason = error.closeReason(this.#settings.side);
+    const code = this.#server ? error.closeCode : 1000;
+    const reason = error.closeReason(this.#settings.side);
+    this.#sent = noteClose(this.#sent, code, reason);
     this.#giveUpAfter(this.#settings.closeTimeout);
-    this.#closeLink(this.#sentCode, this.#sentReason);
+    this.#closeLink(code, reason);
   }
 
   #dispatchError(errors: WSError[], first: boolean): void {
-    const stats = this.#settings.stats;
-    if (stats !== undefined) countLimits(stats, errors);
-    if (
-      !("onError" in this.handler) || typeof this.handler.onError !== "function"
-    ) {
-      this.#settings.owner.fallback(errors);
-      return;
-    }
-    if (stats !== undefined) countErrors(stats, errors);
-    const event = this.#server
-      ? { type: "error", status: { HTTPError: 0, errors }, errors }
-      : { type: "error", errors };
-    if (first) this.preempt("onError", event);
+    const event = errorEvent(this.handler, this.#settings, errors);
+    if (event === null) this.#settings.owner.fallback(errors);
+    else if (first) this.preempt("onError", event);
     else this.push("onError", event);
   }
 
@@ -509,18 +495,8 @@ export class Session<T> extends CallbackQueue<T>
    */
   protected connectionFailed(why: string, cause: unknown, tries = ""): void {
     this.#phase = "refused";
-    this.#dispatchError(
-      this.withDropped([
-        wsError(
-          ErrorCode.ConnectionFailed,
-          `Cannot connect to ${
-            this.#settings.url ?? "the server"
-          }${tries}: ${why}`,
-          cause,
-        ),
-      ]),
-      false,
-    );
+    const error = connectionFailure(this.#settings.url, tries, why, cause);
+    this.#dispatchError(this.withDropped([error]), false);
     this.#link?.abort();
     this.#end(1006, "", false);
   }
@@ -536,27 +512,22 @@ export class Session<T> extends CallbackQueue<T>
       this.#phase = "failing";
       this.#dispatchError(dropped, false);
     }
-    this.#end(this.#sentCode, this.#sentReason, false);
+    this.#end(this.#sent?.code ?? 0, this.#sent?.reason ?? "", false);
   }
 
   #end(code: number, reason: string, wasClean: boolean): void {
     if (this.#phase === "closed") return;
-    const stats = this.#settings.stats;
-    if (stats !== undefined) {
-      stats.closes[code] = (stats.closes[code] ?? 0) + 1;
+    const event = terminateEvent(this.#settings, code, reason, wasClean);
+    const sent = this.#sent;
+    if (sent !== null) {
+      clearTimeout(sent.timer);
+      sent.timer = undefined;
     }
-    clearTimeout(this.#closeTimer);
-    this.#closeTimer = undefined;
     this.stopRetrying();
     this.#resume?.stopWaiting(); // A session waiting for its client ends.
     this.#leave("closed");
     this.#link?.release();
-    this.push(
-      "onTerminate",
-      this.#server
-        ? { type: "terminate", code, reason }
-        : { type: "terminate", code, reason, wasClean },
-    );
+    this.push("onTerminate", event);
     const owner = this.#settings.owner;
     if (owner.done !== undefined) this.after(() => owner.done?.(this));
   }

@@ -33,19 +33,15 @@ import {
   type WebSocketConnection,
   type WSConnectionHandler,
 } from "./connection.ts";
-import type { Admission } from "./_admission.ts";
 import { checkServerHandler } from "./_handlers.ts";
-import { backplaneSink } from "./_backplane_sink.ts";
 import { encode } from "./_codec.ts";
 import { callbackFailed, printErrors } from "./_errors.ts";
-import { Fanout } from "./_fanout.ts";
 import {
   checkTimeout,
   type ResolvedServerOptions,
   resolveServerOptions,
   type WebSocketServerOptions,
 } from "./_options.ts";
-import type { SessionRegistry } from "./_registry.ts";
 import type {
   WSBroadcastOptions,
   WSFetch,
@@ -55,18 +51,13 @@ import type {
   WSServerHandlerInit,
 } from "./_server_types.ts";
 import { CallbackQueue } from "./_queue.ts";
-import type { Session } from "./_session.ts";
-import { Shutdown } from "./_shutdown.ts";
 import { ServerSessions } from "./_server_sessions.ts";
-import type { Upgrader } from "./_upgrade.ts";
-import { checkTopic, type Topics } from "./_topics.ts";
+import { checkTopic } from "./_topics.ts";
 import { Listener } from "./_listener.ts";
 import {
-  clusterCounts,
   countErrors,
   createStats,
   snapshotStats,
-  sumCounts,
   type WSClusterStats,
   type WSServerCounts,
   type WSServerStats,
@@ -129,24 +120,14 @@ export class WebSocketServer<
 > {
   readonly #handler: WSServerHandlerInit<H, D, C, X>;
   readonly #options: ResolvedServerOptions;
-  readonly #pattern: URLPattern | undefined;
   /** The server's own callbacks, one at a time. */
   readonly #queue: CallbackQueue<this>;
-  readonly #fanout: Fanout<WebSocketConnection<C, D, X>>;
   readonly #listener: Listener;
-  /** The live, connected and resumable sessions. */
-  readonly #registry: SessionRegistry<Session<WebSocketConnection<C, D, X>>>;
-  readonly #admission: Admission<Session<WebSocketConnection<C, D, X>>, X>;
-  readonly #upgrader: Upgrader<WebSocketConnection<C, D, X>, X>;
-  readonly #shutdown = new Shutdown();
+  /** The registry, topics, upgrade, admission and fan-out of its sessions. */
+  readonly #sessions: ServerSessions<WebSocketConnection<C, D, X>, X>;
   #terminating: Promise<void> | undefined;
   /** What the server counts (`stats`), on the paths it already takes. */
   readonly #stats: WSServerCounts = createStats();
-  /** Who subscribes to what, on this instance (docs/topics.md). */
-  readonly #topics: Topics<
-    WebSocketConnection<C, D, X>,
-    Session<WebSocketConnection<C, D, X>>
-  >;
 
   /**
    * Makes a server. With `options.port`, it listens by itself at once.
@@ -165,12 +146,8 @@ export class WebSocketServer<
     const resolved = resolveServerOptions(options);
     this.#handler = handler;
     this.#options = resolved;
-    this.#pattern = resolved.path === undefined
-      ? undefined
-      : new URLPattern({ pathname: resolved.path });
-    const sessions = new ServerSessions<WebSocketConnection<C, D, X>, X>(
+    this.#sessions = new ServerSessions<WebSocketConnection<C, D, X>, X>(
       resolved,
-      this.#pattern,
       this.#stats,
       {
         report: (statusText, errors) => this.#report(statusText, errors),
@@ -189,14 +166,8 @@ export class WebSocketServer<
             context,
             responseHeaders,
           }),
-        ended: (live) => this.#shutdown.left(live),
       },
     );
-    const { registry, topics } = sessions;
-    this.#registry = registry;
-    this.#topics = topics;
-    this.#upgrader = sessions.upgrader;
-    this.#admission = sessions.admission;
     this.#queue = new CallbackQueue<this>(handler, {
       callbackFailed(name, thrown) {
         printErrors(`WebSocketServer.${name}`, [
@@ -205,28 +176,12 @@ export class WebSocketServer<
       },
     });
     this.#queue.target = this;
-    this.#fanout = new Fanout(resolved.backplane);
     this.#listener = new Listener(
       resolved,
       this.fetch,
       () => void this.terminate(),
     );
-    resolved.backplane?.start(
-      backplaneSink(
-        registry.connected,
-        this.#stats,
-        (statusText, errors) => this.#report(statusText, errors),
-        (topic, data) => {
-          this.#stats.publishDeliveries += topics.deliver(
-            topic,
-            data,
-            undefined,
-          );
-        },
-        this.#upgrader.cluster,
-        () => clusterCounts(this.#stats, topics.counts()),
-      ),
-    );
+    this.#sessions.listen();
     queueMicrotask(() => this.#queue.push("onOpen", OPEN));
   }
 
@@ -258,7 +213,10 @@ export class WebSocketServer<
 
   /** A fresh array of the `"Connected"` connections. */
   get connections(): WebSocketConnection<C, D, X>[] {
-    return Array.from(this.#registry.connected, (session) => session.target);
+    return Array.from(
+      this.#sessions.registry.connected,
+      (session) => session.target,
+    );
   }
 
   /** How received data is handed to `onMessage`. */
@@ -322,12 +280,7 @@ export class WebSocketServer<
    * ```
    */
   get clusterStats(): WSClusterStats {
-    const backplane = this.#options.backplane;
-    const own = clusterCounts(this.#stats, this.#topics.counts());
-    const instances = backplane?.instances?.() ?? [];
-    return sumCounts(
-      instances.length === 0 ? [{ instance: "", counts: own }] : instances,
-    );
+    return this.#sessions.clusterStats();
   }
 
   /** True once `terminate` has been called. */
@@ -345,7 +298,8 @@ export class WebSocketServer<
    * `Deno.serve` can route between several servers and other pages.
    */
   handles(request: Request | WSFetchRequest): boolean {
-    return this.#pattern === undefined || this.#pattern.test(request.url);
+    const pattern = this.#sessions.pattern;
+    return pattern === undefined || pattern.test(request.url);
   }
 
   /**
@@ -370,15 +324,10 @@ export class WebSocketServer<
    * ```
    */
   broadcast<M>(message: WSSendable<M>, options?: WSBroadcastOptions): number {
-    const count = this.#fanout.broadcast(
+    return this.#sessions.broadcast(
       encode(message),
-      this.#registry.connected,
       options?.except as WebSocketConnection<C, D, X> | undefined,
     );
-    const stats = this.#stats;
-    stats.broadcasts++;
-    stats.broadcastDeliveries += count;
-    return count;
   }
 
   /**
@@ -412,18 +361,11 @@ export class WebSocketServer<
     message: WSSendable<M>,
     options?: WSBroadcastOptions,
   ): number {
-    const name = checkTopic(topic, "Cannot publish");
-    const data = encode(message);
-    const count = this.#topics.deliver(
-      name,
-      data,
+    return this.#sessions.publish(
+      checkTopic(topic, "Cannot publish"),
+      encode(message),
       options?.except as WebSocketConnection<C, D, X> | undefined,
     );
-    this.#fanout.publishTopic(name, data);
-    const stats = this.#stats;
-    stats.publishes++;
-    stats.publishDeliveries += count;
-    return count;
   }
 
   /**
@@ -433,7 +375,9 @@ export class WebSocketServer<
    * @throws {RangeError} For a `topic` too long.
    */
   subscriberCount(topic: string): number {
-    return this.#topics.count(checkTopic(topic, "Cannot count subscribers"));
+    return this.#sessions.topics.count(
+      checkTopic(topic, "Cannot count subscribers"),
+    );
   }
 
   /**
@@ -441,7 +385,7 @@ export class WebSocketServer<
    * map): the whole server's counts, across instances, sum these.
    */
   topicCounts(): Map<string, number> {
-    return this.#topics.counts();
+    return this.#sessions.topics.counts();
   }
 
   /**
@@ -464,27 +408,7 @@ export class WebSocketServer<
     info?: unknown,
     init?: WSFetchInit<X>,
   ): Response | Promise<Response> => {
-    if (!(request instanceof Request)) {
-      throw new TypeError(
-        "Cannot handle request: request must be the runtime's own Request",
-      );
-    }
-    // `WSFetchRest` makes `init` required whenever `X` excludes undefined.
-    const context = init?.context as X;
-    const answer = this.#admission.admit(request, info, context);
-    return answer instanceof Response
-      ? this.#counted(answer)
-      : answer.then(this.#counted);
-  };
-
-  /** Counts an answer that is no upgrade, on this server's path. */
-  #counted = (response: Response): Response => {
-    const status = response.status;
-    if (status !== 101 && status !== 404) {
-      const refused = this.#stats.refused;
-      refused[status] = (refused[status] ?? 0) + 1;
-    }
-    return response;
+    return this.#sessions.answer(request, info, init);
   };
 
   /**
@@ -535,12 +459,8 @@ export class WebSocketServer<
   }
 
   #shutdownNow(ms: number): Promise<void> {
-    return this.#shutdown.run(ms, {
-      cluster: this.#upgrader.cluster,
-      sessions: this.#registry.live,
+    return this.#sessions.shutdown(ms, {
       signals: this.#listener.signals,
-      backplane: this.#options.backplane,
-      settled: () => this.#fanout.settled(),
       stopListening: () => this.#listener.stop(),
       terminated: () =>
         new Promise<void>((resolve) => {

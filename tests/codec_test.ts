@@ -85,3 +85,28 @@ Deno.test("encode() throws TypeError for what cannot be sent", () => {
     assertMatch(error.message, /^Cannot send message: /, String(typeof value));
   }
 });
+
+Deno.test("decode() and encode() name the JSON error's own message", () => {
+  const parsed = decode("{", "object", 10);
+  assert(parsed instanceof Ws4dError);
+  let syntax = "";
+  try {
+    JSON.parse("{");
+  } catch (error) {
+    if (error instanceof Error) syntax = error.message;
+  }
+  assertEquals(parsed.message, `Cannot parse message as JSON: ${syntax}`);
+  const thrown = assertThrows(
+    () =>
+      encode({
+        toJSON: () => {
+          throw "no";
+        },
+      }),
+    TypeError,
+  );
+  assertEquals(
+    thrown.message,
+    "Cannot send message: it cannot be serialised as JSON (Non-error thrown: no)",
+  );
+});

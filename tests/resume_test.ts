@@ -8,7 +8,7 @@ import {
 import type { Encoded, Frame } from "../_codec.ts";
 import { ErrorCode, Ws4dError } from "../_errors.ts";
 import { sizeOf } from "../_codec.ts";
-import { resolveResume, type ResumeLimits } from "../_options.ts";
+import { resolveResume, type ResumeLimits } from "../_resume_options.ts";
 import { RESUME_DEFAULTS } from "../_resume.ts";
 import {
   type ControlFrame,
