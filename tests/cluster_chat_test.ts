@@ -142,6 +142,17 @@ async function cutWhileTalking(
   assertEquals(roamer.opens, [false, ...Array(cuts).fill(true)]);
 }
 
+/**
+ * SIGTERM to `chat` after its cuts: it exits 0 by itself, within its
+ * `closeTimeout` (5 s; Deno alone would keep it 15 s for the cut sockets'
+ * ping timers). {@linkcode Chat.stop} fails after 10 s: a guard, not a
+ * measure.
+ */
+async function endsBySignal(chat: Chat): Promise<void> {
+  const status = await chat.stop();
+  assertEquals(status.code, 0, `the chat exited with ${status.code}`);
+}
+
 /** The whole chat's count of connections, from `/stats` of any worker. */
 async function chatCount(chat: Chat): Promise<number> {
   const response = await fetch(chat.http("/stats"));
@@ -178,11 +189,13 @@ Deno.test("the chat under deno serve --parallel (3 workers): 20 cuts at random m
       }
       assertEquals(count, 2);
     }
+    await roamer.end();
+    await still.end();
+    await endsBySignal(chat);
   } finally {
     await roamer?.end();
     await still?.end();
-    // SIGTERM after cuts waits on Deno's idle-timeout timer of each cut
-    // socket (docs/cluster.md, "Shutdown"): the group is killed instead.
+    // A guard: the group is killed if the chat did not end.
     chat.kill();
     await chat.stop();
   }
@@ -221,9 +234,13 @@ Deno.test({
         relay.retarget({ hostname: "127.0.0.1", port: ports[i % 2]! });
       });
       assertEquals(await chatCount(a) + 0, await chatCount(b));
+      await roamer.end();
+      await still.end();
+      await Promise.all(chats.map(endsBySignal));
     } finally {
       await roamer?.end();
       await still?.end();
+      // A guard: the groups are killed if a chat did not end.
       for (const chat of chats) chat.kill();
       await Promise.all(chats.map((chat) => chat.stop()));
     }
@@ -272,9 +289,13 @@ Deno.test({
       assert(took < 2000, `resumed: false after ${Math.round(took)} ms`);
       // At least once: r:1, never received by anyone, arrives.
       await still.until(() => still!.numbered("r").includes(1), "r:1");
+      await roamer.end();
+      await still.end();
+      await endsBySignal(other);
     } finally {
       await roamer?.end();
       await still?.end();
+      // A guard: the groups are killed if a chat did not end.
       other.kill();
       await Promise.all([owner.stop(), other.stop()]);
     }
