@@ -361,6 +361,17 @@ Deno.test("the whole server's counts: each client once, at its owner", async () 
   );
 });
 
+Deno.test("Backplane.heard(): resolves once another instance's heartbeat is taken in; at once when closed", async () => {
+  const channel = `cluster-${crypto.randomUUID()}`;
+  await using a = new Instance(channel);
+  await using b = new Instance(channel);
+  await deadline(a.backplane.heard(), 2000);
+  const ids = a.backplane.instances().map(({ instance }) => instance);
+  assertEquals(ids, [a.backplane.instance, b.backplane.instance]);
+  await b.wss.terminate(0);
+  await deadline(b.backplane.heard(), 100);
+});
+
 Deno.test("an instance gone is known within the bound", async () => {
   const channel = `cluster-${crypto.randomUUID()}`;
   using heard = new Heartbeats(channel);
