@@ -116,7 +116,7 @@ export class Admission<S, X> {
     context: X,
   ): Response | Promise<Response> {
     const host = this.#host;
-    if (host.terminated()) return plain(503, "Server terminated");
+    if (host.terminated()) return terminatedAnswer();
     const params = matchPath(this.#pattern, request.url);
     if (params === null) return plain(404, "Not Found");
     const refusal = checkHandshake(request.headers);
@@ -239,7 +239,7 @@ export class Admission<S, X> {
       ]);
       return plain(403, "Forbidden");
     }
-    if (this.#host.terminated()) return plain(503, "Server terminated");
+    if (this.#host.terminated()) return terminatedAnswer();
     return answer;
   }
 
@@ -269,4 +269,12 @@ export class Admission<S, X> {
     ]);
     return plain(500, "Internal Server Error");
   }
+}
+
+/**
+ * The answer of a terminated server: 503, and `retry-after` for a client
+ * that tries again (another instance, or this one restarted, will answer).
+ */
+function terminatedAnswer(): Response {
+  return plain(503, "Server terminated", { "retry-after": "1" });
 }

@@ -30,6 +30,7 @@ export class Listener {
       this.signals = new SignalShutdown(
         options.signals,
         options.signals !== DEFAULTS.signals,
+        options.closeTimeout * 1000,
         onSignal,
       );
     }

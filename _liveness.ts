@@ -143,6 +143,8 @@ export class Liveness {
   #timer: ReturnType<typeof setInterval> | undefined;
   /** Since when this instance hears the channel (start, or a recovery). */
   #hearing = performance.now();
+  /** Resolved at the next heartbeat taken in, or at the stop. */
+  #next: PromiseWithResolvers<void> | undefined;
 
   /** Starts the heartbeat of `self` at once. */
   constructor(self: string, host: LivenessHost) {
@@ -196,17 +198,37 @@ export class Liveness {
     this.#hearing = performance.now();
   }
 
+  /**
+   * Resolves once the next heartbeat (or goodbye) of another instance has
+   * been taken in, so that {@linkcode Liveness.instances} says it; at once
+   * when stopped.
+   */
+  next(): Promise<void> {
+    if (this.#timer === undefined) return Promise.resolve();
+    return (this.#next ??= Promise.withResolvers<void>()).promise;
+  }
+
   /** A heartbeat from the channel. */
   heard(heartbeat: Heartbeat): void {
     const from = heartbeat.from;
     if (from === this.#self || this.#timer === undefined) return;
     if (heartbeat.bye) {
       if (this.#peers.delete(from)) this.#host.gone(from);
-      return;
+    } else {
+      const known = this.#peers.has(from);
+      this.#peers.set(from, {
+        at: performance.now(),
+        counts: heartbeat.counts,
+      });
+      if (!known) this.#host.joined?.(from);
     }
-    const known = this.#peers.has(from);
-    this.#peers.set(from, { at: performance.now(), counts: heartbeat.counts });
-    if (!known) this.#host.joined?.(from);
+    this.#wake();
+  }
+
+  #wake(): void {
+    const next = this.#next;
+    this.#next = undefined;
+    next?.resolve();
   }
 
   /** Stops the heartbeat; says goodbye where `bye`. */
@@ -214,6 +236,7 @@ export class Liveness {
     if (this.#timer === undefined) return;
     clearInterval(this.#timer);
     this.#timer = undefined;
+    this.#wake();
     if (bye) {
       this.#host.beat(
         encodeHeartbeat({ from: this.#self, bye: true, counts: {} }),

@@ -3,7 +3,8 @@
  * accepting, closes every session with 1001, waits for their close
  * handshakes up to the timeout, gives up what is left, stops listening,
  * lets the broadcasts and the backplane settle, and ends with the server's
- * `onTerminate`, once.
+ * `onTerminate`, once. Started by a signal, it then ends the process by the
+ * deadline (`_signals.ts`).
  *
  * @module
  */
@@ -78,5 +79,6 @@ export class Shutdown {
     await parts.backplane?.close().catch(() => {});
     parts.signals?.stop();
     await parts.terminated();
+    parts.signals?.ended();
   }
 }

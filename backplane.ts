@@ -133,6 +133,15 @@ export interface Backplane {
   /** Every instance alive now, this one first, with its named counts. */
   instances?(): { instance: string; counts: NamedCounts }[];
   /**
+   * Resolves once the next heartbeat (or goodbye) of another instance has
+   * been taken in: {@linkcode Backplane.instances}, and so
+   * `wss.clusterStats`, then says what it carried. At once when closed;
+   * never while no other instance beats, so bound the wait. For a reader of
+   * the whole server's counts that wants them fresh (the chat's
+   * `/stats?fresh`).
+   */
+  heard?(): Promise<void>;
+  /**
    * `false` while the backplane cannot reach the other instances (Redis
    * down): a resume offered meanwhile to an instance that does not hold
    * its session is answered 503, which the client retries, rather than
@@ -286,6 +295,11 @@ export class BroadcastChannelBackplane implements Backplane {
   /** Every instance alive now, this one first, with its named counts. */
   instances(): { instance: string; counts: NamedCounts }[] {
     return this.#liveness?.instances() ?? [];
+  }
+
+  /** Resolves at the next heartbeat of another worker taken in. */
+  heard(): Promise<void> {
+    return this.#liveness?.next() ?? Promise.resolve();
   }
 
   /** Says goodbye and closes the channels. */

@@ -375,6 +375,11 @@ export class RedisBackplane implements Backplane {
     return this.#liveness?.instances() ?? [];
   }
 
+  /** Resolves at the next heartbeat of another instance taken in. */
+  heard(): Promise<void> {
+    return this.#liveness?.next() ?? Promise.resolve();
+  }
+
   /**
    * Disconnects from Redis. While Redis is down, it resolves once the
    * pending reconnection attempt has run out (at most `maxReconnectDelay`).

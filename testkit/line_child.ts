@@ -56,13 +56,28 @@ export class LineChild {
     return found()[count - 1] as string;
   }
 
-  /** SIGTERM, then waits for it to exit (at most 5 s) and for its output. */
-  async stop(): Promise<void> {
+  /** Resolves when the child has exited. */
+  get status(): Promise<Deno.CommandStatus> {
+    return this.#child.status;
+  }
+
+  /** Sends `signal` to the child; nothing if it has exited. */
+  kill(signal: Deno.Signal): void {
     try {
-      this.#child.kill("SIGTERM");
+      this.#child.kill(signal);
     } catch {
       // Exited already.
     }
+  }
+
+  /** Waits for its standard output to end (after it exits). */
+  output(): Promise<void> {
+    return this.#read;
+  }
+
+  /** SIGTERM, then waits for it to exit (at most 5 s) and for its output. */
+  async stop(): Promise<void> {
+    this.kill("SIGTERM");
     await deadline(this.#child.status, 5000);
     await this.#read;
   }

@@ -19,7 +19,11 @@ import {
   type WSServerHandler,
 } from "../mod.ts";
 import { Relay } from "../testkit/relay.ts";
-import { GONE_AFTER_MS } from "../_liveness.ts";
+import {
+  decodeHeartbeat,
+  GONE_AFTER_MS,
+  type NamedCounts,
+} from "../_liveness.ts";
 import { encodeAnswer, type HelloFrame, readHello } from "../_resume_frames.ts";
 import { RESUME_PROTOCOL } from "../_resume_handshake.ts";
 
@@ -31,6 +35,8 @@ class Instance implements AsyncDisposable {
   terminates: number[] = [];
   received: string[] = [];
   readonly connections = new Set<WebSocketConnection>();
+  /** Called after each of its callbacks. */
+  readonly #wakers = new Set<() => void>();
 
   constructor(channel: string, options: { window?: number } = {}) {
     this.backplane = new BroadcastChannelBackplane(channel);
@@ -39,16 +45,19 @@ class Instance implements AsyncDisposable {
         onOpen: (ws) => {
           this.opens++;
           this.connections.add(ws);
+          this.#woken();
         },
         onMessage: (ws, event) => {
           const text = String(event.data);
           this.received.push(text);
           if (text.startsWith("echo:")) ws.send(text.slice(5));
+          this.#woken();
         },
         onError: () => {}, // a slow consumer, expected where tested
         onTerminate: (ws, event) => {
           this.connections.delete(ws);
           this.terminates.push(event.code);
+          this.#woken();
         },
       }),
     };
@@ -58,6 +67,15 @@ class Instance implements AsyncDisposable {
       backplane: this.backplane,
       resume: { window: options.window ?? 30 },
     });
+  }
+
+  /** Resolves once `check` holds, checked after each of its callbacks. */
+  until(check: () => boolean, what: string): Promise<void> {
+    return when(check, what, this.#wakers);
+  }
+
+  #woken(): void {
+    for (const wake of [...this.#wakers]) wake();
   }
 
   get target(): { hostname: string; port: number } {
@@ -121,14 +139,79 @@ class Client {
   }
 }
 
-/** Waits until `check` holds, polling each event-loop turn (max 10 s). */
-async function until(check: () => boolean, what: string): Promise<void> {
-  const start = performance.now();
-  while (!check()) {
-    if (performance.now() - start > 10_000) {
+/**
+ * Resolves once `check` holds: checked now, then each time one of `wakers`
+ * is called (an event that may change what it reads); fails after 10 s.
+ */
+function when(
+  check: () => boolean,
+  what: string,
+  wakers: Set<() => void>,
+): Promise<void> {
+  if (check()) return Promise.resolve();
+  const { promise, resolve } = Promise.withResolvers<void>();
+  const wake = () => {
+    if (check()) resolve();
+  };
+  wakers.add(wake);
+  return deadline(promise, 10_000)
+    .catch(() => {
       throw new Error(`timed out waiting for ${what}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    })
+    .finally(() => wakers.delete(wake));
+}
+
+/**
+ * The heartbeats on a cluster's channel, heard as a foreign listener hears
+ * them (each instance beats every 250 ms with its counts; it says goodbye
+ * as it terminates): what the instances know of each other changes only
+ * when one arrives.
+ */
+class Heartbeats implements Disposable {
+  readonly #channel: BroadcastChannel;
+  readonly #wakers = new Set<() => void>();
+  /** The counts of the last heartbeat of each instance. */
+  readonly #last = new Map<string, NamedCounts>();
+
+  constructor(channel: string) {
+    // The backplane's heartbeat channel (backplane.ts).
+    this.#channel = new BroadcastChannel(`${channel}\u0000live`);
+    this.#channel.onmessage = (event: MessageEvent<unknown>) => {
+      const beat = decodeHeartbeat(event.data);
+      if (beat === null) return;
+      this.#last.set(beat.from, beat.counts);
+      for (const wake of [...this.#wakers]) wake();
+    };
+  }
+
+  /**
+   * Resolves once `check` holds, checked at each heartbeat: what an
+   * instance missed from this one, it gets from the next.
+   */
+  until(check: () => boolean, what: string): Promise<void> {
+    return when(check, what, this.#wakers);
+  }
+
+  /** Resolves at a heartbeat of `instance` whose counts pass `check`. */
+  from(
+    instance: Instance,
+    check: (counts: NamedCounts) => boolean,
+    what: string,
+  ): Promise<void> {
+    const last = () => this.#last.get(instance.backplane.instance);
+    this.#last.delete(instance.backplane.instance);
+    return when(
+      () => {
+        const counts = last();
+        return counts !== undefined && check(counts);
+      },
+      what,
+      this.#wakers,
+    );
+  }
+
+  [Symbol.dispose](): void {
+    this.#channel.close();
   }
 }
 
@@ -168,7 +251,7 @@ Deno.test("a reconnect on another instance resumes through the relay, exactly on
   // The session stayed on a, one open and one end; b held none.
   assertEquals(a.opens, 1);
   assertEquals(b.opens, 0);
-  await until(() => a.terminates.length === 1, "a's onTerminate");
+  await a.until(() => a.terminates.length === 1, "a's onTerminate");
   assertEquals(a.terminates, [1000]);
   // Everything once, in order.
   assertEquals(
@@ -202,7 +285,7 @@ Deno.test("the owner gone: the client gets resumed: false within the bound, its 
   assertEquals(await client.nextOpen(), false);
   const took = performance.now() - gone;
   assert(took < 2000, `resumed: false after ${took} ms`);
-  await until(() => b.received.includes("after"), "the resend on b");
+  await b.until(() => b.received.includes("after"), "the resend on b");
   await client.end();
 });
 
@@ -248,6 +331,7 @@ Deno.test("hostile data on the channel is ignored: malformed, foreign, replayed,
 
 Deno.test("the whole server's counts: each client once, at its owner", async () => {
   const channel = `cluster-${crypto.randomUUID()}`;
+  using heard = new Heartbeats(channel);
   await using a = new Instance(channel);
   await using b = new Instance(channel);
   await using relay = new Relay(a.target);
@@ -260,7 +344,7 @@ Deno.test("the whole server's counts: each client once, at its owner", async () 
   relay.cut();
   assertEquals(await one.nextOpen(), true);
   assertEquals(await two.nextOpen(), true);
-  await until(
+  await heard.until(
     () =>
       a.wss.clusterStats.counts.connections === 2 &&
       b.wss.clusterStats.counts.connections === 2,
@@ -271,20 +355,32 @@ Deno.test("the whole server's counts: each client once, at its owner", async () 
   assertEquals(a.wss.clusterStats.instances, 2);
   await one.end();
   await two.end();
-  await until(
+  await heard.until(
     () => a.wss.clusterStats.counts.connections === 0,
     "the counts back to 0",
   );
 });
 
-Deno.test("an instance gone is known within the bound", async () => {
+Deno.test("Backplane.heard(): resolves once another instance's heartbeat is taken in; at once when closed", async () => {
   const channel = `cluster-${crypto.randomUUID()}`;
   await using a = new Instance(channel);
+  await using b = new Instance(channel);
+  await deadline(a.backplane.heard(), 2000);
+  const ids = a.backplane.instances().map(({ instance }) => instance);
+  assertEquals(ids, [a.backplane.instance, b.backplane.instance]);
+  await b.wss.terminate(0);
+  await deadline(b.backplane.heard(), 100);
+});
+
+Deno.test("an instance gone is known within the bound", async () => {
+  const channel = `cluster-${crypto.randomUUID()}`;
+  using heard = new Heartbeats(channel);
+  await using a = new Instance(channel);
   const b = new Instance(channel);
-  await until(() => a.wss.clusterStats.instances === 2, "b heard");
+  await heard.until(() => a.wss.clusterStats.instances === 2, "b heard");
   await b.wss.terminate(0);
   const start = performance.now();
-  await until(() => a.wss.clusterStats.instances === 1, "b gone");
+  await heard.until(() => a.wss.clusterStats.instances === 1, "b gone");
   assert(performance.now() - start < GONE_AFTER_MS + 300);
 });
 
@@ -349,7 +445,7 @@ Deno.test("a forged, wrong or stale token sent to another instance gets a fresh 
     ]);
     assertEquals(stale.hello?.resumed, false);
     await closeRaw(stale.socket);
-    await until(() => a.terminates.length === 1, "a's session to end");
+    await a.until(() => a.terminates.length === 1, "a's session to end");
   } finally {
     await closeRaw(real.socket);
   }
@@ -393,7 +489,11 @@ Deno.test("a replayed open on the channel joins no session", async () => {
     `${channel}\u0000to\u0000${a.backplane.instance}`,
   );
   const seen: unknown[] = [];
-  spy.onmessage = (event) => seen.push(event.data);
+  const firstSeen = Promise.withResolvers<void>();
+  spy.onmessage = (event) => {
+    seen.push(event.data);
+    firstSeen.resolve();
+  };
   try {
     await using relay = new Relay(a.target);
     const client = new Client(relay.url("/"));
@@ -403,7 +503,7 @@ Deno.test("a replayed open on the channel joins no session", async () => {
     relay.retarget(b.target);
     relay.cut();
     assertEquals(await client.nextOpen(), true);
-    await until(() => seen.length > 0, "the open, seen");
+    await deadline(firstSeen.promise, 10_000);
     const resumed = a.wss.stats.sessionsResumed;
     // The open again, as b sent it, and again.
     const open = seen[0];
@@ -421,6 +521,7 @@ Deno.test("a replayed open on the channel joins no session", async () => {
 
 Deno.test("a slow consumer behind a relay: the owner closes it with 1008, through the relay", async () => {
   const channel = `cluster-${crypto.randomUUID()}`;
+  using heard = new Heartbeats(channel);
   await using a = new Instance(channel);
   await using b = new Instance(channel);
   await using relay = new Relay(a.target);
@@ -428,10 +529,14 @@ Deno.test("a slow consumer behind a relay: the owner closes it with 1008, throug
   const first = await firstHello(`${relay.url("/")}?ws4d-resume=1`);
   const token = first.hello?.token ?? "";
   first.socket.send(encodeAnswer("accept", token));
-  await until(() => a.connections.size === 1, "the session on a");
+  await a.until(() => a.connections.size === 1, "the session on a");
   relay.retarget(b.target);
   relay.cut();
-  await until(() => a.wss.stats.sessionsWaiting === 1, "a to see the break");
+  await heard.from(
+    a,
+    (counts) => counts.sessionsWaiting === 1,
+    "a to see the break",
+  );
   const second = await firstHello(relay.url("/"), [
     RESUME_PROTOCOL,
     `${RESUME_PROTOCOL}.${token}.0`,
@@ -444,7 +549,7 @@ Deno.test("a slow consumer behind a relay: the owner closes it with 1008, throug
     for (let i = 0; i < 1200; i++) connection.send(`n${i}`);
   }
   assertEquals(await deadline(closed, 10_000), 1008);
-  await until(() => a.terminates.length === 1, "a's onTerminate");
+  await a.until(() => a.terminates.length === 1, "a's onTerminate");
   assertEquals(a.terminates, [1008]);
   assertEquals(a.wss.stats.errors.SlowConsumer, 1);
   await closeRaw(first.socket);
@@ -500,6 +605,7 @@ Deno.test("a backplane written against the earlier interface keeps working: broa
 
 Deno.test("terminate() with a relayed, a resumed and a waiting session ends well within closeTimeout", async () => {
   const channel = `cluster-${crypto.randomUUID()}`;
+  using heard = new Heartbeats(channel);
   const a = new Instance(channel);
   await using b = new Instance(channel);
   await using relay = new Relay(a.target);
@@ -523,10 +629,10 @@ Deno.test("terminate() with a relayed, a resumed and a waiting session ends well
   await using gone = new Relay(a.target);
   const waiting = await firstHello(`${gone.url("/")}?ws4d-resume=1`);
   waiting.socket.send(encodeAnswer("accept", waiting.hello?.token ?? ""));
-  await until(() => a.connections.size === 3, "three sessions on a");
+  await a.until(() => a.connections.size === 3, "three sessions on a");
   gone.refuse();
   gone.cut();
-  await until(() => a.wss.stats.sessionsWaiting === 1, "one waiting");
+  await heard.from(a, (counts) => counts.sessionsWaiting === 1, "one waiting");
   const start = performance.now();
   await a.wss.terminate();
   const took = performance.now() - start;

@@ -114,6 +114,38 @@ export function roomCounts(): Map<string, number> {
   return rooms;
 }
 
+/**
+ * The chat's counts: the whole chat's connections, whichever worker or
+ * process answers (`wss.clusterStats`, each client once); the other counters
+ * are this instance's (`wss.stats`), and `cluster` has the sums of every
+ * instance's counts. OTEL_DENO=true exports them all, see
+ * docs/limits-and-metrics.md.
+ */
+function stats(): Response {
+  const cluster = wss.clusterStats;
+  return Response.json({
+    ...wss.stats,
+    connections: cluster.counts.connections ?? 0,
+    cluster,
+  });
+}
+
+/**
+ * Resolves at the next heartbeat of another worker or process taken in, or
+ * after 1 s (a chat alone hears none).
+ */
+async function nextHeartbeat(): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const bound = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, 1000);
+  });
+  try {
+    await Promise.race([backplane.heard?.() ?? Promise.resolve(), bound]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** The bundled client and its ETag (a hash of its text). */
 interface Bundled {
   readonly script: string;
@@ -152,16 +184,11 @@ export function fetch(
   if (wss.handles(request)) return wss.fetch(request, info);
   const { pathname } = new URL(request.url);
   if (pathname === "/stats") {
-    // The whole chat's connections, whichever worker or process answers
-    // (`wss.clusterStats`, each client once); the other counters are this
-    // instance's (`wss.stats`), and `cluster` has the sums of every
-    // instance's counts. OTEL_DENO=true exports them all, see docs/limits-and-metrics.md.
-    const cluster = wss.clusterStats;
-    return Response.json({
-      ...wss.stats,
-      connections: cluster.counts.connections ?? 0,
-      cluster,
-    });
+    // `/stats?fresh`: after the next heartbeat of another worker or process
+    // (at most 1 s), so that the whole chat's counts include it.
+    return new URL(request.url).searchParams.has("fresh")
+      ? nextHeartbeat().then(stats)
+      : stats();
   }
   if (pathname === "/count") {
     // The room's count, as the page shows it (`/count?room=name`).
