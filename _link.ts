@@ -238,13 +238,14 @@ export class SocketLink implements Link {
 
   #closeSoon(): void {
     if (this.#closeTimer !== undefined) return;
-    this.#closeTimer = setTimeout(this.#closeNow, 0);
+    // The callback is made here, not per link: most links never close first.
+    this.#closeTimer = setTimeout(() => this.#closeNow(), 0);
   }
 
-  #closeNow = (): void => {
+  #closeNow(): void {
     const closing = this.#closing;
     if (closing !== null) this.abort(closing[0], closing[1]);
-  };
+  }
 
   abort(code?: number, reason?: string): void {
     clearTimeout(this.#closeTimer);
