@@ -249,7 +249,7 @@ export class Admission<S, X> {
   }
 
   /**
-   * `onConnection`'s own answer: a refusal is a status of 400–599; any
+   * `onConnection`'s own answer: a refusal is a status of 400-599; any
    * other is answered 500 and reported, for no socket can follow it.
    */
   #refusedWith(response: Response): Response {

@@ -99,7 +99,7 @@ export type SocketEvent =
 /**
  * Why a connection could not be made, as the runtime says it: Deno's and
  * Bun's `ErrorEvent.message` ("Invalid status code: 403", "tcp connect
- * error …"), undici's `event.error`; a browser says nothing.
+ * error ..."), undici's `event.error`; a browser says nothing.
  */
 export function failureReason(event: SocketEvent): string {
   const { message, error } = event;

@@ -26,7 +26,7 @@ export class CallbackQueue<T> {
   /** A callback is running, or its promise has not settled. */
   #busy = false;
   /**
-   * Waiting entries, flat: name (or step), event, name, event, … Made on
+   * Waiting entries, flat: name (or step), event, name, event, ... Made on
    * first need: most connections never wait (idle memory per connection).
    */
   #waiting: unknown[] | null = null;

@@ -2,7 +2,7 @@
 /**
  * The event sequence that a server-side connection and the client share
  * (SPEC.md, "Callbacks"): one `Session` that drives a {@linkcode Link}
- * through open → messages → error? → terminate once. Its lifecycle is one
+ * through open -> messages -> error? -> terminate once. Its lifecycle is one
  * value ({@linkcode Phase}); what it receives takes one path, which
  * dispatches on it; resuming, where on, is the layer of `_resume.ts` on
  * that path both ways.
