@@ -11,11 +11,12 @@
  */
 import { checkConnectionHandler } from "./_handlers.ts";
 import { ErrorCode, toError, wsError } from "./_errors.ts";
-import { checkHandshake, matchPath, plain, readRequest } from "./_handshake.ts";
+import { checkHandshake, matchPath, plain } from "./_handshake.ts";
 import { KeyCounter } from "./_limits.ts";
 import type { ResolvedServerOptions } from "./_options.ts";
 import type { WSServerCounts } from "./_stats.ts";
 import type { WSError, WSRequest } from "./_types.ts";
+import { UpgradeRequest } from "./_upgrade_request.ts";
 
 /**
  * What goes with an accepted handler to the upgrade: the context given to
@@ -117,8 +118,12 @@ export class Admission<S, X> {
   ): Response | Promise<Response> {
     const host = this.#host;
     if (host.terminated()) return terminatedAnswer();
-    const params = matchPath(this.#pattern, request.url);
-    if (params === null) return plain(404, "Not Found");
+    // Without a `path`, the request's `params` are made when read.
+    let params: Record<string, string> | null = null;
+    if (this.#pattern !== undefined) {
+      params = matchPath(this.#pattern, request.url);
+      if (params === null) return plain(404, "Not Found");
+    }
     const refusal = checkHandshake(request.headers);
     if (refusal !== undefined) return refusal;
     const options = this.#options;
@@ -136,7 +141,7 @@ export class Admission<S, X> {
       this.#stats.limits.maxConnections++;
       return plain(503, "Too Many Connections");
     }
-    const wsRequest = readRequest(request, remoteAddrOf(info), params);
+    const wsRequest = new UpgradeRequest(request, remoteAddrOf(info), params);
     let key: string | undefined;
     if (this.#perAddress !== undefined) {
       try {
@@ -244,7 +249,7 @@ export class Admission<S, X> {
   }
 
   /**
-   * `onConnection`'s own answer: a refusal is a status of 400–599; any
+   * `onConnection`'s own answer: a refusal is a status of 400-599; any
    * other is answered 500 and reported, for no socket can follow it.
    */
   #refusedWith(response: Response): Response {

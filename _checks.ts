@@ -219,7 +219,7 @@ export function checkReason(
 
 /**
  * A close code given by the user: an integer, and where `clientRange` is
- * set, 1000 or 3000–4999 (a client socket may send no other).
+ * set, 1000 or 3000-4999 (a client socket may send no other).
  */
 export function checkCloseCode(
   code: unknown,

@@ -150,8 +150,8 @@ export function resolveReconnect(value: unknown): ResolvedReconnect | null {
  * Checks the fields of `handler.reconnect` given as an object and applies
  * the defaults: `delay` from 0 to 60 (a minute), `maxDelay` from `delay` to
  * 3600 (an hour; when not given, 10 or `delay` if that is longer),
- * `factor` ≥ 1,
- * `jitter` in [0, 1], `maxRetries` an integer ≥ 0 or `Infinity`.
+ * `factor` >= 1,
+ * `jitter` in [0, 1], `maxRetries` an integer >= 0 or `Infinity`.
  *
  * @throws {TypeError} For an unknown field or a field that is not a number.
  * @throws {RangeError} For a field out of its range.

@@ -1,18 +1,12 @@
 /**
  * The upgrade handshake, as pure functions of the request: the checks Deno
- * does not make (RFC 6455 §4.2.1), the snapshot of the request that
- * `onConnection` sees (read before the upgrade: Deno closes the request once
- * `Deno.upgradeWebSocket` has run), the path's parameters and the choice of
- * a subprotocol. Request in, a `Response` or data out; no socket, no state.
+ * does not make (RFC 6455 §4.2.1), the path's parameters and the choice of
+ * a subprotocol (what `onConnection` sees of the request is
+ * `_upgrade_request.ts`'s). Request in, a `Response` or data out; no socket, no state.
  *
  * @module
  */
-import {
-  parseProtocols,
-  RESUME_QUERY,
-  takeResumeQuery,
-} from "./_resume_handshake.ts";
-import type { WSRequest } from "./_types.ts";
+import { setOwn } from "./_upgrade_request.ts";
 
 /** A plain-text answer. */
 export function plain(
@@ -24,20 +18,6 @@ export function plain(
     text,
     headers === undefined ? { status } : { status, headers },
   );
-}
-
-/** Sets an own property, even one named `__proto__`. */
-function setOwn(target: Record<string, unknown>, name: string, value: unknown) {
-  if (name === "__proto__") {
-    Object.defineProperty(target, name, {
-      value,
-      enumerable: true,
-      writable: true,
-      configurable: true,
-    });
-  } else {
-    target[name] = value;
-  }
 }
 
 /** A nonce of 16 bytes in base64 (RFC 6455 §4.1), as every client sends. */
@@ -88,53 +68,6 @@ export function matchPath(
     if (value !== undefined) setOwn(params, name, value);
   }
   return params;
-}
-
-/**
- * What `onConnection` sees of the request: headers as a plain object with
- * lower-case names (a repeated one joined with `", "`), the query (a
- * repeated parameter as an array), the path and query, the peer's address.
- */
-export function readRequest(
-  request: Request,
-  remoteAddr: object | undefined,
-  params: Record<string, string>,
-): WSRequest {
-  const headers: Record<string, string> = {};
-  for (const [name, value] of request.headers) {
-    // Only set-cookie comes apart when iterated; join it as the rest are.
-    const before = Object.hasOwn(headers, name) ? headers[name] : undefined;
-    setOwn(headers, name, before === undefined ? value : `${before}, ${value}`);
-  }
-  // Nothing of resuming shows in `request` (SPEC.md, "Resuming").
-  const offered = headers["sec-websocket-protocol"];
-  if (offered !== undefined && offered.includes("ws4d-resume.")) {
-    const rest = parseProtocols(offered).rest;
-    if (rest === null) delete headers["sec-websocket-protocol"];
-    else headers["sec-websocket-protocol"] = rest;
-  }
-  const url = new URL(request.url);
-  // Nor the query parameter of a fresh offer, whether the server resumes.
-  if (url.search.includes(RESUME_QUERY)) {
-    url.search = takeResumeQuery(url.search).search;
-  }
-  const query: Record<string, string | string[]> = {};
-  for (const [name, value] of url.searchParams) {
-    const before = Object.hasOwn(query, name) ? query[name] : undefined;
-    if (before === undefined) setOwn(query, name, value);
-    else if (typeof before === "string") setOwn(query, name, [before, value]);
-    else before.push(value);
-  }
-  const hostname = remoteAddr !== undefined && "hostname" in remoteAddr
-    ? remoteAddr.hostname
-    : undefined;
-  return {
-    headers,
-    query,
-    url: url.pathname + url.search,
-    remoteAddress: typeof hostname === "string" ? hostname : "",
-    params,
-  };
 }
 
 /**

@@ -99,7 +99,7 @@ export type SocketEvent =
 /**
  * Why a connection could not be made, as the runtime says it: Deno's and
  * Bun's `ErrorEvent.message` ("Invalid status code: 403", "tcp connect
- * error …"), undici's `event.error`; a browser says nothing.
+ * error ..."), undici's `event.error`; a browser says nothing.
  */
 export function failureReason(event: SocketEvent): string {
   const { message, error } = event;
@@ -238,13 +238,14 @@ export class SocketLink implements Link {
 
   #closeSoon(): void {
     if (this.#closeTimer !== undefined) return;
-    this.#closeTimer = setTimeout(this.#closeNow, 0);
+    // The callback is made here, not per link: most links never close first.
+    this.#closeTimer = setTimeout(() => this.#closeNow(), 0);
   }
 
-  #closeNow = (): void => {
+  #closeNow(): void {
     const closing = this.#closing;
     if (closing !== null) this.abort(closing[0], closing[1]);
-  };
+  }
 
   abort(code?: number, reason?: string): void {
     clearTimeout(this.#closeTimer);

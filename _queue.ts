@@ -13,11 +13,6 @@ export type AnyHandler = object;
 /** An internal step of the queue (not a user callback): runs unguarded. */
 export type Step = () => void;
 
-/** Where a callback failure goes: the owner decides what it means. */
-export interface FailureSink {
-  callbackFailed(name: string, thrown: unknown): void;
-}
-
 /**
  * Calls a target's callbacks one at a time, in order. A synchronous callback
  * costs one call and no allocation; a callback that returns a promise holds
@@ -28,22 +23,19 @@ export class CallbackQueue<T> {
   target!: T;
   /** Whose callbacks are called. */
   readonly handler: AnyHandler;
-  readonly #onFailure: FailureSink | undefined;
   /** A callback is running, or its promise has not settled. */
   #busy = false;
   /**
-   * Waiting entries, flat: name (or step), event, name, event, … Made on
+   * Waiting entries, flat: name (or step), event, name, event, ... Made on
    * first need: most connections never wait (idle memory per connection).
    */
   #waiting: unknown[] | null = null;
 
-  /** Without `onFailure`, a subclass's `callbackFailed` receives failures. */
-  constructor(handler: AnyHandler, onFailure?: FailureSink) {
+  constructor(handler: AnyHandler) {
     this.handler = handler;
-    this.#onFailure = onFailure;
   }
 
-  /** Where failures go when no `onFailure` was given (overridden). */
+  /** Where a callback's failure goes: a subclass says what it means. */
   callbackFailed(_name: string, _thrown: unknown): void {}
 
   /** Calls `handler[name](target, event)` now, or after those before it. */
@@ -89,7 +81,7 @@ export class CallbackQueue<T> {
       result = callback.call(handler, this.target, event);
     } catch (thrown) {
       this.#busy = false;
-      (this.#onFailure ?? this).callbackFailed(name, thrown);
+      this.callbackFailed(name, thrown);
       return;
     }
     if (
@@ -104,7 +96,7 @@ export class CallbackQueue<T> {
         (thrown: unknown) => {
           this.#busy = false;
           // The failure may start onError, which may hold the queue in turn.
-          (this.#onFailure ?? this).callbackFailed(name, thrown);
+          this.callbackFailed(name, thrown);
           if (!this.#busy) this.#drain();
         },
       );

@@ -46,9 +46,9 @@ export class Backoff {
    * defaults.
    *
    * @throws {TypeError} For an unknown field or a field that is not a number.
-   * @throws {RangeError} For a field out of its range: `delay` ≥ 0,
-   * `maxDelay` ≥ `delay`, `factor` ≥ 1, `jitter` in [0, 1], `maxRetries` an
-   * integer ≥ 0 or `Infinity`.
+   * @throws {RangeError} For a field out of its range: `delay` >= 0,
+   * `maxDelay` >= `delay`, `factor` >= 1, `jitter` in [0, 1], `maxRetries` an
+   * integer >= 0 or `Infinity`.
    */
   constructor(options: WSReconnectOptions = {}) {
     const checked = checkReconnect(options);
@@ -62,7 +62,7 @@ export class Backoff {
   /**
    * The delay, in seconds, before retry number `attempt` (1 for the first
    * retry after a break or a failed first attempt): `delay × factor^(attempt
-   * − 1)`, capped at `maxDelay`, then randomised within ± `jitter` of itself.
+   * - 1)`, capped at `maxDelay`, then randomised within ± `jitter` of itself.
    * The cap comes before the jitter, so a delay lies within
    * `maxDelay × (1 ± jitter)`.
    *
@@ -128,7 +128,7 @@ const RETRIED_CODES: ReadonlySet<number> = new Set([
  *   final. Refused, DNS, TLS, an answer 5xx or none at all are retried.
  * - A close code: retried for 1006 (and Deno's 0), 1001, 1011, 1012, 1013,
  *   1014 and 1015 (TLS); final for 1000, 1002, 1003, 1005, 1007, 1008, 1009,
- *   1010, 3000–4999, and any other code (reserved or invalid: the server did
+ *   1010, 3000-4999, and any other code (reserved or invalid: the server did
  *   something the SPEC does not ask to retry).
  *
  * @param code A close code, or `"failed"` when the connection never opened.

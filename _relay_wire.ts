@@ -8,14 +8,14 @@
  *
  * | kind | name     | way            | payload                                         |
  * | ---: | -------- | -------------- | ----------------------------------------------- |
- * |    1 | open     | relay → owner  | UTF-8 JSON `{ s, p, r }`: selector, proof, count |
- * |    2 | accepted | owner → relay  | none                                            |
- * |    3 | refused  | owner → relay  | none                                            |
+ * |    1 | open     | relay -> owner | UTF-8 JSON `{ s, p, r }`: selector, proof, count |
+ * |    2 | accepted | owner -> relay | none                                            |
+ * |    3 | refused  | owner -> relay | none                                            |
  * |    4 | text     | both ways      | a text frame, UTF-8                             |
  * |    5 | binary   | both ways      | a binary frame's bytes                          |
- * |    6 | close    | owner → relay  | code (2 bytes), wasClean (1 byte), reason       |
- * |    7 | closed   | relay → owner  | code (2 bytes), wasClean (1 byte), reason       |
- * |    8 | buffered | relay → owner  | the socket's `bufferedAmount` (8 bytes)         |
+ * |    6 | close    | owner -> relay | code (2 bytes), wasClean (1 byte), reason       |
+ * |    7 | closed   | relay -> owner | code (2 bytes), wasClean (1 byte), reason       |
+ * |    8 | buffered | relay -> owner | the socket's `bufferedAmount` (8 bytes)         |
  *
  * The token never travels: `open` carries its selector (the owner's index)
  * and a proof, SHA-256 of the token and the relay's id, which the owner

@@ -56,7 +56,7 @@ export function createToken(): string {
  * The first {@linkcode SELECTOR_LENGTH} characters of `token`: a key for a
  * map of sessions, so that the secret itself is only ever compared by
  * {@linkcode isSameToken}. 72 random bits: a server with a million sessions
- * meets a collision once in 10¹⁰ tokens; it should still check.
+ * meets a collision once in 10^10 tokens; it should still check.
  *
  * @example
  * ```ts

@@ -47,7 +47,7 @@ export interface ResumeLimits {
   readonly maxBytes: number;
 }
 
-/** The largest window the wire carries: 2³² − 1 ms, in whole seconds. */
+/** The largest window the wire carries: 2³² - 1 ms, in whole seconds. */
 export const MAX_WINDOW = 4_294_967;
 
 /**
@@ -84,7 +84,7 @@ export const DEFAULT_RESUME: ResumeLimits = defaultsOf(RESUME);
  * @throws {TypeError} For a value of another type, an unknown field, or a
  * field that is not a number.
  * @throws {RangeError} For `window` outside 0 to 3600 s, `maxMessages`
- * not an integer from 1 to 2³² − 1, or `maxBytes` not an integer from 1.
+ * not an integer from 1 to 2³² - 1, or `maxBytes` not an integer from 1.
  *
  * @example
  * ```ts

@@ -21,7 +21,7 @@ const INITIAL_CAPACITY = 16;
  * wrapped frame), kept as given for a resend.
  *
  * The counts are absolute: `sent` and `received` grow for the session's
- * life; the kept messages are those numbered `acknowledged` to `sent − 1`.
+ * life; the kept messages are those numbered `acknowledged` to `sent - 1`.
  *
  * @example Two sides, a break, and a resume: nothing lost, nothing twice
  * ```ts

@@ -16,7 +16,6 @@ import type { SessionSettings } from "./_session_settings.ts";
 export class ServerSession<T> extends Session<T> {
   /** The bucket of `rateLimit`, where set. */
   readonly #bucket: TokenBucket | undefined;
-  readonly #settings: SessionSettings<T>;
 
   constructor(
     handler: object,
@@ -24,7 +23,6 @@ export class ServerSession<T> extends Session<T> {
     resume: Resumption | null,
   ) {
     super(handler, settings, resume);
-    this.#settings = settings;
     const limit = settings.rateLimit;
     if (limit !== undefined) {
       this.#bucket = new TokenBucket(limit, performance.now());
@@ -49,7 +47,7 @@ export class ServerSession<T> extends Session<T> {
   }
 
   #rateLimited(limit: RateLimit): void {
-    const stats = this.#settings.stats;
+    const stats = this.settings.stats;
     if (stats !== undefined) stats.messagesReceived++;
     this.fail(
       new Ws4dError(

@@ -84,7 +84,7 @@ export type WSConnectionHandlerNames<C> = {
 
 /**
  * What `onConnection` answers: a handler accepts; `null`/`undefined` refuses
- * with 403; a `Response` (status 400–599) refuses with that answer, such as
+ * with 403; a `Response` (status 400-599) refuses with that answer, such as
  * 401 with `WWW-Authenticate` or 429 with `Retry-After`.
  */
 export type WSConnectionAnswer<C> =

@@ -2,7 +2,7 @@
 /**
  * The event sequence that a server-side connection and the client share
  * (SPEC.md, "Callbacks"): one `Session` that drives a {@linkcode Link}
- * through open → messages → error? → terminate once. Its lifecycle is one
+ * through open -> messages -> error? -> terminate once. Its lifecycle is one
  * value ({@linkcode Phase}); what it receives takes one path, which
  * dispatches on it; resuming, where on, is the layer of `_resume.ts` on
  * that path both ways.
@@ -52,7 +52,6 @@ export class Session<T> extends CallbackQueue<T>
   /** What carries the frames now (a client between two tries has none). */
   #link: Link | null = null;
   readonly #settings: SessionSettings<T>;
-  readonly #server: boolean;
   /** Resuming, where negotiated (server) or offered (client); else null. */
   #resume: Resumption | null;
   /** The close we sent and its give-up timer; null until one (`_session_end.ts`). */
@@ -74,13 +73,17 @@ export class Session<T> extends CallbackQueue<T>
     // One object per connection: the session is its own callback queue.
     super(handler);
     this.#settings = settings;
-    this.#server = settings.side === "server";
     this.#resume = resume;
   }
 
   /** `"Connecting"`, `"Connected"`, `"Closing"` or `"Closed"`. */
   get status(): WSClientStatus {
     return STATUS[this.#phase];
+  }
+
+  /** What the session was given (its side's settings and its owner). */
+  protected get settings(): SessionSettings<T> {
+    return this.#settings;
   }
 
   /** The lifecycle's value. */
@@ -172,7 +175,10 @@ export class Session<T> extends CallbackQueue<T>
     if ((code === 1006 || code === 1005) && sent !== null) {
       code = sent.code;
       reason = sent.reason;
-    } else if (phase === "open" && this.#server && code === 1006) {
+    } else if (
+      phase === "open" && this.#settings.side === "server" &&
+      code === 1006
+    ) {
       if (this.#resume !== null) {
         // A break: the session waits for its client.
         this.#unlink();
@@ -389,7 +395,7 @@ export class Session<T> extends CallbackQueue<T>
 
   /** Closes with a fatal error's code and reason (a client: 1000). */
   #closeFor(error: Ws4dError): void {
-    const code = this.#server ? error.closeCode : 1000;
+    const code = this.#settings.side === "server" ? error.closeCode : 1000;
     const reason = error.closeReason(this.#settings.side);
     this.#sent = noteClose(this.#sent, code, reason);
     this.#giveUpAfter(this.#settings.closeTimeout);

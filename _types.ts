@@ -5,8 +5,8 @@
  * The handler interfaces live beside their classes (`server.ts`,
  * `connection.ts`, `client.ts`), which their signatures name.
  *
- * Names follow one scheme: `WSServer…` for the server, `WSConnection…` for
- * its connections, `WSClient…` for the client; what all three share has no
+ * Names follow one scheme: `WSServer...` for the server, `WSConnection...` for
+ * its connections, `WSClient...` for the client; what all three share has no
  * side in its name (`WSError`, `WSMessageEvent`, `WSOpenEvent`).
  *
  * @module
@@ -180,7 +180,7 @@ export interface WSClientReconnectingEvent {
 /**
  * The client's `handler.reconnect` given as an object (SPEC.md,
  * "Reconnecting"): every field optional, durations in seconds. The delay
- * before retry _n_ is `min(maxDelay, delay × factor^(n−1))`, randomised by
+ * before retry _n_ is `min(maxDelay, delay × factor^(n-1))`, randomised by
  * ± `jitter` of itself.
  *
  * @example Three tries at most, one second apart

@@ -369,12 +369,12 @@ export class WebSocket<H = unknown, D extends DataType = "text"> {
   }
 
   /**
-   * Closes the connection with `code` (1000 by default, or 3000–4999) and
+   * Closes the connection with `code` (1000 by default, or 3000-4999) and
    * `reason`; between two tries of `reconnect`, ends at once (no further
    * try). Calling it again does nothing.
    *
    * @throws {TypeError} When `code` is not a number or `reason` not a string.
-   * @throws {RangeError} When `code` is not 1000 or 3000–4999, or `reason`
+   * @throws {RangeError} When `code` is not 1000 or 3000-4999, or `reason`
    * is over 123 bytes; nothing closes then.
    */
   terminate(code?: number, reason?: string): void {

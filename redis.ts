@@ -140,7 +140,7 @@ export class RedisBackplane implements Backplane {
   /**
    * Makes a backplane for the Redis at `url`; the server starts it.
    *
-   * @param url `redis://[[user]:password@]host[:port][/db]` or `rediss://…`
+   * @param url `redis://[[user]:password@]host[:port][/db]` or `rediss://...`
    * @throws {TypeError} When `url` is not a redis:// or rediss:// URL, or an
    * option has the wrong type.
    * @throws {RangeError} When `options.maxReconnectDelay` is below 0.001 s or

@@ -74,6 +74,15 @@ export * from "./_server_exports.ts";
 const OPEN: WSServerOpenEvent = Object.freeze({ type: "open" });
 const TERMINATE: WSServerTerminateEvent = Object.freeze({ type: "terminate" });
 
+/** The server's own callbacks: a failure is printed, no `onError` takes it. */
+class ServerCallbacks<T> extends CallbackQueue<T> {
+  override callbackFailed(name: string, thrown: unknown): void {
+    printErrors(`WebSocketServer.${name}`, [
+      callbackFailed(name, thrown).toEntry(),
+    ]);
+  }
+}
+
 /**
  * A WebSocket server with a registry of connections, as 4D's
  * `4D.WebSocketServer`.
@@ -168,13 +177,7 @@ export class WebSocketServer<
           }),
       },
     );
-    this.#queue = new CallbackQueue<this>(handler, {
-      callbackFailed(name, thrown) {
-        printErrors(`WebSocketServer.${name}`, [
-          callbackFailed(name, thrown).toEntry(),
-        ]);
-      },
-    });
+    this.#queue = new ServerCallbacks<this>(handler);
     this.#queue.target = this;
     this.#listener = new Listener(
       resolved,

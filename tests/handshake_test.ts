@@ -1,16 +1,13 @@
 /**
- * `_handshake.ts`, without a socket: the checks Deno does not make, the
- * request snapshot, the path's parameters and the subprotocol choice.
+ * `_handshake.ts` and `_upgrade_request.ts`, without a socket: the checks
+ * Deno does not make, the request as `onConnection` sees it, the path's
+ * parameters and the subprotocol choice.
  *
  * @module
  */
-import { assertEquals } from "@std/assert";
-import {
-  checkHandshake,
-  chooseProtocol,
-  matchPath,
-  readRequest,
-} from "../_handshake.ts";
+import { assertEquals, assertStrictEquals } from "@std/assert";
+import { checkHandshake, chooseProtocol, matchPath } from "../_handshake.ts";
+import { UpgradeRequest } from "../_upgrade_request.ts";
 
 const VALID = {
   upgrade: "websocket",
@@ -57,25 +54,34 @@ Deno.test("matchPath() gives the groups, {} without a pattern, null when it does
   assertEquals(({} as Record<string, unknown>).polluted, undefined);
 });
 
-Deno.test("readRequest() snapshots headers, query, url and address", () => {
+Deno.test("UpgradeRequest reads headers, query, url and address, shown as a plain object", () => {
   const headers = new Headers({ "X-Name": "a" });
   headers.append("x-name", "b");
   headers.append("set-cookie", "1");
   headers.append("set-cookie", "2");
   const request = new Request("http://host/path?q=1&q=2&one=x", { headers });
-  const snapshot = readRequest(
+  const snapshot = new UpgradeRequest(
     request,
     { transport: "tcp", hostname: "10.0.0.1", port: 5 },
     { room: "r" },
   );
-  assertEquals(snapshot, {
-    headers: { "x-name": "a, b", "set-cookie": "1, 2" },
+  const plain = {
+    // In Deno's order: sorted by name.
+    headers: { "set-cookie": "1, 2", "x-name": "a, b" },
     query: { q: ["1", "2"], one: "x" },
     url: "/path?q=1&q=2&one=x",
     remoteAddress: "10.0.0.1",
     params: { room: "r" },
-  });
-  assertEquals(readRequest(request, undefined, {}).remoteAddress, "");
+  };
+  assertEquals(snapshot.toJSON(), plain);
+  assertEquals(JSON.parse(JSON.stringify(snapshot)), plain);
+  assertEquals(Deno.inspect(snapshot), Deno.inspect(plain));
+  // Made once: the same objects when read again.
+  assertStrictEquals(snapshot.headers, snapshot.headers);
+  assertStrictEquals(snapshot.query, snapshot.query);
+  const bare = new UpgradeRequest(request, undefined, null);
+  assertEquals(bare.remoteAddress, "");
+  assertEquals(bare.params, {});
 });
 
 Deno.test("chooseProtocol() takes the server's first choice among the offers, with or without spaces", () => {

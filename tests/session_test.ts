@@ -33,11 +33,11 @@ function recorder() {
       return Promise.reject(new Error("later"));
     },
   };
-  const queue = new CallbackQueue<string>(handler, {
-    callbackFailed(name, thrown) {
+  const queue = new (class extends CallbackQueue<string> {
+    override callbackFailed(name: string, thrown: unknown): void {
       failures.push(`${name}:${(thrown as Error).message}`);
-    },
-  });
+    }
+  })(handler);
   queue.target = "target";
   return { queue, seen, failures, release: () => release() };
 }
