@@ -159,12 +159,8 @@ export class Session<T> extends CallbackQueue<T>
       this.connectionFailed(end.failure, end.cause);
       return;
     }
-    const dropped = phase === "closing" ? this.withDropped([]) : [];
-    if (dropped.length > 0) {
-      // Terminated while connecting: no connection error, but messages lost.
-      this.#phase = "failing";
-      this.#dispatchError(dropped, false);
-    }
+    // Terminated while connecting: no connection error, but messages lost.
+    if (phase === "closing") this.#reportDropped();
     let { code, reason } = end;
     // We closed first and the peer broke the handshake (Deno cuts on a data
     // frame after its close frame), or answered with no code (as a Deno
@@ -334,14 +330,28 @@ export class Session<T> extends CallbackQueue<T>
   ): void {
     const status = STATUS[this.#phase];
     if (status === "Closing" || status === "Closed") return;
-    this.#sent = noteClose(this.#sent, code, reason);
-    this.#giveUpAfter(giveUpAfter);
     this.#leave(hasFailed(this.#phase) ? "failing" : "closing");
-    this.#closeLink(code, reason);
+    this.#sendClose(code, reason, giveUpAfter);
   }
 
-  /** Closes the link (deferred by it), or ends a session that has none. */
-  #closeLink(code: number, reason: string): void {
+  /**
+   * Notes the close, gives the connection up `giveUpAfter` ms later if the
+   * peer neither answers nor cuts (Deno keeps such a socket closing), and
+   * closes the link (deferred by it), or ends a session that has none.
+   */
+  #sendClose(
+    code: number,
+    reason: string,
+    giveUpAfter: number | undefined,
+  ): void {
+    const sent = noteClose(this.#sent, code, reason);
+    this.#sent = sent;
+    if (giveUpAfter !== undefined && giveUpAfter !== Infinity) {
+      sent.timer ??= setTimeout(() => {
+        sent.timer = undefined;
+        this.#end(sent.code || 1006, sent.reason, false);
+      }, giveUpAfter);
+    }
     const link = this.#link;
     if (link !== null) {
       link.close(code, reason);
@@ -350,19 +360,6 @@ export class Session<T> extends CallbackQueue<T>
     // A client between two connections, or a broken server session
     // waiting for its client: nothing to close, it ends now.
     if (this.waitsForLink()) this.#endWaiting();
-  }
-
-  /**
-   * Deno keeps a closing socket open as long as the peer neither answers nor
-   * cuts: past `ms`, the connection ends with the code we sent.
-   */
-  #giveUpAfter(ms: number | undefined): void {
-    const sent = this.#sent;
-    if (ms === undefined || ms === Infinity || sent === null) return;
-    sent.timer ??= setTimeout(() => {
-      sent.timer = undefined;
-      this.#end(sent.code || 1006, sent.reason, false);
-    }, ms);
   }
 
   /**
@@ -397,9 +394,7 @@ export class Session<T> extends CallbackQueue<T>
   #closeFor(error: Ws4dError): void {
     const code = this.#settings.side === "server" ? error.closeCode : 1000;
     const reason = error.closeReason(this.#settings.side);
-    this.#sent = noteClose(this.#sent, code, reason);
-    this.#giveUpAfter(this.#settings.closeTimeout);
-    this.#closeLink(code, reason);
+    this.#sendClose(code, reason, this.#settings.closeTimeout);
   }
 
   #dispatchError(errors: WSError[], first: boolean): void {
@@ -513,12 +508,16 @@ export class Session<T> extends CallbackQueue<T>
    * client): at once, with the code it closes with.
    */
   #endWaiting(): void {
-    const dropped = hasFailed(this.#phase) ? [] : this.withDropped([]);
-    if (dropped.length > 0) {
-      this.#phase = "failing";
-      this.#dispatchError(dropped, false);
-    }
+    if (!hasFailed(this.#phase)) this.#reportDropped();
     this.#end(this.#sent?.code ?? 0, this.#sent?.reason ?? "", false);
+  }
+
+  /** `onError` for the messages a client's queue still held, if any. */
+  #reportDropped(): void {
+    const dropped = this.withDropped([]);
+    if (dropped.length === 0) return;
+    this.#phase = "failing";
+    this.#dispatchError(dropped, false);
   }
 
   #end(code: number, reason: string, wasClean: boolean): void {
