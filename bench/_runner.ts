@@ -26,7 +26,7 @@ import {
 import type { Goal } from "./_goals.ts";
 import { formatElapsed, Histogram } from "./_stats.ts";
 import type { ServerVariant } from "./_variants.ts";
-import { tools } from "../tests/_provision.ts";
+import { tools } from "../testkit/provision.ts";
 
 const SERVER_SCRIPT = new URL("./server.ts", import.meta.url).pathname;
 const BUN_SERVER_SCRIPT = new URL("./bun_server.js", import.meta.url).pathname;
@@ -120,6 +120,11 @@ export class Round {
       args,
       { cpus: this.#runner.settings.serverCpus, env: variant.env },
     );
+    return await this.#started(server);
+  }
+
+  /** Keeps `server` to end with the rest, and reads the port it printed. */
+  async #started(server: Child): Promise<Started> {
     this.children.push(server);
     const port = Number(await server.readLine(20_000, "its port"));
     if (!Number.isInteger(port) || port <= 0) {
@@ -138,12 +143,7 @@ export class Round {
       [BUN_SERVER_SCRIPT],
       { cpus: this.#runner.settings.serverCpus, env: variant.env },
     );
-    this.children.push(server);
-    const port = Number(await server.readLine(20_000, "its port"));
-    if (!Number.isInteger(port) || port <= 0) {
-      throw new Error(`${server.name} printed no port`);
-    }
-    return { server, url: `ws://127.0.0.1:${port}/` };
+    return await this.#started(server);
   }
 
   /** Starts Node's server (`bench/node_server.cjs` on npm's `ws`), a peer. */
@@ -164,12 +164,7 @@ export class Round {
       ],
       { cpus: this.#runner.settings.serverCpus, env: variant.env },
     );
-    this.children.push(server);
-    const port = Number(await server.readLine(20_000, "its port"));
-    if (!Number.isInteger(port) || port <= 0) {
-      throw new Error(`${server.name} printed no port`);
-    }
-    return { server, url: `ws://127.0.0.1:${port}/` };
+    return await this.#started(server);
   }
 
   /** Starts a load process with `config`. */
