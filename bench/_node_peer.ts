@@ -1,12 +1,12 @@
 /**
- * The Node peer of the benchmark: Node 22 (from `tests/_provision.ts`, as
+ * The Node peer of the benchmark: Node 22 (from `testkit/provision.ts`, as
  * the tests provision it) running `bench/node_server.cjs` on npm's `ws`,
  * which this module installs with Deno's own npm client into
  * `.cache/npm-bench/` (ignored by git) the first time it is asked.
  *
  * @module
  */
-import { CACHE, tools } from "../tests/_provision.ts";
+import { CACHE, tools } from "../testkit/provision.ts";
 import type { ServerVariant } from "./_variants.ts";
 
 const DIR = new URL("npm-bench/", CACHE);
@@ -61,7 +61,7 @@ async function wsPackage(): Promise<string | Error> {
 export async function nodeVariant(): Promise<ServerVariant | string> {
   const node = tools().node22;
   if (node === undefined) {
-    return "No Node 22 here (run `deno run -A tests/_provision.ts`): the Node `ws` rows were left out.";
+    return "No Node 22 here (run `deno run -A testkit/provision.ts`): the Node `ws` rows were left out.";
   }
   const ws = await wsPackage();
   if (ws instanceof Error) {

@@ -4,10 +4,10 @@
  *
  * @module
  */
-import { tools } from "./_provision.ts";
+import { tools } from "../testkit/provision.ts";
 import { RedisLauncher } from "../testkit/redis_launcher.ts";
 
-/** Where tests/_provision.ts found it (Debian: /usr/bin/redis-server). */
+/** Where testkit/provision.ts found it (Debian: /usr/bin/redis-server). */
 export const REDIS_SERVER: string = tools().redisServer?.path ??
   "/usr/bin/redis-server";
 

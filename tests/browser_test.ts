@@ -3,7 +3,7 @@
  * two pages relaying to each other, and pages that come back by themselves
  * (`reconnect`) when `deno task serve` is stopped and started again.
  * The client's own scenarios in Chromium are in tests/runtimes_test.ts.
- * Without a chromium (tests/_provision.ts finds or installs it) this test is
+ * Without a chromium (testkit/provision.ts finds or installs it) this test is
  * ignored, and `.ci/run` fails on that.
  */
 import {
@@ -16,7 +16,7 @@ import { chromium, type Page } from "npm:playwright-core@^1";
 import { deadline } from "@std/async/deadline";
 import { connect, hangUp } from "./_helpers.ts";
 import { Relay } from "../testkit/relay.ts";
-import { tools } from "./_provision.ts";
+import { tools } from "../testkit/provision.ts";
 
 const CHROMIUM = tools().chromium?.path;
 const FLAGS = [

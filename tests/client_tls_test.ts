@@ -2,7 +2,7 @@ import { assert, assertEquals } from "@std/assert";
 import { deadline } from "@std/async";
 import { ErrorCode } from "../mod.ts";
 import { listen } from "./_helpers.ts";
-import { tools } from "./_provision.ts";
+import { tools } from "../testkit/provision.ts";
 
 /** openssl as the provisioning found it (`deno task test`), else none. */
 const OPENSSL = tools().openssl?.path;

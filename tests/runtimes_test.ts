@@ -6,7 +6,7 @@
  * `WebSocket` (the machine's Node 20, if any), the constructor must throw a
  * `TypeError` that says where the client runs.
  *
- * Node 22, Bun and Chromium are found or installed by tests/_provision.ts;
+ * Node 22, Bun and Chromium are found or installed by testkit/provision.ts;
  * a missing one ignores its test (and `.ci/run` fails on that).
  */
 import {
@@ -19,7 +19,7 @@ import { chromium } from "npm:playwright-core@^1";
 import { WebSocketServer } from "../mod.ts";
 import { CloseServer } from "./_close_server.ts";
 import { deadline } from "@std/async/deadline";
-import { tools } from "./_provision.ts";
+import { tools } from "../testkit/provision.ts";
 import { Relay } from "../testkit/relay.ts";
 import {
   type NoWebSocketResult,

@@ -27,7 +27,7 @@ import {
 import { connectTimeout, type Runner, split } from "../_runner.ts";
 import { formatFixed } from "../_stats.ts";
 import { BUN, RAW, type ServerVariant, WS4D } from "../_variants.ts";
-import { tools } from "../../tests/_provision.ts";
+import { tools } from "../../testkit/provision.ts";
 
 const INFLIGHT = 256;
 
@@ -267,7 +267,7 @@ export async function broadcastSection(runner: Runner): Promise<string> {
     notes.push("No `redis-server` here: the row through Redis was left out.");
   }
   if (tools().bun === undefined) {
-    notes.push("No `bun` here (tests/_provision.ts): its row was left out.");
+    notes.push("No `bun` here (testkit/provision.ts): its row was left out.");
   }
   return `### Broadcast fan-out (one sender, 64 B, ≤ ${INFLIGHT} messages in flight)\n\n${
     table([

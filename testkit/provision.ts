@@ -1,6 +1,6 @@
 /**
  * What the tests need beyond Deno, found or installed: the first half of
- * `deno task test` (`deno run -A tests/_provision.ts && deno test ...`).
+ * `deno task test` (`deno run -A testkit/provision.ts && deno test ...`).
  *
  * - Debian's `chromium` and `redis-server` (and `openssl`, for the TLS
  *   tests): found on `PATH`, else installed with `apt-get` when running as
