@@ -112,7 +112,7 @@ export class ClientSession<T> extends Session<T> {
     if (reconnect === undefined) return false;
     const delay = reconnect.policy.next(code, reason);
     if (delay === null) return false;
-    this.letGo();
+    this.relink(null);
     // Set before onReconnecting runs: a terminate() in it ends the wait.
     this.#retryTimer = setTimeout(this.#connectAgain, delay * 1000);
     this.push("onReconnecting", {
@@ -135,7 +135,7 @@ export class ClientSession<T> extends Session<T> {
       this.connectionFailed(dialed.reason, dialed.cause);
       return;
     }
-    this.redial(dialed);
+    this.relink(dialed);
   };
 
   protected override waitsForLink(): boolean {

@@ -413,7 +413,7 @@ export class Resumption {
           if (stats !== undefined && !host.closed) {
             stats.sessionsExpired.limits++;
           }
-          host.expire();
+          host.abandon();
         });
       }
     } else {
@@ -434,7 +434,7 @@ export class Resumption {
     const stats = this.#stats;
     if (this.state.overLimits) {
       if (stats !== undefined) stats.sessionsExpired.limits++;
-      host.expire();
+      host.abandon();
       return;
     }
     // Back down in stopWaiting: resumed, window passed, or ended.
@@ -442,7 +442,7 @@ export class Resumption {
     this.#windowTimer = setTimeout(() => {
       this.stopWaiting();
       if (stats !== undefined) stats.sessionsExpired.window++;
-      host.expire();
+      host.abandon();
     }, this.state.limits.window * 1000);
   }
 

@@ -68,5 +68,5 @@ export interface ResumeHost {
   /** Resuming ends for this session: plain from here. */
   unresumable(): void;
   /** A broken session's wait is over: it ends with 1006. */
-  expire(): void;
+  abandon(): void;
 }

@@ -26,14 +26,17 @@ import {
   connectionFailure,
   errorEvent,
   failedPhase,
+  giveUpAfter,
   noteClose,
   type SentClose,
+  sentInstead,
+  stopGivingUp,
   terminateEvent,
 } from "./_session_end.ts";
 import type { SessionSettings } from "./_session_settings.ts";
 import type { WSClientStatus, WSError } from "./_types.ts";
 
-const OPEN_EVENT = Object.freeze({ type: "open" as const });
+const OPEN = Object.freeze({ type: "open" as const });
 
 /** The event of a client's `onOpen` after a resume. */
 const RESUMED_OPEN = Object.freeze({
@@ -120,7 +123,7 @@ export class Session<T> extends CallbackQueue<T>
     if (resume !== null) {
       const kept = resume.opened(this);
       if (kept === null) return; // The server's hello comes first.
-      if (kept.length > 0) this.queueFirst(kept);
+      if (kept.length > 0) this.queueFirst?.(kept);
     }
     this.opened(false);
   }
@@ -161,28 +164,20 @@ export class Session<T> extends CallbackQueue<T>
     }
     // Terminated while connecting: no connection error, but messages lost.
     if (phase === "closing") this.#reportDropped();
-    let { code, reason } = end;
-    // We closed first and the peer broke the handshake (Deno cuts on a data
-    // frame after its close frame), or answered with no code (as a Deno
-    // server socket reports it when `deno serve` shuts down with 1001), or
-    // the link failed a peer that broke the protocol: the connection ended
-    // with the code we sent, not a mere break.
-    const sent = this.#sent;
-    if ((code === 1006 || code === 1005) && sent !== null) {
-      code = sent.code;
-      reason = sent.reason;
-    } else if (
-      phase === "open" && this.#settings.side === "server" &&
-      code === 1006
-    ) {
-      if (this.#resume !== null) {
-        // A break: the session waits for its client.
-        this.#unlink();
+    const sent = sentInstead(end, this.#sent);
+    const { code, reason } = sent ?? end;
+    if (sent === null && phase === "open") {
+      if (
+        code === 1006 && this.#resume !== null &&
+        this.#settings.side === "server"
+      ) {
+        // A break of a server session: it waits for its client.
+        this.#link?.release(); // Nothing it does reaches the session now.
+        this.#link = null;
         this.#resume.broke(this);
         return;
       }
-    } else if (phase === "open" && this.retry(code, reason)) {
-      return;
+      if (this.retry?.(code, reason) === true) return;
     }
     this.#end(code, reason, end.wasClean);
   }
@@ -272,11 +267,6 @@ export class Session<T> extends CallbackQueue<T>
     this.#resume = null;
   }
 
-  /** A broken session's wait is over (window passed, or too much kept). */
-  expire(): void {
-    this.#end(1006, "", false);
-  }
-
   // -------------------------------------------------------------------------
   // Sending
 
@@ -290,7 +280,7 @@ export class Session<T> extends CallbackQueue<T>
    */
   send(message: unknown): boolean {
     const data = encode(message);
-    if (STATUS[this.#phase] !== "Connected") return this.queue(data);
+    if (STATUS[this.#phase] !== "Connected") return this.queue?.(data) ?? false;
     this.#write(data);
     return true;
   }
@@ -314,9 +304,8 @@ export class Session<T> extends CallbackQueue<T>
   opened(resumed: boolean): void {
     this.#phase = "open";
     this.#settings.owner.connected?.(this);
-    this.flushQueued();
-    const opened = this.openEvent();
-    this.push("onOpen", resumed ? RESUMED_OPEN : opened);
+    this.flushQueued?.();
+    this.push("onOpen", resumed ? RESUMED_OPEN : this.openEvent?.() ?? OPEN);
   }
 
   /**
@@ -339,19 +328,13 @@ export class Session<T> extends CallbackQueue<T>
    * peer neither answers nor cuts (Deno keeps such a socket closing), and
    * closes the link (deferred by it), or ends a session that has none.
    */
-  #sendClose(
-    code: number,
-    reason: string,
-    giveUpAfter: number | undefined,
-  ): void {
-    const sent = noteClose(this.#sent, code, reason);
-    this.#sent = sent;
-    if (giveUpAfter !== undefined && giveUpAfter !== Infinity) {
-      sent.timer ??= setTimeout(() => {
-        sent.timer = undefined;
-        this.#end(sent.code || 1006, sent.reason, false);
-      }, giveUpAfter);
-    }
+  #sendClose(code: number, reason: string, ms: number | undefined): void {
+    const sent = this.#sent = noteClose(this.#sent, code, reason);
+    giveUpAfter(
+      sent,
+      ms,
+      () => this.#end(sent.code || 1006, sent.reason, false),
+    );
     const link = this.#link;
     if (link !== null) {
       link.close(code, reason);
@@ -364,7 +347,8 @@ export class Session<T> extends CallbackQueue<T>
 
   /**
    * Gives the connection up without waiting for its link any more: it
-   * terminates now with 1006 (SPEC.md, `terminate` through `fetch`).
+   * terminates now with 1006 (SPEC.md, `terminate` through `fetch`; a
+   * broken session whose window passed, or that kept too much).
    */
   abandon(): void {
     this.#end(1006, "", false);
@@ -381,7 +365,7 @@ export class Session<T> extends CallbackQueue<T>
     this.#phase = failedPhase(status);
     const errors = [error.toEntry()];
     this.#dispatchError(
-      status === "Connecting" ? this.withDropped(errors) : errors,
+      status === "Connecting" ? this.withDropped?.(errors) ?? errors : errors,
       dropWaiting,
     );
     if (status === "Connected" || status === "Connecting") {
@@ -421,70 +405,49 @@ export class Session<T> extends CallbackQueue<T>
     if (was === "Connected") this.#settings.owner.left?.(this);
   }
 
-  /** Lets the link go: nothing it does reaches the session any more. */
-  #unlink(): void {
-    this.#link?.release();
-    this.#link = null;
-  }
-
   // -------------------------------------------------------------------------
-  // What a client does its own way (ClientSession overrides these)
+  // What a client does its own way (ClientSession implements these)
 
-  /** A message sent before open: a server's is refused. */
-  protected queue(_data: Encoded): boolean {
-    return false;
-  }
-
+  /** A message sent before open (a client queues it; a server's is refused). */
+  protected queue?(data: Encoded): boolean;
   /** Messages to send first at open (a client's kept ones). */
-  protected queueFirst(_data: Encoded[]): void {}
-
+  protected queueFirst?(data: Encoded[]): void;
   /** At open, before `onOpen`: what waited goes (a client's queue). */
-  protected flushQueued(): void {}
-
-  /** The event of `onOpen`. */
-  protected openEvent(): object {
-    return OPEN_EVENT;
-  }
-
+  protected flushQueued?(): void;
+  /** The event of `onOpen` (a client's says whether it reconnected). */
+  protected openEvent?(): object;
   /**
    * Adds the dropped-messages entry (newest first) where messages waited
    * (a client's queue), and empties the queue.
    */
-  protected withDropped(errors: WSError[]): WSError[] {
-    return errors;
-  }
-
+  protected withDropped?(errors: WSError[]): WSError[];
   /** Whether the session tries again after this end (a client's reconnect). */
-  protected retry(_code: number | "failed", _reason: string): boolean {
-    return false;
-  }
+  protected retry?(code: number | "failed", reason: string): boolean;
+  /** Stops what waits for the next link (a client's timer). */
+  protected stopRetrying?(): void;
 
   /** Whether the session has no link and waits for one. */
   protected waitsForLink(): boolean {
     return this.#resume?.waiting === true;
   }
 
-  /** Stops what waits for the next link (a client's timer). */
-  protected stopRetrying(): void {}
-
-  /** Lets the link go to try again: the session waits for its next one. */
-  protected letGo(): void {
-    const link = this.#link;
-    if (link !== null) {
-      link.release();
-      // Node's WebSocket (undici) never closes a socket that failed.
-      link.abort();
+  /**
+   * A client between two tries: lets the link go (the session waits for its
+   * next one), or with `next`, connects again on it.
+   */
+  protected relink(next: Link | null): void {
+    if (next !== null) {
+      this.#phase = "connecting";
+      this.attach(next);
+      return;
     }
+    // Node's WebSocket (undici) never closes a socket that failed: abort.
+    this.#link?.release();
+    this.#link?.abort();
     this.#link = null;
     this.#phase = "waiting";
     this.#budget = 0;
     this.#resume?.retried();
-  }
-
-  /** The next try's link: the session connects again. */
-  protected redial(link: Link): void {
-    this.#phase = "connecting";
-    this.attach(link);
   }
 
   /**
@@ -497,7 +460,7 @@ export class Session<T> extends CallbackQueue<T>
   protected connectionFailed(why: string, cause: unknown, tries = ""): void {
     this.#phase = "refused";
     const error = connectionFailure(this.#settings.url, tries, why, cause);
-    this.#dispatchError(this.withDropped([error]), false);
+    this.#dispatchError(this.withDropped?.([error]) ?? [error], false);
     this.#link?.abort();
     this.#end(1006, "", false);
   }
@@ -514,7 +477,7 @@ export class Session<T> extends CallbackQueue<T>
 
   /** `onError` for the messages a client's queue still held, if any. */
   #reportDropped(): void {
-    const dropped = this.withDropped([]);
+    const dropped = this.withDropped?.([]) ?? [];
     if (dropped.length === 0) return;
     this.#phase = "failing";
     this.#dispatchError(dropped, false);
@@ -523,12 +486,8 @@ export class Session<T> extends CallbackQueue<T>
   #end(code: number, reason: string, wasClean: boolean): void {
     if (this.#phase === "closed") return;
     const event = terminateEvent(this.#settings, code, reason, wasClean);
-    const sent = this.#sent;
-    if (sent !== null) {
-      clearTimeout(sent.timer);
-      sent.timer = undefined;
-    }
-    this.stopRetrying();
+    if (this.#sent !== null) stopGivingUp(this.#sent);
+    this.stopRetrying?.();
     this.#resume?.stopWaiting(); // A session waiting for its client ends.
     this.#leave("closed");
     this.#link?.release();

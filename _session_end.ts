@@ -51,6 +51,53 @@ export function noteClose(
 }
 
 /**
+ * Arms the timer that gives the connection up `ms` after a close if the peer
+ * neither answers nor cuts (Deno keeps such a socket closing); one at most.
+ */
+export function giveUpAfter(
+  sent: SentClose,
+  ms: number | undefined,
+  giveUp: () => void,
+): void {
+  if (ms === undefined || ms === Infinity) return;
+  sent.timer ??= setTimeout(() => {
+    sent.timer = undefined;
+    giveUp();
+  }, ms);
+}
+
+/** Stops the give-up timer: the connection ended. */
+export function stopGivingUp(sent: SentClose): void {
+  clearTimeout(sent.timer);
+  sent.timer = undefined;
+}
+
+/**
+ * The close to report instead of how the link ended, or null: where we
+ * closed first (or the link failed a peer that broke the protocol) and the
+ * peer then broke the handshake (Deno cuts on a data frame after its close
+ * frame) or answered with no code (a Deno server socket when `deno serve`
+ * shuts down with 1001), the connection ended with the code we sent.
+ *
+ * @example
+ * ```ts
+ * import { noteClose, sentInstead } from "./_session_end.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const sent = noteClose(null, 1001, "away");
+ * const broke = { code: 1006, reason: "", wasClean: false };
+ * assertEquals(sentInstead(broke, sent), sent);
+ * assertEquals(sentInstead({ ...broke, code: 1000 }, sent), null);
+ * ```
+ */
+export function sentInstead(
+  end: { readonly code: number },
+  sent: SentClose | null,
+): SentClose | null {
+  return (end.code === 1006 || end.code === 1005) ? sent : null;
+}
+
+/**
  * The phase a fatal error moves a session of `status` to: its status holds
  * while `onError` is dispatched, the close follows.
  *

@@ -213,7 +213,7 @@ export class Upgrader<T, X> {
     const proof = await tokenProof(resumption.token, relay);
     if (!isSameToken(proof, open.proof)) return null;
     if (!session.canResume(open.received)) {
-      if (session.phase === "open") session.expire();
+      if (session.phase === "open") session.abandon();
       return null;
     }
     return (link) => {

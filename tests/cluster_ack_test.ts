@@ -40,7 +40,7 @@ function recordingHost(): { host: ResumeHost; sent: Encoded[] } {
     opened() {},
     relinked() {},
     unresumable() {},
-    expire() {},
+    abandon() {},
   };
   return { host, sent };
 }
