@@ -7,6 +7,7 @@
  */
 import type { Buffer } from "node:buffer";
 import { createClient } from "npm:redis@^5.12.1";
+import { describe } from "./_checks.ts";
 
 /** What this module uses of a node-redis client. */
 export interface RedisConnection {
@@ -45,4 +46,50 @@ export function createRedisClient(
         Math.min(50 * 2 ** retries, maxDelay),
     },
   }) as unknown as RedisConnection;
+}
+
+/**
+ * `url` without its password, for messages.
+ *
+ * @example
+ * ```ts
+ * import { redacted } from "./_redis_client.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals(redacted("redis://u:secret@host:6379"), "redis://u:***@host:6379");
+ * ```
+ */
+export function redacted(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.password !== "") parsed.password = "***";
+  return parsed.href;
+}
+
+/**
+ * Checks that `url` is a `redis://` or `rediss://` URL.
+ *
+ * @throws {TypeError} Naming `url`, after `action`.
+ *
+ * @example
+ * ```ts
+ * import { checkRedisUrl } from "./_redis_client.ts";
+ * import { assertThrows } from "@std/assert";
+ *
+ * checkRedisUrl("redis://127.0.0.1:6379", "Cannot connect");
+ * assertThrows(() => checkRedisUrl("http://x", "Cannot connect"), TypeError);
+ * ```
+ */
+export function checkRedisUrl(url: unknown, action: string): void {
+  let parsed: URL | undefined;
+  try {
+    parsed = typeof url === "string" ? new URL(url) : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  if (parsed?.protocol === "redis:" || parsed?.protocol === "rediss:") return;
+  throw new TypeError(
+    `${action}: url must be a redis:// or rediss:// URL, current value is ${
+      describe(url)
+    }`,
+  );
 }

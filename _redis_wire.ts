@@ -11,6 +11,7 @@
  * @module
  */
 import type { BackplaneData } from "./backplane.ts";
+import { isInstanceId } from "./_liveness.ts";
 
 /** The first byte of a message: what the payload is. */
 const TEXT = 0;
@@ -88,4 +89,30 @@ export function readMessage(
   } catch {
     return undefined;
   }
+}
+
+/**
+ * A message sent to one instance (`<channel>\0to:<id>`): the sender's id,
+ * then the bytes; null for one too short, from no instance id, or from
+ * `self`.
+ *
+ * @example
+ * ```ts
+ * import { readDirect } from "./_redis_wire.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const message = new TextEncoder().encode("abcd1234hi");
+ * assertEquals(readDirect(message, "zzzz9999")?.from, "abcd1234");
+ * assertEquals(readDirect(message, "abcd1234"), null);
+ * ```
+ */
+export function readDirect(
+  message: Uint8Array,
+  self: string,
+): { from: string; data: Uint8Array } | null {
+  const length = self.length;
+  if (message.length < length) return null;
+  const from = decoder.decode(message.subarray(0, length));
+  if (!isInstanceId(from) || from === self) return null;
+  return { from, data: new Uint8Array(message.subarray(length)) };
 }

@@ -46,8 +46,19 @@ export type {
   NamedCounts,
 } from "./backplane.ts";
 import { toError } from "./_errors.ts";
-import { createRedisClient, type RedisConnection } from "./_redis_client.ts";
-import { channels, encodeMessage, ORIGIN, readMessage } from "./_redis_wire.ts";
+import {
+  checkRedisUrl,
+  createRedisClient,
+  redacted,
+  type RedisConnection,
+} from "./_redis_client.ts";
+import {
+  channels,
+  encodeMessage,
+  ORIGIN,
+  readDirect,
+  readMessage,
+} from "./_redis_wire.ts";
 import {
   createInstanceId,
   decodeHeartbeat,
@@ -148,22 +159,7 @@ export class RedisBackplane implements Backplane {
    */
   constructor(url: string, options?: RedisBackplaneOptions) {
     const action = "Cannot create RedisBackplane";
-    let parsed: URL | undefined;
-    try {
-      parsed = typeof url === "string" ? new URL(url) : undefined;
-    } catch {
-      parsed = undefined;
-    }
-    if (
-      parsed === undefined ||
-      (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:")
-    ) {
-      throw new TypeError(
-        `${action}: url must be a redis:// or rediss:// URL, current value is ${
-          describe(url)
-        }`,
-      );
-    }
+    checkRedisUrl(url, action);
     const channel = checkString(options?.channel, "options.channel", action) ??
       "ws4d";
     if (channel === "" || channel.includes("\u0000")) {
@@ -458,12 +454,8 @@ export class RedisBackplane implements Backplane {
   }
 
   #direct(message: Buffer): void {
-    const length = this.instance.length;
-    if (message.length < length) return;
-    const from = decoder.decode(message.subarray(0, length));
-    if (isInstanceId(from) && from !== this.instance) {
-      this.#sink?.receive?.(from, new Uint8Array(message.subarray(length)));
-    }
+    const direct = readDirect(message, this.instance);
+    if (direct !== null) this.#sink?.receive?.(direct.from, direct.data);
   }
 
   #drop(): void {
@@ -494,16 +486,9 @@ export class RedisBackplane implements Backplane {
     this.#down = true;
     const error = toError(thrown);
     this.#sink?.failed(
-      new Error(`Redis ${which} at ${this.#redacted()}: ${error.message}`, {
+      new Error(`Redis ${which} at ${redacted(this.#url)}: ${error.message}`, {
         cause: error,
       }),
     );
-  }
-
-  /** The URL without its password, for messages. */
-  #redacted(): string {
-    const url = new URL(this.#url);
-    if (url.password !== "") url.password = "***";
-    return url.href;
   }
 }
