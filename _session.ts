@@ -305,7 +305,9 @@ export class Session<T> extends CallbackQueue<T>
     this.#phase = "open";
     this.#settings.owner.connected?.(this);
     this.flushQueued?.();
-    this.push("onOpen", resumed ? RESUMED_OPEN : this.openEvent?.() ?? OPEN);
+    // Called after a resume too: a client's reconnect policy counts afresh.
+    const opened = this.openEvent?.() ?? OPEN;
+    this.push("onOpen", resumed ? RESUMED_OPEN : opened);
   }
 
   /**
@@ -441,9 +443,9 @@ export class Session<T> extends CallbackQueue<T>
       this.attach(next);
       return;
     }
-    // Node's WebSocket (undici) never closes a socket that failed: abort.
-    this.#link?.release();
-    this.#link?.abort();
+    const link = this.#link;
+    link?.release();
+    link?.abort(); // Node's WebSocket (undici) never closes a failed socket.
     this.#link = null;
     this.#phase = "waiting";
     this.#budget = 0;

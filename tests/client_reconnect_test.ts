@@ -338,6 +338,27 @@ Deno.test("reconnect: the count starts again at each open, and maxRetries: 0 end
   assertEquals(end.code, 1006);
 });
 
+Deno.test("reconnect: the count starts again at a resumed open too (maxRetries: 1, three resumed breaks in a row)", async () => {
+  const far = new Recorder();
+  await using target = listen({ onConnection: () => far }, { resume: true });
+  await using relay = new Relay({ hostname: "127.0.0.1", port: target.port });
+  const log = new ClientRecorder({ reconnect: { ...NOW, maxRetries: 1 } });
+  const ws = new WebSocket(relay.url("/"), log);
+  for (let open = 1; open <= 3; open++) {
+    await openedTimes(log, open);
+    relay.cut();
+  }
+  await openedTimes(log, 4);
+  assertEquals(opens(log).slice(1), [
+    "reconnected=true resumed=true",
+    "reconnected=true resumed=true",
+    "reconnected=true resumed=true",
+  ]);
+  assertEquals(reconnectings(log).map((e) => e.attempt), [1, 1, 1]);
+  ws.terminate();
+  await log.terminated();
+});
+
 Deno.test("reconnect: terminate() during a wait ends at once, no further try; queued messages are dropped with MessagesDropped", async () => {
   await using server = thenEcho(() => ({ close: 1012 }));
   const log = new ClientRecorder({ reconnect: { delay: 60 } });
