@@ -87,19 +87,45 @@ async function openCheckers(url: string, count: number): Promise<Checker[]> {
   return checkers;
 }
 
-async function closeAll(checkers: Checker[]): Promise<void> {
+/** Resolves once `count()` has been called `total` times. */
+class Countdown {
+  readonly #done = Promise.withResolvers<void>();
+  #left: number;
+
+  constructor(total: number) {
+    this.#left = total;
+  }
+
+  count = (): void => {
+    if (--this.#left === 0) this.#done.resolve();
+  };
+
+  get done(): Promise<void> {
+    return this.#done.promise;
+  }
+}
+
+/**
+ * Closes every checker and waits for both ends: each client's close event
+ * and each server session's `onTerminate` (`ended`), which comes after
+ * Deno's close op on the server, so that no close op is still running when
+ * the test ends.
+ */
+async function closeAll(checkers: Checker[], ended: Countdown): Promise<void> {
   for (const checker of checkers) checker.socket.close();
   await deadline(
-    Promise.all(checkers.map((c) => c.closed)),
+    Promise.all([...checkers.map((c) => c.closed), ended.done]),
     10_000,
   );
 }
 
 Deno.test(`No loss: ${CLIENTS} clients × ${MESSAGES} sequenced messages through an echo`, async () => {
+  const ended = new Countdown(CLIENTS);
   await using server = listen({
     onConnection: () => ({
       onMessage: (ws: WebSocketConnection, event: { data: unknown }) =>
         ws.send(event.data),
+      onTerminate: ended.count,
     }),
   });
   const checkers = await openCheckers(server.url, CLIENTS);
@@ -118,14 +144,21 @@ Deno.test(`No loss: ${CLIENTS} clients × ${MESSAGES} sequenced messages through
   }
   // deno-lint-ignore no-console
   console.log(`  echo: ${checked} messages checked, 0 lost, 0 out of order`);
-  await closeAll(checkers);
+  await closeAll(checkers, ended);
 });
 
 /** Senders in the fan-out test: each message reaches the 499 others. */
 const SENDERS = 10;
 
 Deno.test(`No loss: the chat's fan-out to ${CLIENTS} clients, ${SENDERS} senders × ${MESSAGES} messages`, async () => {
-  await using server = listen({ onConnection: () => new ChatHandler() });
+  const ended = new Countdown(CLIENTS);
+  class CountedChat extends ChatHandler {
+    override onTerminate(ws: WebSocketConnection): void {
+      super.onTerminate(ws);
+      ended.count();
+    }
+  }
+  await using server = listen({ onConnection: () => new CountedChat() });
   const checkers = await openCheckers(server.url, CLIENTS);
   const senders = checkers.slice(0, SENDERS);
   for (const sender of senders) sender.sendSequence(MESSAGES);
@@ -159,7 +192,7 @@ Deno.test(`No loss: the chat's fan-out to ${CLIENTS} clients, ${SENDERS} senders
   }
   // deno-lint-ignore no-console
   console.log(`  fan-out: ${checked} deliveries checked, 0 lost`);
-  await closeAll(checkers);
+  await closeAll(checkers, ended);
 });
 
 Deno.test("No loss: terminate(0.5) under load, on a fake clock: the readers get what was sent first, then 1001; the silent peers are cut at 500 ms, not at 499", async () => {
