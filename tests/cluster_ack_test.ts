@@ -59,8 +59,8 @@ function acks(sent: Encoded[]): number[] {
   return counts;
 }
 
-Deno.test("an ack goes 100 ms after the first message since the last one, not per message", async () => {
-  using time = new FakeTime();
+/** A server's resumption, opened on a recording host (its hello dropped). */
+function openedServer() {
   const { host, sent } = recordingHost();
   const resumption = Resumption.server(
     RESUME_DEFAULTS,
@@ -68,8 +68,14 @@ Deno.test("an ack goes 100 ms after the first message since the last one, not pe
     true,
     undefined,
   );
-  resumption.opened(host); // hello; linked
+  resumption.opened(host); // The hello; linked.
   sent.length = 0;
+  return { host, sent, resumption };
+}
+
+Deno.test("an ack goes 100 ms after the first message since the last one, not per message", async () => {
+  using time = new FakeTime();
+  const { host, sent, resumption } = openedServer();
   resumption.received("a", host);
   resumption.received("b", host);
   await time.tickAsync(ACK_EVERY_MS - 1);
@@ -94,15 +100,7 @@ Deno.test("an ack goes 100 ms after the first message since the last one, not pe
 
 Deno.test("the ack's timer stops with the session", async () => {
   using time = new FakeTime();
-  const { host, sent } = recordingHost();
-  const resumption = Resumption.server(
-    RESUME_DEFAULTS,
-    "t".repeat(36),
-    true,
-    undefined,
-  );
-  resumption.opened(host);
-  sent.length = 0;
+  const { host, sent, resumption } = openedServer();
   resumption.received("a", host);
   resumption.stopWaiting(); // the session ended
   await time.tickAsync(ACK_EVERY_MS * 2);
