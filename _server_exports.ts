@@ -43,4 +43,4 @@ export type { WSClusterStats, WSLimitName, WSServerStats } from "./_stats.ts";
 export type { WebSocketServerOptions, WSRateLimitOptions } from "./_options.ts";
 export type { WSResumeOptions } from "./_resume_options.ts";
 export type * from "./_server_types.ts";
-export { objectOf } from "./_types.ts";
+export { objectOf } from "./_object_of.ts";

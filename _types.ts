@@ -35,34 +35,6 @@ export type WSObjectOf<T> = "object" & {
 };
 
 /**
- * The `dataType` `"object"`, typed with the messages it carries: every
- * handler's `event.data` is then `T` (SPEC.md, "Types").
- *
- * @example Naming the message type once, for a whole server
- * ```ts
- * import { objectOf, WebSocketServer } from "@ws4d/websocket";
- * import { assertEquals } from "@std/assert";
- *
- * interface Chat {
- *   readonly from: string;
- *   readonly text: string;
- * }
- * await using wss = new WebSocketServer({
- *   onConnection: () => ({
- *     onMessage(ws, event) {
- *       ws.send(`${event.data.from}: ${event.data.text}`); // event.data is a Chat
- *     },
- *   }),
- * }, { dataType: objectOf<Chat>() });
- * assertEquals(wss.dataType, "object");
- * ```
- */
-export function objectOf<T>(): WSObjectOf<T> {
-  // The phantom member exists in the type only: the value is "object".
-  return "object" as WSObjectOf<T>;
-}
-
-/**
  * The type of `event.data` for a `dataType`: `string` for `"text"`,
  * `Uint8Array` for `"blob"`, `T` for {@linkcode objectOf}`<T>()`, `unknown`
  * for `"object"` (or when the data type is not known where the handler is

@@ -74,7 +74,7 @@ export type {
   WSSendable,
   WSStatus,
 } from "./_types.ts";
-export { objectOf } from "./_types.ts";
+export { objectOf } from "./_object_of.ts";
 export {
   ErrorCode,
   type ErrorCodeName,

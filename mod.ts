@@ -93,7 +93,7 @@ export {
   type WSClientHandlerOwn,
   type WSHeaders,
 } from "./client.ts";
-export { objectOf } from "./_types.ts";
+export { objectOf } from "./_object_of.ts";
 export {
   ErrorCode,
   type ErrorCodeName,
