@@ -133,6 +133,7 @@ export class ServerSessions<T, X> {
   listen(): void {
     const stats = this.#stats;
     const topics = this.topics;
+    const upgrader = this.upgrader;
     this.#options.backplane?.start(
       backplaneSink(
         this.registry.connected,
@@ -141,7 +142,12 @@ export class ServerSessions<T, X> {
         (topic, data) => {
           stats.publishDeliveries += topics.deliver(topic, data, undefined);
         },
-        this.upgrader.cluster,
+        // The relays exist once resume's code has loaded (`ready`); no
+        // message comes to this instance alone before its first session.
+        {
+          receive: (from, data) => upgrader.cluster?.receive(from, data),
+          gone: (instance) => upgrader.cluster?.gone(instance),
+        },
         () => clusterCounts(stats, topics.counts()),
       ),
     );
@@ -157,6 +163,11 @@ export class ServerSessions<T, X> {
       throw new TypeError(
         "Cannot handle request: request must be the runtime's own Request",
       );
+    }
+    // A resuming server's first requests wait for resume's code.
+    const ready = this.upgrader.ready;
+    if (ready !== undefined) {
+      return ready.then(() => this.answer(request, info, init));
     }
     // `WSFetchRest` makes `init` required whenever `X` excludes undefined.
     const context = init?.context as X;

@@ -4,19 +4,22 @@
  * registry, its connection); a resume's socket becomes the new link of the
  * session its token names.
  *
+ * Resume's code, and the cluster's relays, are loaded only by a server
+ * that resumes (`import()` at its construction, which its first request
+ * waits for): a plain server does without them (docs/architecture.md).
+ *
  * @module
  */
-import { Cluster, clusterBackplane } from "./_cluster.ts";
+import type { Cluster } from "./_cluster.ts";
 import { toError } from "./_errors.ts";
 import type { Link } from "./_link.ts";
 import type { OpenRequest } from "./_relay_wire.ts";
-import { tokenProof } from "./_relay_wire.ts";
 import { chooseProtocol, plain } from "./_handshake.ts";
 import { SocketLink } from "./_link.ts";
 import type { ResolvedServerOptions } from "./_options.ts";
 import type { Accepted } from "./_admission.ts";
 import type { SessionRegistry } from "./_registry.ts";
-import { Resumption } from "./_resume.ts";
+import type { Resumption } from "./_resume.ts";
 import {
   createToken,
   isSameToken,
@@ -33,6 +36,9 @@ import type { SessionSettings } from "./_session_settings.ts";
 import { ServerSession } from "./_server_session.ts";
 import type { WSServerCounts } from "./_stats.ts";
 import type { WSRequest } from "./_types.ts";
+
+/** A resuming server's limits. */
+type ResumeLimits = NonNullable<ResolvedServerOptions["resume"]>;
 
 /** Makes the connection of a new session, its target. */
 export interface ConnectionMaker<T, X> {
@@ -73,7 +79,20 @@ export class Upgrader<T, X> {
   readonly #stats: WSServerCounts;
   readonly #connections: ConnectionMaker<T, X>;
   /** The relays, where the backplane carries messages to one instance. */
-  readonly cluster: Cluster | undefined;
+  cluster: Cluster | undefined;
+  /** Resume's limits and code, once loaded (where the server resumes). */
+  #resume:
+    | {
+      readonly limits: ResumeLimits;
+      readonly Resumption: typeof Resumption;
+    }
+    | undefined;
+  /**
+   * Pending while resume's code loads, and the cluster's where the
+   * backplane relays; `undefined` once loaded, and where the server does
+   * not resume. Requests wait for it.
+   */
+  ready: Promise<void> | undefined;
   /** Resumes that another instance did not resume: fresh from here. */
   readonly #fellThrough = new WeakSet<Request>();
 
@@ -92,12 +111,24 @@ export class Upgrader<T, X> {
     this.#settings = settings;
     this.#stats = stats;
     this.#connections = connections;
-    const backplane = clusterBackplane(options.backplane);
-    if (backplane !== undefined && options.resume !== null) {
-      this.cluster = new Cluster(backplane, {
+    if (options.resume !== null) this.ready = this.#load(options.resume);
+  }
+
+  /** Loads resume's code, and the cluster's where there is a backplane. */
+  async #load(limits: ResumeLimits): Promise<void> {
+    const options = this.#options;
+    const [{ Resumption }, relays] = await Promise.all([
+      import("./_resume.ts"),
+      options.backplane === undefined ? undefined : import("./_cluster.ts"),
+    ]);
+    this.#resume = { limits, Resumption };
+    const backplane = relays?.clusterBackplane(options.backplane);
+    if (relays !== undefined && backplane !== undefined) {
+      this.cluster = new relays.Cluster(backplane, {
         accept: (open, relay) => this.#acceptRelay(open, relay),
       }, options.maxBufferedAmount);
     }
+    this.ready = undefined;
   }
 
   /** A new session's token: naming this instance in a cluster. */
@@ -210,6 +241,8 @@ export class Upgrader<T, X> {
       !(session instanceof ServerSession) || resumption === null ||
       resumption === undefined
     ) return null;
+    // Loaded with the cluster's code, which calls this.
+    const { tokenProof } = await import("./_relay_wire.ts");
     const proof = await tokenProof(resumption.token, relay);
     if (!isSameToken(proof, open.proof)) return null;
     if (!session.canResume(open.received)) {
@@ -261,8 +294,9 @@ export class Upgrader<T, X> {
       request.headers.get("sec-websocket-protocol"),
     );
     const protocol = chooseProtocol(offered.rest, this.#options.protocols);
-    const limits = this.#options.resume;
-    const queryOffer = limits !== null && request.url.includes(RESUME_QUERY) &&
+    const resume = this.#resume;
+    const queryOffer = resume !== undefined &&
+      request.url.includes(RESUME_QUERY) &&
       takeResumeQuery(new URL(request.url).search).offered;
     const upgraded = this.#upgradeSocket(request);
     if (upgraded instanceof Response) return upgraded;
@@ -275,7 +309,7 @@ export class Upgrader<T, X> {
     if (protocol !== "") {
       upgraded.response.headers.set("sec-websocket-protocol", protocol);
     } else if (
-      limits !== null &&
+      resume !== undefined &&
       (offered.resume !== null || (offered.rest === null && queryOffer))
     ) {
       // Offered in the subprotocols, the client knows at open; in the
@@ -287,8 +321,8 @@ export class Upgrader<T, X> {
           RESUME_PROTOCOL,
         );
       }
-      resumption = Resumption.server(
-        limits,
+      resumption = resume.Resumption.server(
+        resume.limits,
         this.#newToken(),
         accepted,
         this.#stats,
