@@ -24,10 +24,21 @@ export function cpuSeconds(pid: number): number {
 
 /** Resident set size of `pid` in KiB (`VmRSS`). */
 export function rssKiB(pid: number): number {
+  return rssParts(pid).rss;
+}
+
+/**
+ * Resident set size of `pid` in KiB (`VmRSS`), and its file-backed part
+ * (`RssFile`: mapped files, the executable's pages among them).
+ */
+export function rssParts(pid: number): { rss: number; file: number } {
   const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-  const match = /^VmRSS:\s+(\d+) kB$/m.exec(status);
-  if (match === null) throw new Error(`No VmRSS in /proc/${pid}/status`);
-  return Number(match[1]);
+  const field = (name: string) => {
+    const match = new RegExp(`^${name}:\\s+(\\d+) kB$`, "m").exec(status);
+    if (match === null) throw new Error(`No ${name} in /proc/${pid}/status`);
+    return Number(match[1]);
+  };
+  return { rss: field("VmRSS"), file: field("RssFile") };
 }
 
 /** The CPU model, for the report's header. */

@@ -44,6 +44,11 @@ export interface IdleFigures {
   readonly fixedHeap: number;
   /** VmRSS with no connection, KiB. */
   readonly fixedRss: number;
+  /**
+   * Of it, file-backed pages (`RssFile`, KiB): the runtime's executable and
+   * its cache files mapped in, shared and clean; the rest is `RssAnon`.
+   */
+  readonly fixedRssFile: number;
 }
 
 /** A scenario's rounds, by server variant name, in the order run. */

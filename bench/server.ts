@@ -148,20 +148,19 @@ interface Package {
 }
 
 /**
- * The working tree's package (imported as the static graph's, which needs
- * no read permission), or the copy whose `mod.ts` is at `path`.
+ * The working tree's package, or the copy whose `mod.ts` is at `path`. By
+ * a URL made at run time either way: a literal `import("../mod.ts")` would
+ * put the package's module graph (and npm's redis) in every server process
+ * of the bench, raw's too, where it counted in raw's fixed memory.
  */
 async function loadPackage(
   path: string | undefined,
   here: URL,
 ): Promise<Package> {
-  if (path === undefined) {
-    return {
-      mod: await import("../mod.ts"),
-      redis: () => import("../redis.ts"),
-    };
-  }
-  const url = new URL(path, here);
+  const url = new URL(
+    path ?? "../mod.ts",
+    path === undefined ? import.meta.url : here,
+  );
   return {
     mod: await import(url.href),
     redis: () => import(new URL("redis.ts", url).href),

@@ -10,7 +10,7 @@
 import { delay as sleep } from "@std/async/delay";
 import type { Child } from "../_child.ts";
 import { openFilesLimit } from "../_child.ts";
-import { rssKiB } from "../_proc.ts";
+import { rssParts } from "../_proc.ts";
 import { parseReady } from "../_protocol.ts";
 import {
   heap,
@@ -38,6 +38,8 @@ interface Level {
   readonly heap: number;
   /** VmRSS, KiB. */
   readonly rss: number;
+  /** Of it, file-backed (`RssFile`), KiB. */
+  readonly file: number;
 }
 
 /** Asks the server a question on its stdin and reads the answer. */
@@ -55,7 +57,7 @@ async function settledMemory(server: Child, conns: number): Promise<Level> {
   await sleep(1_000);
   const heap = Number(await ask(server, "heap"));
   await sleep(500);
-  return { conns, heap, rss: rssKiB(server.pid) };
+  return { conns, heap, ...rssParts(server.pid) };
 }
 
 /** Asks `count` until the server holds no connection, at most 5 s. */
@@ -142,6 +144,7 @@ function idleRound(
         slopeRss: slopes.rss,
         fixedHeap: base.heap / 1024,
         fixedRss: base.rss,
+        fixedRssFile: base.file,
       },
     };
   });
@@ -151,6 +154,9 @@ const slopeRss: Pick = (m) => m.idle?.slopeRss ?? NaN;
 const slopeHeap: Pick = (m) => m.idle?.slopeHeap ?? NaN;
 const fixedRss: Pick = (m) => m.idle?.fixedRss ?? NaN;
 const fixedHeap: Pick = (m) => m.idle?.fixedHeap ?? NaN;
+const fixedFile: Pick = (m) => m.idle?.fixedRssFile ?? NaN;
+const fixedAnon: Pick = (m) =>
+  (m.idle?.fixedRss ?? NaN) - (m.idle?.fixedRssFile ?? NaN);
 const mib = (kib: number) => formatFixed(kib / 1024, 1);
 
 /** The idle memory tables: per connection at 10,000; slope and fixed part. */
@@ -200,6 +206,18 @@ export async function idleSection(runner: Runner): Promise<string> {
       overRaw(name, fixedRss, formatCount),
       formatSpread(values(samples, name, fixedHeap), mib),
       overRaw(name, fixedHeap, formatCount),
+    ];
+  });
+  const fixedRows = variants.map((variant) => {
+    const name = variant.name;
+    return [
+      name === RAW_HEADERS.name ? RAW_HEADERS.about : name,
+      formatSpread(values(samples, name, fixedRss), mib),
+      overRaw(name, fixedRss, formatCount),
+      formatSpread(values(samples, name, fixedAnon), mib),
+      overRaw(name, fixedAnon, formatCount),
+      formatSpread(values(samples, name, fixedFile), mib),
+      overRaw(name, fixedFile, formatCount),
     ];
   });
   const over = (pick: Pick) =>
@@ -267,5 +285,19 @@ All in one server process per round, after forced GCs: first its listener up and
     formatCount(to ?? NaN)
   } idle connections (the slope between them), then ${
     formatCount(target)
-  } (the table above). Goal (#25): slope ≤ raw + 1 KiB per connection, fixed ≤ raw + 2 MiB, both for VmRSS and the JS heap. Node's heap is V8's as Deno's is; its VmRSS has neither Deno's runtime nor its Rust side.`;
+  } (the table above). Goal (#25): slope ≤ raw + 1 KiB per connection, fixed ≤ raw + 2 MiB, both for VmRSS and the JS heap. Node's heap is V8's as Deno's is; its VmRSS has neither Deno's runtime nor its Rust side.
+
+The fixed VmRSS, in its two parts: private memory (VmRSS − \`RssFile\`: \`RssAnon\`, with \`RssShmem\`) and file-backed pages (\`RssFile\`: the runtime's executable, paged in as its compiler runs, and Deno's cache files mapped in; shared with every Deno process and clean).
+
+${
+    table([
+      "server",
+      "VmRSS at 0 MiB",
+      "− raw (KiB)",
+      "private at 0 MiB",
+      "− raw (KiB)",
+      "RssFile at 0 MiB",
+      "− raw (KiB)",
+    ], fixedRows)
+  }`;
 }
