@@ -68,6 +68,17 @@ export const WS4D: ServerVariant = {
   about: "`WebSocketServer` of the working tree",
 };
 
+/**
+ * ws4d of the working tree imported from its server entry (`server.ts`,
+ * no client code): what a process that only serves loads.
+ */
+export const WS4D_SERVER_ENTRY: ServerVariant = {
+  name: "ws4d/server",
+  impl: "ws4d",
+  module: new URL("../server.ts", import.meta.url).pathname,
+  about: "`WebSocketServer` of the working tree, imported from `./server`",
+};
+
 /** Bun's own server and `ws.publish`, a peer (`bench/bun_server.js`). */
 export const BUN: ServerVariant = {
   name: "bun",

@@ -24,7 +24,11 @@ import {
 } from "../_report.ts";
 import { connectTimeout, type Runner, split } from "../_runner.ts";
 import { formatCount, formatFixed, formatSpread } from "../_stats.ts";
-import { RAW_HEADERS, type ServerVariant } from "../_variants.ts";
+import {
+  RAW_HEADERS,
+  type ServerVariant,
+  WS4D_SERVER_ENTRY,
+} from "../_variants.ts";
 
 const TARGET = 10_000;
 /** The two counts of the slope, in the same server process (issue #25). */
@@ -165,7 +169,12 @@ export async function idleSection(runner: Runner): Promise<string> {
   // The server holds one descriptor per connection, plus a few of its own.
   const target = Math.min(TARGET, Math.floor(limit - 100));
   const [raw, ...rest] = runner.settings.variants;
-  const variants = raw === undefined ? [] : [raw, RAW_HEADERS, ...rest];
+  const [ws4d, ...others] = rest;
+  const variants = raw === undefined
+    ? []
+    : ws4d === undefined
+    ? [raw, RAW_HEADERS]
+    : [raw, RAW_HEADERS, ws4d, WS4D_SERVER_ENTRY, ...others];
   const samples = await runner.alternate(
     `idle ${target}`,
     variants,
