@@ -294,7 +294,7 @@ All in one server process per round, after forced GCs: first its listener up and
     formatCount(to ?? NaN)
   } idle connections (the slope between them), then ${
     formatCount(target)
-  } (the table above). Goal (#25): slope ≤ raw + 1 KiB per connection, fixed ≤ raw + 2 MiB, both for VmRSS and the JS heap. Node's heap is V8's as Deno's is; its VmRSS has neither Deno's runtime nor its Rust side.
+  } (the table above). Goal (#25): slope ≤ raw + 1 KiB per connection, fixed ≤ raw + 2 MiB, both for VmRSS and the JS heap. Node's heap is V8's as Deno's is; its VmRSS has neither Deno's runtime nor its Rust side. \`ws4d/server\` is ws4d of the working tree imported from its \`./server\` entry (no client code).
 
 The fixed VmRSS, in its two parts: private memory (VmRSS − \`RssFile\`: \`RssAnon\`, with \`RssShmem\`) and file-backed pages (\`RssFile\`: the runtime's executable, paged in as its compiler runs, and Deno's cache files mapped in; shared with every Deno process and clean).
 
