@@ -203,32 +203,31 @@ export async function idleSection(runner: Runner): Promise<string> {
       ratioCell(samples, "raw", name, rate),
     ];
   });
-  const slopeRows = variants.map((variant) => {
-    const name = variant.name;
-    return [
-      name === RAW_HEADERS.name ? RAW_HEADERS.about : name,
-      formatSpread(values(samples, name, slopeRss), formatCount),
-      overRaw(name, slopeRss, formatCount),
-      formatSpread(values(samples, name, slopeHeap), formatCount),
-      overRaw(name, slopeHeap, formatCount),
-      formatSpread(values(samples, name, fixedRss), mib),
-      overRaw(name, fixedRss, formatCount),
-      formatSpread(values(samples, name, fixedHeap), mib),
-      overRaw(name, fixedHeap, formatCount),
-    ];
-  });
-  const fixedRows = variants.map((variant) => {
-    const name = variant.name;
-    return [
-      name === RAW_HEADERS.name ? RAW_HEADERS.about : name,
-      formatSpread(values(samples, name, fixedRss), mib),
-      overRaw(name, fixedRss, formatCount),
-      formatSpread(values(samples, name, fixedAnon), mib),
-      overRaw(name, fixedAnon, formatCount),
-      formatSpread(values(samples, name, fixedFile), mib),
-      overRaw(name, fixedFile, formatCount),
-    ];
-  });
+  /** Per server: each figure's spread (as `format` gives it), then − raw. */
+  const spreadRows = (
+    figures: readonly (readonly [Pick, (v: number) => string])[],
+  ) =>
+    variants.map((variant) => {
+      const name = variant.name;
+      return [
+        name === RAW_HEADERS.name ? RAW_HEADERS.about : name,
+        ...figures.flatMap(([pick, format]) => [
+          formatSpread(values(samples, name, pick), format),
+          overRaw(name, pick, formatCount),
+        ]),
+      ];
+    });
+  const slopeRows = spreadRows([
+    [slopeRss, formatCount],
+    [slopeHeap, formatCount],
+    [fixedRss, mib],
+    [fixedHeap, mib],
+  ]);
+  const fixedRows = spreadRows([
+    [fixedRss, mib],
+    [fixedAnon, mib],
+    [fixedFile, mib],
+  ]);
   const over = (pick: Pick) =>
     medianOf(samples, "ws4d", pick) - medianOf(samples, "raw", pick);
   runner.goal(
