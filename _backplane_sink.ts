@@ -29,20 +29,18 @@ export function backplaneSink(
   sessions: Iterable<Recipient<unknown>>,
   stats: WSServerCounts,
   report: (statusText: string, errors: readonly WSError[]) => void,
-  topic: (topic: string, data: BackplaneData) => void = () => {},
-  direct?: DirectSink,
-  counts?: () => NamedCounts,
+  topic: (topic: string, data: BackplaneData) => void,
+  direct: DirectSink,
+  counts: () => NamedCounts,
 ): BackplaneSink {
   return {
     receive(from: string, data: Uint8Array): void {
-      direct?.receive(from, data);
+      direct.receive(from, data);
     },
     gone(instance: string): void {
-      direct?.gone(instance);
+      direct.gone(instance);
     },
-    counts(): NamedCounts {
-      return counts?.() ?? {};
-    },
+    counts,
     deliver(data: BackplaneData): void {
       handOut(sessions, data, undefined);
     },

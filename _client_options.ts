@@ -30,7 +30,7 @@ const CLIENT = "Cannot create WebSocket";
  * is taken for milliseconds given by mistake, a `RangeError` that says the
  * unit is seconds.
  */
-export const RECONNECT_MAXIMUMS = Object.freeze({
+const RECONNECT_MAXIMUMS = Object.freeze({
   /** `delay`, the first retry's: a minute. */
   delay: 60,
   /** `maxDelay`: an hour. */

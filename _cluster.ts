@@ -111,11 +111,6 @@ export class Cluster implements RelayChannel {
     return this.#backplane.instance;
   }
 
-  /** Relays open now: as owner, and as the client's instance. */
-  get relays(): { owned: number; relaying: number } {
-    return { owned: this.#links.size, relaying: this.#relayers.size };
-  }
-
   /** Whether the backplane reaches the other instances now. */
   get reachable(): boolean {
     return this.#backplane.reachable();

@@ -16,8 +16,6 @@ import { encodeBase64Url } from "@std/encoding/base64url";
 export const HEARTBEAT_MS = 250;
 /** Silence after which another instance counts as gone (ms). */
 export const GONE_AFTER_MS = 1000;
-/** The length of an instance's id: 8 base64url characters (48 bits). */
-export const INSTANCE_ID_LENGTH = 8;
 /** The most named counts a heartbeat may carry (more are ignored). */
 const MAX_COUNTS = 256;
 
@@ -106,8 +104,6 @@ export interface LivenessHost {
   beat(text: string): void;
   /** This instance's counts, carried by each heartbeat. */
   counts(): NamedCounts;
-  /** An instance was heard for the first time. */
-  joined?(instance: string): void;
   /** An instance is gone: silent past the bound, or it said goodbye. */
   gone(instance: string): void;
 }
@@ -128,10 +124,10 @@ export interface LivenessHost {
  * });
  * live.heard({ from: "otherOTH", bye: false, counts: { connections: 2 } });
  * assertEquals(live.alive("otherOTH"), true);
- * assertEquals(live.total("connections"), 3);
+ * assertEquals(live.instances().map((i) => i.counts.connections), [1, 2]);
  * live.heard({ from: "otherOTH", bye: true, counts: {} });
  * assertEquals(gone, ["otherOTH"]);
- * assertEquals(live.alive("otherOTH"), false);
+ * assertEquals(live.instances().length, 1);
  * live.stop();
  * ```
  */
@@ -154,16 +150,6 @@ export class Liveness {
     queueMicrotask(this.#tick);
   }
 
-  /** This instance's id. */
-  get self(): string {
-    return this.#self;
-  }
-
-  /** The other instances alive now. */
-  get peers(): string[] {
-    return [...this.#peers.keys()];
-  }
-
   /**
    * Whether `instance` is alive: itself, or heard within the bound. An
    * instance never heard is alive for as long as this one may not have
@@ -172,13 +158,6 @@ export class Liveness {
   alive(instance: string): boolean {
     if (instance === this.#self || this.#peers.has(instance)) return true;
     return performance.now() - this.#hearing < GONE_AFTER_MS;
-  }
-
-  /** The sum of the count `name` over every instance alive, this one too. */
-  total(name: string): number {
-    let sum = this.#host.counts()[name] ?? 0;
-    for (const peer of this.#peers.values()) sum += peer.counts[name] ?? 0;
-    return sum;
   }
 
   /** Every instance alive (this one first) with its counts. */
@@ -215,12 +194,10 @@ export class Liveness {
     if (heartbeat.bye) {
       if (this.#peers.delete(from)) this.#host.gone(from);
     } else {
-      const known = this.#peers.has(from);
       this.#peers.set(from, {
         at: performance.now(),
         counts: heartbeat.counts,
       });
-      if (!known) this.#host.joined?.(from);
     }
     this.#wake();
   }

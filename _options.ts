@@ -33,7 +33,6 @@ import {
 import type { RateLimit } from "./_limits.ts";
 import {
   DEFAULT_RESUME,
-  MAX_RESUME_WINDOW,
   resolveResume,
   type ResumeLimits,
   type WSResumeOptions,
@@ -202,7 +201,7 @@ export interface WSRateLimitOptions {
  * for milliseconds given by mistake, and is a `RangeError` that says the
  * unit is seconds. The client's are `_client_options.ts`'s.
  */
-export const MAXIMUMS = Object.freeze({
+const MAXIMUMS = Object.freeze({
   /**
    * `idleTimeout`: an hour. (A day would let the issue's own mistake, 30000
    * meant as 30 s, pass as 8 h 20 min; a dead peer unnoticed for an hour is
@@ -213,8 +212,6 @@ export const MAXIMUMS = Object.freeze({
   closeTimeout: 300,
   /** `terminate(timeout)`: five minutes. */
   terminate: 300,
-  /** `resume.window`: an hour. */
-  window: MAX_RESUME_WINDOW,
   /** `rateLimit.per`: an hour. */
   per: 3_600,
 });

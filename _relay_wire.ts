@@ -43,7 +43,7 @@ export type KindValue = typeof Kind[keyof typeof Kind];
 const KINDS: readonly KindValue[] = Object.values(Kind);
 
 /** The length of a relay's id, in bytes. */
-export const RELAY_ID_BYTES = 16;
+const RELAY_ID_BYTES = 16;
 const HEADER = 1 + RELAY_ID_BYTES;
 
 const encoder = new TextEncoder();

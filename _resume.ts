@@ -259,7 +259,7 @@ export class Resumption {
     } else if (this.#ackTimer === undefined) {
       this.#ackTimer = setTimeout(() => {
         this.#ackTimer = undefined;
-        if (this.#phase === "linked" && this.state.owesAck) {
+        if (this.#phase === "linked" && this.state.ackPending) {
           host.link?.send(
             encodeControl({ type: "ack", received: this.state.takeAck() }),
           );

@@ -54,7 +54,7 @@ export const MAX_WINDOW = 4_294_967;
  * The longest `resume.window` accepted, in seconds (an hour): past it a value
  * is taken for milliseconds given by mistake.
  */
-export const MAX_RESUME_WINDOW = 3_600;
+const MAX_RESUME_WINDOW = 3_600;
 
 const SERVER = "Cannot create WebSocketServer";
 const MiB = 1024 * 1024;

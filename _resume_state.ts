@@ -253,11 +253,6 @@ export class ResumeState<T> {
       this.#unackedBytes >= this.#ackEveryBytes;
   }
 
-  /** Whether messages arrived since the last ack. */
-  get owesAck(): boolean {
-    return this.#unackedMessages > 0;
-  }
-
   /** The count to acknowledge now; the ack is no longer owed. */
   takeAck(): number {
     this.#unackedMessages = 0;
