@@ -71,8 +71,8 @@ export class ClientSession<T> extends Session<T> {
     }
   }
 
-  protected override openEvent(): object {
-    return this.#client.reconnect?.policy.opened() ?? FIRST_OPEN;
+  protected override openEvent(resumed: boolean): object {
+    return this.#client.reconnect?.policy.opened(resumed) ?? FIRST_OPEN;
   }
 
   protected override withDropped(errors: WSError[]): WSError[] {

@@ -194,11 +194,18 @@ export const FIRST_OPEN: WSClientOpenEvent = Object.freeze({
   resumed: false,
 });
 
-/** The event of each later `onOpen` (not resumed: resuming sets its own). */
+/** The event of each later `onOpen`, not resumed. */
 const REOPEN: WSClientOpenEvent = Object.freeze({
   type: "open",
   reconnected: true,
   resumed: false,
+});
+
+/** The event of an `onOpen` that resumed the session. */
+const RESUMED_OPEN: WSClientOpenEvent = Object.freeze({
+  type: "open",
+  reconnected: true,
+  resumed: true,
 });
 
 /**
@@ -243,12 +250,13 @@ export class Reconnector {
   }
 
   /**
-   * A connection opened: the count of retries starts again.
+   * A connection opened (`resumed` the session or not): the count of
+   * retries starts again.
    *
    * @returns The event of its `onOpen`.
    */
-  opened(): WSClientOpenEvent {
-    const event = this.#opened ? REOPEN : FIRST_OPEN;
+  opened(resumed = false): WSClientOpenEvent {
+    const event = resumed ? RESUMED_OPEN : this.#opened ? REOPEN : FIRST_OPEN;
     this.#opened = true;
     this.attempt = 0;
     this.failures = 0;

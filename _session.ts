@@ -38,13 +38,6 @@ import type { WSClientStatus, WSError } from "./_types.ts";
 
 const OPEN = Object.freeze({ type: "open" as const });
 
-/** The event of a client's `onOpen` after a resume. */
-const RESUMED_OPEN = Object.freeze({
-  type: "open" as const,
-  reconnected: true,
-  resumed: true,
-});
-
 /**
  * One connection's life, as both the connection and the client see it. It
  * owns its link's use, the lifecycle, the codec calls and fatal errors.
@@ -305,9 +298,7 @@ export class Session<T> extends CallbackQueue<T>
     this.#phase = "open";
     this.#settings.owner.connected?.(this);
     this.flushQueued?.();
-    // Called after a resume too: a client's reconnect policy counts afresh.
-    const opened = this.openEvent?.() ?? OPEN;
-    this.push("onOpen", resumed ? RESUMED_OPEN : opened);
+    this.push("onOpen", this.openEvent?.(resumed) ?? OPEN);
   }
 
   /**
@@ -416,8 +407,11 @@ export class Session<T> extends CallbackQueue<T>
   protected queueFirst?(data: Encoded[]): void;
   /** At open, before `onOpen`: what waited goes (a client's queue). */
   protected flushQueued?(): void;
-  /** The event of `onOpen` (a client's says whether it reconnected). */
-  protected openEvent?(): object;
+  /**
+   * The event of `onOpen` at each open, `resumed` or not (a client's says
+   * whether it reconnected, and its reconnect count starts afresh).
+   */
+  protected openEvent?(resumed: boolean): object;
   /**
    * Adds the dropped-messages entry (newest first) where messages waited
    * (a client's queue), and empties the queue.
