@@ -253,20 +253,23 @@ export class Resumption {
     const size = frameSize(frame);
     if (!host.admit(size)) return;
     if (this.state.countReceived(size)) {
-      host.link?.send(
-        encodeControl({ type: "ack", received: this.state.takeAck() }),
-      );
+      this.#sendAck(host);
     } else if (this.#ackTimer === undefined) {
       this.#ackTimer = setTimeout(() => {
         this.#ackTimer = undefined;
         if (this.#phase === "linked" && this.state.ackPending) {
-          host.link?.send(
-            encodeControl({ type: "ack", received: this.state.takeAck() }),
-          );
+          this.#sendAck(host);
         }
       }, ACK_EVERY_MS);
     }
     host.deliver(frame);
+  }
+
+  /** Acknowledges what was received so far. */
+  #sendAck(host: ResumeHost): void {
+    host.link?.send(
+      encodeControl({ type: "ack", received: this.state.takeAck() }),
+    );
   }
 
   /**
