@@ -64,11 +64,7 @@ export class ClientSession<T> extends Session<T> {
     const outbox = this.#outbox;
     if (outbox === null) return;
     this.#outbox = null;
-    const resume = this.resumption;
-    for (const data of outbox) {
-      if (resume !== null) resume.write(data, this);
-      else this.link?.send(data);
-    }
+    for (const data of outbox) this.write(data);
   }
 
   protected override openEvent(resumed: boolean): object {

@@ -274,18 +274,19 @@ export class Session<T> extends CallbackQueue<T>
   send(message: unknown): boolean {
     const data = encode(message);
     if (STATUS[this.#phase] !== "Connected") return this.queue?.(data) ?? false;
-    this.#write(data);
+    this.write(data);
     return true;
   }
 
   /** Sends an already encoded message (broadcast); false if not open. */
   sendEncoded(data: Encoded): boolean {
     if (STATUS[this.#phase] !== "Connected") return false;
-    this.#write(data);
+    this.write(data);
     return true;
   }
 
-  #write(data: Encoded): void {
+  /** Sends `data` on the open link, through resume's layer where it is on. */
+  protected write(data: Encoded): void {
     if (this.#resume === null) this.transmit(data, data);
     else this.#resume.write(data, this);
   }
