@@ -6,7 +6,11 @@
  *
  * @module
  */
-import { checkClientHandler } from "./_handlers.ts";
+import {
+  callbackNames,
+  checkCallbackNames,
+  CLIENT_CALLBACKS,
+} from "./_handlers.ts";
 import {
   checkBoolean,
   checkDataType,
@@ -105,12 +109,18 @@ export const CLIENT_SETTINGS = {
 /** The client's settings once checked, defaults applied. */
 export type ResolvedClientSettings = Resolved<typeof CLIENT_SETTINGS>;
 
+/** The client handler's callbacks and settings, by lower-case name. */
+const CLIENT_NAMES = callbackNames([
+  ...CLIENT_CALLBACKS,
+  ...Object.keys(CLIENT_SETTINGS),
+]);
+
 /** Checks the settings of a client's handler and applies the defaults. */
 export function resolveClientSettings(
   handler: unknown,
 ): ResolvedClientSettings {
   const given = checkObject(handler ?? {}, "handler", CLIENT);
-  checkClientHandler(given, CLIENT);
+  checkCallbackNames(given, CLIENT_NAMES, "handler", CLIENT);
   const settings = resolveOptions(
     CLIENT_SETTINGS,
     given,

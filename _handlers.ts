@@ -12,7 +12,7 @@
  * The callbacks and settings of a kind of handler, by their lower-case
  * names: what {@linkcode checkCallbackNames} looks a key up in.
  */
-function callbackNames(
+export function callbackNames(
   names: readonly string[],
 ): ReadonlyMap<string, string> {
   return new Map(names.map((name) => [name.toLowerCase(), name]));
@@ -35,9 +35,7 @@ export function checkCallbackNames(
 ): void {
   let holder: object | null = handler;
   while (holder !== null && holder !== Object.prototype) {
-    if (holder !== handler) {
-      if (CHECKED_PROTOTYPES.has(holder)) break;
-    }
+    if (holder !== handler && CHECKED_PROTOTYPES.has(holder)) break;
     for (const key of Object.getOwnPropertyNames(holder)) {
       const right = names.get(key.toLowerCase());
       if (right !== undefined && right !== key) {
@@ -67,20 +65,14 @@ const CONNECTION_CALLBACKS = callbackNames([
   "onError",
 ]);
 
-/** The client handler's callbacks and settings. */
-const CLIENT_NAMES = callbackNames([
+/** The client handler's callbacks (its settings are `CLIENT_SETTINGS`'s keys). */
+export const CLIENT_CALLBACKS: readonly string[] = [
   "onOpen",
   "onMessage",
   "onError",
   "onTerminate",
   "onReconnecting",
-  "dataType",
-  "headers",
-  "protocols",
-  "maxQueued",
-  "reconnect",
-  "resume",
-]);
+];
 
 /**
  * Checks the handler of `new WebSocketServer`: an object with an
@@ -104,9 +96,4 @@ export function checkConnectionHandler(handler: object): void {
     "handler",
     "Cannot accept connection",
   );
-}
-
-/** Checks a client handler's names (its settings are checked apart). */
-export function checkClientHandler(handler: object, action: string): void {
-  checkCallbackNames(handler, CLIENT_NAMES, "handler", action);
 }
