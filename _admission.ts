@@ -1,6 +1,7 @@
 /**
  * The server's admission of an upgrade request, before any socket: the
- * path, the handshake's checks, the allowed origins, a resume offer,
+ * path, the handshake's checks, the allowed origins, a resume offer (a
+ * fresh connection where it is not resumed, here or by its owner),
  * `maxConnections`, `maxConnectionsPerAddress` (and the key each admitted
  * session holds), `onConnection` and its answer (a handler, a refusal, a
  * `Response`, or a promise of one), and the answer to each refusal. The
@@ -47,14 +48,13 @@ export interface AdmissionHost<S, X> {
   onConnection(request: WSRequest, context: X, headers: Headers): unknown;
   /**
    * A resume offer of a session this server holds (or another instance,
-   * through a relay): the answer of its new socket; `undefined` to go on
-   * as a fresh connection.
+   * through a relay): the answer of its new socket; `undefined`, at once
+   * or from the promise (the owner did not resume it), to go on as a fresh
+   * connection.
    */
   resume(
     request: Request,
-    info: unknown,
-    context: X,
-  ): Response | Promise<Response> | undefined;
+  ): Response | Promise<Response | undefined> | undefined;
   /** Upgrades `request` for an accepted handler: its session and answer. */
   upgrade(
     request: Request,
@@ -110,7 +110,10 @@ export class Admission<S, X> {
     }
   }
 
-  /** Answers `request`: an upgrade, or a refusal. */
+  /**
+   * Answers `request`: its checks (terminated, path, handshake, origin),
+   * then a resume where it offers one, else a fresh connection.
+   */
   admit(
     request: Request,
     info: unknown,
@@ -134,9 +137,34 @@ export class Admission<S, X> {
     }
     if (options.resume !== null) {
       // A resume counts once: its session is live already.
-      const resumed = host.resume(request, info, context);
-      if (resumed !== undefined) return resumed;
+      const resumed = host.resume(request);
+      if (resumed instanceof Response) return resumed;
+      if (resumed !== undefined) {
+        // Relayed: where the owner did not resume it, a fresh connection,
+        // unless the server terminated meanwhile.
+        return resumed.then((answer) =>
+          answer ??
+            (host.terminated()
+              ? terminatedAnswer()
+              : this.#fresh(request, info, context, params))
+        );
+      }
     }
+    return this.#fresh(request, info, context, params);
+  }
+
+  /**
+   * Admits `request` as a fresh connection: `maxConnections`,
+   * `maxConnectionsPerAddress`, `onConnection` and its answer.
+   */
+  #fresh(
+    request: Request,
+    info: unknown,
+    context: X,
+    params: Record<string, string> | null,
+  ): Response | Promise<Response> {
+    const host = this.#host;
+    const options = this.#options;
     if (host.liveCount() + this.#pending >= options.maxConnections) {
       this.#stats.limits.maxConnections++;
       return plain(503, "Too Many Connections");

@@ -400,12 +400,26 @@ function checkSignals(value: unknown, name: string): readonly string[] {
   return names;
 }
 
-/** The optional methods of a backplane: functions where present. */
-const OPTIONAL_METHODS = ["publishTopic", "subscribe", "unsubscribe"] as const;
+/**
+ * The optional members of a backplane and what each must be where present:
+ * a function, but `instance`, a string (checked at construction: the
+ * cluster's code that reads them is loaded later, and `clusterStats` later
+ * still).
+ */
+const OPTIONAL_MEMBERS = [
+  ["publishTopic", "function"],
+  ["subscribe", "function"],
+  ["unsubscribe", "function"],
+  ["instance", "string"],
+  ["sendTo", "function"],
+  ["alive", "function"],
+  ["instances", "function"],
+  ["heard", "function"],
+] as const satisfies readonly (readonly [keyof Backplane, string])[];
 
 /**
  * A backplane is any object with `start`, `publish` and `close` methods,
- * and functions for the optional ones it has.
+ * and, for each optional member it has, one of the right type.
  */
 function checkBackplane(value: unknown, name: string): Backplane {
   const candidate = value as Partial<Record<keyof Backplane, unknown>>;
@@ -413,16 +427,23 @@ function checkBackplane(value: unknown, name: string): Backplane {
     typeof value !== "object" || value === null ||
     typeof candidate.start !== "function" ||
     typeof candidate.publish !== "function" ||
-    typeof candidate.close !== "function" ||
-    OPTIONAL_METHODS.some((method) =>
-      candidate[method] !== undefined && typeof candidate[method] !== "function"
-    )
+    typeof candidate.close !== "function"
   ) {
     throw new TypeError(
       `${SERVER}: ${name} must be a Backplane (start, publish and close methods), current value is ${
         describe(value)
       }`,
     );
+  }
+  for (const [member, type] of OPTIONAL_MEMBERS) {
+    const given = candidate[member];
+    if (given !== undefined && typeof given !== type) {
+      throw new TypeError(
+        `${SERVER}: ${name} must be a Backplane, and ${name}.${member} a ${type} where present, current value is ${
+          describe(given)
+        }`,
+      );
+    }
   }
   return value as Backplane;
 }

@@ -113,16 +113,13 @@ export class ServerSessions<T, X> {
     this.upgrader = new Upgrader(options, registry, settings, stats, {
       open: (session, request, protocol, context) =>
         host.open(session, request, protocol, context, topics),
-      readmit: (request, info, context) =>
-        this.admission.admit(request, info, context),
     });
     this.admission = new Admission(options, pattern, stats, {
       terminated: () => host.terminated(),
       liveCount: () => registry.live.size,
       onConnection: (request, context, headers) =>
         host.onConnection(request, context, headers),
-      resume: (request, info, context) =>
-        this.upgrader.resume(request, info, context),
+      resume: (request) => this.upgrader.resume(request),
       upgrade: (request, wsRequest, accepted) =>
         this.upgrader.upgrade(request, wsRequest, accepted),
       report: (statusText, errors) => host.report(statusText, errors),

@@ -48,15 +48,6 @@ export interface ConnectionMaker<T, X> {
     protocol: string,
     context: X,
   ): void;
-  /**
-   * Admits `request` again, as a fresh connection (a resume whose owner,
-   * on another instance, did not resume it), with the context it came with.
-   */
-  readmit?(
-    request: Request,
-    info: unknown,
-    context: X,
-  ): Response | Promise<Response>;
 }
 
 /**
@@ -93,8 +84,6 @@ export class Upgrader<T, X> {
    * not resume. Requests wait for it.
    */
   ready: Promise<void> | undefined;
-  /** Resumes that another instance did not resume: fresh from here. */
-  readonly #fellThrough = new WeakSet<Request>();
 
   /**
    * @param connections Makes the connection of a new session (its target).
@@ -140,14 +129,13 @@ export class Upgrader<T, X> {
   /**
    * Attaches the socket of a resume to its session: the token names a
    * session this server holds (compared in constant time), not over, and
-   * the count the client offers is one it can resume from. Otherwise
-   * `undefined`: the handshake goes on as a fresh one.
+   * the count the client offers is one it can resume from; or relayed to
+   * the instance that owns it. Otherwise `undefined`, at once or from the
+   * relay's promise: the handshake goes on as a fresh one.
    */
   resume(
     request: Request,
-    info: unknown,
-    context: X,
-  ): Response | Promise<Response> | undefined {
+  ): Response | Promise<Response | undefined> | undefined {
     const offer = parseProtocols(request.headers.get("sec-websocket-protocol"))
       .resume;
     if (offer === null || offer.token === null) return undefined;
@@ -160,8 +148,6 @@ export class Upgrader<T, X> {
         offer.token,
         offer.received,
         request,
-        info,
-        context,
       );
     }
     const session = this.#registry.find(tokenSelector(offer.token));
@@ -186,8 +172,9 @@ export class Upgrader<T, X> {
   }
 
   /**
-   * A resume whose session another instance owns: relayed there where it
-   * resumes it; else admitted again as a fresh connection.
+   * A resume whose session another instance owns: relayed there, the
+   * answer of the socket where the owner resumes it; `undefined` (at once,
+   * or from the promise) where it does not.
    */
   #relay(
     cluster: Cluster,
@@ -195,18 +182,10 @@ export class Upgrader<T, X> {
     token: string,
     received: number,
     request: Request,
-    info: unknown,
-    context: X,
-  ): Promise<Response> | undefined {
-    const readmit = this.#connections.readmit;
-    if (readmit === undefined || this.#fellThrough.has(request)) {
-      return undefined;
-    }
+  ): Response | Promise<Response | undefined> | undefined {
     if (!cluster.reachable) {
       // Cut off from the owner for now (Redis down): the client retries.
-      return Promise.resolve(
-        plain(503, "Service Unavailable", { "retry-after": "1" }),
-      );
+      return plain(503, "Service Unavailable", { "retry-after": "1" });
     }
     if (!cluster.alive(owner)) return undefined;
     return cluster.relay(owner, token, received, () => {
@@ -218,10 +197,6 @@ export class Upgrader<T, X> {
         );
       }
       return upgraded;
-    }).then((answer) => {
-      if (answer !== undefined) return answer;
-      this.#fellThrough.add(request);
-      return readmit(request, info, context);
     });
   }
 

@@ -198,3 +198,48 @@ Deno.test("Backplane: a failure and a recovery reach the server's onError; a wro
   );
   assertThrows(() => new BroadcastChannelBackplane(""), TypeError);
 });
+
+Deno.test("a backplane's optional members are checked at construction: a function (a string for instance) where present, each named", async () => {
+  const base: Backplane = {
+    start() {},
+    publish() {},
+    close: () => Promise.resolve(),
+  };
+  // The member, a wrong value, what it must be, the value as described.
+  const wrong = [
+    ["publishTopic", 1, "a function", "1"],
+    ["subscribe", "yes", "a function", '"yes"'],
+    ["unsubscribe", null, "a function", "null"],
+    ["sendTo", true, "a function", "true"],
+    ["alive", 1, "a function", "1"],
+    ["instances", [], "a function", "an array"],
+    ["heard", {}, "a function", "an object"],
+    ["instance", 7, "a string", "7"],
+  ] as const;
+  for (const [member, value, what, described] of wrong) {
+    const backplane = { ...base, [member]: value } as unknown as Backplane;
+    const error = assertThrows(
+      () => new WebSocketServer(relay, { backplane }),
+      TypeError,
+    );
+    assertEquals(
+      error.message,
+      `Cannot create WebSocketServer: options.backplane must be a Backplane, and options.backplane.${member} ${what} where present, current value is ${described}`,
+    );
+  }
+  // Each member well formed, or each absent, is taken.
+  const whole: Backplane = {
+    ...base,
+    instance: "SelfAAAA",
+    sendTo: () => true,
+    alive: () => true,
+    instances: () => [],
+    heard: () => Promise.resolve(),
+    publishTopic() {},
+    subscribe() {},
+    unsubscribe() {},
+  };
+  for (const backplane of [whole, base]) {
+    await using _wss = new WebSocketServer(relay, { backplane });
+  }
+});
