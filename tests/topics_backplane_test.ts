@@ -8,7 +8,6 @@
  * @module
  */
 import { assert, assertEquals } from "@std/assert";
-import { deadline } from "@std/async";
 import { BroadcastChannelBackplane, type WSServerHandler } from "../mod.ts";
 import {
   connect,
@@ -18,6 +17,7 @@ import {
   type Peer,
   sequences,
 } from "./_helpers.ts";
+import { Chat } from "./_chat_process.ts";
 
 /** Subscribes a client to the topics its URL names, then says "ready". */
 const rooms: WSServerHandler = {
@@ -121,63 +121,11 @@ Deno.test("topics over BroadcastChannelBackplane: what is no publish on the chan
   await hangUp(peer);
 });
 
-/** What the launcher prints once every worker is up. */
-const CHAT_ON = /Chat on http:\/\/localhost:(\d+)\/ \((\d+) workers?\)/;
-
-/** `deno task serve` with `workers` workers on port 0, until disposed. */
-async function chat(workers: number): Promise<
-  { port: number; workers: number } & AsyncDisposable
-> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["task", "serve"],
-    cwd: new URL("..", import.meta.url).pathname,
-    env: { PORT: "0", NO_COLOR: "1", DENO_JOBS: String(workers) },
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const output = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  const dispose = async () => {
-    try {
-      child.kill("SIGTERM");
-    } catch {
-      // Exited already.
-    }
-    try {
-      await deadline(child.status, 10_000);
-    } finally {
-      try {
-        child.kill("SIGKILL");
-      } catch {
-        // Exited.
-      }
-      await output.cancel();
-      await child.status;
-    }
-  };
-  try {
-    let printed = "";
-    let said = CHAT_ON.exec(printed);
-    while (said === null) {
-      const { value, done } = await deadline(output.read(), 60_000);
-      if (done) throw new Error(`The chat exited, having printed: ${printed}`);
-      printed += value;
-      said = CHAT_ON.exec(printed);
-    }
-    return {
-      port: Number(said[1]),
-      workers: Number(said[2]),
-      [Symbol.asyncDispose]: dispose,
-    };
-  } catch (error) {
-    await dispose();
-    throw error;
-  }
-}
-
 Deno.test("the chat's rooms under deno serve --parallel with 3 workers: a room's messages reach that room only, each once, in order", async () => {
-  await using served = await chat(3);
+  await using served = new Chat({ DENO_JOBS: "3" });
+  await served.listening();
   assertEquals(served.workers, 3);
-  const url = (room: string) => `ws://127.0.0.1:${served.port}/ws?room=${room}`;
+  const url = (room: string) => `${served.url}?room=${room}`;
   // 12 clients, the kernel spreads them over the 3 workers' listeners.
   const roomOf = (i: number) => i % 2 === 0 ? "red" : "blue";
   const peers: Peer[] = [];
@@ -219,15 +167,11 @@ Deno.test("the chat's rooms under deno serve --parallel with 3 workers: a room's
       assert(!peer.messages.includes("Client disconnected"));
     }
     // The count the page shows is its room's (the worker that answers).
-    const answer = await fetch(
-      `http://127.0.0.1:${served.port}/count?room=blue`,
-    );
+    const answer = await fetch(served.http("/count?room=blue"));
     const { room, count } = await answer.json();
     assertEquals(room, "blue");
     assert(count >= 0 && count <= 6, `count ${count}`);
-    const empty = await fetch(
-      `http://127.0.0.1:${served.port}/count?room=none`,
-    );
+    const empty = await fetch(served.http("/count?room=none"));
     assertEquals(await empty.json(), { room: "none", count: 0 });
   } finally {
     for (const peer of peers) await hangUp(peer).catch(() => {});
