@@ -1,5 +1,5 @@
 /**
- * Statistics of the benchmark: medians and ranges over rounds, a latency
+ * Statistics of the benchmark: medians, quantiles and ranges, a latency
  * histogram that two load processes can merge, number formatting.
  *
  * @module
@@ -14,6 +14,33 @@ export function median(values: readonly number[]): number {
   const upper = sorted[middle] as number;
   if (sorted.length % 2 === 1) return upper;
   return ((sorted[middle - 1] as number) + upper) / 2;
+}
+
+/**
+ * The `q`-quantile (`q` from 0 to 1) of `values` by nearest rank: the
+ * smallest value with at least `q` of all at or below it, as
+ * {@linkcode Histogram.percentile} reads its buckets (`q` 0.99 of 100
+ * values: the 99th smallest); NaN when empty. {@linkcode median} is the
+ * middle (0.5) as the mean of the middle two.
+ *
+ * @example
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { quantile } from "./_stats.ts";
+ * const values = Array.from({ length: 100 }, (_, i) => 100 - i); // 100..1
+ * assertEquals(quantile(values, 0.99), 99);
+ * assertEquals(quantile(values, 0.07), 7);
+ * assertEquals(quantile(values, 1), 100);
+ * assertEquals(quantile(values, 0), 1);
+ * ```
+ */
+export function quantile(values: readonly number[], q: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  // q × n off by a float's last bit (0.07 × 100 is 7.000000000000001)
+  // rounds to the rank it means.
+  const rank = Math.ceil(q * sorted.length - 1e-9);
+  return sorted[Math.min(Math.max(rank, 1), sorted.length) - 1] as number;
 }
 
 /** The smallest and largest of `values`. */

@@ -31,6 +31,7 @@ import {
 import { RedisBackplane } from "../redis.ts";
 import { Relay } from "../testkit/relay.ts";
 import { RedisLauncher } from "../testkit/redis_launcher.ts";
+import { median, quantile } from "./_stats.ts";
 
 const flags = parseArgs(Deno.args, {
   string: ["trips", "cuts", "redis-server"],
@@ -39,14 +40,8 @@ const flags = parseArgs(Deno.args, {
 const TRIPS = Number(flags.trips);
 const CUTS = Number(flags.cuts);
 
-function quantile(sorted: number[], q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ??
-    NaN;
-}
-
 function summary(samples: number[]): { p50: number; p99: number } {
-  const sorted = [...samples].sort((x, y) => x - y);
-  return { p50: quantile(sorted, 0.5), p99: quantile(sorted, 0.99) };
+  return { p50: median(samples), p99: quantile(samples, 0.99) };
 }
 
 function ms(value: number): string {
@@ -207,7 +202,7 @@ async function backplaneCost(): Promise<void> {
   const sorted = [...ratios].sort((x, y) => x - y);
   console.log(
     `local path, backplane set ÷ none (throughput), ${rounds} rounds of ${TRIPS} round trips: median ${
-      quantile(sorted, 0.5).toFixed(2)
+      median(ratios).toFixed(2)
     } (${sorted.map((r) => r.toFixed(2)).join(", ")})`,
   );
 }

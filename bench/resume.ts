@@ -26,6 +26,7 @@ import { format as formatBytes } from "@std/fmt/bytes";
 import { WebSocket, WebSocketServer } from "../mod.ts";
 import { Relay } from "../testkit/relay.ts";
 import { deadline } from "@std/async/deadline";
+import { median, quantile } from "./_stats.ts";
 
 const flags = parseArgs(Deno.args, {
   string: ["cuts", "conns"],
@@ -45,11 +46,6 @@ function count(name: "cuts" | "conns"): number {
 
 const CUTS = count("cuts");
 const CONNS = count("conns");
-
-function quantile(sorted: number[], q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ??
-    NaN;
-}
 
 async function timeToResume(): Promise<number[]> {
   const wss = new WebSocketServer({
@@ -82,7 +78,7 @@ async function timeToResume(): Promise<number[]> {
   ws.terminate();
   await relay.close();
   await wss.terminate();
-  return times.sort((a, b) => a - b);
+  return times;
 }
 
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -167,9 +163,9 @@ async function echoRate(resume: boolean, conns = 32): Promise<number> {
 const times = await timeToResume();
 console.log(
   `cut → resumed (${CUTS} cuts, loopback, delay 0): median ${
-    quantile(times, 0.5).toFixed(2)
+    median(times).toFixed(2)
   } ms, p99 ${quantile(times, 0.99).toFixed(2)} ms, max ${
-    (times.at(-1) as number).toFixed(2)
+    Math.max(...times).toFixed(2)
   } ms`,
 );
 const rates: Record<string, number[]> = { off: [], on: [] };
@@ -177,8 +173,6 @@ for (let round = 0; round < 3; round++) {
   rates.off?.push(await echoRate(false));
   rates.on?.push(await echoRate(true));
 }
-const median = (values: number[]) =>
-  quantile([...values].sort((a, b) => a - b), 0.5);
 const off = median(rates.off ?? []);
 const on = median(rates.on ?? []);
 console.log(

@@ -6,8 +6,21 @@
  */
 import { deadline } from "@std/async/deadline";
 
-/** `deno <args>` as a child, its stdout kept as lines. */
-export class LineChild {
+/**
+ * `deno <args>` as a child, its stdout kept as lines; stopped when disposed.
+ *
+ * @example
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { LineChild } from "./line_child.ts";
+ * await using child = new LineChild([
+ *   "eval",
+ *   "console.log('port 1234'); setTimeout(() => {}, 60_000);",
+ * ]);
+ * assertEquals(await child.line(/^port \d+$/), "port 1234");
+ * ```
+ */
+export class LineChild implements AsyncDisposable {
   /** Every line it printed so far. */
   readonly lines: string[] = [];
   readonly #child: Deno.ChildProcess;
@@ -80,5 +93,19 @@ export class LineChild {
     this.kill("SIGTERM");
     await deadline(this.#child.status, 5000);
     await this.#read;
+  }
+
+  /**
+   * {@linkcode LineChild.stop}; a child still alive after it is killed
+   * (SIGKILL) and waited for, and the failure of `stop` thrown.
+   */
+  async [Symbol.asyncDispose](): Promise<void> {
+    try {
+      await this.stop();
+    } finally {
+      this.kill("SIGKILL");
+      await this.#child.status;
+      await this.#read;
+    }
   }
 }

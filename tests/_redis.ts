@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { LineChild } from "../testkit/line_child.ts";
 import { tools } from "../testkit/provision.ts";
 import { RedisLauncher } from "../testkit/redis_launcher.ts";
 
@@ -52,5 +53,49 @@ export async function anyRedis(): Promise<{ url: string } & AsyncDisposable> {
 export class RedisProcess extends RedisLauncher {
   constructor() {
     super({ program: REDIS_SERVER });
+  }
+}
+
+/**
+ * A ws4d server on a `RedisBackplane` in a process of its own,
+ * `deno run tests/<script> <redisUrl> <channel>` (`_redis_server.ts`,
+ * `_topics_redis_server.ts`), read line by line: it prints `port <n>` once
+ * it listens. Stopped when disposed.
+ *
+ * @example
+ * ```ts ignore
+ * import { RedisServerChild } from "./_redis.ts";
+ * await using server = new RedisServerChild(
+ *   "_redis_server.ts",
+ *   "redis://127.0.0.1:6379",
+ *   "a-channel",
+ * );
+ * const ws = new WebSocket(await server.url());
+ * ```
+ */
+export class RedisServerChild extends LineChild {
+  /** Starts `deno run tests/<script> <redisUrl> <channel>`. */
+  constructor(script: string, redisUrl: string, channel: string) {
+    super([
+      "run",
+      "--allow-net",
+      "--allow-env",
+      "--allow-read",
+      "--allow-sys",
+      new URL(script, import.meta.url).pathname,
+      redisUrl,
+      channel,
+    ]);
+  }
+
+  /** The port it listens on, once it says so. */
+  async port(): Promise<number> {
+    const line = await this.line(/^port \d+$/);
+    return Number(line.slice("port ".length));
+  }
+
+  /** `ws://127.0.0.1:<port><path>`, once it listens. */
+  async url(path = "/"): Promise<string> {
+    return `ws://127.0.0.1:${await this.port()}${path}`;
   }
 }

@@ -18,7 +18,7 @@ import {
   ratioTo,
   table,
 } from "../bench/_report.ts";
-import { formatSpread, Histogram, median } from "../bench/_stats.ts";
+import { formatSpread, Histogram, median, quantile } from "../bench/_stats.ts";
 import { type Goal, goalCell, goalLine, verdict } from "../bench/_goals.ts";
 import { levels } from "../bench/scenarios/idle.ts";
 
@@ -49,6 +49,25 @@ Deno.test("median, medianOf and ratioTo skip failed rounds and compare medians",
   assertEquals(medianOf(samples, "ws4d@HEAD~1", (m) => m.value), 200);
   assertEquals(ratioTo(samples, "raw", "ws4d", (m) => m.value), 0.9);
   assert(Number.isNaN(ratioTo(samples, "nobody", "ws4d", (m) => m.value)));
+});
+
+Deno.test("quantile is the nearest rank, as the histogram's percentile, of values in any order", () => {
+  const values = Array.from({ length: 200 }, (_, i) => (i * 37) % 200 + 1);
+  assertEquals(quantile(values, 0.99), 198);
+  assertEquals(quantile(values, 0.5), 100);
+  assertEquals(quantile(values, 0.07), 14);
+  assertEquals(quantile(values, 0), 1);
+  assertEquals(quantile(values, 1), 200);
+  assertEquals(quantile([5], 0.99), 5);
+  assert(Number.isNaN(quantile([], 0.5)));
+  // The order given is left as it was.
+  assertEquals(values.slice(0, 3), [1, 38, 75]);
+  const histogram = new Histogram();
+  for (const value of values) histogram.record(Math.pow(1.02, value));
+  assertEquals(
+    Math.round(Math.log(histogram.percentile(99)) / Math.log(1.02)),
+    quantile(values, 0.99),
+  );
 });
 
 Deno.test("ratioCell is empty for the base itself and for a base that did not run", () => {

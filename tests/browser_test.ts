@@ -13,7 +13,7 @@ import {
   assertStrictEquals,
 } from "@std/assert";
 import { chromium, type Page } from "npm:playwright-core@^1";
-import { deadline } from "@std/async/deadline";
+import { Chat } from "./_chat_process.ts";
 import { connect, hangUp } from "./_helpers.ts";
 import { Relay } from "../testkit/relay.ts";
 import { tools } from "../testkit/provision.ts";
@@ -88,74 +88,6 @@ Deno.test({
   },
 });
 
-/** What the launcher prints once every worker is up. */
-const CHAT_ON = /Chat on http:\/\/localhost:(\d+)\//;
-
-/**
- * `deno task serve` (one worker) on `port`, by default 0: the port it bound
- * is read back from what it prints. Until `stop`.
- */
-async function serveChat(port = 0) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["task", "serve"],
-    cwd: new URL("..", import.meta.url).pathname,
-    env: { PORT: String(port), DENO_JOBS: "1", NO_COLOR: "1" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "null",
-  }).spawn();
-  const output = child.stdout.pipeThrough(new TextDecoderStream())
-    .getReader();
-  let printed = "";
-  let bound = 0;
-  try {
-    let said = CHAT_ON.exec(printed);
-    while (said === null) {
-      const { value, done } = await deadline(
-        output.read(),
-        30_000,
-      );
-      if (done) throw new Error(`deno task serve exited: ${printed}`);
-      printed += value;
-      said = CHAT_ON.exec(printed);
-    }
-    bound = Number(said[1]);
-  } catch (error) {
-    child.kill("SIGKILL");
-    await output.cancel();
-    await child.status;
-    throw error;
-  }
-  let stopped: Promise<Deno.CommandStatus | undefined> | undefined;
-  /**
-   * SIGTERM, then its exit status; SIGKILL after 5 s. `undefined` when it
-   * had to be killed: `deno serve --parallel` (Deno 2.9.6) now and then
-   * stays alive after its shutdown, no longer listening and with no
-   * connection; tests/chat_test.ts is where the exit is asserted.
-   */
-  const stop = () =>
-    stopped ??= (async () => {
-      try {
-        child.kill("SIGTERM");
-        return await deadline(child.status, 5_000)
-          .catch(() => undefined);
-      } finally {
-        try {
-          child.kill("SIGKILL");
-        } catch {
-          // Exited already.
-        }
-        await output.cancel();
-        await child.status;
-      }
-    })();
-  return {
-    port: bound,
-    stop,
-    [Symbol.asyncDispose]: async () => void await stop(),
-  };
-}
-
 /** Waits until the page's status reads exactly `text`. */
 function status(page: Page, text: string, timeout = 10_000) {
   return page.waitForSelector(`#status:text-is("${text}")`, { timeout });
@@ -167,52 +99,52 @@ Deno.test({
   ignore: CHROMIUM === undefined,
   ...browserTest,
   async fn() {
-    const first = await serveChat();
+    // One worker each, on port 0 then on the port the first one bound.
+    await using first = new Chat({ DENO_JOBS: "1" });
+    await first.listening();
     const url = `http://127.0.0.1:${first.port}/`;
-    let second: Awaited<ReturnType<typeof serveChat>> | undefined;
-    try {
-      await using chrome = await browser();
-      const alice = await chrome.context.newPage();
-      const bob = await chrome.context.newPage();
-      await alice.goto(url);
-      await status(alice, "Connected");
-      await bob.goto(url);
-      await status(bob, "Connected");
+    await using chrome = await browser();
+    const alice = await chrome.context.newPage();
+    const bob = await chrome.context.newPage();
+    await alice.goto(url);
+    await status(alice, "Connected");
+    await bob.goto(url);
+    await status(bob, "Connected");
 
-      // SIGTERM: the chat closes every client with 1001, which is retried.
-      const stopping = first.stop();
-      await status(alice, "Reconnecting…");
-      await status(bob, "Reconnecting…");
-      assertMatch(
-        await alice.getAttribute("#status", "title") ?? "",
-        /^try \d+ in \d+\.\d s \(code 100[16]\)$/,
-      );
+    // SIGTERM: the chat closes every client with 1001, which is retried.
+    const stopping = first.end();
+    await status(alice, "Reconnecting…");
+    await status(bob, "Reconnecting…");
+    assertMatch(
+      await alice.getAttribute("#status", "title") ?? "",
+      /^try \d+ in \d+\.\d s \(code 100[16]\)$/,
+    );
 
-      await stopping;
-      // The same port again: the pages retry the URL they were loaded from.
-      second = await serveChat(first.port);
-      assertStrictEquals(second.port, first.port);
-      // The defaults: 0.5, 1, 2, 4 s … (± 50 %) between tries.
-      await status(alice, "Connected", 30_000);
-      await status(bob, "Connected", 30_000);
-      await alice.waitForSelector("#log >> text=Reconnected");
-      await alice.fill("#text", "Hello again");
-      await alice.click("#send");
-      await bob.waitForSelector("#log >> text=Hello again", {
-        timeout: 10_000,
-      });
-      const bobLog = await bob.locator("#log li").allTextContents();
-      assertStrictEquals(
-        bobLog.filter((line) => line === "Reconnected").length,
-        1,
-      );
-      assertStrictEquals(bobLog.at(-1), "Hello again");
-      await alice.close();
-      await bob.close();
-    } finally {
-      await first.stop();
-      await second?.stop();
-    }
+    await stopping;
+    // The same port again: the pages retry the URL they were loaded from.
+    await using second = new Chat({
+      DENO_JOBS: "1",
+      PORT: String(first.port),
+    });
+    await second.listening();
+    assertStrictEquals(second.port, first.port);
+    // The defaults: 0.5, 1, 2, 4 s … (± 50 %) between tries.
+    await status(alice, "Connected", 30_000);
+    await status(bob, "Connected", 30_000);
+    await alice.waitForSelector("#log >> text=Reconnected");
+    await alice.fill("#text", "Hello again");
+    await alice.click("#send");
+    await bob.waitForSelector("#log >> text=Hello again", {
+      timeout: 10_000,
+    });
+    const bobLog = await bob.locator("#log li").allTextContents();
+    assertStrictEquals(
+      bobLog.filter((line) => line === "Reconnected").length,
+      1,
+    );
+    assertStrictEquals(bobLog.at(-1), "Hello again");
+    await alice.close();
+    await bob.close();
   },
 });
 
@@ -223,7 +155,8 @@ Deno.test({
   ...browserTest,
   async fn() {
     // One worker: a session is resumed on the instance that holds it.
-    await using chat = await serveChat();
+    await using chat = new Chat({ DENO_JOBS: "1" });
+    await chat.listening();
     const server = { addr: { port: chat.port } };
     // The page goes through the relay; the sender talks to the chat directly.
     await using relay = new Relay({

@@ -13,7 +13,6 @@ import {
   assertThrows,
 } from "@std/assert";
 import { deadline } from "@std/async";
-import { LineChild } from "../testkit/line_child.ts";
 import { spy } from "@std/testing/mock";
 import { ErrorCode, WebSocketServer, type WSServerErrorEvent } from "../mod.ts";
 import { RedisBackplane } from "../redis.ts";
@@ -25,31 +24,12 @@ import {
   type Peer,
   sequences,
 } from "./_helpers.ts";
-import { hasRedisServer, RedisProcess } from "./_redis.ts";
+import { hasRedisServer, RedisProcess, RedisServerChild } from "./_redis.ts";
 
 const ignore = !hasRedisServer();
 const MESSAGES = 50;
-
-/** A server instance in its own process, read line by line. */
-class Instance extends LineChild {
-  constructor(redisUrl: string, channel: string) {
-    super([
-      "run",
-      "--allow-net",
-      "--allow-env",
-      "--allow-read",
-      "--allow-sys",
-      new URL("./_redis_server.ts", import.meta.url).pathname,
-      redisUrl,
-      channel,
-    ]);
-  }
-
-  async port(): Promise<number> {
-    const line = await this.line(/^port \d+$/);
-    return Number(line.slice(5));
-  }
-}
+/** Each instance's process: it relays every message to the other clients. */
+const SCRIPT = "_redis_server.ts";
 
 Deno.test({
   name:
@@ -59,10 +39,9 @@ Deno.test({
     await using redis = new RedisProcess();
     await redis.start();
     const channel = `test-${crypto.randomUUID()}`;
-    const instances = [
-      new Instance(redis.url, channel),
-      new Instance(redis.url, channel),
-    ];
+    await using a = new RedisServerChild(SCRIPT, redis.url, channel);
+    await using b = new RedisServerChild(SCRIPT, redis.url, channel);
+    const instances = [a, b];
     const peers: Peer[] = [];
     try {
       const ports = await Promise.all(instances.map((i) => i.port()));
@@ -107,7 +86,6 @@ Deno.test({
       }
     } finally {
       for (const peer of peers) await hangUp(peer);
-      await Promise.all(instances.map((instance) => instance.stop()));
     }
   },
 });

@@ -8,34 +8,22 @@
  * @module
  */
 import { assertEquals } from "@std/assert";
-import { LineChild } from "../testkit/line_child.ts";
 import { Buffer } from "node:buffer";
 import { createClient } from "npm:redis@^5.12.1";
 import { connect, exchange, hangUp, type Peer } from "./_helpers.ts";
-import { anyRedis, hasRedis, hasRedisServer, RedisProcess } from "./_redis.ts";
+import {
+  anyRedis,
+  hasRedis,
+  hasRedisServer,
+  RedisProcess,
+  RedisServerChild,
+} from "./_redis.ts";
 
 const ignore = !hasRedis();
 
-/** A server instance in its own process, read line by line. */
-class Instance extends LineChild {
-  constructor(redisUrl: string, channel: string) {
-    super([
-      "run",
-      "--allow-net",
-      "--allow-env",
-      "--allow-read",
-      "--allow-sys",
-      new URL("./_topics_redis_server.ts", import.meta.url).pathname,
-      redisUrl,
-      channel,
-    ]);
-  }
+/** Each instance's process: its clients subscribe to the topics they name. */
+const SCRIPT = "_topics_redis_server.ts";
 
-  async url(topics: string): Promise<string> {
-    const line = await this.line(/^port \d+$/);
-    return `ws://127.0.0.1:${line.slice(5)}/?topics=${topics}`;
-  }
-}
 async function join(url: string): Promise<Peer> {
   const peer = await connect(url);
   await peer.received(1);
@@ -60,19 +48,17 @@ Deno.test({
     await using redis = await anyRedis();
     const channel = `test-${crypto.randomUUID()}`;
     const topic = (name: string) => `${channel}\u0000topic:${name}`;
-    const [a, b] = [
-      new Instance(redis.url, channel),
-      new Instance(redis.url, channel),
-    ];
+    await using a = new RedisServerChild(SCRIPT, redis.url, channel);
+    await using b = new RedisServerChild(SCRIPT, redis.url, channel);
     const client = await redisClient(redis.url);
     const subscribersOf = async (name: string) =>
       (await client.pubSubNumSub(topic(name)))[topic(name)];
     const peers: Peer[] = [];
     try {
-      peers.push(await join(await a.url("t")));
-      peers.push(await join(await a.url("t")));
-      peers.push(await join(await b.url("t")));
-      const onlyU = await join(await b.url("u"));
+      peers.push(await join(await a.url("/?topics=t")));
+      peers.push(await join(await a.url("/?topics=t")));
+      peers.push(await join(await b.url("/?topics=t")));
+      const onlyU = await join(await b.url("/?topics=u"));
       peers.push(onlyU);
       // t on both instances, u on b only: a is not on u's channel at all.
       assertEquals(await subscribersOf("t"), 2);
@@ -94,7 +80,6 @@ Deno.test({
     } finally {
       for (const peer of peers) await hangUp(peer).catch(() => {});
       await client.close();
-      await Promise.all([a.stop(), b.stop()]);
     }
   },
 });
@@ -107,15 +92,13 @@ Deno.test({
     await using redis = await anyRedis();
     const channel = `test-${crypto.randomUUID()}`;
     const t = `${channel}\u0000topic:t`;
-    const [a, b] = [
-      new Instance(redis.url, channel),
-      new Instance(redis.url, channel),
-    ];
+    await using a = new RedisServerChild(SCRIPT, redis.url, channel);
+    await using b = new RedisServerChild(SCRIPT, redis.url, channel);
     const client = await redisClient(redis.url);
     const peers: Peer[] = [];
     try {
-      const sender = await join(await a.url(""));
-      const listener = await join(await b.url("t"));
+      const sender = await join(await a.url());
+      const listener = await join(await b.url("/?topics=t"));
       peers.push(sender, listener);
       const origin = crypto.getRandomValues(new Uint8Array(16));
       const message = (kind: number, payload: Uint8Array) =>
@@ -143,7 +126,6 @@ Deno.test({
     } finally {
       for (const peer of peers) await hangUp(peer).catch(() => {});
       await client.close();
-      await Promise.all([a.stop(), b.stop()]);
     }
   },
 });
@@ -156,14 +138,12 @@ Deno.test({
     await using redis = new RedisProcess();
     await redis.start();
     const channel = `test-${crypto.randomUUID()}`;
-    const [a, b] = [
-      new Instance(redis.url, channel),
-      new Instance(redis.url, channel),
-    ];
+    await using a = new RedisServerChild(SCRIPT, redis.url, channel);
+    await using b = new RedisServerChild(SCRIPT, redis.url, channel);
     const peers: Peer[] = [];
     try {
-      const early = await join(await b.url("t"));
-      const sender = await join(await a.url(""));
+      const early = await join(await b.url("/?topics=t"));
+      const sender = await join(await a.url());
       peers.push(early, sender);
       sender.socket.send("before");
       await early.received(1);
@@ -173,7 +153,7 @@ Deno.test({
         b.line(/backplane failed/),
       ]);
       // A topic new to b, subscribed while Redis is down.
-      const late = connect(await b.url("u"));
+      const late = connect(await b.url("/?topics=u"));
       await redis.start();
       await Promise.all([
         a.line(/backplane recovered/),
@@ -190,7 +170,6 @@ Deno.test({
       assertEquals(latePeer.messages, ["ready", "to u"]);
     } finally {
       for (const peer of peers) await hangUp(peer).catch(() => {});
-      await Promise.all([a.stop(), b.stop()]);
     }
   },
 });

@@ -6,8 +6,10 @@
  * - `deno serve examples/chat/main.ts` and Deno Deploy: `export default { fetch }`.
  *
  * `/stats` serves the whole chat's count of connections and the instance's
- * `wss.stats` as JSON; with `OTEL_DENO=true`,
- * Deno exports them as OpenTelemetry metrics (`observeServer`).
+ * `wss.stats` as JSON, `/count?room=name` a room's count in the whole chat;
+ * with `?fresh` (`&fresh`), each answers after the next heartbeat of another
+ * worker or process. With `OTEL_DENO=true`, Deno exports the counters as
+ * OpenTelemetry metrics (`observeServer`).
  *
  * The workers share broadcasts through a `BroadcastChannelBackplane`; with
  * `REDIS_URL` set, through a `RedisBackplane` instead, which joins processes
@@ -191,9 +193,14 @@ export function fetch(
       : stats();
   }
   if (pathname === "/count") {
-    // The room's count, as the page shows it (`/count?room=name`).
+    // The room's count, as the page shows it (`/count?room=name`); with
+    // `&fresh`, after the next heartbeat, as `/stats?fresh`.
     const room = roomOf(request.url);
-    return Response.json({ room, count: roomCounts().get(room) ?? 0 });
+    const count = () =>
+      Response.json({ room, count: roomCounts().get(room) ?? 0 });
+    return new URL(request.url).searchParams.has("fresh")
+      ? nextHeartbeat().then(count)
+      : count();
   }
   if (pathname === "/" || pathname === "/index.html") {
     return serveFile(request, PAGE);
