@@ -1,13 +1,13 @@
 /**
- * Shared test helpers: deadlines instead of sleeps, a server on a free
- * loopback port that closes itself, and recorders of the callbacks of a
- * server connection ({@linkcode Recorder}) and of a client
- * ({@linkcode ClientRecorder}).
+ * Shared test helpers: deadlines instead of sleeps, on the runtime's own
+ * timers, which a `FakeTime` does not hold ({@linkcode within},
+ * {@linkcode Events}), a server on a free loopback port that closes itself,
+ * and recorders of the callbacks of a server connection
+ * ({@linkcode Recorder}) and of a client ({@linkcode ClientRecorder}).
  *
  * @module
  */
 import { assertEquals } from "@std/assert";
-import { deadline } from "@std/async";
 import {
   type WebSocket as WSClient,
   type WebSocketConnection,
@@ -27,19 +27,81 @@ import {
   type WSTerminateEvent,
 } from "../mod.ts";
 
+/** The runtime's timers, taken before any `FakeTime` replaces them. */
+const realSetTimeout = globalThis.setTimeout;
+const realClearTimeout = globalThis.clearTimeout;
+
 /**
- * `deadline` from `@std/async`, with what was awaited named in the error
- * when it times out.
+ * Waits for `promise`, failing after `ms` of real time with `what` in the
+ * message: a bound for a hung test, which a fake clock does not hold back.
+ *
+ * @example
+ * ```ts
+ * import { within } from "./_helpers.ts";
+ * console.assert(await within(Promise.resolve(1), "one") === 1);
+ * ```
  */
-function waitFor<T>(promise: Promise<T>, what: string, ms: number): Promise<T> {
-  return deadline(promise, ms).catch((error: unknown) => {
-    if (error instanceof DOMException && error.name === "TimeoutError") {
-      throw new Error(`Timed out after ${ms} ms waiting for ${what}`, {
-        cause: error,
-      });
-    }
-    throw error;
+export async function within<T>(
+  promise: Promise<T>,
+  what: string,
+  ms = 5000,
+): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = realSetTimeout(
+      () => reject(new Error(`Timed out after ${ms} ms waiting for ${what}`)),
+      ms,
+    );
   });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    realClearTimeout(timer);
+  }
+}
+
+/**
+ * Waits on callbacks that record themselves (spies): each callback calls
+ * {@linkcode Events.notify}, and {@linkcode Events.until} resolves once its
+ * condition holds. Bounded by real time, as {@linkcode within}.
+ *
+ * @example
+ * ```ts
+ * import { spy } from "@std/testing/mock";
+ * import { Events } from "./_helpers.ts";
+ * const events = new Events();
+ * const onOpen = spy(() => events.notify());
+ * queueMicrotask(onOpen);
+ * await events.until(() => onOpen.calls.length === 1, "onOpen");
+ * ```
+ */
+export class Events {
+  readonly #wakers = new Set<() => void>();
+
+  /**
+   * Wakes every wait to check its condition again, a microtask later: a
+   * spy records its call once the function it wraps has returned.
+   */
+  notify = (): void => {
+    queueMicrotask(() => {
+      for (const wake of [...this.#wakers]) wake();
+    });
+  };
+
+  /** Resolves once `test()` holds, now or at a later `notify`. */
+  async until(test: () => boolean, what: string, ms = 5000): Promise<void> {
+    if (test()) return;
+    const { promise, resolve } = Promise.withResolvers<void>();
+    const wake = () => {
+      if (test()) resolve();
+    };
+    this.#wakers.add(wake);
+    try {
+      await within(promise, what, ms);
+    } finally {
+      this.#wakers.delete(wake);
+    }
+  }
 }
 
 /** A server listening on 127.0.0.1; `await using` terminates it. */
@@ -144,7 +206,7 @@ class CallLog<Target> {
     if (found !== undefined) return Promise.resolve(found);
     const { promise, resolve } = Promise.withResolvers<Call>();
     this.#waiters.push({ test, resolve });
-    return waitFor(promise, what, ms);
+    return within(promise, what, ms);
   }
 
   /** Resolves with the event of `onOpen`, once it ran. */
@@ -345,7 +407,7 @@ export async function connect(
   const closed = new Promise<CloseEvent>((resolve) => {
     socket.addEventListener("close", resolve);
   });
-  await waitFor(
+  await within(
     new Promise<void>((resolve, reject) => {
       socket.onopen = () => resolve();
       socket.onerror = () => reject(new Error(`Cannot connect to ${url}`));
@@ -361,7 +423,7 @@ export async function connect(
       if (messages.length >= count) return Promise.resolve();
       const { promise, resolve } = Promise.withResolvers<void>();
       waiters.push({ count, resolve });
-      return waitFor(promise, `${count} messages`, ms);
+      return within(promise, `${count} messages`, ms);
     },
   };
 }
@@ -369,7 +431,7 @@ export async function connect(
 /** Closes `peer` (if still open) and waits for its close event. */
 export async function hangUp(peer: Peer): Promise<CloseEvent> {
   if (peer.socket.readyState < WebSocket.CLOSING) peer.socket.close();
-  return await waitFor(peer.closed, "client close", 5000);
+  return await within(peer.closed, "client close", 5000);
 }
 
 /** The sequence numbers each sender's `tag` messages had, as `peer` got them. */

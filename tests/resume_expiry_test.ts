@@ -216,7 +216,7 @@ Deno.test("resume on a fake clock: a broken session waits its window (30 s), not
   // start on the fake clock, at the break.
   using time = new FakeClock();
   await breakAndWait(setup);
-  await within(client.when(isRetry(1), "retry 1"), "the client's retry 1");
+  await client.when(isRetry(1), "the client's retry 1");
 
   await time.advance(29_999);
   assertEquals(first.types, ["open"]);
@@ -231,10 +231,10 @@ Deno.test("resume on a fake clock: a broken session waits its window (30 s), not
   assertSpyCalls(setup.onError, 0);
 
   // The client's retry at 20 ms was refused; the next one waits 20 ms more.
-  await within(client.when(isRetry(2), "retry 2"), "the client's retry 2");
+  await client.when(isRetry(2), "the client's retry 2");
   setup.relay.admit();
   await time.advance(20);
-  await within(expectFreshSession(setup), "a fresh session");
+  await expectFreshSession(setup);
   // Past the window the client no longer offers its token: a fresh offer,
   // in the query.
   const second = setup.upgrades[1];
