@@ -179,6 +179,8 @@ class CallLog<Target> {
     test: (call: Call) => boolean;
     resolve: (call: Call) => void;
   }[] = [];
+  /** How many opens {@linkcode CallLog.nextOpen} took. */
+  #taken = 0;
 
   /** The sequence of event types. */
   get types(): string[] {
@@ -207,6 +209,45 @@ class CallLog<Target> {
     const { promise, resolve } = Promise.withResolvers<Call>();
     this.#waiters.push({ test, resolve });
     return within(promise, what, ms);
+  }
+
+  /**
+   * Resolves once `check()` holds: checked now, then after each call (for
+   * what the callbacks change, such as a count kept by the test).
+   */
+  async until(check: () => boolean, what: string, ms = 5000): Promise<void> {
+    if (check()) return;
+    const { promise, resolve } = Promise.withResolvers<Call>();
+    this.#waiters.push({ test: check, resolve });
+    await within(promise, what, ms);
+  }
+
+  /** The event of every `onOpen`, in order. */
+  get opens(): AnyEvent[] {
+    return this.calls.filter((call) => call.name === "onOpen").map((call) =>
+      call.event
+    );
+  }
+
+  /** Resolves with the event of the `count`-th `onOpen` (from 1), once it ran. */
+  async nthOpen(count: number, ms = 5000): Promise<AnyEvent> {
+    let seen = 0;
+    const open = await this.when(
+      (call) => call.name === "onOpen" && ++seen >= count,
+      `onOpen #${count}`,
+      ms,
+    );
+    return open.event;
+  }
+
+  /**
+   * Resolves with whether the next `onOpen` not yet taken by this method
+   * resumed: the first call takes the first open, the next the second
+   * (whether it ran already or not).
+   */
+  async nextOpen(ms = 5000): Promise<boolean> {
+    const open = await this.nthOpen(++this.#taken, ms);
+    return open.resumed === true;
   }
 
   /** Resolves with the event of `onOpen`, once it ran. */

@@ -19,6 +19,7 @@ import {
   type WSServerHandler,
 } from "../mod.ts";
 import { Relay } from "../testkit/relay.ts";
+import { ClientRecorder, Events } from "./_helpers.ts";
 import {
   decodeHeartbeat,
   GONE_AFTER_MS,
@@ -35,8 +36,8 @@ class Instance implements AsyncDisposable {
   terminates: number[] = [];
   received: string[] = [];
   readonly connections = new Set<WebSocketConnection>();
-  /** Called after each of its callbacks. */
-  readonly #wakers = new Set<() => void>();
+  /** Notified after each of its callbacks. */
+  readonly #events = new Events();
 
   constructor(channel: string, options: { window?: number } = {}) {
     this.backplane = new BroadcastChannelBackplane(channel);
@@ -45,19 +46,19 @@ class Instance implements AsyncDisposable {
         onOpen: (ws) => {
           this.opens++;
           this.connections.add(ws);
-          this.#woken();
+          this.#events.notify();
         },
         onMessage: (ws, event) => {
           const text = String(event.data);
           this.received.push(text);
           if (text.startsWith("echo:")) ws.send(text.slice(5));
-          this.#woken();
+          this.#events.notify();
         },
         onError: () => {}, // a slow consumer, expected where tested
         onTerminate: (ws, event) => {
           this.connections.delete(ws);
           this.terminates.push(event.code);
-          this.#woken();
+          this.#events.notify();
         },
       }),
     };
@@ -71,11 +72,7 @@ class Instance implements AsyncDisposable {
 
   /** Resolves once `check` holds, checked after each of its callbacks. */
   until(check: () => boolean, what: string): Promise<void> {
-    return when(check, what, this.#wakers);
-  }
-
-  #woken(): void {
-    for (const wake of [...this.#wakers]) wake();
+    return this.#events.until(check, what, 10_000);
   }
 
   get target(): { hostname: string; port: number } {
@@ -87,78 +84,29 @@ class Instance implements AsyncDisposable {
   }
 }
 
-/** A ws4d client with reconnect, recording what it gets. */
-class Client {
+/** A ws4d client with reconnect, its calls recorded. */
+class Client extends ClientRecorder {
   readonly ws: WSClient;
-  readonly messages: string[] = [];
-  readonly opens: boolean[] = [];
-  #opened = Promise.withResolvers<boolean>();
-  #arrived: { count: number; resolve: () => void } | null = null;
-  readonly ended = Promise.withResolvers<number>();
 
   constructor(url: string) {
-    this.ws = new WSClient(url, {
-      reconnect: { delay: 0.01, jitter: 0 },
-      onOpen: (_ws, event) => {
-        this.opens.push(event.resumed === true);
-        this.#opened.resolve(event.resumed === true);
-      },
-      onMessage: (_ws, event) => {
-        this.messages.push(String(event.data));
-        const waiting = this.#arrived;
-        if (waiting !== null && this.messages.length >= waiting.count) {
-          this.#arrived = null;
-          waiting.resolve();
-        }
-      },
-      onTerminate: (_ws, event) => this.ended.resolve(event.code),
-    });
+    super({ reconnect: { delay: 0.01, jitter: 0 } });
+    this.ws = new WSClient(url, this);
   }
 
-  /** The next `onOpen`: whether it resumed. */
-  nextOpen(): Promise<boolean> {
-    const opened = this.#opened.promise;
-    return deadline(opened, 10_000).finally(() => {
-      if (this.#opened.promise === opened) {
-        this.#opened = Promise.withResolvers<boolean>();
-      }
-    });
+  /** The messages, as text. */
+  get texts(): string[] {
+    return this.messages.map(String);
   }
 
   /** Resolves once `count` messages arrived in all. */
-  arrived(count: number): Promise<void> {
-    if (this.messages.length >= count) return Promise.resolve();
-    const { promise, resolve } = Promise.withResolvers<void>();
-    this.#arrived = { count, resolve };
-    return deadline(promise, 10_000);
+  async arrived(count: number): Promise<void> {
+    await this.received(count, 10_000);
   }
 
   async end(): Promise<void> {
     this.ws.terminate();
-    await deadline(this.ended.promise, 10_000);
+    await this.terminated(10_000);
   }
-}
-
-/**
- * Resolves once `check` holds: checked now, then each time one of `wakers`
- * is called (an event that may change what it reads); fails after 10 s.
- */
-function when(
-  check: () => boolean,
-  what: string,
-  wakers: Set<() => void>,
-): Promise<void> {
-  if (check()) return Promise.resolve();
-  const { promise, resolve } = Promise.withResolvers<void>();
-  const wake = () => {
-    if (check()) resolve();
-  };
-  wakers.add(wake);
-  return deadline(promise, 10_000)
-    .catch(() => {
-      throw new Error(`timed out waiting for ${what}`);
-    })
-    .finally(() => wakers.delete(wake));
 }
 
 /**
@@ -169,7 +117,7 @@ function when(
  */
 class Heartbeats implements Disposable {
   readonly #channel: BroadcastChannel;
-  readonly #wakers = new Set<() => void>();
+  readonly #events = new Events();
   /** The counts of the last heartbeat of each instance. */
   readonly #last = new Map<string, NamedCounts>();
 
@@ -180,7 +128,7 @@ class Heartbeats implements Disposable {
       const beat = decodeHeartbeat(event.data);
       if (beat === null) return;
       this.#last.set(beat.from, beat.counts);
-      for (const wake of [...this.#wakers]) wake();
+      this.#events.notify();
     };
   }
 
@@ -189,7 +137,7 @@ class Heartbeats implements Disposable {
    * instance missed from this one, it gets from the next.
    */
   until(check: () => boolean, what: string): Promise<void> {
-    return when(check, what, this.#wakers);
+    return this.#events.until(check, what, 10_000);
   }
 
   /** Resolves at a heartbeat of `instance` whose counts pass `check`. */
@@ -200,13 +148,13 @@ class Heartbeats implements Disposable {
   ): Promise<void> {
     const last = () => this.#last.get(instance.backplane.instance);
     this.#last.delete(instance.backplane.instance);
-    return when(
+    return this.#events.until(
       () => {
         const counts = last();
         return counts !== undefined && check(counts);
       },
       what,
-      this.#wakers,
+      10_000,
     );
   }
 
@@ -258,11 +206,19 @@ Deno.test("a reconnect on another instance resumes through the relay, exactly on
     a.received,
     Array.from({ length: sent }, (_, i) => `echo:${i}`),
   );
-  const echoes = client.messages.filter((m) => !m.startsWith("push:"));
+  const echoes = client.texts.filter((m) => !m.startsWith("push:"));
   assertEquals(echoes, Array.from({ length: sent }, (_, i) => `${i}`));
-  const pushes = client.messages.filter((m) => m.startsWith("push:"));
+  const pushes = client.texts.filter((m) => m.startsWith("push:"));
   assertEquals(pushes, numbered("push:", 0, 6));
-  assertEquals(client.opens, [false, true, true, true, true, true, true]);
+  assertEquals(client.opens.map((open) => open.resumed), [
+    false,
+    true,
+    true,
+    true,
+    true,
+    true,
+    true,
+  ]);
 });
 
 Deno.test("the owner gone: the client gets resumed: false within the bound, its unacknowledged messages sent again", async () => {
