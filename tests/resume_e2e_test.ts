@@ -5,15 +5,10 @@
  */
 import { assertEquals, assertNotEquals, assertStrictEquals } from "@std/assert";
 import { deadline } from "@std/async";
-import {
-  ErrorCode,
-  WebSocket,
-  type WebSocketConnection,
-  type WSClientOpenEvent,
-} from "../mod.ts";
+import { ErrorCode, WebSocket, type WebSocketConnection } from "../mod.ts";
 import { encodeControl } from "../_resume_frames.ts";
 import { RESUME_PROTOCOL } from "../_resume_handshake.ts";
-import { type Call, ClientRecorder, listen, Recorder } from "./_helpers.ts";
+import { ClientRecorder, listen, Recorder } from "./_helpers.ts";
 import { Relay } from "../testkit/relay.ts";
 
 const RECONNECT = { delay: 0, jitter: 0 } as const;
@@ -178,10 +173,10 @@ Deno.test("resume: 10,000 messages each way, exactly once and in order, across 1
   // Every cut broke an open connection, and each break was resumed.
   const breaks = client.calls.filter((c) => c.name === "onReconnecting");
   assertEquals(breaks.length, CUTS);
-  const opens = client.calls.filter((c) => c.name === "onOpen");
+  const opens = client.opens;
   assertEquals(opens.length, CUTS + 1);
   for (const open of opens.slice(1)) {
-    assertEquals(open.event, {
+    assertEquals(open, {
       type: "open",
       reconnected: true,
       resumed: true,
@@ -223,7 +218,7 @@ Deno.test("resume: the break is invisible on the server; what it sent meanwhile 
   await client.received(2);
   assertEquals(client.messages, ["one", "two"]);
   assertEquals(
-    client.calls.filter((c) => c.name === "onOpen").map((c) => c.event),
+    client.opens,
     [
       { type: "open", reconnected: false, resumed: false },
       { type: "open", reconnected: true, resumed: true },
@@ -239,18 +234,6 @@ Deno.test("resume: the break is invisible on the server; what it sent meanwhile 
   await client.terminated();
   await server.terminated();
 });
-
-/** The client's `onOpen` events, in order. */
-function opens(client: ClientRecorder): WSClientOpenEvent[] {
-  return client.calls.filter((c) => c.name === "onOpen").map((c) =>
-    c.event as unknown as WSClientOpenEvent
-  );
-}
-
-function isReopen(call: Call): boolean {
-  return call.name === "onOpen" &&
-    (call.event as unknown as WSClientOpenEvent).reconnected;
-}
 
 Deno.test("resume: past the window, the server ends 1006 and the client gets a fresh session, its unacknowledged messages first", async () => {
   const sessions: Recorder[] = [];
@@ -280,8 +263,7 @@ Deno.test("resume: past the window, the server ends 1006 and the client gets a f
   const end = await first.terminated();
   assertEquals(end.code, 1006);
   relay.admit();
-  await client.when(isReopen, "the second onOpen");
-  assertEquals(opens(client)[1], {
+  assertEquals(await client.nthOpen(2), {
     type: "open",
     reconnected: true,
     resumed: false,
@@ -315,8 +297,7 @@ Deno.test("resume: a server without resume, and a client with its own subprotoco
     await server.received(1);
     assertEquals(server.messages, ["plain"]);
     relay.cut();
-    await client.when(isReopen, "the second onOpen");
-    assertEquals(opens(client)[1], {
+    assertEquals(await client.nthOpen(2), {
       type: "open",
       reconnected: true,
       resumed: false,

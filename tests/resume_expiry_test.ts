@@ -38,16 +38,6 @@ import { Relay } from "../testkit/relay.ts";
 /** Tries every 20 ms while the relay refuses: few tries, and a quick one after `admit()`. */
 const RECONNECT = { delay: 0.02, factor: 1, jitter: 0 } as const;
 
-function isReopen(call: Call): boolean {
-  return call.name === "onOpen" && "reconnected" in call.event &&
-    call.event.reconnected === true;
-}
-
-/** The client's `onOpen` events, in order. */
-function opens(client: ClientRecorder): unknown[] {
-  return client.calls.filter((c) => c.name === "onOpen").map((c) => c.event);
-}
-
 /** The recorder of the `i`th connection the server accepted. */
 function session(setup: Setup, i: number): Recorder {
   const recorder = setup.sessions[i];
@@ -142,8 +132,8 @@ async function breakAndWait(setup: Setup): Promise<void> {
  */
 async function expectFreshSession(setup: Setup): Promise<void> {
   setup.relay.admit();
-  await setup.client.when(isReopen, "the second onOpen");
-  assertEquals(opens(setup.client), [
+  await setup.client.nthOpen(2);
+  assertEquals(setup.client.opens, [
     { type: "open", reconnected: false, resumed: false },
     { type: "open", reconnected: true, resumed: false },
   ]);
@@ -250,8 +240,7 @@ Deno.test("resume: a resumed break counts sessionsResumed, and sessionsWaiting g
   assertEquals(connection.send("meanwhile"), true);
 
   setup.relay.admit();
-  await client.when(isReopen, "the second onOpen");
-  assertEquals(opens(client)[1], {
+  assertEquals(await client.nthOpen(2), {
     type: "open",
     reconnected: true,
     resumed: true,
