@@ -26,6 +26,7 @@ import {
   type WSServerHandler,
   type WSTerminateEvent,
 } from "../mod.ts";
+import { type HelloFrame, readHello } from "../_resume_frames.ts";
 
 /** The runtime's timers, taken before any `FakeTime` replaces them. */
 const realSetTimeout = globalThis.setTimeout;
@@ -473,6 +474,70 @@ export async function connect(
 export async function hangUp(peer: Peer): Promise<CloseEvent> {
   if (peer.socket.readyState < WebSocket.CLOSING) peer.socket.close();
   return await within(peer.closed, "client close", 5000);
+}
+
+/** A raw Deno socket to a server that resumes, and the hello it sent first. */
+export interface RawHello {
+  readonly socket: WebSocket;
+  readonly hello: HelloFrame;
+}
+
+/**
+ * Opens a raw Deno socket to `url` (offering `protocols`, with an `Origin`
+ * header where given) and reads the server's first frame as a resume
+ * hello; rejects if the socket closes first or that frame is no hello.
+ *
+ * @example
+ * ```ts
+ * import { closeRaw, listen, rawHello, Recorder } from "./_helpers.ts";
+ * await using server = listen({ onConnection: () => new Recorder() }, {
+ *   resume: true,
+ * });
+ * const { socket, hello } = await rawHello(`${server.url}/?ws4d-resume=1`);
+ * console.assert(!hello.resumed && hello.token.length === 36);
+ * await closeRaw(socket);
+ * ```
+ */
+export async function rawHello(
+  url: string,
+  { protocols = [], origin }: { protocols?: string[]; origin?: string } = {},
+  ms = 5000,
+): Promise<RawHello> {
+  const socket = new WebSocket(url, {
+    protocols,
+    headers: origin === undefined ? {} : { origin },
+  });
+  socket.binaryType = "arraybuffer";
+  const first = Promise.withResolvers<HelloFrame>();
+  const onMessage = (event: MessageEvent<ArrayBuffer | string>) => {
+    const hello = readHello(event.data);
+    if (hello !== null) first.resolve(hello);
+    else first.reject(new Error(`the first frame from ${url} is no hello`));
+  };
+  const onClose = () =>
+    first.reject(new Error(`${url} closed before its hello`));
+  socket.addEventListener("message", onMessage);
+  socket.addEventListener("close", onClose);
+  try {
+    const hello = await within(first.promise, `the hello of ${url}`, ms);
+    return { socket, hello };
+  } catch (error) {
+    socket.close();
+    throw error;
+  } finally {
+    socket.removeEventListener("message", onMessage);
+    socket.removeEventListener("close", onClose);
+  }
+}
+
+/** Closes a raw Deno socket (if not closed yet) and waits for its close. */
+export async function closeRaw(socket: WebSocket, ms = 5000): Promise<void> {
+  if (socket.readyState === WebSocket.CLOSED) return;
+  const closed = new Promise((resolve) =>
+    socket.addEventListener("close", resolve, { once: true })
+  );
+  socket.close();
+  await within(closed, "the raw socket's close", ms);
 }
 
 /** The sequence numbers each sender's `tag` messages had, as `peer` got them. */

@@ -19,13 +19,13 @@ import {
   type WSServerHandler,
 } from "../mod.ts";
 import { Relay } from "../testkit/relay.ts";
-import { ClientRecorder, Events } from "./_helpers.ts";
+import { ClientRecorder, closeRaw, Events, rawHello } from "./_helpers.ts";
 import {
   decodeHeartbeat,
   GONE_AFTER_MS,
   type NamedCounts,
 } from "../_liveness.ts";
-import { encodeAnswer, type HelloFrame, readHello } from "../_resume_frames.ts";
+import { encodeAnswer } from "../_resume_frames.ts";
 import { RESUME_PROTOCOL } from "../_resume_handshake.ts";
 
 /** A server of the cluster: its opens and what it received, by connection. */
@@ -340,38 +340,18 @@ Deno.test("an instance gone is known within the bound", async () => {
   assert(performance.now() - start < GONE_AFTER_MS + 300);
 });
 
-/** A raw WebSocket's first frame, read as a hello (or `null`). */
-async function firstHello(
-  url: string,
-  protocols: string[] = [],
-): Promise<{ hello: HelloFrame | null; socket: WebSocket }> {
-  const socket = new WebSocket(url, protocols);
-  socket.binaryType = "arraybuffer";
-  const first = Promise.withResolvers<HelloFrame | null>();
-  socket.onmessage = (event) => first.resolve(readHello(event.data));
-  socket.onclose = () => first.resolve(null);
-  const hello = await deadline(first.promise, 10_000);
-  return { hello, socket };
-}
-
-/** Closes a raw socket and waits for its close. */
-async function closeRaw(socket: WebSocket): Promise<void> {
-  if (socket.readyState === WebSocket.CLOSED) return;
-  const closed = new Promise((resolve) => socket.onclose = resolve);
-  socket.close();
-  await closed;
-}
-
 Deno.test("a forged, wrong or stale token sent to another instance gets a fresh session, never someone else's; a stale count ends the owner's session at once", async () => {
   const channel = `cluster-${crypto.randomUUID()}`;
   await using a = new Instance(channel);
   await using b = new Instance(channel);
   const bUrl = `ws://127.0.0.1:${b.target.port}/`;
   // A real session on a, its token read from its hello.
-  const real = await firstHello(
+  const real = await rawHello(
     `ws://127.0.0.1:${a.target.port}/?ws4d-resume=1`,
+    {},
+    10_000,
   );
-  const token = real.hello?.token ?? "";
+  const token = real.hello.token;
   assertEquals(token.slice(0, 8), a.backplane.instance);
   try {
     const offers = [
@@ -383,23 +363,21 @@ Deno.test("a forged, wrong or stale token sent to another instance gets a fresh 
       `ZZZZZZZZ${token.slice(8)}`,
     ];
     for (const offer of offers) {
-      const { hello, socket } = await firstHello(bUrl, [
-        RESUME_PROTOCOL,
-        `${RESUME_PROTOCOL}.${offer}.0`,
-      ]);
-      assertEquals(hello?.resumed, false, offer);
-      assert(hello?.token !== token);
+      const { hello, socket } = await rawHello(bUrl, {
+        protocols: [RESUME_PROTOCOL, `${RESUME_PROTOCOL}.${offer}.0`],
+      }, 10_000);
+      assertEquals(hello.resumed, false, offer);
+      assert(hello.token !== token);
       await closeRaw(socket);
     }
     assertEquals(a.wss.stats.sessionsResumed, 0);
     assertEquals(a.connections.size, 1);
     // The real token with a count the session cannot resume from: a fresh
     // session on b, and a's session ends now, not at the window's end.
-    const stale = await firstHello(bUrl, [
-      RESUME_PROTOCOL,
-      `${RESUME_PROTOCOL}.${token}.999`,
-    ]);
-    assertEquals(stale.hello?.resumed, false);
+    const stale = await rawHello(bUrl, {
+      protocols: [RESUME_PROTOCOL, `${RESUME_PROTOCOL}.${token}.999`],
+    }, 10_000);
+    assertEquals(stale.hello.resumed, false);
     await closeRaw(stale.socket);
     await a.until(() => a.terminates.length === 1, "a's session to end");
   } finally {
@@ -482,8 +460,8 @@ Deno.test("a slow consumer behind a relay: the owner closes it with 1008, throug
   await using b = new Instance(channel);
   await using relay = new Relay(a.target);
   // A raw client that resumes but never acknowledges.
-  const first = await firstHello(`${relay.url("/")}?ws4d-resume=1`);
-  const token = first.hello?.token ?? "";
+  const first = await rawHello(`${relay.url("/")}?ws4d-resume=1`, {}, 10_000);
+  const token = first.hello.token;
   first.socket.send(encodeAnswer("accept", token));
   await a.until(() => a.connections.size === 1, "the session on a");
   relay.retarget(b.target);
@@ -493,11 +471,10 @@ Deno.test("a slow consumer behind a relay: the owner closes it with 1008, throug
     (counts) => counts.sessionsWaiting === 1,
     "a to see the break",
   );
-  const second = await firstHello(relay.url("/"), [
-    RESUME_PROTOCOL,
-    `${RESUME_PROTOCOL}.${token}.0`,
-  ]);
-  assertEquals(second.hello?.resumed, true);
+  const second = await rawHello(relay.url("/"), {
+    protocols: [RESUME_PROTOCOL, `${RESUME_PROTOCOL}.${token}.0`],
+  }, 10_000);
+  assertEquals(second.hello.resumed, true);
   const closed = new Promise<number>((resolve) => {
     second.socket.onclose = (event) => resolve(event.code);
   });
@@ -583,8 +560,8 @@ Deno.test("terminate() with a relayed, a resumed and a waiting session ends well
   assertEquals(await resumed.nextOpen(), true);
   // Waiting: its client cannot come back.
   await using gone = new Relay(a.target);
-  const waiting = await firstHello(`${gone.url("/")}?ws4d-resume=1`);
-  waiting.socket.send(encodeAnswer("accept", waiting.hello?.token ?? ""));
+  const waiting = await rawHello(`${gone.url("/")}?ws4d-resume=1`, {}, 10_000);
+  waiting.socket.send(encodeAnswer("accept", waiting.hello.token));
   await a.until(() => a.connections.size === 3, "three sessions on a");
   gone.refuse();
   gone.cut();

@@ -8,7 +8,13 @@ import { deadline } from "@std/async";
 import { ErrorCode, WebSocket, type WebSocketConnection } from "../mod.ts";
 import { encodeControl } from "../_resume_frames.ts";
 import { RESUME_PROTOCOL } from "../_resume_handshake.ts";
-import { ClientRecorder, listen, Recorder } from "./_helpers.ts";
+import {
+  ClientRecorder,
+  closeRaw,
+  listen,
+  rawHello,
+  Recorder,
+} from "./_helpers.ts";
 import { Relay } from "../testkit/relay.ts";
 
 const RECONNECT = { delay: 0, jitter: 0 } as const;
@@ -330,40 +336,6 @@ Deno.test("resume: a server without resume, and a client with its own subprotoco
   }
 });
 
-/** A raw Deno socket that offers `protocols`, and the hello it gets. */
-async function rawHello(
-  url: string,
-  protocols: string[],
-  origin: string,
-): Promise<{ socket: globalThis.WebSocket; resumed: boolean; token: string }> {
-  const socket = new globalThis.WebSocket(url, {
-    protocols,
-    headers: { origin },
-  } as unknown as string[]);
-  socket.binaryType = "arraybuffer";
-  const hello = await deadline(
-    new Promise<ArrayBuffer>((resolve, reject) => {
-      socket.onmessage = (event) => resolve(event.data as ArrayBuffer);
-      socket.onclose = () => reject(new Error("closed before hello"));
-    }),
-    5000,
-  );
-  const bytes = new Uint8Array(hello);
-  assertEquals([...bytes.subarray(0, 2)], [0xc1, 0x01]);
-  return {
-    socket,
-    resumed: bytes[2] === 1,
-    token: String.fromCharCode(...bytes.subarray(27)),
-  };
-}
-
-async function hangUpRaw(socket: globalThis.WebSocket): Promise<void> {
-  if (socket.readyState === globalThis.WebSocket.CLOSED) return;
-  const closed = new Promise((resolve) => socket.onclose = resolve);
-  socket.close();
-  await deadline(closed, 5000);
-}
-
 Deno.test("resume: a forged or stale token gets a fresh session, never someone else's; allowedOrigins applies; a resume counts once", async () => {
   const sessions: Recorder[] = [];
   const GOOD = "https://good.example";
@@ -375,9 +347,9 @@ Deno.test("resume: a forged or stale token gets a fresh session, never someone e
     },
   }, { resume: true, allowedOrigins: [GOOD], maxConnections: 3 });
   const url = listening.url;
-  const a = await rawHello(url, [RESUME_PROTOCOL], GOOD);
-  assertEquals(a.resumed, false);
-  assertEquals(a.token.length, 36);
+  const a = await rawHello(url, { protocols: [RESUME_PROTOCOL], origin: GOOD });
+  assertEquals(a.hello.resumed, false);
+  assertEquals(a.hello.token.length, 36);
   const victim = sessions[0] as Recorder;
   const offer = (token: string, count: number) => [
     RESUME_PROTOCOL,
@@ -391,7 +363,7 @@ Deno.test("resume: a forged or stale token gets a fresh session, never someone e
         connection: "Upgrade",
         "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
         "sec-websocket-version": "13",
-        "sec-websocket-protocol": offer(a.token, 0).join(", "),
+        "sec-websocket-protocol": offer(a.hello.token, 0).join(", "),
         origin: "https://evil.example",
       },
     }),
@@ -399,27 +371,33 @@ Deno.test("resume: a forged or stale token gets a fresh session, never someone e
   await response.body?.cancel();
   assertEquals(response.status, 403);
   // Same selector, another secret: a fresh session.
-  const forged = a.token.slice(0, 12) + "A".repeat(24);
-  const b = await rawHello(url, offer(forged, 0), GOOD);
-  assertEquals(b.resumed, false);
-  assertNotEquals(b.token, a.token);
+  const forged = a.hello.token.slice(0, 12) + "A".repeat(24);
+  const b = await rawHello(url, { protocols: offer(forged, 0), origin: GOOD });
+  assertEquals(b.hello.resumed, false);
+  assertNotEquals(b.hello.token, a.hello.token);
   // The right token with a count the server never sent (stale): fresh.
-  const c = await rawHello(url, offer(a.token, 5), GOOD);
-  assertEquals(c.resumed, false);
+  const c = await rawHello(url, {
+    protocols: offer(a.hello.token, 5),
+    origin: GOOD,
+  });
+  assertEquals(c.hello.resumed, false);
   assertEquals(sessions.length, 3);
   assertEquals(victim.types, ["open"]);
   // At maxConnections, a resume of the victim's session is still taken:
   // it counts once.
-  const d = await rawHello(url, offer(a.token, 0), GOOD);
-  assertEquals(d.resumed, true);
-  assertEquals(d.token, a.token);
+  const d = await rawHello(url, {
+    protocols: offer(a.hello.token, 0),
+    origin: GOOD,
+  });
+  assertEquals(d.hello.resumed, true);
+  assertEquals(d.hello.token, a.hello.token);
   assertEquals(sessions.length, 3);
   assertEquals(listening.wss.stats.connections, 3);
   d.socket.send("after the resume");
   await victim.received(1);
   assertEquals(victim.messages, ["after the resume"]);
   assertEquals(victim.types, ["open", "message"]);
-  for (const raw of [a, b, c, d]) await hangUpRaw(raw.socket);
+  for (const raw of [a, b, c, d]) await closeRaw(raw.socket);
   for (const session of sessions) await session.terminated();
 });
 
@@ -429,7 +407,7 @@ Deno.test("resume: a peer that stops acknowledging past the limits is a slow con
   await using listening = listen({ onConnection: () => server }, {
     resume: { maxMessages: 8 },
   });
-  const raw = await rawHello(listening.url, [RESUME_PROTOCOL], "");
+  const raw = await rawHello(listening.url, { protocols: [RESUME_PROTOCOL] });
   const closed = new Promise<CloseEvent>((resolve) =>
     raw.socket.onclose = resolve
   );
