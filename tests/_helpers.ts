@@ -105,6 +105,29 @@ export class Events {
   }
 }
 
+/**
+ * A seeded generator (mulberry32) of numbers in [0, 1): the same sequence
+ * for the same seed, so that every run replays the same cuts and moments.
+ *
+ * @example
+ * ```ts
+ * import { seeded } from "./_helpers.ts";
+ * const [a, b] = [seeded(7), seeded(7)];
+ * const first = a();
+ * console.assert(first === b() && first >= 0 && first < 1);
+ * ```
+ */
+export function seeded(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 /** A server listening on 127.0.0.1; `await using` terminates it. */
 export interface Listening extends AsyncDisposable {
   readonly wss: WebSocketServer;

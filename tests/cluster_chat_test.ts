@@ -14,19 +14,7 @@ import { WebSocket as WSClient } from "../client.ts";
 import { Relay } from "../testkit/relay.ts";
 import { Chat } from "./_chat_process.ts";
 import { anyRedis, hasRedis } from "./_redis.ts";
-import { ClientRecorder } from "./_helpers.ts";
-
-/** A seeded generator (mulberry32): the same moments on every run. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { ClientRecorder, seeded } from "./_helpers.ts";
 
 /** A chat user: a ws4d client with reconnect, its calls recorded. */
 class User extends ClientRecorder {

@@ -14,22 +14,11 @@ import {
   listen,
   rawHello,
   Recorder,
+  seeded,
 } from "./_helpers.ts";
 import { Relay } from "../testkit/relay.ts";
 
 const RECONNECT = { delay: 0, jitter: 0 } as const;
-
-/** A small seeded generator (mulberry32): the same cuts at every run. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Sends `tag:0` … `tag:(count − 1)` through `send`, `batch` at a time, as
