@@ -37,6 +37,26 @@ class User extends ClientRecorder {
   }
 }
 
+/**
+ * A user on `url`, its first open fresh (`resumed: false`) and welcomed by
+ * the chat; ended if either fails.
+ */
+async function joined(url: string): Promise<User> {
+  const user = new User(url);
+  try {
+    assertEquals(await user.nextOpen(15_000), false);
+    await user.until(
+      () => user.messages.includes("Welcome on the chat!"),
+      "welcome",
+      20_000,
+    );
+    return user;
+  } catch (error) {
+    await user.end();
+    throw error;
+  }
+}
+
 function range(count: number): number[] {
   return Array.from({ length: count }, (_, i) => i);
 }
@@ -114,6 +134,18 @@ async function chatCount(chat: Chat): Promise<number> {
   return stats.connections;
 }
 
+/**
+ * {@linkcode chatCount}, read again at each heartbeat (12 at most) until it
+ * is `expected`: a connection just moved may be counted a beat late.
+ */
+async function countOnceSettled(chat: Chat, expected: number): Promise<number> {
+  let count = await chatCount(chat);
+  for (let beats = 0; count !== expected && beats < 12; beats++) {
+    count = await chatCount(chat);
+  }
+  return count;
+}
+
 Deno.test("the chat under deno serve --parallel (3 workers): 20 cuts at random moments, each reopen resumed on whichever worker, every message once and in order both ways", async () => {
   const chat = new Chat({ DENO_JOBS: "3" });
   let roamer: User | undefined;
@@ -121,29 +153,13 @@ Deno.test("the chat under deno serve --parallel (3 workers): 20 cuts at random m
   try {
     await chat.listening();
     await using relay = new Relay({ hostname: "127.0.0.1", port: chat.port });
-    roamer = new User(relay.url("/ws"));
-    assertEquals(await roamer.nextOpen(15_000), false);
-    await roamer.until(
-      () => roamer!.messages.includes("Welcome on the chat!"),
-      "welcome",
-      20_000,
-    );
-    still = new User(chat.url);
-    assertEquals(await still.nextOpen(15_000), false);
-    await still.until(
-      () => still!.messages.includes("Welcome on the chat!"),
-      "welcome",
-      20_000,
-    );
+    roamer = await joined(relay.url("/ws"));
+    still = await joined(chat.url);
     await cutWhileTalking(relay, roamer, still, 20, () => {});
     // The whole chat's count, whichever worker answers: each read waits for
     // a heartbeat (every 0.25 s), and the counts agree within a few.
     for (let i = 0; i < 6; i++) {
-      let count = await chatCount(chat);
-      for (let beats = 0; count !== 2 && beats < 12; beats++) {
-        count = await chatCount(chat);
-      }
-      assertEquals(count, 2);
+      assertEquals(await countOnceSettled(chat, 2), 2);
     }
     await roamer.end();
     await still.end();
@@ -173,25 +189,17 @@ Deno.test({
       await Promise.all(chats.map((chat) => chat.listening()));
       const [a, b] = chats as [Chat, Chat];
       await using relay = new Relay({ hostname: "127.0.0.1", port: a.port });
-      roamer = new User(relay.url("/ws"));
-      assertEquals(await roamer.nextOpen(15_000), false);
-      await roamer.until(
-        () => roamer!.messages.includes("Welcome on the chat!"),
-        "welcome",
-        20_000,
-      );
-      still = new User(b.url);
-      assertEquals(await still.nextOpen(15_000), false);
-      await still.until(
-        () => still!.messages.includes("Welcome on the chat!"),
-        "welcome",
-        20_000,
-      );
+      roamer = await joined(relay.url("/ws"));
+      still = await joined(b.url);
       const ports = [b.port, a.port];
       await cutWhileTalking(relay, roamer, still, 20, (i) => {
         relay.retarget({ hostname: "127.0.0.1", port: ports[i % 2]! });
       });
-      assertEquals(await chatCount(a) + 0, await chatCount(b));
+      // The whole chat's count, the same from either process: the two users.
+      assertEquals(
+        [await countOnceSettled(a, 2), await countOnceSettled(b, 2)],
+        [2, 2],
+      );
       await roamer.end();
       await still.end();
       await Promise.all(chats.map(endsBySignal));
@@ -221,21 +229,9 @@ Deno.test({
         hostname: "127.0.0.1",
         port: owner.port,
       });
-      roamer = new User(relay.url("/ws"));
-      assertEquals(await roamer.nextOpen(15_000), false);
-      await roamer.until(
-        () => roamer!.messages.includes("Welcome on the chat!"),
-        "welcome",
-        20_000,
-      );
-      still = new User(other.url);
-      assertEquals(await still.nextOpen(15_000), false);
+      roamer = await joined(relay.url("/ws"));
       // Welcomed: its process hears the room (the chat waits for Redis).
-      await still.until(
-        () => still!.messages.includes("Welcome on the chat!"),
-        "welcome",
-        20_000,
-      );
+      still = await joined(other.url);
       roamer.ws.send("r:0");
       await still.until(() => still!.numbered("r").length === 1, "r:0", 20_000);
       relay.retarget({ hostname: "127.0.0.1", port: other.port });
