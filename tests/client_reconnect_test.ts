@@ -294,21 +294,32 @@ Deno.test("reconnect: jitter keeps each delay within ± its fraction", async () 
   }
 });
 
-Deno.test("reconnect: the count starts again at each open, and maxRetries: 0 ends at the first break without onError", async () => {
-  const far = new Recorder();
-  await using target = listen({ onConnection: () => far });
-  await using relay = new Relay({ hostname: "127.0.0.1", port: target.port });
+/**
+ * A client with `maxRetries: 1` through `relay`, its connection cut after
+ * each of its first three opens, terminated once it opened a fourth time:
+ * resolves with its calls.
+ */
+async function cutThrice(relay: Relay): Promise<ClientRecorder> {
   const log = new ClientRecorder({ reconnect: { ...NOW, maxRetries: 1 } });
   const ws = new WebSocket(relay.url("/"), log);
   for (let open = 1; open <= 3; open++) {
     await log.nthOpen(open);
     relay.cut();
   }
-  // Each break is retry 1 again: maxRetries: 1 allows three breaks in a row.
   await log.nthOpen(4);
-  assertEquals(reconnectings(log).map((e) => e.attempt), [1, 1, 1]);
   ws.terminate();
   await log.terminated();
+  return log;
+}
+
+Deno.test("reconnect: the count starts again at each open, and maxRetries: 0 ends at the first break without onError", async () => {
+  const far = new Recorder();
+  await using target = listen({ onConnection: () => far });
+  await using relay = new Relay({ hostname: "127.0.0.1", port: target.port });
+  const log = await cutThrice(relay);
+  // Each break is retry 1 again: maxRetries: 1 allows three breaks in a row.
+  assertEquals(reconnectings(log).map((e) => e.attempt), [1, 1, 1]);
+  assertEquals(log.opens, [FIRST, REOPENED, REOPENED, REOPENED]);
 
   const once = new ClientRecorder({ reconnect: { ...NOW, maxRetries: 0 } });
   new WebSocket(relay.url("/"), once);
@@ -323,17 +334,9 @@ Deno.test("reconnect: the count starts again at a resumed open too (maxRetries: 
   const far = new Recorder();
   await using target = listen({ onConnection: () => far }, { resume: true });
   await using relay = new Relay({ hostname: "127.0.0.1", port: target.port });
-  const log = new ClientRecorder({ reconnect: { ...NOW, maxRetries: 1 } });
-  const ws = new WebSocket(relay.url("/"), log);
-  for (let open = 1; open <= 3; open++) {
-    await log.nthOpen(open);
-    relay.cut();
-  }
-  await log.nthOpen(4);
+  const log = await cutThrice(relay);
   assertEquals(log.opens, [FIRST, RESUMED, RESUMED, RESUMED]);
   assertEquals(reconnectings(log).map((e) => e.attempt), [1, 1, 1]);
-  ws.terminate();
-  await log.terminated();
 });
 
 Deno.test("reconnect: terminate() during a wait ends at once, no further try; queued messages are dropped with MessagesDropped", async () => {
