@@ -253,15 +253,25 @@ class CallLog<Target> {
     );
   }
 
-  /** Resolves with the event of the `count`-th `onOpen` (from 1), once it ran. */
+  /**
+   * Resolves with the event of the `count`-th `onOpen` (from 1), once it
+   * ran; rejects at an `onTerminate` before it (no open comes after).
+   */
   async nthOpen(count: number, ms = 5000): Promise<AnyEvent> {
     let seen = 0;
-    const open = await this.when(
-      (call) => call.name === "onOpen" && ++seen >= count,
+    const call = await this.when(
+      (call) =>
+        call.name === "onTerminate" ||
+        (call.name === "onOpen" && ++seen >= count),
       `onOpen #${count}`,
       ms,
     );
-    return open.event;
+    if (call.name === "onTerminate") {
+      throw new Error(
+        `ended (${call.event.code}) after ${seen} onOpen, before #${count}`,
+      );
+    }
+    return call.event;
   }
 
   /**
