@@ -8,9 +8,9 @@
  *
  * Socket events still come from Deno while the clock is fake: a test ticks
  * the clock (`await time.tickAsync(ms)`), then waits on the event. Every
- * wait of `_helpers.ts` (`within`, `Events`, the recorders) runs on the
- * runtime's own timers, which `FakeTime` does not hold; `within` and
- * `Events` are exported here too.
+ * wait of the helpers (`within`, `Events`, the recorders) runs on the
+ * runtime's own timers (`_waits.ts`), which `FakeTime` does not hold;
+ * `within` and `Events` are exported here too.
  *
  * @module
  */
@@ -18,9 +18,9 @@ import { type Stub, stub } from "@std/testing/mock";
 import { FakeTime } from "@std/testing/time";
 import { assertExists } from "@std/assert";
 import { closeOf, type RawPeer, readFramesUntil } from "../testkit/raw_peer.ts";
-import { within } from "./_helpers.ts";
+import { within } from "./_waits.ts";
 
-export { Events, within } from "./_helpers.ts";
+export { Events, within } from "./_waits.ts";
 
 /**
  * `FakeTime`, and `performance.now` on the same clock: it goes on from
