@@ -2,14 +2,15 @@
  * Time under control, for the tests of what ws4d does on a timer:
  * {@linkcode FakeClock} is `FakeTime` with `performance.now` following its
  * clock (the rate limit and the client's resume window read
- * `performance.now`, which `FakeTime` leaves real), {@linkcode within}
- * bounds a wait on a real event by a real timer that `FakeTime` does not
- * hold, {@linkcode Events} waits on the calls of spies, and
+ * `performance.now`, which `FakeTime` leaves real), and
  * {@linkcode noteUpgrades} notes what ws4d hands to `Deno.upgradeWebSocket`
  * (Deno's own timers, such as `idleTimeout`'s pings, live there).
  *
  * Socket events still come from Deno while the clock is fake: a test ticks
- * the clock (`await time.tickAsync(ms)`), then waits on the event.
+ * the clock (`await time.tickAsync(ms)`), then waits on the event. Every
+ * wait of the helpers (`within`, `Events`, the recorders) runs on the
+ * runtime's own timers (`_waits.ts`), which `FakeTime` does not hold;
+ * `within` and `Events` are exported here too.
  *
  * @module
  */
@@ -17,39 +18,9 @@ import { type Stub, stub } from "@std/testing/mock";
 import { FakeTime } from "@std/testing/time";
 import { assertExists } from "@std/assert";
 import { closeOf, type RawPeer, readFramesUntil } from "../testkit/raw_peer.ts";
+import { within } from "./_waits.ts";
 
-/** The runtime's timers, taken before any `FakeTime` replaces them. */
-const realSetTimeout = globalThis.setTimeout;
-const realClearTimeout = globalThis.clearTimeout;
-
-/**
- * Waits for `promise`, failing after `ms` of real time with `what` in the
- * message: a bound for a hung test, which a fake clock does not hold back.
- *
- * @example
- * ```ts
- * import { within } from "./_fake_clock.ts";
- * console.assert(await within(Promise.resolve(1), "one") === 1);
- * ```
- */
-export async function within<T>(
-  promise: Promise<T>,
-  what: string,
-  ms = 5000,
-): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = realSetTimeout(
-      () => reject(new Error(`Timed out after ${ms} ms waiting for ${what}`)),
-      ms,
-    );
-  });
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    realClearTimeout(timer);
-  }
-}
+export { Events, within } from "./_waits.ts";
 
 /**
  * `FakeTime`, and `performance.now` on the same clock: it goes on from
@@ -105,50 +76,6 @@ export class FakeClock extends FakeTime {
   override restore(): void {
     this.#performanceNow.restore();
     super.restore();
-  }
-}
-
-/**
- * Waits on callbacks that record themselves (spies): each callback calls
- * {@linkcode Events.notify}, and {@linkcode Events.until} resolves once its
- * condition holds. Bounded by real time, as {@linkcode within}.
- *
- * @example
- * ```ts
- * import { spy } from "@std/testing/mock";
- * import { Events } from "./_fake_clock.ts";
- * const events = new Events();
- * const onOpen = spy(() => events.notify());
- * queueMicrotask(onOpen);
- * await events.until(() => onOpen.calls.length === 1, "onOpen");
- * ```
- */
-export class Events {
-  readonly #wakers = new Set<() => void>();
-
-  /**
-   * Wakes every wait to check its condition again, a microtask later: a
-   * spy records its call once the function it wraps has returned.
-   */
-  notify = (): void => {
-    queueMicrotask(() => {
-      for (const wake of [...this.#wakers]) wake();
-    });
-  };
-
-  /** Resolves once `test()` holds, now or at a later `notify`. */
-  async until(test: () => boolean, what: string, ms = 5000): Promise<void> {
-    if (test()) return;
-    const { promise, resolve } = Promise.withResolvers<void>();
-    const wake = () => {
-      if (test()) resolve();
-    };
-    this.#wakers.add(wake);
-    try {
-      await within(promise, what, ms);
-    } finally {
-      this.#wakers.delete(wake);
-    }
   }
 }
 

@@ -1,45 +1,52 @@
 /**
- * Shared test helpers: deadlines instead of sleeps, a server on a free
- * loopback port that closes itself, and recorders of the callbacks of a
- * server connection ({@linkcode Recorder}) and of a client
- * ({@linkcode ClientRecorder}).
+ * Shared test helpers, the one module the tests import them from: deadlines
+ * instead of sleeps, on the runtime's own timers, which a `FakeTime` does
+ * not hold ({@linkcode within}, {@linkcode Events}, in `_waits.ts`);
+ * recorders of the callbacks of a server connection ({@linkcode Recorder})
+ * and of a client ({@linkcode ClientRecorder}, in `_recorders.ts`); a server
+ * on a free loopback port that closes itself; raw Deno sockets (a peer, a
+ * resume hello); a seeded generator.
  *
  * @module
  */
 import { assertEquals } from "@std/assert";
-import { deadline } from "@std/async";
 import {
-  type WebSocket as WSClient,
-  type WebSocketConnection,
   WebSocketServer,
   type WebSocketServerOptions,
-  type WSClientHandler,
-  type WSClientOpenEvent,
-  type WSClientReconnectingEvent,
-  type WSClientTerminateEvent,
-  type WSConnectionErrorEvent,
-  type WSConnectionHandler,
-  type WSError,
-  type WSErrorEvent,
-  type WSMessageEvent,
-  type WSOpenEvent,
   type WSServerHandler,
-  type WSTerminateEvent,
 } from "../mod.ts";
+import { type HelloFrame, readHello } from "../_resume_frames.ts";
+import { within } from "./_waits.ts";
+
+export { Events, within } from "./_waits.ts";
+export {
+  type AnyEvent,
+  type Call,
+  ClientRecorder,
+  Recorder,
+} from "./_recorders.ts";
 
 /**
- * `deadline` from `@std/async`, with what was awaited named in the error
- * when it times out.
+ * A seeded generator (mulberry32) of numbers in [0, 1): the same sequence
+ * for the same seed, so that every run replays the same cuts and moments.
+ *
+ * @example
+ * ```ts
+ * import { seeded } from "./_helpers.ts";
+ * const [a, b] = [seeded(7), seeded(7)];
+ * const first = a();
+ * console.assert(first === b() && first >= 0 && first < 1);
+ * ```
  */
-function waitFor<T>(promise: Promise<T>, what: string, ms: number): Promise<T> {
-  return deadline(promise, ms).catch((error: unknown) => {
-    if (error instanceof DOMException && error.name === "TimeoutError") {
-      throw new Error(`Timed out after ${ms} ms waiting for ${what}`, {
-        cause: error,
-      });
-    }
-    throw error;
-  });
+export function seeded(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
 }
 
 /** A server listening on 127.0.0.1; `await using` terminates it. */
@@ -82,242 +89,6 @@ export function listen(
   };
 }
 
-/** Any event of a connection or a client, its fields optional. */
-export interface AnyEvent {
-  readonly type: string;
-  readonly data?: unknown;
-  readonly code?: number;
-  readonly reason?: string;
-  readonly wasClean?: boolean;
-  readonly reconnected?: boolean;
-  readonly resumed?: boolean;
-  readonly errors?: readonly WSError[];
-  readonly status?: {
-    readonly HTTPError: number;
-    readonly errors?: readonly WSError[];
-  };
-}
-
-/** One recorded callback: its name and its event. */
-export interface Call {
-  name: string;
-  event: AnyEvent;
-}
-
-/**
- * The calls a handler received, in order, with waits on them: what
- * {@linkcode Recorder} and {@linkcode ClientRecorder} share. `Target` is
- * what the callbacks are given first (a connection or a client).
- */
-class CallLog<Target> {
-  readonly calls: Call[] = [];
-  /** The target of the last call. */
-  protected target: Target | undefined;
-  readonly #waiters: {
-    test: (call: Call) => boolean;
-    resolve: (call: Call) => void;
-  }[] = [];
-
-  /** The sequence of event types. */
-  get types(): string[] {
-    return this.calls.map((call) => call.event.type);
-  }
-
-  /** The `data` of every message. */
-  get messages(): unknown[] {
-    return this.calls.filter((call) => call.name === "onMessage").map((call) =>
-      call.event.data
-    );
-  }
-
-  /** The errors of every `onError`, in order. */
-  get errors(): WSError[] {
-    return this.calls.flatMap((call) => call.event.errors ?? []);
-  }
-
-  /**
-   * Resolves with the first call that matches (at once if one did
-   * already); rejects after `ms`.
-   */
-  when(test: (call: Call) => boolean, what: string, ms = 5000): Promise<Call> {
-    const found = this.calls.find(test);
-    if (found !== undefined) return Promise.resolve(found);
-    const { promise, resolve } = Promise.withResolvers<Call>();
-    this.#waiters.push({ test, resolve });
-    return waitFor(promise, what, ms);
-  }
-
-  /** Resolves with the event of `onOpen`, once it ran. */
-  async opened(ms = 5000): Promise<AnyEvent> {
-    return (await this.when((c) => c.name === "onOpen", "onOpen", ms)).event;
-  }
-
-  /** Resolves with the event of `onTerminate`, once it ran. */
-  async terminated(ms = 5000): Promise<AnyEvent> {
-    const end = await this.when(
-      (c) => c.name === "onTerminate",
-      "onTerminate",
-      ms,
-    );
-    return end.event;
-  }
-
-  /** Resolves once `count` messages arrived. */
-  received(count: number, ms = 5000): Promise<Call> {
-    let seen = 0;
-    return this.when(
-      (call) => call.name === "onMessage" && ++seen >= count,
-      `${count} messages`,
-      ms,
-    );
-  }
-
-  /** Records a call, then wakes whoever waits for it. */
-  protected record(name: string, target: Target, event: AnyEvent): void {
-    this.target = target;
-    const call = { name, event };
-    this.calls.push(call);
-    for (let i = this.#waiters.length - 1; i >= 0; i--) {
-      const waiter = this.#waiters[i];
-      if (waiter !== undefined && waiter.test(call)) {
-        this.#waiters.splice(i, 1);
-        waiter.resolve(call);
-      }
-    }
-  }
-}
-
-/**
- * A connection handler that records every callback, then runs the callback
- * of the same name in `acts`, if any, and returns its result (a promise
- * holds the connection's next callback, as a handler's own would).
- *
- * @example
- * ```ts
- * import { listen, Recorder } from "./_helpers.ts";
- * const echo = new Recorder({ onMessage: (ws, event) => ws.send(event.data) });
- * await using server = listen({ onConnection: () => echo });
- * console.assert(echo.calls.length === 0 && server.port > 0);
- * ```
- */
-export class Recorder extends CallLog<WebSocketConnection>
-  implements WSConnectionHandler {
-  readonly #acts: Partial<WSConnectionHandler>;
-
-  constructor(acts: Partial<WSConnectionHandler> = {}) {
-    super();
-    this.#acts = acts;
-  }
-
-  /** The connection of the last call. */
-  get connection(): WebSocketConnection | undefined {
-    return this.target;
-  }
-
-  onOpen(
-    ws: WebSocketConnection,
-    event: WSOpenEvent,
-  ): unknown {
-    this.record("onOpen", ws, event);
-    return this.#acts.onOpen?.call(this, ws, event);
-  }
-  onMessage(
-    ws: WebSocketConnection,
-    event: WSMessageEvent,
-  ): unknown {
-    this.record("onMessage", ws, event);
-    return this.#acts.onMessage?.call(this, ws, event);
-  }
-  onError(
-    ws: WebSocketConnection,
-    event: WSConnectionErrorEvent,
-  ): unknown {
-    this.record("onError", ws, event);
-    return this.#acts.onError?.call(this, ws, event);
-  }
-  onTerminate(
-    ws: WebSocketConnection,
-    event: WSTerminateEvent,
-  ): unknown {
-    this.record("onTerminate", ws, event);
-    return this.#acts.onTerminate?.call(this, ws, event);
-  }
-}
-
-/**
- * A client handler that records every callback, then runs the callback of
- * the same name in `handler`, if any; `handler`'s settings (`dataType`,
- * `headers`, `protocols`, `maxQueued`, `reconnect`) are this handler's.
- *
- * @example
- * ```ts
- * import { ClientRecorder } from "./_helpers.ts";
- * import { WebSocket } from "../mod.ts";
- * const log = new ClientRecorder({ dataType: "object" });
- * // Port 1: privileged, and never given to a port-0 listener: refused.
- * new WebSocket("ws://127.0.0.1:1/", log);
- * await log.terminated();
- * console.assert(log.types.join() === "error,terminate");
- * ```
- */
-export class ClientRecorder extends CallLog<WSClient>
-  implements WSClientHandler {
-  readonly dataType: WSClientHandler["dataType"];
-  readonly headers: WSClientHandler["headers"];
-  readonly protocols: WSClientHandler["protocols"];
-  readonly maxQueued: WSClientHandler["maxQueued"];
-  readonly reconnect: WSClientHandler["reconnect"];
-  readonly resume: WSClientHandler["resume"];
-  readonly #acts: WSClientHandler;
-
-  constructor(handler: WSClientHandler = {}) {
-    super();
-    this.#acts = handler;
-    this.dataType = handler.dataType;
-    this.headers = handler.headers;
-    this.protocols = handler.protocols;
-    this.maxQueued = handler.maxQueued;
-    this.reconnect = handler.reconnect;
-    this.resume = handler.resume;
-  }
-
-  onOpen(
-    ws: WSClient,
-    event: WSClientOpenEvent,
-  ): unknown {
-    this.record("onOpen", ws, event);
-    return this.#acts.onOpen?.call(this, ws, event);
-  }
-  onReconnecting(
-    ws: WSClient,
-    event: WSClientReconnectingEvent,
-  ): unknown {
-    this.record("onReconnecting", ws, event);
-    return this.#acts.onReconnecting?.call(this, ws, event);
-  }
-  onMessage(
-    ws: WSClient,
-    event: WSMessageEvent,
-  ): unknown {
-    this.record("onMessage", ws, event);
-    return this.#acts.onMessage?.call(this, ws, event);
-  }
-  onError(
-    ws: WSClient,
-    event: WSErrorEvent,
-  ): unknown {
-    this.record("onError", ws, event);
-    return this.#acts.onError?.call(this, ws, event);
-  }
-  onTerminate(
-    ws: WSClient,
-    event: WSClientTerminateEvent,
-  ): unknown {
-    this.record("onTerminate", ws, event);
-    return this.#acts.onTerminate?.call(this, ws, event);
-  }
-}
-
 /** A Deno client socket, opened, with its messages and close recorded. */
 export interface Peer {
   socket: WebSocket;
@@ -345,7 +116,7 @@ export async function connect(
   const closed = new Promise<CloseEvent>((resolve) => {
     socket.addEventListener("close", resolve);
   });
-  await waitFor(
+  await within(
     new Promise<void>((resolve, reject) => {
       socket.onopen = () => resolve();
       socket.onerror = () => reject(new Error(`Cannot connect to ${url}`));
@@ -361,7 +132,7 @@ export async function connect(
       if (messages.length >= count) return Promise.resolve();
       const { promise, resolve } = Promise.withResolvers<void>();
       waiters.push({ count, resolve });
-      return waitFor(promise, `${count} messages`, ms);
+      return within(promise, `${count} messages`, ms);
     },
   };
 }
@@ -369,7 +140,71 @@ export async function connect(
 /** Closes `peer` (if still open) and waits for its close event. */
 export async function hangUp(peer: Peer): Promise<CloseEvent> {
   if (peer.socket.readyState < WebSocket.CLOSING) peer.socket.close();
-  return await waitFor(peer.closed, "client close", 5000);
+  return await within(peer.closed, "client close", 5000);
+}
+
+/** A raw Deno socket to a server that resumes, and the hello it sent first. */
+export interface RawHello {
+  readonly socket: WebSocket;
+  readonly hello: HelloFrame;
+}
+
+/**
+ * Opens a raw Deno socket to `url` (offering `protocols`, with an `Origin`
+ * header where given) and reads the server's first frame as a resume
+ * hello; rejects if the socket closes first or that frame is no hello.
+ *
+ * @example
+ * ```ts
+ * import { closeRaw, listen, rawHello, Recorder } from "./_helpers.ts";
+ * await using server = listen({ onConnection: () => new Recorder() }, {
+ *   resume: true,
+ * });
+ * const { socket, hello } = await rawHello(`${server.url}/?ws4d-resume=1`);
+ * console.assert(!hello.resumed && hello.token.length === 36);
+ * await closeRaw(socket);
+ * ```
+ */
+export async function rawHello(
+  url: string,
+  { protocols = [], origin }: { protocols?: string[]; origin?: string } = {},
+  ms = 5000,
+): Promise<RawHello> {
+  const socket = new WebSocket(url, {
+    protocols,
+    headers: origin === undefined ? {} : { origin },
+  });
+  socket.binaryType = "arraybuffer";
+  const first = Promise.withResolvers<HelloFrame>();
+  const onMessage = (event: MessageEvent<ArrayBuffer | string>) => {
+    const hello = readHello(event.data);
+    if (hello !== null) first.resolve(hello);
+    else first.reject(new Error(`the first frame from ${url} is no hello`));
+  };
+  const onClose = () =>
+    first.reject(new Error(`${url} closed before its hello`));
+  socket.addEventListener("message", onMessage);
+  socket.addEventListener("close", onClose);
+  try {
+    const hello = await within(first.promise, `the hello of ${url}`, ms);
+    return { socket, hello };
+  } catch (error) {
+    socket.close();
+    throw error;
+  } finally {
+    socket.removeEventListener("message", onMessage);
+    socket.removeEventListener("close", onClose);
+  }
+}
+
+/** Closes a raw Deno socket (if not closed yet) and waits for its close. */
+export async function closeRaw(socket: WebSocket, ms = 5000): Promise<void> {
+  if (socket.readyState === WebSocket.CLOSED) return;
+  const closed = new Promise((resolve) =>
+    socket.addEventListener("close", resolve, { once: true })
+  );
+  socket.close();
+  await within(closed, "the raw socket's close", ms);
 }
 
 /** The sequence numbers each sender's `tag` messages had, as `peer` got them. */

@@ -22,38 +22,22 @@ import {
   type WSClientReconnectingEvent,
 } from "../mod.ts";
 import { CloseServer, type Plan } from "./_close_server.ts";
-import { type AnyEvent, ClientRecorder, listen, Recorder } from "./_helpers.ts";
+import { ClientRecorder, listen, Recorder } from "./_helpers.ts";
 import { Relay } from "../testkit/relay.ts";
 
 /** No wait between tries, no randomness. */
 const NOW = { delay: 0, jitter: 0 } as const;
 
-/** The `reconnected`/`resumed` of each `onOpen`, in order. */
-function opens(log: ClientRecorder): string[] {
-  return log.calls.filter((call) => call.name === "onOpen").map((call) => {
-    const event = call.event as AnyEvent & {
-      reconnected?: boolean;
-      resumed?: boolean;
-    };
-    return `reconnected=${event.reconnected} resumed=${event.resumed}`;
-  });
-}
+/** The events of `onOpen`: the first, one after a reconnect, one resumed. */
+const FIRST = { type: "open", reconnected: false, resumed: false } as const;
+const REOPENED = { type: "open", reconnected: true, resumed: false } as const;
+const RESUMED = { type: "open", reconnected: true, resumed: true } as const;
 
 /** Each `onReconnecting`'s event, in order. */
 function reconnectings(log: ClientRecorder): WSClientReconnectingEvent[] {
   return log.calls.filter((call) => call.name === "onReconnecting").map((
     call,
   ) => call.event as unknown as WSClientReconnectingEvent);
-}
-
-/** Resolves once the `count`-th `onOpen` ran. */
-function openedTimes(log: ClientRecorder, count: number, ms = 5000) {
-  let seen = 0;
-  return log.when(
-    (call) => call.name === "onOpen" && ++seen >= count,
-    `onOpen #${count}`,
-    ms,
-  );
 }
 
 /** A server that closes the first connection to each path with `first`, then echoes. */
@@ -69,7 +53,7 @@ Deno.test("reconnect: every close the SPEC retries (1001, 1011, 1012, 1013) conn
   for (const code of [1001, 1011, 1012, 1013]) {
     const log = new ClientRecorder({ reconnect: NOW });
     const ws = new WebSocket(server.url(`/${code}`), log);
-    await openedTimes(log, 2);
+    await log.nthOpen(2);
     assertEquals(ws.status, "Connected");
     ws.terminate();
     const end = await log.terminated();
@@ -85,10 +69,7 @@ Deno.test("reconnect: every close the SPEC retries (1001, 1011, 1012, 1013) conn
       attempt: 1,
       delay: 0,
     }]);
-    assertEquals(opens(log), [
-      "reconnected=false resumed=false",
-      "reconnected=true resumed=false",
-    ]);
+    assertEquals(log.opens, [FIRST, REOPENED]);
     assertEquals(end.code, 1000);
     assertEquals(server.count(`/${code}`), 2, `${code}: one try more`);
   }
@@ -119,7 +100,7 @@ Deno.test("reconnect: a break (1006) connects again; the server sees a new conne
   const ws = new WebSocket(relay.url("/"), log);
   await log.opened();
   assertEquals(relay.cut(), 1);
-  await openedTimes(log, 2);
+  await log.nthOpen(2);
   const [event] = reconnectings(log);
   assertEquals(event?.code, 1006);
   assertEquals(event?.attempt, 1);
@@ -198,7 +179,7 @@ Deno.test("reconnect: a handshake answered 4xx is final, 5xx is retried", async 
     assertEquals(event?.code, 1006);
     assertMatch(event?.reason ?? "", new RegExp(`${status}`));
     // The first open is not a reconnect, even after a failed try.
-    assertEquals(opens(log), ["reconnected=false resumed=false"]);
+    assertEquals(log.opens, [FIRST]);
     ws.terminate();
     await log.terminated();
     assertEquals(log.types, ["reconnecting", "open", "terminate"]);
@@ -313,21 +294,32 @@ Deno.test("reconnect: jitter keeps each delay within ± its fraction", async () 
   }
 });
 
+/**
+ * A client with `maxRetries: 1` through `relay`, its connection cut after
+ * each of its first three opens, terminated once it opened a fourth time:
+ * resolves with its calls.
+ */
+async function cutThrice(relay: Relay): Promise<ClientRecorder> {
+  const log = new ClientRecorder({ reconnect: { ...NOW, maxRetries: 1 } });
+  const ws = new WebSocket(relay.url("/"), log);
+  for (let open = 1; open <= 3; open++) {
+    await log.nthOpen(open);
+    relay.cut();
+  }
+  await log.nthOpen(4);
+  ws.terminate();
+  await log.terminated();
+  return log;
+}
+
 Deno.test("reconnect: the count starts again at each open, and maxRetries: 0 ends at the first break without onError", async () => {
   const far = new Recorder();
   await using target = listen({ onConnection: () => far });
   await using relay = new Relay({ hostname: "127.0.0.1", port: target.port });
-  const log = new ClientRecorder({ reconnect: { ...NOW, maxRetries: 1 } });
-  const ws = new WebSocket(relay.url("/"), log);
-  for (let open = 1; open <= 3; open++) {
-    await openedTimes(log, open);
-    relay.cut();
-  }
+  const log = await cutThrice(relay);
   // Each break is retry 1 again: maxRetries: 1 allows three breaks in a row.
-  await openedTimes(log, 4);
   assertEquals(reconnectings(log).map((e) => e.attempt), [1, 1, 1]);
-  ws.terminate();
-  await log.terminated();
+  assertEquals(log.opens, [FIRST, REOPENED, REOPENED, REOPENED]);
 
   const once = new ClientRecorder({ reconnect: { ...NOW, maxRetries: 0 } });
   new WebSocket(relay.url("/"), once);
@@ -342,21 +334,9 @@ Deno.test("reconnect: the count starts again at a resumed open too (maxRetries: 
   const far = new Recorder();
   await using target = listen({ onConnection: () => far }, { resume: true });
   await using relay = new Relay({ hostname: "127.0.0.1", port: target.port });
-  const log = new ClientRecorder({ reconnect: { ...NOW, maxRetries: 1 } });
-  const ws = new WebSocket(relay.url("/"), log);
-  for (let open = 1; open <= 3; open++) {
-    await openedTimes(log, open);
-    relay.cut();
-  }
-  await openedTimes(log, 4);
-  assertEquals(opens(log).slice(1), [
-    "reconnected=true resumed=true",
-    "reconnected=true resumed=true",
-    "reconnected=true resumed=true",
-  ]);
+  const log = await cutThrice(relay);
+  assertEquals(log.opens, [FIRST, RESUMED, RESUMED, RESUMED]);
   assertEquals(reconnectings(log).map((e) => e.attempt), [1, 1, 1]);
-  ws.terminate();
-  await log.terminated();
 });
 
 Deno.test("reconnect: terminate() during a wait ends at once, no further try; queued messages are dropped with MessagesDropped", async () => {
@@ -461,7 +441,7 @@ Deno.test("reconnect: messages sent while Connecting wait across tries (up to ma
       (call.event as unknown as WSClientReconnectingEvent).attempt === 3,
     "three tries after the break",
   );
-  await openedTimes(log, 2);
+  await log.nthOpen(2);
   ws.send("after");
   await far.received(91);
   assertEquals(far.messages, [
@@ -501,7 +481,7 @@ Deno.test("reconnect: id, handler, url and dataType stay the same across reconne
   const url = server.url("/same");
   const ws = new WebSocket(url, log);
   const before = [ws.id, ws.handler, ws.url, ws.dataType];
-  await openedTimes(log, 2);
+  await log.nthOpen(2);
   assertEquals([ws.id, ws.handler, ws.url, ws.dataType], before);
   assertStrictEquals(ws.handler, log);
   ws.send("bytes");
@@ -518,7 +498,7 @@ Deno.test("without reconnect: a retried code ends the client as before (4D seque
   const end = await log.terminated();
   assertEquals(log.types, ["open", "terminate"]);
   assertEquals(end.code, 1012);
-  assertEquals(opens(log), ["reconnected=false resumed=false"]);
+  assertEquals(log.opens, [FIRST]);
   assertEquals(server.count("/off"), 1);
 });
 

@@ -10,84 +10,50 @@
  * @module
  */
 import { assert, assertEquals } from "@std/assert";
-import { deadline } from "@std/async/deadline";
 import { WebSocket as WSClient } from "../client.ts";
 import { Relay } from "../testkit/relay.ts";
 import { Chat } from "./_chat_process.ts";
 import { anyRedis, hasRedis } from "./_redis.ts";
+import { ClientRecorder, seeded } from "./_helpers.ts";
 
-/** A seeded generator (mulberry32): the same moments on every run. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** A chat user: a ws4d client with reconnect, its opens and messages. */
-class User {
+/** A chat user: a ws4d client with reconnect, its calls recorded. */
+class User extends ClientRecorder {
   readonly ws: WSClient;
-  readonly opens: boolean[] = [];
-  readonly messages: string[] = [];
-  #opened = Promise.withResolvers<boolean>();
-  #waiting: { check: () => boolean; resolve: () => void } | null = null;
-  readonly ended = Promise.withResolvers<number>();
 
   constructor(url: string) {
-    this.ws = new WSClient(url, {
-      reconnect: { delay: 0.01, jitter: 0, maxRetries: 50 },
-      onOpen: (_ws, event) => {
-        this.opens.push(event.resumed === true);
-        this.#opened.resolve(event.resumed === true);
-      },
-      onMessage: (_ws, event) => {
-        this.messages.push(String(event.data));
-        this.#check();
-      },
-      onError: () => {},
-      onTerminate: (_ws, event) => this.ended.resolve(event.code),
-    });
-  }
-
-  #check(): void {
-    const waiting = this.#waiting;
-    if (waiting !== null && waiting.check()) {
-      this.#waiting = null;
-      waiting.resolve();
-    }
-  }
-
-  /** The next open: whether it resumed (and the one after it, next time). */
-  async nextOpen(): Promise<boolean> {
-    const resumed = await deadline(this.#opened.promise, 15_000);
-    this.#opened = Promise.withResolvers<boolean>();
-    return resumed;
-  }
-
-  /** Resolves once `check` holds on what arrived. */
-  until(check: () => boolean, what: string): Promise<void> {
-    if (check()) return Promise.resolve();
-    const { promise, resolve } = Promise.withResolvers<void>();
-    this.#waiting = { check, resolve };
-    return deadline(promise, 20_000).catch((error) => {
-      throw new Error(`${what}: ${error.message}`);
-    });
+    super({ reconnect: { delay: 0.01, jitter: 0, maxRetries: 50 } });
+    this.ws = new WSClient(url, this);
   }
 
   /** The numbered messages with `tag`, as numbers. */
   numbered(tag: string): number[] {
-    return this.messages.filter((m) => m.startsWith(`${tag}:`)).map((m) =>
-      Number(m.slice(tag.length + 1))
-    );
+    return this.messages.map(String).filter((m) => m.startsWith(`${tag}:`))
+      .map((m) => Number(m.slice(tag.length + 1)));
   }
 
   async end(): Promise<void> {
     this.ws.terminate();
-    await deadline(this.ended.promise, 10_000).catch(() => {});
+    await this.terminated(10_000).catch(() => {});
+  }
+}
+
+/**
+ * A user on `url`, its first open fresh (`resumed: false`) and welcomed by
+ * the chat; ended if either fails.
+ */
+async function joined(url: string): Promise<User> {
+  const user = new User(url);
+  try {
+    assertEquals(await user.nextOpen(15_000), false);
+    await user.until(
+      () => user.messages.includes("Welcome on the chat!"),
+      "welcome",
+      20_000,
+    );
+    return user;
+  } catch (error) {
+    await user.end();
+    throw error;
   }
 }
 
@@ -122,7 +88,7 @@ async function cutWhileTalking(
       await new Promise((resolve) => setTimeout(resolve, 10 + random() * 60));
       beforeCut(i);
       relay.cut();
-      assertEquals(await roamer.nextOpen(), true, `reopen ${i + 1}`);
+      assertEquals(await roamer.nextOpen(15_000), true, `reopen ${i + 1}`);
     }
   } finally {
     talking = false;
@@ -131,15 +97,20 @@ async function cutWhileTalking(
   await still.until(
     () => still.numbered("r").length >= sentRoamer,
     `still got ${still.numbered("r").length} of ${sentRoamer}`,
+    20_000,
   );
   await roamer.until(
     () => roamer.numbered("s").length >= sentStill,
     `roamer got ${roamer.numbered("s").length} of ${sentStill}`,
+    20_000,
   );
   // Each once, in order, both ways.
   assertEquals(still.numbered("r"), range(sentRoamer));
   assertEquals(roamer.numbered("s"), range(sentStill));
-  assertEquals(roamer.opens, [false, ...Array(cuts).fill(true)]);
+  assertEquals(roamer.opens.map((open) => open.resumed), [
+    false,
+    ...Array(cuts).fill(true),
+  ]);
 }
 
 /**
@@ -163,6 +134,18 @@ async function chatCount(chat: Chat): Promise<number> {
   return stats.connections;
 }
 
+/**
+ * {@linkcode chatCount}, read again at each heartbeat (12 at most) until it
+ * is `expected`: a connection just moved may be counted a beat late.
+ */
+async function countOnceSettled(chat: Chat, expected: number): Promise<number> {
+  let count = await chatCount(chat);
+  for (let beats = 0; count !== expected && beats < 12; beats++) {
+    count = await chatCount(chat);
+  }
+  return count;
+}
+
 Deno.test("the chat under deno serve --parallel (3 workers): 20 cuts at random moments, each reopen resumed on whichever worker, every message once and in order both ways", async () => {
   const chat = new Chat({ DENO_JOBS: "3" });
   let roamer: User | undefined;
@@ -170,27 +153,13 @@ Deno.test("the chat under deno serve --parallel (3 workers): 20 cuts at random m
   try {
     await chat.listening();
     await using relay = new Relay({ hostname: "127.0.0.1", port: chat.port });
-    roamer = new User(relay.url("/ws"));
-    assertEquals(await roamer.nextOpen(), false);
-    await roamer.until(
-      () => roamer!.messages.includes("Welcome on the chat!"),
-      "welcome",
-    );
-    still = new User(chat.url);
-    assertEquals(await still.nextOpen(), false);
-    await still.until(
-      () => still!.messages.includes("Welcome on the chat!"),
-      "welcome",
-    );
+    roamer = await joined(relay.url("/ws"));
+    still = await joined(chat.url);
     await cutWhileTalking(relay, roamer, still, 20, () => {});
     // The whole chat's count, whichever worker answers: each read waits for
     // a heartbeat (every 0.25 s), and the counts agree within a few.
     for (let i = 0; i < 6; i++) {
-      let count = await chatCount(chat);
-      for (let beats = 0; count !== 2 && beats < 12; beats++) {
-        count = await chatCount(chat);
-      }
-      assertEquals(count, 2);
+      assertEquals(await countOnceSettled(chat, 2), 2);
     }
     await roamer.end();
     await still.end();
@@ -220,23 +189,17 @@ Deno.test({
       await Promise.all(chats.map((chat) => chat.listening()));
       const [a, b] = chats as [Chat, Chat];
       await using relay = new Relay({ hostname: "127.0.0.1", port: a.port });
-      roamer = new User(relay.url("/ws"));
-      assertEquals(await roamer.nextOpen(), false);
-      await roamer.until(
-        () => roamer!.messages.includes("Welcome on the chat!"),
-        "welcome",
-      );
-      still = new User(b.url);
-      assertEquals(await still.nextOpen(), false);
-      await still.until(
-        () => still!.messages.includes("Welcome on the chat!"),
-        "welcome",
-      );
+      roamer = await joined(relay.url("/ws"));
+      still = await joined(b.url);
       const ports = [b.port, a.port];
       await cutWhileTalking(relay, roamer, still, 20, (i) => {
         relay.retarget({ hostname: "127.0.0.1", port: ports[i % 2]! });
       });
-      assertEquals(await chatCount(a) + 0, await chatCount(b));
+      // The whole chat's count, the same from either process: the two users.
+      assertEquals(
+        [await countOnceSettled(a, 2), await countOnceSettled(b, 2)],
+        [2, 2],
+      );
       await roamer.end();
       await still.end();
       await Promise.all(chats.map(endsBySignal));
@@ -266,32 +229,22 @@ Deno.test({
         hostname: "127.0.0.1",
         port: owner.port,
       });
-      roamer = new User(relay.url("/ws"));
-      assertEquals(await roamer.nextOpen(), false);
-      await roamer.until(
-        () => roamer!.messages.includes("Welcome on the chat!"),
-        "welcome",
-      );
-      still = new User(other.url);
-      assertEquals(await still.nextOpen(), false);
+      roamer = await joined(relay.url("/ws"));
       // Welcomed: its process hears the room (the chat waits for Redis).
-      await still.until(
-        () => still!.messages.includes("Welcome on the chat!"),
-        "welcome",
-      );
+      still = await joined(other.url);
       roamer.ws.send("r:0");
-      await still.until(() => still!.numbered("r").length === 1, "r:0");
+      await still.until(() => still!.numbered("r").length === 1, "r:0", 20_000);
       relay.retarget({ hostname: "127.0.0.1", port: other.port });
       // The owner dies: no close, no goodbye; its socket to the relay drops.
       owner.kill();
       relay.cut();
       const killed = performance.now();
       roamer.ws.send("r:1");
-      assertEquals(await roamer.nextOpen(), false);
+      assertEquals(await roamer.nextOpen(15_000), false);
       const took = performance.now() - killed;
       assert(took < 2000, `resumed: false after ${Math.round(took)} ms`);
       // At least once: r:1, never received by anyone, arrives.
-      await still.until(() => still!.numbered("r").includes(1), "r:1");
+      await still.until(() => still!.numbered("r").includes(1), "r:1", 20_000);
       await roamer.end();
       await still.end();
       await endsBySignal(other);

@@ -8,13 +8,13 @@
  * @module
  */
 import { assertEquals } from "@std/assert";
-import { deadline } from "@std/async/deadline";
 import { WebSocket as WSClient } from "../client.ts";
 import { WebSocketServer } from "../mod.ts";
 import { RedisBackplane } from "../redis.ts";
 import { Relay } from "../testkit/relay.ts";
 import { handshakeStatus } from "../_reconnect.ts";
 import { hasRedisServer, RedisProcess } from "./_redis.ts";
+import { type Call, ClientRecorder } from "./_helpers.ts";
 
 /** A server on Redis that echoes `echo:` messages and records the rest. */
 function instance(url: string): {
@@ -59,77 +59,48 @@ Deno.test({
     await redis.start();
     const a = instance(redis.url);
     const b = instance(redis.url);
-    const opens: boolean[] = [];
-    const messages: string[] = [];
-    let opened = Promise.withResolvers<boolean>();
-    const ended = Promise.withResolvers<void>();
-    // A try answered 503: the client's next onReconnecting says why.
-    const refused503 = Promise.withResolvers<void>();
-    let arrived: { count: number; resolve: () => void } | null = null;
     await using relay = new Relay({ hostname: "127.0.0.1", port: a.port });
-    const client = new WSClient(relay.url("/"), {
+    const log = new ClientRecorder({
       reconnect: { delay: 0.05, maxDelay: 0.2, jitter: 0, maxRetries: 200 },
-      onOpen: (_ws, event) => {
-        opens.push(event.resumed === true);
-        opened.resolve(event.resumed === true);
-      },
-      onMessage: (_ws, event) => {
-        messages.push(String(event.data));
-        if (arrived !== null && messages.length >= arrived.count) {
-          arrived.resolve();
-          arrived = null;
-        }
-      },
-      onReconnecting: (_ws, event) => {
-        if (handshakeStatus(event.reason) === 503) refused503.resolve();
-      },
-      onError: () => {},
-      onTerminate: () => ended.resolve(),
     });
-    const nextOpen = async () => {
-      const resumed = await deadline(opened.promise, 20_000);
-      opened = Promise.withResolvers<boolean>();
-      return resumed;
-    };
-    const until = (count: number) => {
-      if (messages.length >= count) return Promise.resolve();
-      const { promise, resolve } = Promise.withResolvers<void>();
-      arrived = { count, resolve };
-      return deadline(promise, 20_000);
-    };
+    const client = new WSClient(relay.url("/"), log);
+    // A try answered 503: the client's next onReconnecting says why.
+    const refused503 = (call: Call) =>
+      call.name === "onReconnecting" &&
+      handshakeStatus(call.event.reason ?? "") === 503;
     try {
       await Promise.all([a.backplane.ready, b.backplane.ready]);
-      assertEquals(await nextOpen(), false);
+      assertEquals(await log.nextOpen(20_000), false);
       let sent = 0;
       client.send(`m${sent++}`);
-      await until(1);
+      await log.received(1, 20_000);
       // Relayed by b.
       relay.retarget({ hostname: "127.0.0.1", port: b.port });
       relay.cut();
-      assertEquals(await nextOpen(), true);
+      assertEquals(await log.nextOpen(20_000), true);
       client.send(`m${sent++}`);
-      await until(2);
+      await log.received(2, 20_000);
       // Redis goes: the relay breaks, b cannot reach a: 503, retried.
       await redis.stop();
       for (let i = 0; i < 3; i++) client.send(`m${sent++}`);
       // Until b has answered a try 503, as the client was told.
-      await deadline(refused503.promise, 10_000);
+      await log.when(refused503, "a try answered 503", 10_000);
       const refused = b.wss.stats.refused["503"] ?? 0;
       await redis.start();
-      assertEquals(await nextOpen(), true);
+      assertEquals(await log.nextOpen(20_000), true);
       client.send(`m${sent++}`);
-      await until(sent);
+      await log.received(sent, 20_000);
       assertEquals(a.received, Array.from({ length: sent }, (_, i) => `m${i}`));
       assertEquals(
-        messages,
+        log.messages,
         Array.from({ length: sent }, (_, i) => `got:m${i}`),
       );
       assertEquals(a.opens() + b.opens(), 1);
-      assertEquals(opens, [false, true, true]);
+      assertEquals(log.opens.map((open) => open.resumed), [false, true, true]);
       assertEquals(refused > 0, true, "503 while Redis was down");
     } finally {
       client.terminate();
-      await deadline(ended.promise, 10_000).catch(() => {});
+      await log.terminated(10_000).catch(() => {});
       await a.wss.terminate(0);
       await b.wss.terminate(0);
     }

@@ -19,12 +19,13 @@ import {
   type WSServerHandler,
 } from "../mod.ts";
 import { Relay } from "../testkit/relay.ts";
+import { ClientRecorder, closeRaw, Events, rawHello } from "./_helpers.ts";
 import {
   decodeHeartbeat,
   GONE_AFTER_MS,
   type NamedCounts,
 } from "../_liveness.ts";
-import { encodeAnswer, type HelloFrame, readHello } from "../_resume_frames.ts";
+import { encodeAnswer } from "../_resume_frames.ts";
 import { RESUME_PROTOCOL } from "../_resume_handshake.ts";
 
 /** A server of the cluster: its opens and what it received, by connection. */
@@ -35,8 +36,8 @@ class Instance implements AsyncDisposable {
   terminates: number[] = [];
   received: string[] = [];
   readonly connections = new Set<WebSocketConnection>();
-  /** Called after each of its callbacks. */
-  readonly #wakers = new Set<() => void>();
+  /** Notified after each of its callbacks. */
+  readonly #events = new Events();
 
   constructor(channel: string, options: { window?: number } = {}) {
     this.backplane = new BroadcastChannelBackplane(channel);
@@ -45,19 +46,19 @@ class Instance implements AsyncDisposable {
         onOpen: (ws) => {
           this.opens++;
           this.connections.add(ws);
-          this.#woken();
+          this.#events.notify();
         },
         onMessage: (ws, event) => {
           const text = String(event.data);
           this.received.push(text);
           if (text.startsWith("echo:")) ws.send(text.slice(5));
-          this.#woken();
+          this.#events.notify();
         },
         onError: () => {}, // a slow consumer, expected where tested
         onTerminate: (ws, event) => {
           this.connections.delete(ws);
           this.terminates.push(event.code);
-          this.#woken();
+          this.#events.notify();
         },
       }),
     };
@@ -71,11 +72,7 @@ class Instance implements AsyncDisposable {
 
   /** Resolves once `check` holds, checked after each of its callbacks. */
   until(check: () => boolean, what: string): Promise<void> {
-    return when(check, what, this.#wakers);
-  }
-
-  #woken(): void {
-    for (const wake of [...this.#wakers]) wake();
+    return this.#events.until(check, what, 10_000);
   }
 
   get target(): { hostname: string; port: number } {
@@ -87,78 +84,29 @@ class Instance implements AsyncDisposable {
   }
 }
 
-/** A ws4d client with reconnect, recording what it gets. */
-class Client {
+/** A ws4d client with reconnect, its calls recorded. */
+class Client extends ClientRecorder {
   readonly ws: WSClient;
-  readonly messages: string[] = [];
-  readonly opens: boolean[] = [];
-  #opened = Promise.withResolvers<boolean>();
-  #arrived: { count: number; resolve: () => void } | null = null;
-  readonly ended = Promise.withResolvers<number>();
 
   constructor(url: string) {
-    this.ws = new WSClient(url, {
-      reconnect: { delay: 0.01, jitter: 0 },
-      onOpen: (_ws, event) => {
-        this.opens.push(event.resumed === true);
-        this.#opened.resolve(event.resumed === true);
-      },
-      onMessage: (_ws, event) => {
-        this.messages.push(String(event.data));
-        const waiting = this.#arrived;
-        if (waiting !== null && this.messages.length >= waiting.count) {
-          this.#arrived = null;
-          waiting.resolve();
-        }
-      },
-      onTerminate: (_ws, event) => this.ended.resolve(event.code),
-    });
+    super({ reconnect: { delay: 0.01, jitter: 0 } });
+    this.ws = new WSClient(url, this);
   }
 
-  /** The next `onOpen`: whether it resumed. */
-  nextOpen(): Promise<boolean> {
-    const opened = this.#opened.promise;
-    return deadline(opened, 10_000).finally(() => {
-      if (this.#opened.promise === opened) {
-        this.#opened = Promise.withResolvers<boolean>();
-      }
-    });
+  /** The messages, as text. */
+  get texts(): string[] {
+    return this.messages.map(String);
   }
 
   /** Resolves once `count` messages arrived in all. */
-  arrived(count: number): Promise<void> {
-    if (this.messages.length >= count) return Promise.resolve();
-    const { promise, resolve } = Promise.withResolvers<void>();
-    this.#arrived = { count, resolve };
-    return deadline(promise, 10_000);
+  async arrived(count: number): Promise<void> {
+    await this.received(count, 10_000);
   }
 
   async end(): Promise<void> {
     this.ws.terminate();
-    await deadline(this.ended.promise, 10_000);
+    await this.terminated(10_000);
   }
-}
-
-/**
- * Resolves once `check` holds: checked now, then each time one of `wakers`
- * is called (an event that may change what it reads); fails after 10 s.
- */
-function when(
-  check: () => boolean,
-  what: string,
-  wakers: Set<() => void>,
-): Promise<void> {
-  if (check()) return Promise.resolve();
-  const { promise, resolve } = Promise.withResolvers<void>();
-  const wake = () => {
-    if (check()) resolve();
-  };
-  wakers.add(wake);
-  return deadline(promise, 10_000)
-    .catch(() => {
-      throw new Error(`timed out waiting for ${what}`);
-    })
-    .finally(() => wakers.delete(wake));
 }
 
 /**
@@ -169,7 +117,7 @@ function when(
  */
 class Heartbeats implements Disposable {
   readonly #channel: BroadcastChannel;
-  readonly #wakers = new Set<() => void>();
+  readonly #events = new Events();
   /** The counts of the last heartbeat of each instance. */
   readonly #last = new Map<string, NamedCounts>();
 
@@ -180,7 +128,7 @@ class Heartbeats implements Disposable {
       const beat = decodeHeartbeat(event.data);
       if (beat === null) return;
       this.#last.set(beat.from, beat.counts);
-      for (const wake of [...this.#wakers]) wake();
+      this.#events.notify();
     };
   }
 
@@ -189,7 +137,7 @@ class Heartbeats implements Disposable {
    * instance missed from this one, it gets from the next.
    */
   until(check: () => boolean, what: string): Promise<void> {
-    return when(check, what, this.#wakers);
+    return this.#events.until(check, what, 10_000);
   }
 
   /** Resolves at a heartbeat of `instance` whose counts pass `check`. */
@@ -200,13 +148,13 @@ class Heartbeats implements Disposable {
   ): Promise<void> {
     const last = () => this.#last.get(instance.backplane.instance);
     this.#last.delete(instance.backplane.instance);
-    return when(
+    return this.#events.until(
       () => {
         const counts = last();
         return counts !== undefined && check(counts);
       },
       what,
-      this.#wakers,
+      10_000,
     );
   }
 
@@ -258,11 +206,19 @@ Deno.test("a reconnect on another instance resumes through the relay, exactly on
     a.received,
     Array.from({ length: sent }, (_, i) => `echo:${i}`),
   );
-  const echoes = client.messages.filter((m) => !m.startsWith("push:"));
+  const echoes = client.texts.filter((m) => !m.startsWith("push:"));
   assertEquals(echoes, Array.from({ length: sent }, (_, i) => `${i}`));
-  const pushes = client.messages.filter((m) => m.startsWith("push:"));
+  const pushes = client.texts.filter((m) => m.startsWith("push:"));
   assertEquals(pushes, numbered("push:", 0, 6));
-  assertEquals(client.opens, [false, true, true, true, true, true, true]);
+  assertEquals(client.opens.map((open) => open.resumed), [
+    false,
+    true,
+    true,
+    true,
+    true,
+    true,
+    true,
+  ]);
 });
 
 Deno.test("the owner gone: the client gets resumed: false within the bound, its unacknowledged messages sent again", async () => {
@@ -384,38 +340,18 @@ Deno.test("an instance gone is known within the bound", async () => {
   assert(performance.now() - start < GONE_AFTER_MS + 300);
 });
 
-/** A raw WebSocket's first frame, read as a hello (or `null`). */
-async function firstHello(
-  url: string,
-  protocols: string[] = [],
-): Promise<{ hello: HelloFrame | null; socket: WebSocket }> {
-  const socket = new WebSocket(url, protocols);
-  socket.binaryType = "arraybuffer";
-  const first = Promise.withResolvers<HelloFrame | null>();
-  socket.onmessage = (event) => first.resolve(readHello(event.data));
-  socket.onclose = () => first.resolve(null);
-  const hello = await deadline(first.promise, 10_000);
-  return { hello, socket };
-}
-
-/** Closes a raw socket and waits for its close. */
-async function closeRaw(socket: WebSocket): Promise<void> {
-  if (socket.readyState === WebSocket.CLOSED) return;
-  const closed = new Promise((resolve) => socket.onclose = resolve);
-  socket.close();
-  await closed;
-}
-
 Deno.test("a forged, wrong or stale token sent to another instance gets a fresh session, never someone else's; a stale count ends the owner's session at once", async () => {
   const channel = `cluster-${crypto.randomUUID()}`;
   await using a = new Instance(channel);
   await using b = new Instance(channel);
   const bUrl = `ws://127.0.0.1:${b.target.port}/`;
   // A real session on a, its token read from its hello.
-  const real = await firstHello(
+  const real = await rawHello(
     `ws://127.0.0.1:${a.target.port}/?ws4d-resume=1`,
+    {},
+    10_000,
   );
-  const token = real.hello?.token ?? "";
+  const token = real.hello.token;
   assertEquals(token.slice(0, 8), a.backplane.instance);
   try {
     const offers = [
@@ -427,23 +363,21 @@ Deno.test("a forged, wrong or stale token sent to another instance gets a fresh 
       `ZZZZZZZZ${token.slice(8)}`,
     ];
     for (const offer of offers) {
-      const { hello, socket } = await firstHello(bUrl, [
-        RESUME_PROTOCOL,
-        `${RESUME_PROTOCOL}.${offer}.0`,
-      ]);
-      assertEquals(hello?.resumed, false, offer);
-      assert(hello?.token !== token);
+      const { hello, socket } = await rawHello(bUrl, {
+        protocols: [RESUME_PROTOCOL, `${RESUME_PROTOCOL}.${offer}.0`],
+      }, 10_000);
+      assertEquals(hello.resumed, false, offer);
+      assert(hello.token !== token);
       await closeRaw(socket);
     }
     assertEquals(a.wss.stats.sessionsResumed, 0);
     assertEquals(a.connections.size, 1);
     // The real token with a count the session cannot resume from: a fresh
     // session on b, and a's session ends now, not at the window's end.
-    const stale = await firstHello(bUrl, [
-      RESUME_PROTOCOL,
-      `${RESUME_PROTOCOL}.${token}.999`,
-    ]);
-    assertEquals(stale.hello?.resumed, false);
+    const stale = await rawHello(bUrl, {
+      protocols: [RESUME_PROTOCOL, `${RESUME_PROTOCOL}.${token}.999`],
+    }, 10_000);
+    assertEquals(stale.hello.resumed, false);
     await closeRaw(stale.socket);
     await a.until(() => a.terminates.length === 1, "a's session to end");
   } finally {
@@ -526,8 +460,8 @@ Deno.test("a slow consumer behind a relay: the owner closes it with 1008, throug
   await using b = new Instance(channel);
   await using relay = new Relay(a.target);
   // A raw client that resumes but never acknowledges.
-  const first = await firstHello(`${relay.url("/")}?ws4d-resume=1`);
-  const token = first.hello?.token ?? "";
+  const first = await rawHello(`${relay.url("/")}?ws4d-resume=1`, {}, 10_000);
+  const token = first.hello.token;
   first.socket.send(encodeAnswer("accept", token));
   await a.until(() => a.connections.size === 1, "the session on a");
   relay.retarget(b.target);
@@ -537,11 +471,10 @@ Deno.test("a slow consumer behind a relay: the owner closes it with 1008, throug
     (counts) => counts.sessionsWaiting === 1,
     "a to see the break",
   );
-  const second = await firstHello(relay.url("/"), [
-    RESUME_PROTOCOL,
-    `${RESUME_PROTOCOL}.${token}.0`,
-  ]);
-  assertEquals(second.hello?.resumed, true);
+  const second = await rawHello(relay.url("/"), {
+    protocols: [RESUME_PROTOCOL, `${RESUME_PROTOCOL}.${token}.0`],
+  }, 10_000);
+  assertEquals(second.hello.resumed, true);
   const closed = new Promise<number>((resolve) => {
     second.socket.onclose = (event) => resolve(event.code);
   });
@@ -627,8 +560,8 @@ Deno.test("terminate() with a relayed, a resumed and a waiting session ends well
   assertEquals(await resumed.nextOpen(), true);
   // Waiting: its client cannot come back.
   await using gone = new Relay(a.target);
-  const waiting = await firstHello(`${gone.url("/")}?ws4d-resume=1`);
-  waiting.socket.send(encodeAnswer("accept", waiting.hello?.token ?? ""));
+  const waiting = await rawHello(`${gone.url("/")}?ws4d-resume=1`, {}, 10_000);
+  waiting.socket.send(encodeAnswer("accept", waiting.hello.token));
   await a.until(() => a.connections.size === 3, "three sessions on a");
   gone.refuse();
   gone.cut();

@@ -47,10 +47,7 @@ Deno.test("rateLimit on a fake clock: a flooding peer gets exactly one window, t
   await flood.conn.write(concat(frames));
   const flooder = recorders[0];
   assertExists(flooder);
-  await within(
-    flooder.when((c) => c.name === "onError", "the flood's onError"),
-    "the flood's onError",
-  );
+  await flooder.when((c) => c.name === "onError", "the flood's onError");
   // The close goes out a task later.
   await time.advance(0);
   const got = await within(
@@ -67,7 +64,7 @@ Deno.test("rateLimit on a fake clock: a flooding peer gets exactly one window, t
   // The bucket holds one window: 50 went through, the 51st was refused.
   assertEquals(got.filter((f) => f.opcode === TEXT).length, 50);
   await flood.conn.write(buildFrame(CLOSE, new Uint8Array([0x03, 0xf0])));
-  await within(flooder.terminated(), "the flood's onTerminate");
+  await flooder.terminated();
   assertEquals(flooder.errors.map((e) => e.errCode), [
     ErrorCode.RateLimited,
   ]);
@@ -75,7 +72,7 @@ Deno.test("rateLimit on a fake clock: a flooding peer gets exactly one window, t
   await flood.readToEnd();
   flood.conn.close();
   for (let i = 0; i < 40; i++) polite.socket.send(`p${i}`);
-  await within(polite.received(40), "the polite echoes");
+  await polite.received(40);
   assertEquals(
     polite.messages,
     Array.from({ length: 40 }, (_, i) => `p${i}`),
@@ -83,7 +80,7 @@ Deno.test("rateLimit on a fake clock: a flooding peer gets exactly one window, t
   assertEquals(recorders[1]?.errors, []);
   assertEquals(server.wss.stats.limits.rateLimit, 1);
   assertEquals(server.wss.stats.errors.RateLimited, 1);
-  await within(hangUp(polite), "the polite close");
+  await hangUp(polite);
 });
 
 /**
@@ -97,7 +94,7 @@ async function limitedEcho(rateLimit: { messages?: number; bytes?: number }) {
   });
   const server = listen({ onConnection: () => recorder }, { rateLimit });
   const time = new FakeClock();
-  const peer = await within(connect(server.url), "the client's open");
+  const peer = await connect(server.url);
   return {
     time,
     recorder,
@@ -105,18 +102,15 @@ async function limitedEcho(rateLimit: { messages?: number; bytes?: number }) {
     async send(...texts: string[]): Promise<void> {
       const goal = peer.messages.length + texts.length;
       for (const text of texts) peer.socket.send(text);
-      await within(peer.received(goal), `the echo of ${texts.join(" ")}`);
+      await peer.received(goal);
     },
     /** Sends `text`; resolves with the close code the client then got. */
     async refused(text: string): Promise<number> {
       peer.socket.send(text);
-      await within(
-        recorder.when((c) => c.name === "onError", "onError"),
-        `onError for ${text}`,
-      );
+      await recorder.when((c) => c.name === "onError", `onError for ${text}`);
       await time.advance(0); // The close goes out a task later.
       const { code } = await within(peer.closed, "the close");
-      await within(recorder.terminated(), "onTerminate");
+      await recorder.terminated();
       return code;
     },
     get echoed(): unknown[] {

@@ -5,30 +5,20 @@
  */
 import { assertEquals, assertNotEquals, assertStrictEquals } from "@std/assert";
 import { deadline } from "@std/async";
-import {
-  ErrorCode,
-  WebSocket,
-  type WebSocketConnection,
-  type WSClientOpenEvent,
-} from "../mod.ts";
+import { ErrorCode, WebSocket, type WebSocketConnection } from "../mod.ts";
 import { encodeControl } from "../_resume_frames.ts";
 import { RESUME_PROTOCOL } from "../_resume_handshake.ts";
-import { type Call, ClientRecorder, listen, Recorder } from "./_helpers.ts";
+import {
+  ClientRecorder,
+  closeRaw,
+  listen,
+  rawHello,
+  Recorder,
+  seeded,
+} from "./_helpers.ts";
 import { Relay } from "../testkit/relay.ts";
 
 const RECONNECT = { delay: 0, jitter: 0 } as const;
-
-/** A small seeded generator (mulberry32): the same cuts at every run. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Sends `tag:0` … `tag:(count − 1)` through `send`, `batch` at a time, as
@@ -178,10 +168,10 @@ Deno.test("resume: 10,000 messages each way, exactly once and in order, across 1
   // Every cut broke an open connection, and each break was resumed.
   const breaks = client.calls.filter((c) => c.name === "onReconnecting");
   assertEquals(breaks.length, CUTS);
-  const opens = client.calls.filter((c) => c.name === "onOpen");
+  const opens = client.opens;
   assertEquals(opens.length, CUTS + 1);
   for (const open of opens.slice(1)) {
-    assertEquals(open.event, {
+    assertEquals(open, {
       type: "open",
       reconnected: true,
       resumed: true,
@@ -223,7 +213,7 @@ Deno.test("resume: the break is invisible on the server; what it sent meanwhile 
   await client.received(2);
   assertEquals(client.messages, ["one", "two"]);
   assertEquals(
-    client.calls.filter((c) => c.name === "onOpen").map((c) => c.event),
+    client.opens,
     [
       { type: "open", reconnected: false, resumed: false },
       { type: "open", reconnected: true, resumed: true },
@@ -239,18 +229,6 @@ Deno.test("resume: the break is invisible on the server; what it sent meanwhile 
   await client.terminated();
   await server.terminated();
 });
-
-/** The client's `onOpen` events, in order. */
-function opens(client: ClientRecorder): WSClientOpenEvent[] {
-  return client.calls.filter((c) => c.name === "onOpen").map((c) =>
-    c.event as unknown as WSClientOpenEvent
-  );
-}
-
-function isReopen(call: Call): boolean {
-  return call.name === "onOpen" &&
-    (call.event as unknown as WSClientOpenEvent).reconnected;
-}
 
 Deno.test("resume: past the window, the server ends 1006 and the client gets a fresh session, its unacknowledged messages first", async () => {
   const sessions: Recorder[] = [];
@@ -280,8 +258,7 @@ Deno.test("resume: past the window, the server ends 1006 and the client gets a f
   const end = await first.terminated();
   assertEquals(end.code, 1006);
   relay.admit();
-  await client.when(isReopen, "the second onOpen");
-  assertEquals(opens(client)[1], {
+  assertEquals(await client.nthOpen(2), {
     type: "open",
     reconnected: true,
     resumed: false,
@@ -315,8 +292,7 @@ Deno.test("resume: a server without resume, and a client with its own subprotoco
     await server.received(1);
     assertEquals(server.messages, ["plain"]);
     relay.cut();
-    await client.when(isReopen, "the second onOpen");
-    assertEquals(opens(client)[1], {
+    assertEquals(await client.nthOpen(2), {
       type: "open",
       reconnected: true,
       resumed: false,
@@ -349,40 +325,6 @@ Deno.test("resume: a server without resume, and a client with its own subprotoco
   }
 });
 
-/** A raw Deno socket that offers `protocols`, and the hello it gets. */
-async function rawHello(
-  url: string,
-  protocols: string[],
-  origin: string,
-): Promise<{ socket: globalThis.WebSocket; resumed: boolean; token: string }> {
-  const socket = new globalThis.WebSocket(url, {
-    protocols,
-    headers: { origin },
-  } as unknown as string[]);
-  socket.binaryType = "arraybuffer";
-  const hello = await deadline(
-    new Promise<ArrayBuffer>((resolve, reject) => {
-      socket.onmessage = (event) => resolve(event.data as ArrayBuffer);
-      socket.onclose = () => reject(new Error("closed before hello"));
-    }),
-    5000,
-  );
-  const bytes = new Uint8Array(hello);
-  assertEquals([...bytes.subarray(0, 2)], [0xc1, 0x01]);
-  return {
-    socket,
-    resumed: bytes[2] === 1,
-    token: String.fromCharCode(...bytes.subarray(27)),
-  };
-}
-
-async function hangUpRaw(socket: globalThis.WebSocket): Promise<void> {
-  if (socket.readyState === globalThis.WebSocket.CLOSED) return;
-  const closed = new Promise((resolve) => socket.onclose = resolve);
-  socket.close();
-  await deadline(closed, 5000);
-}
-
 Deno.test("resume: a forged or stale token gets a fresh session, never someone else's; allowedOrigins applies; a resume counts once", async () => {
   const sessions: Recorder[] = [];
   const GOOD = "https://good.example";
@@ -394,9 +336,9 @@ Deno.test("resume: a forged or stale token gets a fresh session, never someone e
     },
   }, { resume: true, allowedOrigins: [GOOD], maxConnections: 3 });
   const url = listening.url;
-  const a = await rawHello(url, [RESUME_PROTOCOL], GOOD);
-  assertEquals(a.resumed, false);
-  assertEquals(a.token.length, 36);
+  const a = await rawHello(url, { protocols: [RESUME_PROTOCOL], origin: GOOD });
+  assertEquals(a.hello.resumed, false);
+  assertEquals(a.hello.token.length, 36);
   const victim = sessions[0] as Recorder;
   const offer = (token: string, count: number) => [
     RESUME_PROTOCOL,
@@ -410,7 +352,7 @@ Deno.test("resume: a forged or stale token gets a fresh session, never someone e
         connection: "Upgrade",
         "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
         "sec-websocket-version": "13",
-        "sec-websocket-protocol": offer(a.token, 0).join(", "),
+        "sec-websocket-protocol": offer(a.hello.token, 0).join(", "),
         origin: "https://evil.example",
       },
     }),
@@ -418,27 +360,33 @@ Deno.test("resume: a forged or stale token gets a fresh session, never someone e
   await response.body?.cancel();
   assertEquals(response.status, 403);
   // Same selector, another secret: a fresh session.
-  const forged = a.token.slice(0, 12) + "A".repeat(24);
-  const b = await rawHello(url, offer(forged, 0), GOOD);
-  assertEquals(b.resumed, false);
-  assertNotEquals(b.token, a.token);
+  const forged = a.hello.token.slice(0, 12) + "A".repeat(24);
+  const b = await rawHello(url, { protocols: offer(forged, 0), origin: GOOD });
+  assertEquals(b.hello.resumed, false);
+  assertNotEquals(b.hello.token, a.hello.token);
   // The right token with a count the server never sent (stale): fresh.
-  const c = await rawHello(url, offer(a.token, 5), GOOD);
-  assertEquals(c.resumed, false);
+  const c = await rawHello(url, {
+    protocols: offer(a.hello.token, 5),
+    origin: GOOD,
+  });
+  assertEquals(c.hello.resumed, false);
   assertEquals(sessions.length, 3);
   assertEquals(victim.types, ["open"]);
   // At maxConnections, a resume of the victim's session is still taken:
   // it counts once.
-  const d = await rawHello(url, offer(a.token, 0), GOOD);
-  assertEquals(d.resumed, true);
-  assertEquals(d.token, a.token);
+  const d = await rawHello(url, {
+    protocols: offer(a.hello.token, 0),
+    origin: GOOD,
+  });
+  assertEquals(d.hello.resumed, true);
+  assertEquals(d.hello.token, a.hello.token);
   assertEquals(sessions.length, 3);
   assertEquals(listening.wss.stats.connections, 3);
   d.socket.send("after the resume");
   await victim.received(1);
   assertEquals(victim.messages, ["after the resume"]);
   assertEquals(victim.types, ["open", "message"]);
-  for (const raw of [a, b, c, d]) await hangUpRaw(raw.socket);
+  for (const raw of [a, b, c, d]) await closeRaw(raw.socket);
   for (const session of sessions) await session.terminated();
 });
 
@@ -448,7 +396,7 @@ Deno.test("resume: a peer that stops acknowledging past the limits is a slow con
   await using listening = listen({ onConnection: () => server }, {
     resume: { maxMessages: 8 },
   });
-  const raw = await rawHello(listening.url, [RESUME_PROTOCOL], "");
+  const raw = await rawHello(listening.url, { protocols: [RESUME_PROTOCOL] });
   const closed = new Promise<CloseEvent>((resolve) =>
     raw.socket.onclose = resolve
   );

@@ -38,16 +38,6 @@ import { Relay } from "../testkit/relay.ts";
 /** Tries every 20 ms while the relay refuses: few tries, and a quick one after `admit()`. */
 const RECONNECT = { delay: 0.02, factor: 1, jitter: 0 } as const;
 
-function isReopen(call: Call): boolean {
-  return call.name === "onOpen" && "reconnected" in call.event &&
-    call.event.reconnected === true;
-}
-
-/** The client's `onOpen` events, in order. */
-function opens(client: ClientRecorder): unknown[] {
-  return client.calls.filter((c) => c.name === "onOpen").map((c) => c.event);
-}
-
 /** The recorder of the `i`th connection the server accepted. */
 function session(setup: Setup, i: number): Recorder {
   const recorder = setup.sessions[i];
@@ -142,8 +132,8 @@ async function breakAndWait(setup: Setup): Promise<void> {
  */
 async function expectFreshSession(setup: Setup): Promise<void> {
   setup.relay.admit();
-  await setup.client.when(isReopen, "the second onOpen");
-  assertEquals(opens(setup.client), [
+  await setup.client.nthOpen(2);
+  assertEquals(setup.client.opens, [
     { type: "open", reconnected: false, resumed: false },
     { type: "open", reconnected: true, resumed: false },
   ]);
@@ -216,7 +206,7 @@ Deno.test("resume on a fake clock: a broken session waits its window (30 s), not
   // start on the fake clock, at the break.
   using time = new FakeClock();
   await breakAndWait(setup);
-  await within(client.when(isRetry(1), "retry 1"), "the client's retry 1");
+  await client.when(isRetry(1), "the client's retry 1");
 
   await time.advance(29_999);
   assertEquals(first.types, ["open"]);
@@ -231,10 +221,10 @@ Deno.test("resume on a fake clock: a broken session waits its window (30 s), not
   assertSpyCalls(setup.onError, 0);
 
   // The client's retry at 20 ms was refused; the next one waits 20 ms more.
-  await within(client.when(isRetry(2), "retry 2"), "the client's retry 2");
+  await client.when(isRetry(2), "the client's retry 2");
   setup.relay.admit();
   await time.advance(20);
-  await within(expectFreshSession(setup), "a fresh session");
+  await expectFreshSession(setup);
   // Past the window the client no longer offers its token: a fresh offer,
   // in the query.
   const second = setup.upgrades[1];
@@ -250,8 +240,7 @@ Deno.test("resume: a resumed break counts sessionsResumed, and sessionsWaiting g
   assertEquals(connection.send("meanwhile"), true);
 
   setup.relay.admit();
-  await client.when(isReopen, "the second onOpen");
-  assertEquals(opens(client)[1], {
+  assertEquals(await client.nthOpen(2), {
     type: "open",
     reconnected: true,
     resumed: true,

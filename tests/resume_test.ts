@@ -36,16 +36,7 @@ import {
   withResumeQuery,
 } from "../_resume_handshake.ts";
 import { ResumeState } from "../_resume_state.ts";
-
-/** mulberry32: a small seeded PRNG, so every run replays the same cuts. */
-function prng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seeded } from "./_helpers.ts";
 
 /** What a socket hands over for what was sent: a string or a fresh buffer. */
 function onTheWire(data: Encoded): Frame {
@@ -461,7 +452,7 @@ Deno.test("unwrapFrame() gives text and unmarked binary back as they are", () =>
 });
 
 Deno.test("wrapUserData() and unwrapFrame() carry any bytes unchanged", () => {
-  const random = prng(1);
+  const random = seeded(1);
   const samples: Uint8Array[] = [
     new Uint8Array(0),
     Uint8Array.of(MARKER),
@@ -544,7 +535,7 @@ Deno.test("ResumeState keeps messages in order across acks and ring growth", () 
   });
   let next = 0;
   let acked = 0;
-  const random = prng(3);
+  const random = seeded(3);
   for (let round = 0; round < 400; round++) {
     const burst = Math.floor(random() * 60);
     for (let i = 0; i < burst; i++) state.keep(next++, 10);
@@ -704,7 +695,7 @@ function simulateRate(
 }
 
 Deno.test("Acks keep what the sender keeps within one quarter plus a round trip, at any rate", () => {
-  const random = prng(11);
+  const random = seeded(11);
   const small = { window: 60, maxMessages: 8, maxBytes: 8000 };
   for (const limits of [RESUME_DEFAULTS, small]) {
     const quarter = Math.floor(limits.maxMessages / 4);
@@ -732,7 +723,7 @@ Deno.test("Acks keep what the sender keeps within one quarter plus a round trip,
 });
 
 Deno.test("A receiver that reads slower than the sender sends passes the limits", () => {
-  const random = prng(12);
+  const random = seeded(12);
   const slow = simulateRate(RESUME_DEFAULTS, 100, 100, random, 50);
   assertEquals(slow.over, true);
   const keeping = simulateRate(RESUME_DEFAULTS, 100, 100, random, 100);
@@ -827,7 +818,7 @@ function runSession(seed: number, count: number, limits: ResumeLimits): Run & {
   server: Side;
   client: Side;
 } {
-  const random = prng(seed);
+  const random = seeded(seed);
   const server = side("server", limits);
   const client = side("client", limits);
   const token = createToken();
@@ -965,7 +956,7 @@ Deno.test("ResumeState with the default limits: exactly once, and kept within th
 });
 
 Deno.test("A session the server did not resume gets the client's unacknowledged messages again, at least once", () => {
-  const random = prng(5);
+  const random = seeded(5);
   const limits = { window: 60, maxMessages: 40, maxBytes: 1e6 };
   const client = side("client", limits);
   const server = side("server", limits);

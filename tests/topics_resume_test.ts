@@ -107,8 +107,7 @@ Deno.test("topics through a resume: the subscription survives 3 cuts; what was p
   assertEquals(received, N);
   assertEquals(breaks, CUTS.length);
   // Every cut was a break, and each was resumed.
-  const opens = client.calls.filter((c) => c.name === "onOpen");
-  assertEquals(opens.map((c) => c.event.resumed), [
+  assertEquals(client.opens.map((open) => open.resumed), [
     false,
     ...CUTS.map(() => true),
   ]);
