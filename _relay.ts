@@ -10,9 +10,9 @@
  *
  * @module
  */
-import type { Encoded } from "./_codec.ts";
+import type { Encoded, Frame } from "./_codec.ts";
 import type { Link, LinkEnd, LinkReceiver } from "./_link.ts";
-import { normaliseCloseCode } from "./_link.ts";
+import { normaliseCloseCode, SocketLink } from "./_link.ts";
 import {
   encodeAmount,
   encodeClose,
@@ -181,14 +181,15 @@ export class RelayLink implements Link {
 type Waiting = { kind: KindValue; payload: Uint8Array };
 
 /**
- * The relaying instance's end: the client's socket, the frames that wait
- * for its open (at most `limit` bytes), and nothing else.
+ * The relaying instance's end: the client's socket (a server
+ * {@linkcode SocketLink}, with every quirk of the socket), the frames that
+ * wait for its open (at most `limit` bytes), and nothing else.
  */
-export class Relayer {
+export class Relayer implements LinkReceiver {
   readonly owner: string;
   readonly relay: string;
   readonly #channel: RelayChannel;
-  readonly #socket: WebSocket;
+  readonly #link: SocketLink;
   readonly #limit: number;
   #waiting: Waiting[] | null = [];
   #waitingBytes = 0;
@@ -211,45 +212,46 @@ export class Relayer {
     this.#channel = channel;
     this.owner = owner;
     this.relay = relay;
-    this.#socket = socket;
     this.#limit = limit;
-    socket.binaryType = "arraybuffer";
-    socket.addEventListener("open", this);
-    socket.addEventListener("message", this);
-    socket.addEventListener("close", this);
+    this.#link = new SocketLink(socket, true);
+    this.#link.listen(this);
   }
 
-  /** The socket's events. */
-  handleEvent(event: Event): void {
-    const data: unknown = (event as Partial<MessageEvent>).data;
-    if (typeof data === "string") {
-      this.#toOwner(encodeRelay(Kind.Text, this.relay, textPayload(data)));
-    } else if (data instanceof ArrayBuffer) {
-      this.#toOwner(encodeRelay(Kind.Binary, this.relay, new Uint8Array(data)));
-    } else if (event.type === "open") {
-      if (this.#ended) {
-        // Broken before it opened: a server socket closes only once open.
-        this.#socket.close(1012, "relay ended");
-        return;
-      }
-      const waiting = this.#waiting ?? [];
-      this.#waiting = null;
-      this.#waitingBytes = 0;
-      for (const { kind, payload } of waiting) this.received(kind, payload);
-    } else if (event.type === "close") {
-      if (this.#ended) return;
-      this.#ended = true;
-      this.#channel.forget(this);
-      const { code, reason, wasClean } = event as CloseEvent;
-      this.#channel.sendTo(
-        this.owner,
-        encodeRelay(
-          Kind.Closed,
-          this.relay,
-          encodeClose({ code: normaliseCloseCode(code), reason, wasClean }),
-        ),
-      );
-    }
+  /** The socket opened: the frames that waited go out. */
+  linkOpened(): void {
+    if (this.#ended) return; // Broken before it opened: the link closes it.
+    const waiting = this.#waiting ?? [];
+    this.#waiting = null;
+    this.#waitingBytes = 0;
+    for (const { kind, payload } of waiting) this.received(kind, payload);
+  }
+
+  /** A frame of the client, to the owner. */
+  linkReceived(frame: Frame): void {
+    this.#toOwner(
+      typeof frame === "string"
+        ? encodeRelay(Kind.Text, this.relay, textPayload(frame))
+        : encodeRelay(Kind.Binary, this.relay, new Uint8Array(frame)),
+    );
+  }
+
+  /** The socket's error: its close follows, which the owner is told. */
+  linkFaulted(): void {}
+
+  /** The socket closed: the owner is told how, unless this side ended it. */
+  linkClosed(end: LinkEnd): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#channel.forget(this);
+    const { code, reason, wasClean } = end;
+    this.#channel.sendTo(
+      this.owner,
+      encodeRelay(
+        Kind.Closed,
+        this.relay,
+        encodeClose({ code, reason, wasClean }),
+      ),
+    );
   }
 
   #toOwner(message: Uint8Array): void {
@@ -268,22 +270,20 @@ export class Relayer {
       if (this.#waitingBytes > this.#limit) this.broke(true);
       return;
     }
-    const socket = this.#socket;
-    try {
-      if (kind === Kind.Text) {
-        const text = readText(payload);
-        if (text !== null) socket.send(text);
-      } else if (kind === Kind.Binary) {
-        socket.send(payload);
-      } else if (kind === Kind.Close) {
+    const link = this.#link;
+    if (kind === Kind.Text) {
+      const text = readText(payload);
+      if (text !== null) link.send(text);
+    } else if (kind === Kind.Binary) {
+      link.send(payload);
+    } else {
+      if (kind === Kind.Close) {
         const close = readClose(payload);
-        if (close !== null) socket.close(close.code, close.reason);
-        return;
-      } else return;
-    } catch {
-      return; // A socket closing already: its close event tells.
+        if (close !== null) link.close(close.code, close.reason);
+      }
+      return;
     }
-    const amount = socket.bufferedAmount;
+    const amount = link.bufferedAmount;
     if (amount > this.#limit && !this.#toldSlow) {
       this.#toldSlow = true;
       this.#toOwner(
@@ -294,8 +294,9 @@ export class Relayer {
 
   /**
    * The relay breaks (the backplane failed or stalled, the owner is gone,
-   * this instance shuts down): the client is closed with 1012, which it
-   * retries with its token, and the owner told a break where `tell`.
+   * this instance shuts down): the client is closed with 1012 (at its open,
+   * if it has not opened), which it retries with its token, and the owner
+   * told a break where `tell`.
    */
   broke(tell: boolean): void {
     if (this.#ended) return;
@@ -311,11 +312,6 @@ export class Relayer {
         ),
       );
     }
-    if (this.#waiting !== null) return; // Closed at its open.
-    try {
-      this.#socket.close(1012, "relay ended");
-    } catch {
-      // Closing already.
-    }
+    this.#link.close(1012, "relay ended");
   }
 }
