@@ -87,7 +87,7 @@ export class Cluster implements RelayChannel {
   readonly #backplane: ClusterBackplane;
   readonly #host: OwnerHost;
   readonly #limit: number;
-  /** Owner side: the links of sessions relayed elsewhere, by peer and id. */
+  /** Owner side: the links of sessions relayed elsewhere, by id. */
   readonly #links = new Map<string, RelayLink>();
   /** Relaying side: the sockets relayed to their owner, by id. */
   readonly #relayers = new Map<string, Relayer>();
@@ -127,8 +127,7 @@ export class Cluster implements RelayChannel {
 
   forget(end: RelayLink | Relayer): void {
     if (end instanceof RelayLink) {
-      const key = `${end.peer}/${end.relay}`;
-      if (this.#links.get(key) === end) this.#links.delete(key);
+      if (this.#links.get(end.relay) === end) this.#links.delete(end.relay);
     } else if (this.#relayers.get(end.relay) === end) {
       this.#relayers.delete(end.relay);
     }
@@ -213,9 +212,9 @@ export class Cluster implements RelayChannel {
       | typeof Kind.Buffered,
     payload: Uint8Array,
   ): void {
-    const link = this.#links.get(`${from}/${relay}`);
+    const link = this.#links.get(relay);
     if (link !== undefined) {
-      link.received(kind, payload);
+      if (link.peer === from) link.received(kind, payload);
       return;
     }
     const relayer = this.#relayers.get(relay);
@@ -268,17 +267,14 @@ export class Cluster implements RelayChannel {
 
   /** Owner side: an `open` from another instance. */
   async #opened(from: string, relay: string, open: OpenRequest): Promise<void> {
-    const key = `${from}/${relay}`;
-    if (this.#taken.has(key)) return; // A replay: no answer at all.
-    this.#taken.add(key);
+    // By the id alone: the proof binds the token to the id, not to `from`
+    // (what the sender wrote), so a replay is one whoever it claims to be.
+    if (this.#taken.has(relay)) return; // A replay: no answer at all.
+    this.#taken.add(relay);
     if (this.#taken.size > REMEMBERED) {
-      for (const old of this.#taken) {
-        this.#taken.delete(old);
-        break;
-      }
+      this.#taken.delete(this.#taken.values().next().value!);
     }
     const attach = await this.#host.accept(open, relay);
-    const link = new RelayLink(this, from, relay);
     if (attach === null || this.#closed) {
       this.#backplane.sendTo(from, encodeRelay(Kind.Refused, relay));
       return;
@@ -286,10 +282,11 @@ export class Cluster implements RelayChannel {
     if (!this.#backplane.sendTo(from, encodeRelay(Kind.Accepted, relay))) {
       return;
     }
-    this.#links.set(key, link);
+    const link = new RelayLink(this, from, relay);
+    this.#links.set(relay, link);
     if (attach(link)) link.open();
     else {
-      this.#links.delete(key);
+      this.#links.delete(relay);
       link.close(1012, "relay refused");
     }
   }
