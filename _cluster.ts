@@ -23,6 +23,7 @@ import {
   type OpenRequest,
   readOpen,
   readRelay,
+  relayIdBytes,
   tokenProof,
 } from "./_relay_wire.ts";
 import { tokenSelector } from "./_resume_handshake.ts";
@@ -160,7 +161,7 @@ export class Cluster implements RelayChannel {
     });
     const open = encodeRelay(
       Kind.Open,
-      relay,
+      relayIdBytes(relay),
       encodeOpen({ selector: tokenSelector(token), proof, received }),
     );
     if (!this.#backplane.sendTo(owner, open)) this.#settle(relay, undefined);
@@ -229,7 +230,7 @@ export class Cluster implements RelayChannel {
         from,
         encodeRelay(
           Kind.Close,
-          relay,
+          relayIdBytes(relay),
           encodeClose({ code: 1012, reason: "relay ended", wasClean: false }),
         ),
       );
@@ -250,7 +251,7 @@ export class Cluster implements RelayChannel {
         from,
         encodeRelay(
           Kind.Closed,
-          relay,
+          relayIdBytes(relay),
           encodeClose({ code: 1006, reason: "", wasClean: false }),
         ),
       );
@@ -276,10 +277,18 @@ export class Cluster implements RelayChannel {
     }
     const attach = await this.#host.accept(open, relay);
     if (attach === null || this.#closed) {
-      this.#backplane.sendTo(from, encodeRelay(Kind.Refused, relay));
+      this.#backplane.sendTo(
+        from,
+        encodeRelay(Kind.Refused, relayIdBytes(relay)),
+      );
       return;
     }
-    if (!this.#backplane.sendTo(from, encodeRelay(Kind.Accepted, relay))) {
+    if (
+      !this.#backplane.sendTo(
+        from,
+        encodeRelay(Kind.Accepted, relayIdBytes(relay)),
+      )
+    ) {
       return;
     }
     const link = new RelayLink(this, from, relay);

@@ -23,6 +23,7 @@ import {
   readClose,
   readText,
   type RelayClose,
+  relayIdBytes,
   textPayload,
 } from "./_relay_wire.ts";
 
@@ -34,11 +35,11 @@ export interface RelayChannel {
   forget(end: RelayLink | Relayer): void;
 }
 
-/** Bytes of a view, copied (the caller may reuse its buffer). */
-function bytesOf(frame: ArrayBuffer | ArrayBufferView): Uint8Array {
+/** The bytes of a binary frame, not copied: `encodeRelay` copies them. */
+function viewOf(frame: ArrayBuffer | ArrayBufferView): Uint8Array {
   return frame instanceof ArrayBuffer
-    ? new Uint8Array(frame.slice(0))
-    : new Uint8Array(frame.buffer, frame.byteOffset, frame.byteLength).slice();
+    ? new Uint8Array(frame)
+    : new Uint8Array(frame.buffer, frame.byteOffset, frame.byteLength);
 }
 
 /**
@@ -48,6 +49,8 @@ function bytesOf(frame: ArrayBuffer | ArrayBufferView): Uint8Array {
 export class RelayLink implements Link {
   readonly peer: string;
   readonly relay: string;
+  /** The relay's id, as each of its messages starts with it. */
+  readonly #id: Uint8Array;
   readonly #channel: RelayChannel;
   #receiver: LinkReceiver | null = null;
   #buffered = 0;
@@ -59,6 +62,7 @@ export class RelayLink implements Link {
     this.#channel = channel;
     this.peer = peer;
     this.relay = relay;
+    this.#id = relayIdBytes(relay);
   }
 
   get protocol(): string {
@@ -83,27 +87,32 @@ export class RelayLink implements Link {
 
   send(frame: Encoded): void {
     if (this.#ended) return;
-    if (this.#chain !== undefined || frame instanceof Blob) {
-      const ready = frame instanceof Blob
-        ? frame.arrayBuffer()
-        : Promise.resolve(frame);
-      const turn: Promise<void> = (this.#chain ?? Promise.resolve())
-        .then(() => ready)
-        .then((bytes) => this.#post(bytes))
-        .catch(() => this.broke())
-        .finally(() => {
-          if (this.#chain === turn) this.#chain = undefined;
-        });
-      this.#chain = turn;
+    if (this.#chain === undefined && !(frame instanceof Blob)) {
+      this.#post(this.#message(frame));
       return;
     }
-    this.#post(frame);
+    // Made now, so that a frame behind a Blob is the bytes it was now.
+    const ready = frame instanceof Blob
+      ? frame.arrayBuffer().then((bytes) => this.#message(bytes))
+      : Promise.resolve(this.#message(frame));
+    const turn: Promise<void> = (this.#chain ?? Promise.resolve())
+      .then(() => ready)
+      .then((message) => this.#post(message))
+      .catch(() => this.broke())
+      .finally(() => {
+        if (this.#chain === turn) this.#chain = undefined;
+      });
+    this.#chain = turn;
   }
 
-  #post(frame: string | ArrayBuffer | ArrayBufferView): void {
-    const message = typeof frame === "string"
-      ? encodeRelay(Kind.Text, this.relay, textPayload(frame))
-      : encodeRelay(Kind.Binary, this.relay, bytesOf(frame));
+  /** The relay message of a frame: its bytes copied once, into it. */
+  #message(frame: string | ArrayBuffer | ArrayBufferView): Uint8Array {
+    return typeof frame === "string"
+      ? encodeRelay(Kind.Text, this.#id, textPayload(frame))
+      : encodeRelay(Kind.Binary, this.#id, viewOf(frame));
+  }
+
+  #post(message: Uint8Array): void {
     if (!this.#channel.sendTo(this.peer, message)) this.broke();
   }
 
@@ -113,7 +122,7 @@ export class RelayLink implements Link {
       this.peer,
       encodeRelay(
         Kind.Close,
-        this.relay,
+        this.#id,
         encodeClose({ code, reason, wasClean: true }),
       ),
     );
@@ -188,6 +197,8 @@ type Waiting = { kind: KindValue; payload: Uint8Array };
 export class Relayer implements LinkReceiver {
   readonly owner: string;
   readonly relay: string;
+  /** The relay's id, as each of its messages starts with it. */
+  readonly #id: Uint8Array;
   readonly #channel: RelayChannel;
   readonly #link: SocketLink;
   readonly #limit: number;
@@ -212,6 +223,7 @@ export class Relayer implements LinkReceiver {
     this.#channel = channel;
     this.owner = owner;
     this.relay = relay;
+    this.#id = relayIdBytes(relay);
     this.#limit = limit;
     this.#link = new SocketLink(socket, true);
     this.#link.listen(this);
@@ -230,8 +242,8 @@ export class Relayer implements LinkReceiver {
   linkReceived(frame: Frame): void {
     this.#toOwner(
       typeof frame === "string"
-        ? encodeRelay(Kind.Text, this.relay, textPayload(frame))
-        : encodeRelay(Kind.Binary, this.relay, new Uint8Array(frame)),
+        ? encodeRelay(Kind.Text, this.#id, textPayload(frame))
+        : encodeRelay(Kind.Binary, this.#id, new Uint8Array(frame)),
     );
   }
 
@@ -248,7 +260,7 @@ export class Relayer implements LinkReceiver {
       this.owner,
       encodeRelay(
         Kind.Closed,
-        this.relay,
+        this.#id,
         encodeClose({ code, reason, wasClean }),
       ),
     );
@@ -287,7 +299,7 @@ export class Relayer implements LinkReceiver {
     if (amount > this.#limit && !this.#toldSlow) {
       this.#toldSlow = true;
       this.#toOwner(
-        encodeRelay(Kind.Buffered, this.relay, encodeAmount(amount)),
+        encodeRelay(Kind.Buffered, this.#id, encodeAmount(amount)),
       );
     } else if (amount === 0) this.#toldSlow = false;
   }
@@ -307,7 +319,7 @@ export class Relayer implements LinkReceiver {
         this.owner,
         encodeRelay(
           Kind.Closed,
-          this.relay,
+          this.#id,
           encodeClose({ code: 1006, reason: "", wasClean: false }),
         ),
       );
