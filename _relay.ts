@@ -150,7 +150,8 @@ export class RelayLink implements Link {
         return;
       }
       case Kind.Binary:
-        receiver?.linkReceived(payload.slice().buffer);
+        // Copied by the constructor: a Node `Buffer`'s `slice` is a view.
+        receiver?.linkReceived(new Uint8Array(payload).buffer);
         return;
       case Kind.Closed: {
         const end = readClose(payload);
@@ -277,7 +278,7 @@ export class Relayer implements LinkReceiver {
     if (this.#ended) return;
     const waiting = this.#waiting;
     if (waiting !== null) {
-      waiting.push({ kind, payload: payload.slice() });
+      waiting.push({ kind, payload: new Uint8Array(payload) }); // A copy.
       this.#waitingBytes += payload.byteLength;
       if (this.#waitingBytes > this.#limit) this.broke(true);
       return;

@@ -120,15 +120,22 @@ function isKind(value: number | undefined): value is KindValue {
   return value !== undefined && value >= Kind.Open && value <= Kind.Buffered;
 }
 
-/** A relay message read from the backplane; `null` for anything else. */
+/**
+ * A relay message read from the backplane; `null` for anything else. Its
+ * payload is a plain `Uint8Array` over the memory of `data` (not node's
+ * `Buffer`, whose `slice` is a view: `encodeBase64Url` would detach it).
+ */
 export function readRelay(data: Uint8Array): RelayMessage | null {
   if (!(data instanceof Uint8Array) || data.byteLength < HEADER) return null;
   const kind = data[0];
   if (!isKind(kind)) return null;
+  const view = data.constructor === Uint8Array
+    ? data
+    : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   return {
     kind,
-    relay: encodeBase64Url(data.subarray(1, HEADER)),
-    payload: data.subarray(HEADER),
+    relay: encodeBase64Url(view.subarray(1, HEADER)),
+    payload: view.subarray(HEADER),
   };
 }
 
