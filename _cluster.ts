@@ -23,6 +23,7 @@ import {
   type OpenRequest,
   readOpen,
   readRelay,
+  relayIdBytes,
   tokenProof,
 } from "./_relay_wire.ts";
 import { tokenSelector } from "./_resume_handshake.ts";
@@ -87,7 +88,7 @@ export class Cluster implements RelayChannel {
   readonly #backplane: ClusterBackplane;
   readonly #host: OwnerHost;
   readonly #limit: number;
-  /** Owner side: the links of sessions relayed elsewhere, by peer and id. */
+  /** Owner side: the links of sessions relayed elsewhere, by id. */
   readonly #links = new Map<string, RelayLink>();
   /** Relaying side: the sockets relayed to their owner, by id. */
   readonly #relayers = new Map<string, Relayer>();
@@ -127,8 +128,7 @@ export class Cluster implements RelayChannel {
 
   forget(end: RelayLink | Relayer): void {
     if (end instanceof RelayLink) {
-      const key = `${end.peer}/${end.relay}`;
-      if (this.#links.get(key) === end) this.#links.delete(key);
+      if (this.#links.get(end.relay) === end) this.#links.delete(end.relay);
     } else if (this.#relayers.get(end.relay) === end) {
       this.#relayers.delete(end.relay);
     }
@@ -161,7 +161,7 @@ export class Cluster implements RelayChannel {
     });
     const open = encodeRelay(
       Kind.Open,
-      relay,
+      relayIdBytes(relay),
       encodeOpen({ selector: tokenSelector(token), proof, received }),
     );
     if (!this.#backplane.sendTo(owner, open)) this.#settle(relay, undefined);
@@ -213,9 +213,9 @@ export class Cluster implements RelayChannel {
       | typeof Kind.Buffered,
     payload: Uint8Array,
   ): void {
-    const link = this.#links.get(`${from}/${relay}`);
+    const link = this.#links.get(relay);
     if (link !== undefined) {
-      link.received(kind, payload);
+      if (link.peer === from) link.received(kind, payload);
       return;
     }
     const relayer = this.#relayers.get(relay);
@@ -230,7 +230,7 @@ export class Cluster implements RelayChannel {
         from,
         encodeRelay(
           Kind.Close,
-          relay,
+          relayIdBytes(relay),
           encodeClose({ code: 1012, reason: "relay ended", wasClean: false }),
         ),
       );
@@ -251,7 +251,7 @@ export class Cluster implements RelayChannel {
         from,
         encodeRelay(
           Kind.Closed,
-          relay,
+          relayIdBytes(relay),
           encodeClose({ code: 1006, reason: "", wasClean: false }),
         ),
       );
@@ -268,28 +268,34 @@ export class Cluster implements RelayChannel {
 
   /** Owner side: an `open` from another instance. */
   async #opened(from: string, relay: string, open: OpenRequest): Promise<void> {
-    const key = `${from}/${relay}`;
-    if (this.#taken.has(key)) return; // A replay: no answer at all.
-    this.#taken.add(key);
+    // By the id alone: the proof binds the token to the id, not to `from`
+    // (what the sender wrote), so a replay is one whoever it claims to be.
+    if (this.#taken.has(relay)) return; // A replay: no answer at all.
+    this.#taken.add(relay);
     if (this.#taken.size > REMEMBERED) {
-      for (const old of this.#taken) {
-        this.#taken.delete(old);
-        break;
-      }
+      this.#taken.delete(this.#taken.values().next().value!);
     }
     const attach = await this.#host.accept(open, relay);
-    const link = new RelayLink(this, from, relay);
     if (attach === null || this.#closed) {
-      this.#backplane.sendTo(from, encodeRelay(Kind.Refused, relay));
+      this.#backplane.sendTo(
+        from,
+        encodeRelay(Kind.Refused, relayIdBytes(relay)),
+      );
       return;
     }
-    if (!this.#backplane.sendTo(from, encodeRelay(Kind.Accepted, relay))) {
+    if (
+      !this.#backplane.sendTo(
+        from,
+        encodeRelay(Kind.Accepted, relayIdBytes(relay)),
+      )
+    ) {
       return;
     }
-    this.#links.set(key, link);
+    const link = new RelayLink(this, from, relay);
+    this.#links.set(relay, link);
     if (attach(link)) link.open();
     else {
-      this.#links.delete(key);
+      this.#links.delete(relay);
       link.close(1012, "relay refused");
     }
   }

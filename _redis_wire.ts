@@ -93,8 +93,9 @@ export function readMessage(
 
 /**
  * A message sent to one instance (`<channel>\0to:<id>`): the sender's id,
- * then the bytes; null for one too short, from no instance id, or from
- * `self`.
+ * then the bytes (a view of `message`, not copied: its one reader, the
+ * cluster, copies what it keeps); null for one too short, from no instance
+ * id, or from `self`.
  *
  * @example
  * ```ts
@@ -103,6 +104,7 @@ export function readMessage(
  *
  * const message = new TextEncoder().encode("abcd1234hi");
  * assertEquals(readDirect(message, "zzzz9999")?.from, "abcd1234");
+ * assertEquals(readDirect(message, "zzzz9999")?.data.buffer, message.buffer);
  * assertEquals(readDirect(message, "abcd1234"), null);
  * ```
  */
@@ -114,5 +116,11 @@ export function readDirect(
   if (message.length < length) return null;
   const from = decoder.decode(message.subarray(0, length));
   if (!isInstanceId(from) || from === self) return null;
-  return { from, data: new Uint8Array(message.subarray(length)) };
+  // A plain view (not node's `Buffer`, whose `slice` does not copy).
+  const data = new Uint8Array(
+    message.buffer,
+    message.byteOffset + length,
+    message.byteLength - length,
+  );
+  return { from, data };
 }

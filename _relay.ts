@@ -10,9 +10,9 @@
  *
  * @module
  */
-import type { Encoded } from "./_codec.ts";
+import type { Encoded, Frame } from "./_codec.ts";
 import type { Link, LinkEnd, LinkReceiver } from "./_link.ts";
-import { normaliseCloseCode } from "./_link.ts";
+import { normaliseCloseCode, SocketLink } from "./_link.ts";
 import {
   encodeAmount,
   encodeClose,
@@ -23,6 +23,7 @@ import {
   readClose,
   readText,
   type RelayClose,
+  relayIdBytes,
   textPayload,
 } from "./_relay_wire.ts";
 
@@ -34,11 +35,11 @@ export interface RelayChannel {
   forget(end: RelayLink | Relayer): void;
 }
 
-/** Bytes of a view, copied (the caller may reuse its buffer). */
-function bytesOf(frame: ArrayBuffer | ArrayBufferView): Uint8Array {
+/** The bytes of a binary frame, not copied: `encodeRelay` copies them. */
+function viewOf(frame: ArrayBuffer | ArrayBufferView): Uint8Array {
   return frame instanceof ArrayBuffer
-    ? new Uint8Array(frame.slice(0))
-    : new Uint8Array(frame.buffer, frame.byteOffset, frame.byteLength).slice();
+    ? new Uint8Array(frame)
+    : new Uint8Array(frame.buffer, frame.byteOffset, frame.byteLength);
 }
 
 /**
@@ -48,6 +49,8 @@ function bytesOf(frame: ArrayBuffer | ArrayBufferView): Uint8Array {
 export class RelayLink implements Link {
   readonly peer: string;
   readonly relay: string;
+  /** The relay's id, as each of its messages starts with it. */
+  readonly #id: Uint8Array;
   readonly #channel: RelayChannel;
   #receiver: LinkReceiver | null = null;
   #buffered = 0;
@@ -59,6 +62,7 @@ export class RelayLink implements Link {
     this.#channel = channel;
     this.peer = peer;
     this.relay = relay;
+    this.#id = relayIdBytes(relay);
   }
 
   get protocol(): string {
@@ -83,27 +87,32 @@ export class RelayLink implements Link {
 
   send(frame: Encoded): void {
     if (this.#ended) return;
-    if (this.#chain !== undefined || frame instanceof Blob) {
-      const ready = frame instanceof Blob
-        ? frame.arrayBuffer()
-        : Promise.resolve(frame);
-      const turn: Promise<void> = (this.#chain ?? Promise.resolve())
-        .then(() => ready)
-        .then((bytes) => this.#post(bytes))
-        .catch(() => this.broke())
-        .finally(() => {
-          if (this.#chain === turn) this.#chain = undefined;
-        });
-      this.#chain = turn;
+    if (this.#chain === undefined && !(frame instanceof Blob)) {
+      this.#post(this.#message(frame));
       return;
     }
-    this.#post(frame);
+    // Made now, so that a frame behind a Blob is the bytes it was now.
+    const ready = frame instanceof Blob
+      ? frame.arrayBuffer().then((bytes) => this.#message(bytes))
+      : Promise.resolve(this.#message(frame));
+    const turn: Promise<void> = (this.#chain ?? Promise.resolve())
+      .then(() => ready)
+      .then((message) => this.#post(message))
+      .catch(() => this.broke())
+      .finally(() => {
+        if (this.#chain === turn) this.#chain = undefined;
+      });
+    this.#chain = turn;
   }
 
-  #post(frame: string | ArrayBuffer | ArrayBufferView): void {
-    const message = typeof frame === "string"
-      ? encodeRelay(Kind.Text, this.relay, textPayload(frame))
-      : encodeRelay(Kind.Binary, this.relay, bytesOf(frame));
+  /** The relay message of a frame: its bytes copied once, into it. */
+  #message(frame: string | ArrayBuffer | ArrayBufferView): Uint8Array {
+    return typeof frame === "string"
+      ? encodeRelay(Kind.Text, this.#id, textPayload(frame))
+      : encodeRelay(Kind.Binary, this.#id, viewOf(frame));
+  }
+
+  #post(message: Uint8Array): void {
     if (!this.#channel.sendTo(this.peer, message)) this.broke();
   }
 
@@ -113,7 +122,7 @@ export class RelayLink implements Link {
       this.peer,
       encodeRelay(
         Kind.Close,
-        this.relay,
+        this.#id,
         encodeClose({ code, reason, wasClean: true }),
       ),
     );
@@ -141,7 +150,8 @@ export class RelayLink implements Link {
         return;
       }
       case Kind.Binary:
-        receiver?.linkReceived(payload.slice().buffer);
+        // Copied by the constructor: a Node `Buffer`'s `slice` is a view.
+        receiver?.linkReceived(new Uint8Array(payload).buffer);
         return;
       case Kind.Closed: {
         const end = readClose(payload);
@@ -181,14 +191,17 @@ export class RelayLink implements Link {
 type Waiting = { kind: KindValue; payload: Uint8Array };
 
 /**
- * The relaying instance's end: the client's socket, the frames that wait
- * for its open (at most `limit` bytes), and nothing else.
+ * The relaying instance's end: the client's socket (a server
+ * {@linkcode SocketLink}, with every quirk of the socket), the frames that
+ * wait for its open (at most `limit` bytes), and nothing else.
  */
-export class Relayer {
+export class Relayer implements LinkReceiver {
   readonly owner: string;
   readonly relay: string;
+  /** The relay's id, as each of its messages starts with it. */
+  readonly #id: Uint8Array;
   readonly #channel: RelayChannel;
-  readonly #socket: WebSocket;
+  readonly #link: SocketLink;
   readonly #limit: number;
   #waiting: Waiting[] | null = [];
   #waitingBytes = 0;
@@ -211,45 +224,47 @@ export class Relayer {
     this.#channel = channel;
     this.owner = owner;
     this.relay = relay;
-    this.#socket = socket;
+    this.#id = relayIdBytes(relay);
     this.#limit = limit;
-    socket.binaryType = "arraybuffer";
-    socket.addEventListener("open", this);
-    socket.addEventListener("message", this);
-    socket.addEventListener("close", this);
+    this.#link = new SocketLink(socket, true);
+    this.#link.listen(this);
   }
 
-  /** The socket's events. */
-  handleEvent(event: Event): void {
-    const data: unknown = (event as Partial<MessageEvent>).data;
-    if (typeof data === "string") {
-      this.#toOwner(encodeRelay(Kind.Text, this.relay, textPayload(data)));
-    } else if (data instanceof ArrayBuffer) {
-      this.#toOwner(encodeRelay(Kind.Binary, this.relay, new Uint8Array(data)));
-    } else if (event.type === "open") {
-      if (this.#ended) {
-        // Broken before it opened: a server socket closes only once open.
-        this.#socket.close(1012, "relay ended");
-        return;
-      }
-      const waiting = this.#waiting ?? [];
-      this.#waiting = null;
-      this.#waitingBytes = 0;
-      for (const { kind, payload } of waiting) this.received(kind, payload);
-    } else if (event.type === "close") {
-      if (this.#ended) return;
-      this.#ended = true;
-      this.#channel.forget(this);
-      const { code, reason, wasClean } = event as CloseEvent;
-      this.#channel.sendTo(
-        this.owner,
-        encodeRelay(
-          Kind.Closed,
-          this.relay,
-          encodeClose({ code: normaliseCloseCode(code), reason, wasClean }),
-        ),
-      );
-    }
+  /** The socket opened: the frames that waited go out. */
+  linkOpened(): void {
+    if (this.#ended) return; // Broken before it opened: the link closes it.
+    const waiting = this.#waiting ?? [];
+    this.#waiting = null;
+    this.#waitingBytes = 0;
+    for (const { kind, payload } of waiting) this.received(kind, payload);
+  }
+
+  /** A frame of the client, to the owner. */
+  linkReceived(frame: Frame): void {
+    this.#toOwner(
+      typeof frame === "string"
+        ? encodeRelay(Kind.Text, this.#id, textPayload(frame))
+        : encodeRelay(Kind.Binary, this.#id, new Uint8Array(frame)),
+    );
+  }
+
+  /** The socket's error: its close follows, which the owner is told. */
+  linkFaulted(): void {}
+
+  /** The socket closed: the owner is told how, unless this side ended it. */
+  linkClosed(end: LinkEnd): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#channel.forget(this);
+    const { code, reason, wasClean } = end;
+    this.#channel.sendTo(
+      this.owner,
+      encodeRelay(
+        Kind.Closed,
+        this.#id,
+        encodeClose({ code, reason, wasClean }),
+      ),
+    );
   }
 
   #toOwner(message: Uint8Array): void {
@@ -263,39 +278,38 @@ export class Relayer {
     if (this.#ended) return;
     const waiting = this.#waiting;
     if (waiting !== null) {
-      waiting.push({ kind, payload: payload.slice() });
+      waiting.push({ kind, payload: new Uint8Array(payload) }); // A copy.
       this.#waitingBytes += payload.byteLength;
       if (this.#waitingBytes > this.#limit) this.broke(true);
       return;
     }
-    const socket = this.#socket;
-    try {
-      if (kind === Kind.Text) {
-        const text = readText(payload);
-        if (text !== null) socket.send(text);
-      } else if (kind === Kind.Binary) {
-        socket.send(payload);
-      } else if (kind === Kind.Close) {
+    const link = this.#link;
+    if (kind === Kind.Text) {
+      const text = readText(payload);
+      if (text !== null) link.send(text);
+    } else if (kind === Kind.Binary) {
+      link.send(payload);
+    } else {
+      if (kind === Kind.Close) {
         const close = readClose(payload);
-        if (close !== null) socket.close(close.code, close.reason);
-        return;
-      } else return;
-    } catch {
-      return; // A socket closing already: its close event tells.
+        if (close !== null) link.close(close.code, close.reason);
+      }
+      return;
     }
-    const amount = socket.bufferedAmount;
+    const amount = link.bufferedAmount;
     if (amount > this.#limit && !this.#toldSlow) {
       this.#toldSlow = true;
       this.#toOwner(
-        encodeRelay(Kind.Buffered, this.relay, encodeAmount(amount)),
+        encodeRelay(Kind.Buffered, this.#id, encodeAmount(amount)),
       );
     } else if (amount === 0) this.#toldSlow = false;
   }
 
   /**
    * The relay breaks (the backplane failed or stalled, the owner is gone,
-   * this instance shuts down): the client is closed with 1012, which it
-   * retries with its token, and the owner told a break where `tell`.
+   * this instance shuts down): the client is closed with 1012 (at its open,
+   * if it has not opened), which it retries with its token, and the owner
+   * told a break where `tell`.
    */
   broke(tell: boolean): void {
     if (this.#ended) return;
@@ -306,16 +320,11 @@ export class Relayer {
         this.owner,
         encodeRelay(
           Kind.Closed,
-          this.relay,
+          this.#id,
           encodeClose({ code: 1006, reason: "", wasClean: false }),
         ),
       );
     }
-    if (this.#waiting !== null) return; // Closed at its open.
-    try {
-      this.#socket.close(1012, "relay ended");
-    } catch {
-      // Closing already.
-    }
+    this.#link.close(1012, "relay ended");
   }
 }

@@ -25,7 +25,7 @@
  */
 import { decodeBase64Url, encodeBase64Url } from "@std/encoding/base64url";
 
-/** The kinds of relay messages. */
+/** The kinds of relay messages: 1 to 8, a range (`readRelay` checks it). */
 export const Kind = {
   Open: 1,
   Accepted: 2,
@@ -39,8 +39,6 @@ export const Kind = {
 
 /** A kind of relay message. */
 export type KindValue = typeof Kind[keyof typeof Kind];
-
-const KINDS: readonly KindValue[] = Object.values(Kind);
 
 /** The length of a relay's id, in bytes. */
 const RELAY_ID_BYTES = 16;
@@ -65,43 +63,79 @@ export function createRelayId(): string {
 }
 
 /**
- * A relay message to send.
+ * The bytes of a relay's id (its base64url), decoded once per relay: each
+ * of its messages starts with them.
  *
  * @example
  * ```ts
- * import { createRelayId, encodeRelay, Kind, readRelay } from "./_relay_wire.ts";
+ * import { createRelayId, relayIdBytes } from "./_relay_wire.ts";
+ * import { assertEquals, assertThrows } from "@std/assert";
+ *
+ * assertEquals(relayIdBytes(createRelayId()).byteLength, 16);
+ * assertThrows(() => relayIdBytes("AAAA"), RangeError);
+ * ```
+ */
+export function relayIdBytes(relay: string): Uint8Array {
+  const id = decodeBase64Url(relay);
+  if (id.byteLength !== RELAY_ID_BYTES) {
+    throw new RangeError(`A relay id is ${RELAY_ID_BYTES} bytes`);
+  }
+  return id;
+}
+
+/**
+ * A relay message to send: `id` is the relay's ({@linkcode relayIdBytes}),
+ * `payload` is copied in (the one copy of a relayed frame).
+ *
+ * @example
+ * ```ts
+ * import { createRelayId, encodeRelay, Kind, readRelay, relayIdBytes } from "./_relay_wire.ts";
  * import { assertEquals } from "@std/assert";
  *
  * const relay = createRelayId();
- * const read = readRelay(encodeRelay(Kind.Text, relay, new TextEncoder().encode("hi")));
+ * const id = relayIdBytes(relay);
+ * const read = readRelay(encodeRelay(Kind.Text, id, new TextEncoder().encode("hi")));
  * assertEquals(read?.kind, Kind.Text);
  * assertEquals(read?.relay, relay);
  * assertEquals(new TextDecoder().decode(read?.payload), "hi");
- * assertEquals(readRelay(Uint8Array.of(99, 1, 2)), null);
+ * assertEquals(readRelay(Uint8Array.of(99, ...id)), null);
+ * assertEquals(readRelay(Uint8Array.of(0, ...id)), null);
+ * assertEquals(readRelay(Uint8Array.of(1, 2)), null);
  * ```
  */
 export function encodeRelay(
   kind: KindValue,
-  relay: string,
+  id: Uint8Array,
   payload: Uint8Array = new Uint8Array(0),
 ): Uint8Array {
   const message = new Uint8Array(HEADER + payload.byteLength);
   message[0] = kind;
-  message.set(decodeBase64Url(relay).subarray(0, RELAY_ID_BYTES), 1);
+  message.set(id, 1);
   message.set(payload, HEADER);
   return message;
 }
 
-/** A relay message read from the backplane; `null` for anything else. */
+/** Whether `value` (a byte) is a kind of relay message. */
+function isKind(value: number | undefined): value is KindValue {
+  return value !== undefined && value >= Kind.Open && value <= Kind.Buffered;
+}
+
+/**
+ * A relay message read from the backplane; `null` for anything else. Its
+ * payload is a plain `Uint8Array` over the memory of `data` (not node's
+ * `Buffer`, whose `slice` is a view: `encodeBase64Url` would detach it).
+ */
 export function readRelay(data: Uint8Array): RelayMessage | null {
   if (!(data instanceof Uint8Array) || data.byteLength < HEADER) return null;
-  const first = data[0];
-  const kind = KINDS.find((value) => value === first);
-  if (kind === undefined) return null;
+  const kind = data[0];
+  if (!isKind(kind)) return null;
+  const view = data.constructor === Uint8Array
+    ? data
+    : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   return {
     kind,
-    relay: encodeBase64Url(data.subarray(1, HEADER)),
-    payload: data.subarray(HEADER),
+    relay: encodeBase64Url(view.subarray(1, HEADER)),
+    payload: view.subarray(HEADER),
   };
 }
 

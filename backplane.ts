@@ -66,7 +66,9 @@ export interface BackplaneSink {
   /**
    * A message that another instance sent to this one alone
    * ({@linkcode Backplane.sendTo}): `from` is its id. Anything may arrive
-   * here (a foreign publisher): the server reads it with care.
+   * here (a foreign publisher): the server reads it with care. `data` may
+   * be a view of the backplane's memory, good for the call: the server
+   * copies what it keeps.
    */
   receive?(from: string, data: Uint8Array): void;
   /** `instance` is gone: silent past the bound, or it said goodbye. */

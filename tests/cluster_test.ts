@@ -453,6 +453,64 @@ Deno.test("a replayed open on the channel joins no session", async () => {
   }
 });
 
+Deno.test("a replayed open from another sender joins no session: the proof does not name the sender", async () => {
+  const channel = `cluster-${crypto.randomUUID()}`;
+  await using a = new Instance(channel);
+  await using b = new Instance(channel);
+  const spy = new BroadcastChannel(
+    `${channel}\u0000to\u0000${a.backplane.instance}`,
+  );
+  const firstOpen = Promise.withResolvers<Uint8Array>();
+  spy.onmessage = (event: MessageEvent<unknown>) => {
+    const [, data]: unknown[] = Array.isArray(event.data) ? event.data : [];
+    if (data instanceof Uint8Array) firstOpen.resolve(data);
+  };
+  // The inbox of a forger: whatever a answers it.
+  const forger = "AAAAAAAA";
+  const answers = new BroadcastChannel(`${channel}\u0000to\u0000${forger}`);
+  const answered: string[] = [];
+  const sentinel = crypto.getRandomValues(new Uint8Array(16));
+  const refused = Promise.withResolvers<void>();
+  answers.onmessage = (event: MessageEvent<unknown>) => {
+    const [, data]: unknown[] = Array.isArray(event.data) ? event.data : [];
+    if (!(data instanceof Uint8Array)) return;
+    const id = data.subarray(1, 17).join();
+    answered.push(id);
+    if (id === sentinel.join()) refused.resolve();
+  };
+  try {
+    await using relay = new Relay(a.target);
+    const client = new Client(relay.url("/"));
+    assertEquals(await client.nextOpen(), false);
+    client.ws.send("echo:0");
+    await client.arrived(1);
+    relay.retarget(b.target);
+    relay.cut();
+    assertEquals(await client.nextOpen(), true);
+    const open = await deadline(firstOpen.promise, 10_000);
+    assertEquals(open[0], 1, "b's first message to a is its open");
+    const resumed = a.wss.stats.sessionsResumed;
+    // b's open, as if the forger had sent it; then an open of the forger's
+    // own for the same session with a wrong proof, which a refuses: its
+    // answer comes after any answer to the replay.
+    spy.postMessage([forger, open]);
+    const { s, r } = JSON.parse(new TextDecoder().decode(open.subarray(17)));
+    const own = new TextEncoder().encode(JSON.stringify({ s, p: "x", r }));
+    spy.postMessage([forger, Uint8Array.of(1, ...sentinel, ...own)]);
+    await deadline(refused.promise, 10_000);
+    assertEquals(answered, [sentinel.join()], "the replay got an answer");
+    client.ws.send("echo:1");
+    await client.arrived(2);
+    assertEquals(a.wss.stats.sessionsResumed, resumed);
+    assertEquals(client.messages, ["0", "1"]);
+    assertEquals(client.opens, [false, true]);
+    await client.end();
+  } finally {
+    spy.close();
+    answers.close();
+  }
+});
+
 Deno.test("a slow consumer behind a relay: the owner closes it with 1008, through the relay", async () => {
   const channel = `cluster-${crypto.randomUUID()}`;
   using heard = new Heartbeats(channel);
